@@ -1,0 +1,44 @@
+"""Where things live on disk, each set by one environment variable with a working default.
+
+* ``KGML_HOME``: root for the cache and the run store (default ``~/.kgml``).
+* ``KGML_CACHE_DIR``: cached simulator worlds and other derived files.
+* ``KGML_RUNS_DIR``: the run store.
+* ``KGML_DATA_DIR``: real data shipped beside the project (default ``../shared/data``
+  relative to the repository root); tests that need it skip when it is absent.
+* ``KGML_DASK_SCHEDULER``: address of an existing dask.distributed scheduler.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def home_dir() -> Path:
+    """Root directory for the cache and runs."""
+    return Path(os.environ.get("KGML_HOME", Path.home() / ".kgml")).expanduser()
+
+
+def cache_dir() -> Path:
+    """Directory for cached simulator worlds and derived files (created on demand)."""
+    path = Path(os.environ.get("KGML_CACHE_DIR", home_dir() / "cache")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def runs_dir() -> Path:
+    """Directory of the run store (created on demand)."""
+    path = Path(os.environ.get("KGML_RUNS_DIR", home_dir() / "runs")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    """Directory of the real test data (may not exist)."""
+    return Path(os.environ.get("KGML_DATA_DIR", REPO_ROOT.parent / "shared" / "data")).expanduser()
+
+
+def dask_scheduler() -> str | None:
+    """Address of an existing dask scheduler, or None for a local cluster."""
+    return os.environ.get("KGML_DASK_SCHEDULER") or None
