@@ -16,6 +16,7 @@ from kgml_core import __version__
 
 COMMANDS = [
     "kgml_core.commands.info",
+    "kgml_core.commands.experiment",
 ]
 
 log = logging.getLogger("kgml_core")
