@@ -1,0 +1,2 @@
+"""Loaders (temporary init while building)."""
+from kgml_core.loaders._common import LoaderError

@@ -1,0 +1,249 @@
+"""Helpers every loader shares: checked CSV reading, numbers, timestamps, provenance.
+
+Every check raises :class:`LoaderError` with a message naming the file, the column
+or row, and what was expected, so that the CLI and the app can print it as one line.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from kgml_core import schema
+
+MISSING = -9999.0
+
+
+class LoaderError(ValueError):
+    """A file is not what its loader expects; the message names file, column/row and expectation."""
+
+    def __init__(self, path: str | Path, problem: str, expected: str | None = None):
+        self.path = str(path)
+        self.problem = problem
+        self.expected = expected
+        tail = f"; expected {expected}" if expected else ""
+        super().__init__(f"{Path(self.path).name}: {problem}{tail}")
+
+
+def name_of(path: str | Path) -> str:
+    """File name used in messages and provenance (the member name for zip members)."""
+    return Path(str(path)).name
+
+
+def read_text_head(path: str | Path, n_bytes: int = 65536) -> str:
+    """First bytes of a text file decoded leniently (for detection and header checks)."""
+    with open(path, "rb") as fh:
+        raw = fh.read(n_bytes)
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+def split_comments(text: str) -> tuple[int, str]:
+    """Number of leading comment/blank lines (``#`` or empty) and the first data line."""
+    skipped = 0
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return skipped, line
+        skipped += 1
+    return skipped, ""
+
+
+def check_delimiter(path: str | Path, header: str) -> None:
+    """Raise when the header line is clearly separated by something other than commas."""
+    if "," in header:
+        return
+    for sep, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+        if header.count(sep) >= 1:
+            raise LoaderError(path, f"the header line is separated by {label}, not commas "
+                                    f"({header[:60]!r})", "a comma-separated file")
+
+
+def read_csv_checked(path: str | Path, required: Iterable[str] = (), usecols=None,
+                     dtype=None, kind: str = "CSV", source: bytes | None = None) -> tuple[pd.DataFrame, int]:
+    """Read a comma-separated file, skipping leading ``#`` comment lines.
+
+    Parameters
+    ----------
+    path : the file (used in messages; the bytes come from ``source`` when given).
+    required : columns that must be present.
+    usecols : callable or list passed to :func:`pandas.read_csv`.
+    dtype : dtype passed to :func:`pandas.read_csv`.
+    kind : name of the expected format, used in messages.
+    source : file content (for zip members).
+
+    Returns
+    -------
+    (table, header_line) : the table and the 1-based line number of its header, so that
+    data row ``i`` (0-based) is line ``header_line + 1 + i`` of the file.
+    """
+    text = source.decode("utf-8-sig", errors="replace")[:65536] if source is not None \
+        else read_text_head(path)
+    if not text.strip():
+        raise LoaderError(path, "the file is empty", f"a {kind} file with a header line and data rows")
+    skipped, header = split_comments(text)
+    if not header:
+        raise LoaderError(path, "the file has only comment lines", f"a {kind} header line")
+    check_delimiter(path, header)
+    columns = next(csv.reader([header]))
+    columns = [c.strip() for c in columns]
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise LoaderError(path, f"missing column(s) {missing}",
+                          f"a {kind} file with columns {list(required)}")
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise LoaderError(path, f"column(s) {dupes} appear more than once in the header",
+                          "unique column names")
+    handle = io.BytesIO(source) if source is not None else path
+    try:
+        table = pd.read_csv(handle, skiprows=skipped, usecols=usecols, dtype=dtype,
+                            encoding="utf-8-sig", skipinitialspace=True, low_memory=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise LoaderError(path, f"cannot be parsed as CSV ({str(err).splitlines()[0]})",
+                          f"a well-formed {kind} file") from None
+    except pd.errors.EmptyDataError:
+        raise LoaderError(path, "the file has no header line", f"a {kind} file") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    if table.empty:
+        raise LoaderError(path, "the file has a header but no data rows", f"at least one {kind} row")
+    return table, skipped + 1
+
+
+def numeric_column(path, table: pd.DataFrame, column: str, header_line: int,
+                   missing: float | None = MISSING) -> np.ndarray:
+    """Column as float64 with ``missing`` (-9999) as NaN; raises naming the first bad row.
+
+    Returns an array of shape (n_rows,).
+    """
+    values = table[column]
+    if values.dtype.kind in "fiu":
+        out = values.to_numpy(dtype=float)
+    else:
+        text = values.fillna("").astype(str).str.strip()
+        out = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=float)
+        bad = np.isnan(out) & (text != "").to_numpy(dtype=bool)
+        bad &= ~text.str.upper().isin(["NA", "NAN", "-9999"]).to_numpy(dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise LoaderError(path, f"column '{column}' has a non-numeric value {text.iloc[i]!r} "
+                                    f"on line {header_line + 1 + i}", "a number (or -9999 for missing)")
+    if missing is not None:
+        out = np.where(np.isclose(out, missing), np.nan, out)
+    if np.isinf(out).any():
+        i = int(np.flatnonzero(np.isinf(out))[0])
+        raise LoaderError(path, f"column '{column}' has an infinite value on line {header_line + 1 + i}",
+                          "a finite number")
+    return out
+
+
+def parse_timestamps(path, table: pd.DataFrame, column: str, header_line: int,
+                     fmt: str) -> pd.DatetimeIndex:
+    """Parse a FLUXNET-style integer timestamp column (``%Y%m%d`` or ``%Y%m%d%H%M``).
+
+    Raises naming the first row that is malformed or not a real date (e.g. 20010230).
+    """
+    width = 8 if fmt == "%Y%m%d" else 12
+    raw = table[column]
+    text = raw.fillna("").astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
+    parsed = pd.to_datetime(text.where(text.str.len() == width, None), format=fmt, errors="coerce")
+    bad = parsed.isna().to_numpy(dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise LoaderError(path, f"column '{column}' has an impossible timestamp {str(raw.iloc[i])!r} "
+                                f"on line {header_line + 1 + i}",
+                          f"a date written as {'YYYYMMDD' if width == 8 else 'YYYYMMDDHHMM'}")
+    return pd.DatetimeIndex(parsed)
+
+
+def check_unique_increasing(path, stamps: pd.DatetimeIndex, column: str, header_line: int) -> None:
+    """Raise on duplicate or decreasing timestamps, naming the first offending line."""
+    dup = stamps.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise LoaderError(path, f"column '{column}' repeats timestamp {stamps[i]:%Y-%m-%d %H:%M} "
+                                f"on line {header_line + 1 + i}", "each timestamp once")
+    if len(stamps) > 1:
+        back = np.flatnonzero(np.diff(stamps.asi8) < 0)
+        if back.size:
+            i = int(back[0]) + 1
+            raise LoaderError(path, f"column '{column}' goes back in time on line {header_line + 1 + i} "
+                                    f"({stamps[i - 1]:%Y-%m-%d %H:%M} then {stamps[i]:%Y-%m-%d %H:%M})",
+                              "timestamps in increasing order")
+
+
+def provenance(path, column: str, note: str = "") -> str:
+    """Provenance string for a variable: source file, original column and any conversion."""
+    text = f"{name_of(path)}:{column}"
+    return f"{text} ({note})" if note else text
+
+
+def site_dataset(site: str, days: pd.DatetimeIndex, variables: dict[str, tuple[np.ndarray, str]],
+                 lat: float = np.nan, lon: float = np.nan, state: str = "") -> xr.Dataset:
+    """One-site contract dataset from daily arrays.
+
+    ``variables`` maps contract name -> (values of shape (n_days,), provenance).
+    """
+    ds = schema.empty_units([site], [lat], [lon], state, "site")
+    ds = ds.assign_coords(time=("time", days.values.astype("datetime64[ns]")))
+    for name, (values, prov) in variables.items():
+        schema.set_variable(ds, name, values[None, :], provenance=prov)
+    return ds
+
+
+def full_days(path, days: pd.DatetimeIndex, values: dict[str, np.ndarray]) -> tuple[pd.DatetimeIndex,
+                                                                                  dict[str, np.ndarray]]:
+    """Reindex daily arrays onto every day from the first to the last row (gaps become NaN)."""
+    full = pd.date_range(days[0], days[-1], freq="D")
+    if len(full) == len(days):
+        return full, values
+    pos = ((days - days[0]) // pd.Timedelta(days=1)).to_numpy()
+    out = {}
+    for name, arr in values.items():
+        filled = np.full(len(full), np.nan)
+        filled[pos] = arr
+        out[name] = filled
+    return full, out
+
+
+def require_some_data(path, ds: xr.Dataset, kind: str) -> None:
+    """Raise when every value of every variable is missing (e.g. a file of -9999)."""
+    for name in ds.data_vars:
+        if np.issubdtype(ds[name].dtype, np.number) and np.isfinite(ds[name].values).any():
+            return
+    raise LoaderError(path, "every value is missing (-9999 or blank) in the columns the loader reads",
+                      f"at least one measured value in a {kind} file")
+
+
+def quality_mask(ds: xr.Dataset, name: str, min_fraction: float = 0.5) -> xr.DataArray:
+    """True where flux ``name`` is present and its daily QC fraction is at least ``min_fraction``.
+
+    Returns a boolean DataArray of the variable's shape; without a ``{name}_QC`` variable
+    only presence is tested.
+    """
+    ok = ds[name].notnull()
+    qc = f"{name}_QC"
+    if qc in ds:
+        ok = ok & (ds[qc] >= min_fraction)
+    return ok
+
+
+def quality_weight(ds: xr.Dataset, name: str) -> xr.DataArray:
+    """Sample weights in [0, 1] for flux ``name``: its QC fraction, 0 where the value is missing."""
+    qc = ds[f"{name}_QC"] if f"{name}_QC" in ds else xr.ones_like(ds[name])
+    return xr.where(ds[name].notnull(), qc.fillna(0.0), 0.0)
+
+
+def iter_members(path: Path, suffixes: tuple[str, ...] = (".csv",)) -> list[tuple[str, bytes]]:
+    """(member name, bytes) of the CSV files inside a zip archive, in name order."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = sorted(n for n in zf.namelist() if n.lower().endswith(suffixes)
+                           and not Path(n).name.startswith("."))
+            return [(n, zf.read(n)) for n in names]
+    except zipfile.BadZipFile:
+        raise LoaderError(path, "is not a readable zip archive", "a zip file as downloaded") from None
