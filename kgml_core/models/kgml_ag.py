@@ -1,0 +1,106 @@
+"""KGML-ag: the multitask GRU of Liu et al. (2024) for agroecosystem carbon.
+
+A shared GRU reads the 365-day driver sequence; an attention head turns its
+states into the annual yield; an Ra GRU reads [shared states, drivers]; an Rh
+GRU reads [shared states, drivers, residue input]; an NEE GRU reads
+[Ra, Rh, drivers]. All values are standardised: the trainer converts to
+physical units for the mass-balance loss (:mod:`kgml_core.training.losses`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class KGMLAgConfig:
+    """Sizes of KGML-ag.
+
+    n_inputs : number of daily input features (drivers + broadcast soils).
+    hidden : hidden size of the shared GRU (64 in the article).
+    n_layers : layers of the shared GRU (2 in the article).
+    flux_hidden : hidden size of the Ra, Rh and NEE GRUs.
+    head_hidden : hidden size of the attention scorer and yield MLP.
+    dropout : dropout between the shared GRU layers and before the heads.
+    """
+
+    n_inputs: int = 19
+    hidden: int = 64
+    n_layers: int = 2
+    flux_hidden: int = 32
+    head_hidden: int = 32
+    dropout: float = 0.2
+
+
+class AttentionYieldHead(nn.Module):
+    """Scores each day with a small MLP, softmax over days, weighted sum, MLP to one value."""
+
+    def __init__(self, hidden: int, head_hidden: int):
+        super().__init__()
+        self.score = nn.Sequential(nn.Linear(hidden, head_hidden), nn.Tanh(),
+                                   nn.Linear(head_hidden, 1))
+        self.out = nn.Sequential(nn.Linear(hidden, head_hidden), nn.ReLU(),
+                                 nn.Linear(head_hidden, 1))
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """h (batch, days, hidden) -> yield (batch,), attention weights (batch, days)."""
+        weights = torch.softmax(self.score(h).squeeze(-1), dim=1)
+        context = torch.einsum("bt,bth->bh", weights, h)
+        return self.out(context).squeeze(-1), weights
+
+
+class FluxGRU(nn.Module):
+    """A one-layer GRU and a linear read-out giving one daily series."""
+
+    def __init__(self, n_in: int, hidden: int):
+        super().__init__()
+        self.gru = nn.GRU(n_in, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (batch, days, n_in) -> (batch, days)."""
+        return self.out(self.gru(x)[0]).squeeze(-1)
+
+
+class KGMLAg(nn.Module):
+    """KGML-ag. ``forward(x, residue)`` returns standardised yield, Ra, Rh, NEE.
+
+    Parameters of ``forward``
+    -------------------------
+    x : (batch, days, n_inputs) standardised drivers and soils.
+    residue : (batch, days) standardised residue input to the Rh network
+        (zeros when None).
+
+    Returns
+    -------
+    dict ``yield`` (batch,), ``ra``, ``rh``, ``nee`` (batch, days), ``attention`` (batch, days).
+    """
+
+    config_class = KGMLAgConfig
+    # groups of parameters that the 5-step protocol trains or freezes
+    GROUPS = {"shared": ("shared",), "yield": ("yield_head",), "ra": ("ra_net",),
+              "rh": ("rh_net",), "nee": ("nee_net",)}
+
+    def __init__(self, config: KGMLAgConfig | None = None):
+        super().__init__()
+        self.config = config or KGMLAgConfig()
+        c = self.config
+        self.shared = nn.GRU(c.n_inputs, c.hidden, num_layers=c.n_layers, batch_first=True,
+                             dropout=c.dropout if c.n_layers > 1 else 0.0)
+        self.drop = nn.Dropout(c.dropout)
+        self.yield_head = AttentionYieldHead(c.hidden, c.head_hidden)
+        self.ra_net = FluxGRU(c.hidden + c.n_inputs, c.flux_hidden)
+        self.rh_net = FluxGRU(c.hidden + c.n_inputs + 1, c.flux_hidden)
+        self.nee_net = FluxGRU(2 + c.n_inputs, c.flux_hidden)
+
+    def forward(self, x: torch.Tensor, residue: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        if residue is None:
+            residue = x.new_zeros(x.shape[:2])
+        h = self.drop(self.shared(x)[0])
+        yield_, attention = self.yield_head(h)
+        ra = self.ra_net(torch.cat([h, x], dim=-1))
+        rh = self.rh_net(torch.cat([h, x, residue.unsqueeze(-1)], dim=-1))
+        nee = self.nee_net(torch.cat([ra.unsqueeze(-1), rh.unsqueeze(-1), x], dim=-1))
+        return {"yield": yield_, "ra": ra, "rh": rh, "nee": nee, "attention": attention}

@@ -1,0 +1,378 @@
+"""The run store: one directory per training run, and an index the app can query.
+
+Layout under the store root (default :func:`kgml_core.settings.runs_dir`)::
+
+    index.json              run_id -> summary (name, kind, status, created, ...)
+    .index.lock             fcntl lock serialising index updates
+    <run_id>/config.json    the configuration the run was started with (incl. seed)
+    <run_id>/status.json    status, pid, host, heartbeat, created, finished, seconds
+    <run_id>/metrics.json   metrics (written by :meth:`Run.save_metrics`)
+    <run_id>/predictions.nc predictions as NetCDF
+    <run_id>/weights/*.pt   torch state dicts, loaded with ``weights_only=True``
+    <run_id>/log.txt        human-readable log
+
+Every file is written atomically (a temporary file then :func:`os.replace`) and
+a new run directory is built under a temporary name and renamed into place, so
+a reader never sees half a run. Several processes may create and finish runs at
+once: index updates take an exclusive file lock and replace the index
+atomically. A run whose process died while ``running`` is reported as
+``interrupted`` by :meth:`RunStore.list` (its pid is gone on this host, or its
+heartbeat is older than ``stale_after`` seconds).
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from kgml_core import settings
+
+STATUSES = ("running", "finished", "failed", "cancelled", "interrupted")
+_RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
+INDEX_COLUMNS = ["run_id", "name", "kind", "status", "created", "seconds", "states",
+                 "headline_name", "headline"]
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (Path,)):
+        return str(obj)
+    if isinstance(obj, (tuple, set)):
+        return list(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and :func:`os.replace`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1, default=_json_default, allow_nan=True)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _read_json(path: Path, default: Any = None) -> Any:
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return default
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _headline(metrics: dict) -> tuple[str | None, float | None]:
+    """A run's headline metric: ``metrics["headline"] = {"name": str, "value": float}``."""
+    head = metrics.get("headline") if isinstance(metrics, dict) else None
+    if isinstance(head, dict) and "name" in head and "value" in head:
+        return str(head["name"]), float(head["value"])
+    return None, None
+
+
+class Run:
+    """One run directory. Create it with :meth:`RunStore.create`; open it with :meth:`RunStore.get`."""
+
+    def __init__(self, store: "RunStore", run_id: str):
+        self.store = store
+        self.id = run_id
+        self.path = store.root / run_id
+        if not self.path.is_dir():
+            raise KeyError(f"run '{run_id}' not found in {store.root}")
+
+    def __repr__(self) -> str:
+        return f"Run({self.id!r}, status={self.status!r})"
+
+    @property
+    def config(self) -> dict:
+        """The configuration the run was created with."""
+        return _read_json(self.path / "config.json", {})
+
+    @property
+    def name(self) -> str:
+        return self._status().get("name") or self.id
+
+    @property
+    def kind(self) -> str:
+        return self._status().get("kind", "")
+
+    @property
+    def status(self) -> str:
+        """``running``, ``finished``, ``failed``, ``cancelled`` or ``interrupted``."""
+        return self.store._effective_status(self._status())
+
+    def _status(self) -> dict:
+        return _read_json(self.path / "status.json", {})
+
+    def _update_status(self, **changes: Any) -> dict:
+        state = self._status()
+        state.update(changes)
+        write_json_atomic(self.path / "status.json", state)
+        return state
+
+    def heartbeat(self) -> None:
+        """Record that the run's process is alive (called by trainers and :meth:`log`)."""
+        self._update_status(heartbeat=_now())
+
+    def log(self, msg: str) -> None:
+        """Append a time-stamped line to ``log.txt`` and beat the heart."""
+        with open(self.path / "log.txt", "a") as fh:
+            fh.write(f"{_iso(_now())} {msg}\n")
+        self.heartbeat()
+
+    def read_log(self) -> str:
+        """The whole log text ('' when nothing was logged)."""
+        path = self.path / "log.txt"
+        return path.read_text() if path.exists() else ""
+
+    def save_metrics(self, metrics: dict) -> None:
+        """Write ``metrics.json`` and put its headline metric in the index."""
+        write_json_atomic(self.path / "metrics.json", metrics)
+        name, value = _headline(metrics)
+        self.store._update_index(self.id, headline_name=name, headline=value)
+        self.heartbeat()
+
+    def metrics(self) -> dict:
+        """The saved metrics ({} when none were saved)."""
+        return _read_json(self.path / "metrics.json", {})
+
+    def save_predictions(self, ds: xr.Dataset) -> None:
+        """Write ``predictions.nc`` (NetCDF) atomically."""
+        target = self.path / "predictions.nc"
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".predictions.", suffix=".nc")
+        os.close(fd)
+        try:
+            ds.to_netcdf(tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def predictions(self) -> xr.Dataset:
+        """The saved predictions, loaded into memory."""
+        path = self.path / "predictions.nc"
+        if not path.exists():
+            raise FileNotFoundError(f"run '{self.id}' has no predictions ({path})")
+        return xr.load_dataset(path)
+
+    def _weights_path(self, name: str) -> Path:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
+            raise ValueError(f"weights name '{name}' must use letters, digits, '_', '-', '.'")
+        return self.path / "weights" / f"{name}.pt"
+
+    def save_weights(self, name: str, state_dict: dict) -> None:
+        """Save a torch state dict (tensors, plain numbers, strings) as ``weights/NAME.pt``."""
+        import torch
+
+        path = self._weights_path(name)
+        path.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".pt")
+        os.close(fd)
+        try:
+            torch.save(state_dict, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def load_weights(self, name: str) -> dict:
+        """Load ``weights/NAME.pt`` with ``torch.load(..., weights_only=True)`` onto the CPU."""
+        import torch
+
+        path = self._weights_path(name)
+        if not path.exists():
+            raise FileNotFoundError(f"run '{self.id}' has no weights '{name}' ({path})")
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    def weight_names(self) -> list[str]:
+        """Names of the saved state dicts."""
+        folder = self.path / "weights"
+        return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+
+    def finish(self, status: str = "finished") -> None:
+        """Mark the run ``finished``, ``failed`` or ``cancelled`` and record its duration."""
+        if status not in ("finished", "failed", "cancelled"):
+            raise ValueError(f"finish status '{status}' must be finished, failed or cancelled")
+        state = self._status()
+        end = _now()
+        seconds = end - float(state.get("created_ts", end))
+        self._update_status(status=status, finished=_iso(end), seconds=seconds, heartbeat=end)
+        self.store._update_index(self.id, status=status, seconds=seconds)
+
+
+class RunStore:
+    """All runs under one root directory (default :func:`kgml_core.settings.runs_dir`).
+
+    Parameters
+    ----------
+    root : the store directory (created when missing).
+    stale_after : seconds without a heartbeat after which a ``running`` run
+        counts as ``interrupted`` even if its pid cannot be checked.
+    """
+
+    def __init__(self, root: Path | None = None, stale_after: float = 900.0):
+        self.root = Path(root) if root is not None else settings.runs_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.stale_after = stale_after
+
+    # -- index -------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.root / ".index.lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _read_index(self) -> dict[str, dict]:
+        return _read_json(self.root / "index.json", {}) or {}
+
+    def _update_index(self, run_id: str, remove: bool = False, **changes: Any) -> None:
+        with self._locked():
+            index = self._read_index()
+            if remove:
+                index.pop(run_id, None)
+            else:
+                index.setdefault(run_id, {"run_id": run_id}).update(changes)
+            write_json_atomic(self.root / "index.json", index)
+
+    def rebuild_index(self) -> None:
+        """Rewrite the index from the run directories (repairs a lost or stale index)."""
+        with self._locked():
+            index = {}
+            for path in sorted(self.root.iterdir()):
+                if path.is_dir() and _RUN_ID.match(path.name):
+                    index[path.name] = self._summary(path)
+            write_json_atomic(self.root / "index.json", index)
+
+    def _summary(self, path: Path) -> dict:
+        state = _read_json(path / "status.json", {})
+        config = _read_json(path / "config.json", {})
+        name, value = _headline(_read_json(path / "metrics.json", {}))
+        return {"run_id": path.name, "name": state.get("name", path.name),
+                "kind": state.get("kind", ""), "status": state.get("status", "running"),
+                "created": state.get("created", ""), "seconds": state.get("seconds"),
+                "states": _states_of(config), "headline_name": name, "headline": value}
+
+    def _effective_status(self, state: dict) -> str:
+        status = state.get("status", "running")
+        if status != "running":
+            return status
+        pid, host = state.get("pid"), state.get("host")
+        if host == socket.gethostname() and pid and not _pid_alive(int(pid)):
+            return "interrupted"
+        beat = float(state.get("heartbeat", state.get("created_ts", _now())))
+        return "interrupted" if _now() - beat > self.stale_after else "running"
+
+    # -- public API ----------------------------------------------------------
+    def create(self, kind: str, config: dict, name: str | None = None) -> Run:
+        """Create a run directory in status ``running`` holding ``config``.
+
+        The directory is built under a temporary name and renamed into place.
+        """
+        now = _now()
+        run_id = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y%m%d-%H%M%S") \
+            + "-" + secrets.token_hex(3)
+        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".tmp-{run_id}-"))
+        state = {"run_id": run_id, "name": name or run_id, "kind": kind, "status": "running",
+                 "created": _iso(now), "created_ts": now, "heartbeat": now,
+                 "pid": os.getpid(), "host": socket.gethostname(), "seconds": None}
+        try:
+            write_json_atomic(tmp / "config.json", config)
+            write_json_atomic(tmp / "status.json", state)
+            (tmp / "log.txt").write_text(f"{_iso(now)} created {kind} run {run_id}\n")
+            os.replace(tmp, self.root / run_id)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        summary = self._summary(self.root / run_id)
+        summary.pop("run_id")
+        self._update_index(run_id, **summary)
+        return Run(self, run_id)
+
+    def get(self, run_id: str) -> Run:
+        """The run ``run_id``; KeyError when it does not exist."""
+        if not _RUN_ID.match(str(run_id)):
+            raise KeyError(f"'{run_id}' is not a run id (expected YYYYMMDD-HHMMSS-xxxxxx)")
+        return Run(self, run_id)
+
+    def list(self) -> pd.DataFrame:
+        """One row per run, newest first, with columns :data:`INDEX_COLUMNS`.
+
+        ``status`` is ``interrupted`` for a ``running`` run whose process is gone.
+        """
+        index = self._read_index()
+        rows = []
+        for run_id, row in index.items():
+            row = {c: row.get(c) for c in INDEX_COLUMNS}
+            if row["status"] == "running":
+                row["status"] = self._effective_status(
+                    _read_json(self.root / run_id / "status.json", {"status": "interrupted"}))
+            rows.append(row)
+        frame = pd.DataFrame(rows, columns=INDEX_COLUMNS)
+        return frame.sort_values("created", ascending=False, ignore_index=True)
+
+    def rename(self, run_id: str, name: str) -> None:
+        """Give run ``run_id`` the display name ``name``."""
+        if not name or not name.strip():
+            raise ValueError("a run name must not be empty")
+        run = self.get(run_id)
+        run._update_status(name=name.strip())
+        self._update_index(run_id, name=name.strip())
+
+    def delete(self, run_id: str) -> None:
+        """Remove run ``run_id`` and its index entry."""
+        run = self.get(run_id)
+        trash = self.root / f".trash-{run_id}-{secrets.token_hex(2)}"
+        os.replace(run.path, trash)
+        self._update_index(run_id, remove=True)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _states_of(config: dict) -> str:
+    states = config.get("states") if isinstance(config, dict) else None
+    if isinstance(states, (list, tuple)):
+        return " ".join(str(s) for s in states)
+    return str(states) if states else ""
