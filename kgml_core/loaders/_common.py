@@ -149,6 +149,10 @@ def parse_timestamps(path, table: pd.DataFrame, column: str, header_line: int,
     """
     width = 8 if fmt == "%Y%m%d" else 12
     raw = table[column]
+    if raw.dtype.kind in "iu":
+        stamps, bad = _integer_stamps(raw.to_numpy(dtype=np.int64), width)
+        if not bad.any():
+            return stamps
     text = raw.fillna("").astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
     parsed = pd.to_datetime(text.where(text.str.len() == width, None), format=fmt, errors="coerce")
     bad = parsed.isna().to_numpy(dtype=bool)
@@ -157,7 +161,23 @@ def parse_timestamps(path, table: pd.DataFrame, column: str, header_line: int,
         raise LoaderError(path, f"column '{column}' has an impossible timestamp {str(raw.iloc[i])!r} "
                                 f"on line {header_line + 1 + i}",
                           f"a date written as {'YYYYMMDD' if width == 8 else 'YYYYMMDDHHMM'}")
-    return pd.DatetimeIndex(parsed)
+    return pd.DatetimeIndex(parsed).as_unit("ns")
+
+
+def _integer_stamps(values: np.ndarray, width: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Vectorised YYYYMMDD[HHMM] integers -> timestamps, and a mask of impossible ones."""
+    clock = values % 10_000 if width == 12 else np.zeros_like(values)
+    date = values // 10_000 if width == 12 else values
+    year, month, day = date // 10_000, (date // 100) % 100, date % 100
+    hour, minute = clock // 100, clock % 100
+    months = ((year - 1970) * 12 + month - 1).astype("timedelta64[M]")
+    start = np.datetime64("1970-01", "M") + months
+    stamp = start.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+    back_month = stamp.astype("datetime64[M]") != start
+    bad = ((year < 1000) | (year > 9999) | (month < 1) | (month > 12) | (day < 1) | back_month
+           | (hour > 23) | (minute > 59))
+    ns = stamp.astype("datetime64[ns]") + (hour * 60 + minute).astype("timedelta64[m]")
+    return pd.DatetimeIndex(ns), bad
 
 
 def check_unique_increasing(path, stamps: pd.DatetimeIndex, column: str, header_line: int) -> None:

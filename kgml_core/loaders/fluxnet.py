@@ -167,7 +167,7 @@ def read_table(path: str | Path, source: bytes | None = None, partition: str = "
                           "a daily (DD) or half-hourly/hourly (HH/HR) file")
     site = site_id(path)
     wanted = _wanted_columns(partition)
-    table, header_line = read_csv_checked(path, usecols=lambda c: c.strip() in wanted, dtype=str,
+    table, header_line = read_csv_checked(path, usecols=lambda c: c.strip() in wanted,
                                           kind="FLUXNET", source=source)
     if "TIMESTAMP" in table.columns:
         days, values = _daily_values(path, table, header_line, partition)
