@@ -6,11 +6,13 @@ variable columns whose unit is in parentheses, e.g. ``Avg Temperature (K)`` or
 with or without a unit. Units are converted to the contract's; an unknown unit is an
 error naming the column.
 
-Shortwave radiation check: a daily *mean* surface shortwave flux cannot exceed about
-500 W m-2 (the top-of-atmosphere daily mean peaks near 560 W m-2). When a column
-labelled W m-2 has values above :data:`MAX_DAILY_MEAN_SW` it is taken as a daily sum of
-hourly means (Wh m-2 d-1) and divided by 24; the assumption is written in the
-variable's ``unit_assumption`` attribute. Values that are still impossible are an error.
+Shortwave radiation check: a daily *mean* surface shortwave flux cannot exceed the
+top-of-atmosphere daily mean at that latitude and day (FAO-56 eq. 21; at most about
+560 W m-2). When more than 1 % of the values labelled W m-2 exceed it, the column is
+taken as a daily sum of hourly means (Wh m-2 d-1) and divided by 24; days still above
+the top-of-atmosphere value are set missing and counted. What was assumed is written
+in the variable's ``unit_assumption`` attribute; a column implausible either way is an
+error.
 """
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ import xarray as xr
 from kgml_core import geo, schema
 from kgml_core.loaders._common import LoaderError, numeric_column, provenance, read_csv_checked
 
-MAX_DAILY_MEAN_SW = 600.0
+SOLAR_CONSTANT = 1361.0  # W m-2
+MAX_SHARE_ABOVE_TOA = 0.01  # a few days above TOA can be noise; more means the unit is wrong
+MAX_SHARE_ABOVE_TOA_SCALED = 0.2
 COLUMN_RE = re.compile(r"^(?P<name>.*?)\s*\((?P<unit>[^)]*)\)\s*$")
 
 # words in a column name -> contract variable (first match wins; order matters)
@@ -77,17 +81,37 @@ def match_columns(columns: list[str]) -> dict[str, tuple[str, str | None]]:
     return found
 
 
-def check_shortwave(path, column: str, values: np.ndarray) -> tuple[np.ndarray, str]:
-    """Apply the radiation-unit check; returns (W m-2 daily means, assumption text)."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0 or np.nanpercentile(finite, 99) <= MAX_DAILY_MEAN_SW:
-        return values, "values are plausible daily mean fluxes in W m-2; used as is"
-    scaled = values / 24.0
-    if np.nanmax(scaled) > MAX_DAILY_MEAN_SW:
-        raise LoaderError(path, f"column '{column}' reaches {np.nanmax(values):.0f}, impossible even as a "
-                                "daily sum of hourly means", f"a daily mean below {MAX_DAILY_MEAN_SW:.0f} W m-2")
-    return scaled, ("values up to %.0f are impossible as daily mean W m-2; assumed a daily sum of hourly "
-                    "means (Wh m-2 d-1) and divided by 24" % np.nanmax(values))
+def toa_daily_mean(lat_deg: np.ndarray, day_of_year: np.ndarray) -> np.ndarray:
+    """Top-of-atmosphere daily mean shortwave flux (W m-2) at latitude and day of year (FAO-56 eq. 21)."""
+    lat = np.radians(lat_deg)
+    dec = 0.409 * np.sin(2 * np.pi * day_of_year / 365 - 1.39)
+    ws = np.arccos(np.clip(-np.tan(lat) * np.tan(dec), -1, 1))
+    dr = 1 + 0.033 * np.cos(2 * np.pi * day_of_year / 365)
+    return SOLAR_CONSTANT / np.pi * dr * (ws * np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.sin(ws))
+
+
+def check_shortwave(path, column: str, values: np.ndarray, toa: np.ndarray) -> tuple[np.ndarray, str]:
+    """Radiation-unit check against the top-of-atmosphere daily mean ``toa`` (same shape).
+
+    Returns (daily mean W m-2 with impossible days set missing, the assumption made).
+    """
+    ok = np.isfinite(values) & np.isfinite(toa)
+    above = lambda v: float(np.mean(v[ok] > toa[ok])) if ok.any() else 0.0  # noqa: E731
+    if above(values) <= MAX_SHARE_ABOVE_TOA:
+        out, what = values.copy(), "values are plausible daily mean fluxes in W m-2; used as is"
+    elif above(values / 24.0) <= MAX_SHARE_ABOVE_TOA_SCALED:
+        out = values / 24.0
+        what = (f"{100 * above(values):.0f}% of values exceed the top-of-atmosphere daily mean, so they are "
+                "not mean fluxes; assumed a daily sum of hourly means (Wh m-2 d-1) and divided by 24")
+    else:
+        raise LoaderError(path, f"column '{column}' exceeds the top-of-atmosphere daily mean on "
+                                f"{100 * above(values / 24.0):.0f}% of days even divided by 24",
+                          "a daily mean shortwave flux in W m-2 (or a daily sum of hourly means)")
+    impossible = ok & (out > toa)
+    if impossible.any():
+        out[impossible] = np.nan
+        what += f"; {int(impossible.sum())} day(s) still above the top-of-atmosphere value set missing"
+    return out, what
 
 
 def _dates(path, table: pd.DataFrame, header: int) -> pd.DatetimeIndex:
@@ -138,9 +162,10 @@ def load_county_weather(path: str | Path) -> xr.Dataset:
         values = numeric_column(path, table, column, header) * scale + offset
         extra = {}
         if name == "SW_IN":
-            values, assumption = check_shortwave(path, column, values)
+            lat = counties["lat"].to_numpy(dtype=float)[row]
+            values, assumption = check_shortwave(path, column, values, toa_daily_mean(lat, dates.dayofyear.to_numpy()))
             extra["unit_assumption"] = assumption
-            note = (note + "; " if note else "") + assumption.split("; ")[-1]
+            note = (note + "; " if note else "") + assumption
         grid = np.full((len(units), len(days)), np.nan)
         grid[row, col] = values
         schema.set_variable(ds, name, grid, provenance=provenance(path, column, note), extra_attrs=extra)
