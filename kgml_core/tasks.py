@@ -1,0 +1,418 @@
+"""Flux sites as learning tasks: arrays, scaling, windows, support sets and site folds.
+
+A contract dataset of flux sites (dims ``unit``, ``time``) becomes a
+:class:`SiteArrays` bundle of dense NumPy arrays. Everything downstream (the
+LSTMs, TAM-RL, the gradient-boosting baseline) reads those arrays through
+vectorised index arithmetic: a window is a pair ``(unit index, start day)`` and
+a batch of windows is gathered with one fancy-indexing call.
+
+Conventions
+-----------
+* ``TARGETS = ("GPP", "RECO", "NEE")`` in g C m-2 d-1, in that order on the last axis.
+* Dynamic inputs are the daily drivers plus the day of year as ``sin``/``cos``.
+* Static inputs are the per-unit features (elevation, climate normals, soils)
+  plus one-hot vegetation (IGBP) and climate classes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+import xarray as xr
+
+from kgml_core import schema
+
+TARGETS: tuple[str, ...] = ("GPP", "RECO", "NEE")
+DEFAULT_DRIVERS: tuple[str, ...] = ("TA", "TA_MAX", "TA_MIN", "SW_IN", "VPD", "P",
+                                    "RH_MAX", "RH_MIN", "WS", "SWC", "LAI")
+DEFAULT_STATICS: tuple[str, ...] = ("ELEV", "MAT", "MAP") + schema.SOIL
+UNKNOWN = "unknown"
+
+
+@dataclass
+class SiteArrays:
+    """Dense arrays of a set of flux sites (or counties) over a common daily axis.
+
+    Attributes
+    ----------
+    units : (n_unit,) str ids.
+    time : (n_time,) datetime64[ns] days.
+    x : (n_unit, n_time, n_dyn) float32 dynamic inputs (physical units until scaled; NaN missing).
+    s : (n_unit, n_static) float32 static inputs incl. one-hot classes.
+    y : (n_unit, n_time, 3) float32 GPP, RECO, NEE in g C m-2 d-1 (NaN missing).
+    qc : (n_unit, n_time, 3) float32 quality fraction in [0, 1] (0 where ``y`` is missing).
+    igbp, climate : (n_unit,) str classes.
+    lat, lon : (n_unit,) float degrees.
+    dyn_names, static_names : names of the columns of ``x`` and ``s``.
+    """
+
+    units: np.ndarray
+    time: np.ndarray
+    x: np.ndarray
+    s: np.ndarray
+    y: np.ndarray
+    qc: np.ndarray
+    igbp: np.ndarray
+    climate: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    dyn_names: tuple[str, ...]
+    static_names: tuple[str, ...]
+
+    @property
+    def n_unit(self) -> int:
+        return len(self.units)
+
+    def subset(self, idx: np.ndarray) -> "SiteArrays":
+        """The same arrays restricted to the units at integer positions ``idx``."""
+        idx = np.asarray(idx, dtype=int)
+        return replace(self, units=self.units[idx], x=self.x[idx], s=self.s[idx], y=self.y[idx],
+                       qc=self.qc[idx], igbp=self.igbp[idx], climate=self.climate[idx],
+                       lat=self.lat[idx], lon=self.lon[idx])
+
+    def time_slice(self, start: str | None = None, end: str | None = None) -> "SiteArrays":
+        """The same units restricted to days in ``[start, end]`` (ISO dates, inclusive)."""
+        keep = np.ones(len(self.time), dtype=bool)
+        if start:
+            keep &= self.time >= np.datetime64(start)
+        if end:
+            keep &= self.time <= np.datetime64(end)
+        return replace(self, time=self.time[keep], x=self.x[:, keep], y=self.y[:, keep],
+                       qc=self.qc[:, keep])
+
+
+@dataclass
+class ClassVocab:
+    """The vegetation and climate classes one-hot encoded (fixed on the training sites)."""
+
+    igbp: tuple[str, ...]
+    climate: tuple[str, ...]
+
+    @classmethod
+    def from_labels(cls, igbp: Sequence[str], climate: Sequence[str]) -> "ClassVocab":
+        return cls(tuple(sorted(set(map(str, igbp)) - {UNKNOWN})),
+                   tuple(sorted(set(map(str, climate)) - {UNKNOWN})))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f"IGBP_{c}" for c in self.igbp) + tuple(f"CLIM_{c}" for c in self.climate)
+
+    def one_hot(self, igbp: Sequence[str], climate: Sequence[str]) -> np.ndarray:
+        """(n, n_igbp + n_climate) float32; an unseen or unknown class gives a zero row."""
+        a = np.array([[str(v) == c for c in self.igbp] for v in igbp], dtype=np.float32)
+        b = np.array([[str(v) == c for c in self.climate] for v in climate], dtype=np.float32)
+        return np.concatenate([a.reshape(len(igbp), -1), b.reshape(len(climate), -1)], axis=1)
+
+
+def _unit_labels(ds: xr.Dataset, name: str) -> np.ndarray:
+    if name in ds.coords or name in ds.data_vars:
+        return np.array([str(v) if str(v) not in ("", "nan", "None") else UNKNOWN
+                         for v in ds[name].values], dtype=object)
+    return np.full(ds.sizes["unit"], UNKNOWN, dtype=object)
+
+
+def _daily(ds: xr.Dataset, names: Sequence[str], required: bool) -> np.ndarray:
+    """(unit, time, len(names)) float32; missing variables raise or become NaN."""
+    cols = []
+    for name in names:
+        if name in ds.data_vars:
+            cols.append(ds[name].transpose("unit", "time").values.astype(np.float32))
+        elif required:
+            raise ValueError(f"dataset has no daily variable '{name}' "
+                             f"({schema.VARIABLES[name].long_name if name in schema.VARIABLES else name}); "
+                             f"available: {sorted(map(str, ds.data_vars))}")
+        else:
+            cols.append(np.full((ds.sizes["unit"], ds.sizes["time"]), np.nan, np.float32))
+    return np.stack(cols, axis=-1) if cols else np.zeros((ds.sizes["unit"], ds.sizes["time"], 0), np.float32)
+
+
+def _doy_features(time: np.ndarray) -> np.ndarray:
+    """(n_time, 2) sin and cos of the day of year."""
+    doy = (time.astype("datetime64[D]") - time.astype("datetime64[Y]")).astype(int)
+    angle = 2 * np.pi * doy / 365.25
+    return np.stack([np.sin(angle), np.cos(angle)], axis=-1).astype(np.float32)
+
+
+def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
+                statics: Sequence[str] = DEFAULT_STATICS, vocab: ClassVocab | None = None,
+                require_targets: bool = True) -> tuple[SiteArrays, ClassVocab]:
+    """Convert a daily contract dataset into :class:`SiteArrays`.
+
+    Parameters
+    ----------
+    ds : contract dataset with dims ``unit``/``time`` (sites or counties).
+    drivers : daily driver names; every one must be in ``ds`` (ValueError otherwise).
+    statics : static per-unit names; absent ones become NaN (imputed by the scaler).
+    vocab : class vocabulary; built from ``ds`` when None (pass the training one otherwise).
+    require_targets : raise when GPP, RECO or NEE is absent (False for upscaling inputs).
+
+    Returns
+    -------
+    (arrays, vocab)
+    """
+    if "unit" not in ds.dims or "time" not in ds.dims:
+        raise ValueError(f"expected a daily dataset with dims ('unit', 'time'), got {tuple(ds.dims)}")
+    time = ds["time"].values.astype("datetime64[ns]")
+    x = _daily(ds, drivers, required=True)
+    doy = np.broadcast_to(_doy_features(time), (ds.sizes["unit"], len(time), 2))
+    x = np.concatenate([x, doy], axis=-1)
+    igbp, climate = _unit_labels(ds, "IGBP"), _unit_labels(ds, "climate")
+    vocab = vocab or ClassVocab.from_labels(igbp, climate)
+    stat = np.stack([ds[n].values.astype(np.float32) if n in ds.data_vars
+                     else np.full(ds.sizes["unit"], np.nan, np.float32) for n in statics], axis=-1) \
+        if statics else np.zeros((ds.sizes["unit"], 0), np.float32)
+    s = np.concatenate([stat, vocab.one_hot(igbp, climate)], axis=1).astype(np.float32)
+    y = _daily(ds, TARGETS, required=require_targets)
+    qc = _daily(ds, tuple(f"{t}_QC" for t in TARGETS), required=False)
+    qc = np.where(np.isnan(qc), 1.0, np.clip(qc, 0.0, 1.0)).astype(np.float32)
+    qc = np.where(np.isfinite(y), qc, 0.0).astype(np.float32)
+    arrays = SiteArrays(
+        units=np.array([str(u) for u in ds["unit"].values], dtype=object), time=time,
+        x=x.astype(np.float32), s=s, y=y, qc=qc, igbp=igbp, climate=climate,
+        lat=ds["lat"].values.astype(float), lon=ds["lon"].values.astype(float),
+        dyn_names=tuple(drivers) + ("DOY_SIN", "DOY_COS"),
+        static_names=tuple(statics) + vocab.names)
+    return arrays, vocab
+
+
+@dataclass
+class Scaler:
+    """Standardisation of inputs and targets, fitted on the training sites only.
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    x_mean, x_std : (n_dyn,) ; s_mean, s_std : (n_static,) ; y_mean, y_std : (3,) in g C m-2 d-1.
+    One-hot class columns keep mean 0 and std 1 (left as 0/1 indicators).
+    """
+
+    x_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    x_std: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    s_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    s_std: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    y_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    y_std: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def fit(self, a: SiteArrays, n_one_hot: int = 0) -> "Scaler":
+        """Fit on ``a`` (NaN ignored); the last ``n_one_hot`` static columns are not scaled."""
+        self.x_mean, self.x_std = _mean_std(a.x.reshape(-1, a.x.shape[-1]))
+        self.s_mean, self.s_std = _mean_std(a.s)
+        if n_one_hot:
+            self.s_mean[-n_one_hot:], self.s_std[-n_one_hot:] = 0.0, 1.0
+        self.y_mean, self.y_std = _mean_std(a.y.reshape(-1, a.y.shape[-1]))
+        return self
+
+    def transform(self, a: SiteArrays) -> SiteArrays:
+        """Scaled copy: inputs standardised with NaN set to 0 (the training mean); ``y`` stays physical."""
+        x = np.nan_to_num((a.x - self.x_mean) / self.x_std).astype(np.float32)
+        s = np.nan_to_num((a.s - self.s_mean) / self.s_std).astype(np.float32)
+        return replace(a, x=x, s=s)
+
+    def scale_y(self, y: np.ndarray) -> np.ndarray:
+        return ((y - self.y_mean) / self.y_std).astype(np.float32)
+
+    def unscale_y(self, y: np.ndarray) -> np.ndarray:
+        return (y * self.y_std + self.y_mean).astype(np.float32)
+
+    def state(self) -> dict[str, list[float]]:
+        """JSON-serialisable state (saved with every run)."""
+        return {k: np.asarray(v, dtype=float).tolist() for k, v in self.__dict__.items()}
+
+
+def _mean_std(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(all="ignore"):
+        mean = np.nanmean(values, axis=0) if values.size else np.zeros(values.shape[-1])
+        std = np.nanstd(values, axis=0) if values.size else np.ones(values.shape[-1])
+    mean = np.nan_to_num(mean).astype(np.float32)
+    std = np.where(np.isfinite(std) & (std > 1e-6), std, 1.0).astype(np.float32)
+    return mean, std
+
+
+# ---------------------------------------------------------------------------------------------
+# windows
+# ---------------------------------------------------------------------------------------------
+
+def window_index(qc: np.ndarray, length: int = 30, stride: int = 15, loss_days: int = 15,
+                 min_good: int = 1, qc_min: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """All windows of ``length`` days every ``stride`` days with observations in their loss part.
+
+    Parameters
+    ----------
+    qc : (n_unit, n_time, k) quality fractions (0 where missing).
+    length, stride : window length and step in days.
+    loss_days : the loss is computed on the last ``loss_days`` days of a window.
+    min_good : windows need at least this many days with ``qc >= qc_min`` (any flux)
+        in their loss part.
+
+    Returns
+    -------
+    (unit_idx, start) int arrays of equal length, sorted by unit then start.
+    """
+    n_unit, n_time = qc.shape[:2]
+    if n_time < length:
+        return np.zeros(0, int), np.zeros(0, int)
+    starts = np.arange(0, n_time - length + 1, stride)
+    good = (qc >= qc_min).any(axis=-1).astype(np.int32)                 # (unit, time)
+    csum = np.concatenate([np.zeros((n_unit, 1), np.int32), np.cumsum(good, axis=1)], axis=1)
+    n_good = csum[:, starts + length] - csum[:, starts + length - loss_days]  # (unit, n_start)
+    unit_idx, k = np.nonzero(n_good >= min_good)
+    return unit_idx.astype(int), starts[k].astype(int)
+
+
+def tiling_starts(n_time: int, length: int = 30, stride: int = 15) -> np.ndarray:
+    """Window starts whose last ``stride`` days tile ``[length - stride, n_time)`` (last one flush).
+
+    Used to predict a whole series: the first ``length - stride`` days come
+    from the first window's leading outputs.
+    """
+    if n_time < length:
+        raise ValueError(f"series of {n_time} days is shorter than one window of {length} days")
+    starts = np.arange(0, n_time - length + 1, stride)
+    if starts[-1] != n_time - length:
+        starts = np.append(starts, n_time - length)
+    return starts
+
+
+def gather(arr: np.ndarray, unit_idx: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+    """Windows of a (n_unit, n_time, ...) array: (n_win, length, ...)."""
+    days = start[:, None] + np.arange(length)[None, :]
+    return arr[unit_idx[:, None], days]
+
+
+def sample_support(unit_idx: np.ndarray, start: np.ndarray, length: int,
+                   rng: np.random.Generator, pos: np.ndarray | None = None) -> np.ndarray:
+    """For windows of a pool, the position of another window of the same unit that does not overlap.
+
+    Parameters
+    ----------
+    unit_idx, start : the pool of windows, sorted by unit then start.
+    length : window length in days (windows closer than this overlap).
+    pos : positions in the pool of the query windows (default: every window).
+
+    A unit whose windows all overlap the query falls back to its farthest
+    window (never the query itself when the unit has two or more).
+
+    Returns
+    -------
+    (n_query,) int positions into the pool.
+    """
+    pos = np.arange(len(unit_idx)) if pos is None else np.asarray(pos, dtype=int)
+    u, st = unit_idx[pos], start[pos]
+    first = np.searchsorted(unit_idx, u, side="left")
+    count = np.searchsorted(unit_idx, u, side="right") - first
+    cand = first + (rng.random(len(pos)) * count).astype(int)
+    for _ in range(8):  # a few vectorised redraws; overlaps are rare for multi-month records
+        bad = (np.abs(start[cand] - st) < length) & (count > 1)
+        if not bad.any():
+            return cand
+        cand[bad] = first[bad] + (rng.random(bad.sum()) * count[bad]).astype(int)
+    bad = np.abs(start[cand] - st) < length
+    last = first + count - 1
+    far = np.where(np.abs(start[first] - st) >= np.abs(start[last] - st), first, last)
+    cand[bad] = far[bad]
+    return cand
+
+
+def fixed_support_start(qc: np.ndarray, time: np.ndarray, length: int = 30, month: int = 7,
+                        qc_min: float = 0.5) -> np.ndarray:
+    """Per unit, the start day of its few-shot support window.
+
+    The first window starting on the 1st of ``month`` whose GPP is observed with
+    good quality on at least half the days; failing that, the window with the
+    most good days.
+
+    Returns
+    -------
+    (n_unit,) int start indices.
+    """
+    n_unit, n_time = qc.shape[:2]
+    good = (qc[..., 0] >= qc_min).astype(np.int32)
+    csum = np.concatenate([np.zeros((n_unit, 1), np.int32), np.cumsum(good, axis=1)], axis=1)
+    starts = np.arange(0, n_time - length + 1)
+    n_good = csum[:, starts + length] - csum[:, starts]                 # (unit, n_start)
+    days = time.astype("datetime64[D]")
+    month_start = np.nonzero((days.astype("datetime64[M]").astype(int) % 12 + 1 == month)
+                             & (days == days.astype("datetime64[M]")))[0]
+    month_start = month_start[month_start < len(starts)]
+    out = np.argmax(n_good, axis=1)
+    if len(month_start):
+        ok = n_good[:, month_start] >= length // 2
+        has = ok.any(axis=1)
+        out[has] = month_start[np.argmax(ok[has], axis=1)]
+    return out.astype(int)
+
+
+# ---------------------------------------------------------------------------------------------
+# folds and weights
+# ---------------------------------------------------------------------------------------------
+
+def site_folds(labels: Sequence[str], k: int, seed: int = 0) -> np.ndarray:
+    """Fold id (0..k-1) per site, stratified by ``labels`` (IGBP or climate class).
+
+    Sites of each class are shuffled and dealt round-robin, continuing the deal
+    across classes so that fold sizes differ by at most one.
+    """
+    labels = np.asarray(labels, dtype=object)
+    if k < 2:
+        raise ValueError(f"need at least 2 folds over sites, got k={k}")
+    if k > len(labels):
+        raise ValueError(f"cannot split {len(labels)} sites into {k} folds")
+    rng = np.random.default_rng(seed)
+    folds = np.empty(len(labels), dtype=int)
+    offset = 0
+    for cls in sorted(set(labels)):
+        idx = rng.permutation(np.nonzero(labels == cls)[0])
+        folds[idx] = (offset + np.arange(len(idx))) % k
+        offset += len(idx)
+    return folds
+
+
+def class_weights(igbp: Sequence[str], climate: Sequence[str]) -> np.ndarray:
+    """Per-site loss weight: mean of inverse class frequencies of IGBP and climate, mean 1.
+
+    ``w_i = 0.5 * (N / (K_v n_v(i)) + N / (K_c n_c(i)))`` where ``n_v(i)`` counts
+    sites of site i's vegetation class and ``K_v`` the classes present.
+    """
+    def inv(labels):
+        labels = np.asarray(labels, dtype=object)
+        values, inverse, counts = np.unique(labels.astype(str), return_inverse=True, return_counts=True)
+        return len(labels) / (len(values) * counts[inverse])
+    w = 0.5 * (inv(igbp) + inv(climate))
+    return (w / w.mean()).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# tabular features (gradient boosting)
+# ---------------------------------------------------------------------------------------------
+
+def trailing_mean(x: np.ndarray, days: int) -> np.ndarray:
+    """Mean over the last ``days`` days (inclusive) along axis 1, NaN ignored; same shape."""
+    valid = np.isfinite(x)
+    v = np.where(valid, x, 0.0).astype(np.float64)
+    zero = np.zeros_like(v[:, :1])
+    cs = np.concatenate([zero, np.cumsum(v, axis=1)], axis=1)
+    cn = np.concatenate([zero, np.cumsum(valid, axis=1)], axis=1)
+    t = np.arange(x.shape[1])
+    lo = np.maximum(t + 1 - days, 0)
+    total = cs[:, t + 1] - cs[:, lo]
+    n = cn[:, t + 1] - cn[:, lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / n, np.nan).astype(np.float32)
+
+
+def tabular_features(a: SiteArrays, lags: Sequence[int] = (7, 30)) -> tuple[np.ndarray, list[str]]:
+    """Per-day feature table for tree models: drivers, trailing means, day of year, statics.
+
+    Returns
+    -------
+    (features (n_unit, n_time, n_feat) float32, names)
+    """
+    n_drv = len(a.dyn_names) - 2
+    parts = [a.x]
+    names = list(a.dyn_names)
+    for lag in lags:
+        parts.append(trailing_mean(a.x[..., :n_drv], lag))
+        names += [f"{n}_MEAN{lag}" for n in a.dyn_names[:n_drv]]
+    parts.append(np.broadcast_to(a.s[:, None, :], a.x.shape[:2] + (a.s.shape[1],)))
+    names += list(a.static_names)
+    return np.concatenate(parts, axis=-1).astype(np.float32), names
