@@ -87,3 +87,38 @@ def write_fluxnet_hh(folder: str | Path, site: str = "US-Xyz", **kwargs) -> Path
     path = Path(folder) / f"FLX_{site}_FLUXNET2015_SUBSET_{res}_{y0}-{y1}_1-4.csv"
     frame.to_csv(path, index=False, float_format="%.4f")
     return path
+
+
+def gridded_dataset(lat_range=(40.3, 43.6), lon_range=(-96.7, -90.1), step: float = 0.1, days: int = 5,
+                    start: str = "2019-06-01", projected: bool = False) -> "xr.Dataset":
+    """A Daymet-like daily grid (tmax/tmin degC, prcp mm/day, srad W/m2, dayl s, vp Pa).
+
+    tmax equals the cell longitude (so county means can be checked against centroids);
+    ``projected=True`` gives dims (y, x) with 2-D lat/lon coordinates on a rotated grid.
+    """
+    import xarray as xr
+
+    lats = np.arange(lat_range[0], lat_range[1], step)
+    lons = np.arange(lon_range[0], lon_range[1], step)
+    time = pd.date_range(start, periods=days, freq="D")
+    if projected:
+        yy, xx = np.meshgrid(np.arange(len(lats)), np.arange(len(lons)), indexing="ij")
+        lat2 = lat_range[0] + yy * step + 0.01 * xx * step
+        lon2 = lon_range[0] + xx * step - 0.01 * yy * step
+        dims, coords = ("y", "x"), {"lat": (("y", "x"), lat2), "lon": (("y", "x"), lon2)}
+    else:
+        lon2, lat2 = np.meshgrid(lons, lats)
+        dims, coords = ("lat", "lon"), {"lat": ("lat", lats), "lon": ("lon", lons)}
+    shape = (days,) + lat2.shape
+    tmax = np.broadcast_to(lon2, shape).copy()
+    base = np.ones(shape)
+    data = {"tmax": (("time",) + dims, tmax, {"units": "degC"}),
+            "tmin": (("time",) + dims, tmax - 10, {"units": "degC"}),
+            "prcp": (("time",) + dims, 2 * base, {"units": "mm/day"}),
+            "srad": (("time",) + dims, 400 * base, {"units": "W/m2"}),
+            "dayl": (("time",) + dims, 43200 * base, {"units": "s"}),
+            "vp": (("time",) + dims, 1000 * base, {"units": "Pa"})}
+    ds = xr.Dataset(data, coords={"time": time, **coords})
+    ds["lat"].attrs.update(standard_name="latitude", units="degrees_north")
+    ds["lon"].attrs.update(standard_name="longitude", units="degrees_east")
+    return ds
