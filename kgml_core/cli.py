@@ -17,6 +17,7 @@ from kgml_core import __version__
 COMMANDS = [
     "kgml_core.commands.info",
     "kgml_core.commands.experiment",
+    "kgml_core.commands.simulate",
 ]
 
 log = logging.getLogger("kgml_core")

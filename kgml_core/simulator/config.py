@@ -1,0 +1,88 @@
+"""Configuration of the simulated worlds (frozen dataclasses, JSON-serialisable)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+WORLDS = ("observed", "process")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """A simulated county world.
+
+    Attributes
+    ----------
+    states : postal codes (anything :func:`kgml_core.geo.resolve_states` accepts).
+    years : first and last year, inclusive.
+    seed : seed of weather and of the smooth parameter fields.
+    world : "observed" (true location-dependent parameters, noise-free truth) or
+        "process" (default parameters everywhere: the process-model world).
+    heterogeneity : scale of the spatial parameter variation (0 one parameter set
+        everywhere, 1 default, more allowed).
+    counties : optional subset of 5-digit FIPS codes.
+    """
+
+    states: tuple[str, ...] = ("IL", "IA", "IN")
+    years: tuple[int, int] = (2000, 2019)
+    seed: int = 0
+    world: str = "observed"
+    heterogeneity: float = 1.0
+    counties: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        check_years(self.years)
+        if self.world not in WORLDS:
+            raise ValueError(f"world must be one of {list(WORLDS)}, got {self.world!r}")
+        if not float(self.heterogeneity) >= 0:
+            raise ValueError(f"heterogeneity must be >= 0, got {self.heterogeneity!r}")
+        if not self.states and not self.counties:
+            raise ValueError("a world needs at least one state or county")
+
+    def to_json(self) -> str:
+        """The configuration as a canonical JSON string."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def key(self) -> str:
+        """Short hash of the configuration, for cache file names."""
+        return config_hash(self.to_json())
+
+
+@dataclass(frozen=True)
+class TowerConfig:
+    """A virtual flux-tower network across the conterminous US."""
+
+    n_sites: int = 160
+    years: tuple[int, int] = (2005, 2016)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_years(self.years)
+        if int(self.n_sites) < 1:
+            raise ValueError(f"n_sites must be >= 1, got {self.n_sites!r}")
+
+    def to_json(self) -> str:
+        """The configuration as a canonical JSON string."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def key(self) -> str:
+        """Short hash of the configuration, for cache file names."""
+        return config_hash(self.to_json())
+
+
+MIN_YEAR, MAX_YEAR = 1951, 2100
+
+
+def check_years(years: tuple[int, int]) -> None:
+    """Raise ValueError unless ``years`` is (first, last) with first <= last in range."""
+    if len(years) != 2 or int(years[0]) > int(years[1]):
+        raise ValueError(f"years must be (first, last) with first <= last, got {years!r}")
+    if int(years[0]) < MIN_YEAR or int(years[1]) > MAX_YEAR:
+        raise ValueError(f"years must lie within {MIN_YEAR}-{MAX_YEAR}, got {years!r}")
+
+
+def config_hash(text: str) -> str:
+    """First 16 hex digits of the SHA-256 of ``text`` (plus the engine version)."""
+    from kgml_core.simulator import ENGINE_VERSION
+    return hashlib.sha256(f"{ENGINE_VERSION}|{text}".encode()).hexdigest()[:16]

@@ -1,0 +1,153 @@
+"""Simulated county worlds: assemble weather, soils, parameters and the engine into a contract dataset."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from kgml_core import geo, schema, settings
+from kgml_core.simulator import engine
+from kgml_core.simulator.config import WorldConfig
+from kgml_core.simulator.parameters import PARAMS, default_parameters, spatial_parameters
+from kgml_core.simulator.soils import soil_properties
+from kgml_core.simulator.weather import generate_weather
+
+log = logging.getLogger(__name__)
+
+CHUNK = 512
+DRIVER_NAMES = ("TA", "TA_MAX", "TA_MIN", "SW_IN", "VPD", "P", "RH_MAX", "RH_MIN", "WS")
+SOIL_NAMES = ("BD", "SAND", "SILT", "CLAY", "FC", "WP", "KSAT", "SOC", "PH", "CEC")
+
+
+def county_units(cfg: WorldConfig) -> pd.DataFrame:
+    """The counties of a configuration: FIPS index, columns state, lat, lon."""
+    if cfg.counties:
+        table = geo.select_counties(cfg.counties)
+    else:
+        table = geo.load_counties(cfg.states)
+    return pd.DataFrame(table.drop(columns="geometry"))[["state", "lat", "lon"]]
+
+
+def rotation(fips: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """Corn (0) / soybean (1) rotation, phase from a hash of the FIPS code, (n, n_years) int8."""
+    code = np.asarray(fips).astype(np.int64).astype(np.uint64)
+    mixed = (code * np.uint64(2654435761) + np.uint64(40503)) % np.uint64(1 << 32)
+    phase = ((mixed >> np.uint64(13)) & np.uint64(1)).astype(np.int64)
+    return ((np.asarray(years)[None, :] + phase[:, None]) % 2).astype(np.int8)
+
+
+def true_parameters(cfg: WorldConfig, table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Parameters of the counties: location-dependent (observed world) or defaults (process world)."""
+    if cfg.world == "process":
+        return default_parameters(len(table))
+    return spatial_parameters(table["lat"].values, table["lon"].values, table["state"].values,
+                              cfg.seed, float(cfg.heterogeneity))
+
+
+def run_points(lat, lon, soils, params, crop_years, years: tuple[int, int], seed: int,
+               veg=None, elev=None) -> tuple[dict, engine.EngineOutput]:
+    """Weather and engine for points, in chunks of units to bound memory.
+
+    Returns the drivers (n, T) and the engine output, without the spin-up year.
+    """
+    dates = pd.date_range(f"{years[0] - 1}-01-01", f"{years[1]}-12-31", freq="D")
+    spin = int((dates < pd.Timestamp(f"{years[0]}-01-01")).sum())
+    n, keep = len(lat), len(dates) - spin
+    drivers = {k: np.empty((n, keep), np.float32) for k in DRIVER_NAMES}
+    daily: dict[str, np.ndarray] = {}
+    annual: dict[str, np.ndarray] = {}
+    for lo in range(0, n, CHUNK):
+        sl = slice(lo, min(lo + CHUNK, n))
+        w = generate_weather(lat[sl], lon[sl], dates, seed, None if elev is None else elev[sl])
+        res = engine.run(w, dates, {k: v[sl] for k, v in soils.items()},
+                         {k: v[sl] for k, v in params.items()}, crop_years[sl], lat[sl], lon[sl],
+                         None if veg is None else veg[sl], spinup_days=spin)
+        for k in DRIVER_NAMES:
+            drivers[k][sl] = w[k][:, spin:]
+        del w
+        for store, part in ((daily, res.daily), (annual, res.annual)):
+            for k, v in part.items():
+                store.setdefault(k, np.empty((n,) + v.shape[1:], np.float32))[sl] = v
+    return drivers, engine.EngineOutput(daily=daily, annual=annual)
+
+
+def simulate_world(cfg: WorldConfig) -> xr.Dataset:
+    """Simulate a county world; see :class:`WorldConfig`. Returns a contract dataset."""
+    table = county_units(cfg)
+    lat, lon = table["lat"].values, table["lon"].values
+    years = np.arange(cfg.years[0] - 1, cfg.years[1] + 1)
+    soils = soil_properties(lat, lon, cfg.seed)
+    params = true_parameters(cfg, table)
+    crop = rotation(table.index.values, years)
+    drivers, res = run_points(lat, lon, soils, params, crop, cfg.years, cfg.seed)
+    ds = schema.empty_units(table.index.values, lat, lon, table["state"].values, "county")
+    ds = _assemble(ds, cfg.years, drivers, res, soils, params, crop[:, 1:])
+    ds.attrs.update({"config": cfg.to_json(), "world": cfg.world,
+                     "heterogeneity": float(cfg.heterogeneity), "seed": int(cfg.seed),
+                     "title": f"simulated {cfg.world} world", "source": "kgml_core.simulator"})
+    return ds
+
+
+def _assemble(ds: xr.Dataset, years, drivers, res, soils, params, crop) -> xr.Dataset:
+    """Put drivers, fluxes, soils, annual variables and parameters on ``ds`` (contract names)."""
+    time = pd.date_range(f"{years[0]}-01-01", f"{years[1]}-12-31", freq="D")
+    ds = ds.assign_coords(time=("time", time.values), year=("year", np.arange(years[0], years[1] + 1)))
+    for k, v in drivers.items():
+        schema.set_variable(ds, k, v)
+    d = res.daily
+    for k in ("SWC", "LAI", "GPP", "RA", "RH"):
+        schema.set_variable(ds, k, d[k])
+    reco = d["RA"] + d["RH"]
+    schema.set_variable(ds, "RECO", reco)
+    schema.set_variable(ds, "NEE", reco - d["GPP"])
+    ds["RESIDUE"] = (schema.DAILY, d["RESIDUE"], {
+        "units": "g C m-2 d-1", "long_name": "carbon input to the soil from crop residue at harvest"})
+    schema.set_variable(ds, "YIELD", res.annual["YIELD"])
+    schema.set_variable(ds, "CROP", crop.astype(np.int8))
+    for k in SOIL_NAMES:
+        schema.set_variable(ds, k, soils[k])
+    for k, v in params.items():
+        spec = PARAMS[k]
+        ds[f"PARAM_{k}"] = ("unit", v, {"units": spec.units, "long_name": spec.long_name})
+    return ds
+
+
+def cache_path(cfg) -> Path:
+    """Where the cached NetCDF of a configuration lives."""
+    kind = "towers" if cfg.__class__.__name__ == "TowerConfig" else "world"
+    return settings.cache_dir() / f"simulator_{kind}_{cfg.key()}.nc"
+
+
+def cached(cfg, build) -> xr.Dataset:
+    """Load ``cfg``'s dataset from the cache, or build it with ``build(cfg)`` and store it atomically."""
+    path = cache_path(cfg)
+    if path.exists():
+        try:
+            return xr.load_dataset(path)
+        except (OSError, ValueError) as err:
+            log.warning("ignoring unreadable cache file %s (%s)", path, err)
+    ds = build(cfg)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        ds.to_netcdf(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return ds
+
+
+def load_world(cfg: WorldConfig) -> xr.Dataset:
+    """:func:`simulate_world`, cached on disk as NetCDF keyed by a hash of the configuration."""
+    return cached(cfg, simulate_world)
+
+
+def config_of(ds: xr.Dataset) -> dict:
+    """The configuration a simulated dataset was made with (from its ``config`` attribute)."""
+    return json.loads(ds.attrs["config"])
