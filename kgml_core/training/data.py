@@ -1,0 +1,272 @@
+"""From contract datasets to unit-year samples for the KGML-ag family.
+
+A sample is one unit (county or flux site) in one calendar year: 365 daily
+input vectors (the first 365 days of the year), the daily targets and the
+annual yield. The inputs follow KGML-ag (SCIENCE.md): radiation, maximum air
+temperature, temperature range, maximum humidity, humidity range, wind,
+precipitation, crop type, GPP, year and nine soil properties. Location
+(lat, lon, state) is deliberately not an input: a global model cannot know
+where it is. Soil water (SWC) is a state variable of the process model, not a
+driver, and is not an input either.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import xarray as xr
+
+DAYS = 365
+DAILY_INPUTS = ("SW_IN", "TA_MAX", "TA_RANGE", "RH_MAX", "RH_RANGE", "WS", "P", "CROP", "GPP", "YEAR")
+SOIL_INPUTS = ("BD", "SAND", "SILT", "FC", "WP", "KSAT", "SOC", "PH", "CEC")
+INPUTS = DAILY_INPUTS + SOIL_INPUTS
+DAILY_TARGETS = ("RA", "RH", "NEE", "RECO")
+NEEDED = ("SW_IN", "TA_MAX", "TA_MIN", "RH_MAX", "RH_MIN", "WS", "P", "GPP")
+
+
+@dataclass
+class Samples:
+    """Unit-year samples in physical units.
+
+    x : (n, 365, len(INPUTS)) inputs; gpp : (n, 365) g C m-2 d-1;
+    daily : {"RA","RH","NEE","RECO"} -> (n, 365) g C m-2 d-1 (NaN where unknown);
+    yield_ : (n,) g C m-2 (NaN where unknown); residue : (n, 365) g C m-2 d-1
+    (NaN when the dataset has none); season : (n, 365) bool growing season;
+    weight : (n, 365) quality weights in [0, 1]; unit, state, county : (n,) str;
+    year : (n,) int; crop : (n,) int.
+    """
+
+    x: np.ndarray
+    gpp: np.ndarray
+    daily: dict[str, np.ndarray]
+    yield_: np.ndarray
+    residue: np.ndarray
+    season: np.ndarray
+    weight: np.ndarray
+    unit: np.ndarray
+    state: np.ndarray
+    county: np.ndarray
+    year: np.ndarray
+    crop: np.ndarray
+    attrs: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def subset(self, keep) -> "Samples":
+        """The samples selected by a boolean mask or an index array."""
+        keep = np.asarray(keep)
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "daily":
+                out[f.name] = {k: v[keep] for k, v in value.items()}
+            elif f.name == "attrs":
+                out[f.name] = dict(value)
+            else:
+                out[f.name] = value[keep]
+        return Samples(**out)
+
+    @staticmethod
+    def concat(parts: list["Samples"]) -> "Samples":
+        """Samples of several sets one after another."""
+        out = {}
+        for f in fields(Samples):
+            if f.name == "daily":
+                out[f.name] = {k: np.concatenate([p.daily[k] for p in parts]) for k in parts[0].daily}
+            elif f.name == "attrs":
+                out[f.name] = dict(parts[0].attrs)
+            else:
+                out[f.name] = np.concatenate([getattr(p, f.name) for p in parts])
+        return Samples(**out)
+
+
+def growing_season(gpp: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+    """Days from the first to the last day with GPP above ``fraction`` of the year's peak.
+
+    gpp : (n, days) g C m-2 d-1, NaN allowed. Returns (n, days) bool.
+    """
+    g = np.nan_to_num(gpp, nan=0.0)
+    above = g > fraction * g.max(axis=1, keepdims=True)
+    days = np.arange(g.shape[1])
+    first = np.where(above.any(1), above.argmax(1), g.shape[1])
+    last = np.where(above.any(1), g.shape[1] - 1 - above[:, ::-1].argmax(1), -1)
+    return (days >= first[:, None]) & (days <= last[:, None])
+
+
+def _fill_gaps(a: np.ndarray) -> np.ndarray:
+    """Linear interpolation of NaN gaps along the last axis (edges held); all-NaN rows become 0."""
+    out = np.array(a, dtype=np.float64)
+    idx = np.arange(out.shape[-1])
+    for row in out.reshape(-1, out.shape[-1]):
+        ok = np.isfinite(row)
+        if ok.all():
+            continue
+        row[:] = np.interp(idx, idx[ok], row[ok]) if ok.any() else 0.0
+    return out
+
+
+def _year_slices(ds: xr.Dataset, years) -> list[tuple[int, np.ndarray]]:
+    """(year, time indices of its first 365 days) for each year with a full record."""
+    time_years = ds["time"].dt.year.values
+    out = []
+    for year in years:
+        idx = np.flatnonzero(time_years == int(year))
+        if idx.size >= DAYS:
+            out.append((int(year), idx[:DAYS]))
+    return out
+
+
+def _daily(ds: xr.Dataset, name: str, slices) -> np.ndarray:
+    """(n_years * n_units, 365) array of a daily variable, year-major."""
+    values = ds[name].transpose("unit", "time").values.astype(np.float64)
+    return np.concatenate([values[:, idx] for _, idx in slices])
+
+
+def _annual(ds: xr.Dataset, name: str, slices, n_units: int) -> np.ndarray:
+    if name not in ds or "year" not in ds[name].dims:
+        return np.full(len(slices) * n_units, np.nan)
+    da = ds[name].transpose("unit", "year")
+    have = set(int(y) for y in da["year"].values)
+    cols = [da.sel(year=y).values.astype(np.float64) if y in have else np.full(n_units, np.nan)
+            for y, _ in slices]
+    return np.concatenate(cols)
+
+
+def _static(ds: xr.Dataset, name: str, n_years: int) -> np.ndarray:
+    if name not in ds:
+        raise ValueError(f"dataset has no soil variable '{name}' (needed as a KGML-ag input)")
+    return np.tile(ds[name].values.astype(np.float64), n_years)
+
+
+def make_samples(ds: xr.Dataset, years=None) -> Samples:
+    """Unit-year samples of a contract dataset (counties or flux sites).
+
+    Parameters
+    ----------
+    ds : contract dataset with dims unit/time, the drivers in :data:`NEEDED`,
+        the soils in :data:`SOIL_INPUTS`, annual ``CROP`` (and ``YIELD`` when
+        known); fluxes RA/RH/NEE/RECO when known (missing ones become NaN),
+        optional ``RECO_QC``/``NEE_QC`` (quality weights) and ``RESIDUE``.
+    years : the calendar years to take (default: every full year).
+
+    Returns
+    -------
+    :class:`Samples`, year-major (all units of the first year, then the next).
+    """
+    missing = [v for v in NEEDED + ("CROP",) if v not in ds]
+    if missing:
+        raise ValueError(f"dataset lacks variables {missing} needed for KGML-ag inputs")
+    if years is None:
+        years = sorted(set(ds["time"].dt.year.values.tolist()))
+    slices = _year_slices(ds, years)
+    if not slices:
+        raise ValueError(f"no full year of daily data for years {list(years)}")
+    n_units, n_years = ds.sizes["unit"], len(slices)
+    gpp_raw = _daily(ds, "GPP", slices)
+    gpp = _fill_gaps(gpp_raw)
+    crop = _annual(ds, "CROP", slices, n_units)
+    year = np.repeat([y for y, _ in slices], n_units)
+    cols = {
+        "SW_IN": _daily(ds, "SW_IN", slices), "TA_MAX": _daily(ds, "TA_MAX", slices),
+        "TA_RANGE": _daily(ds, "TA_MAX", slices) - _daily(ds, "TA_MIN", slices),
+        "RH_MAX": _daily(ds, "RH_MAX", slices),
+        "RH_RANGE": _daily(ds, "RH_MAX", slices) - _daily(ds, "RH_MIN", slices),
+        "WS": _daily(ds, "WS", slices), "P": _daily(ds, "P", slices),
+        "CROP": np.repeat(np.nan_to_num(crop, nan=-1.0)[:, None], DAYS, 1), "GPP": gpp,
+        "YEAR": np.repeat(year[:, None].astype(np.float64), DAYS, 1),
+    }
+    for name in SOIL_INPUTS:
+        cols[name] = np.repeat(_static(ds, name, n_years)[:, None], DAYS, 1)
+    x = np.stack([_fill_gaps(cols[name]) for name in INPUTS], axis=-1).astype(np.float32)
+    nan = np.full((n_units * n_years, DAYS), np.nan)
+    daily = {v: (_daily(ds, v, slices) if v in ds else nan.copy()) for v in DAILY_TARGETS}
+    weight = np.ones_like(gpp)
+    if "RECO_QC" in ds:
+        weight = np.nan_to_num(_daily(ds, "RECO_QC", slices), nan=0.0)
+    residue = _daily(ds, "RESIDUE", slices) if "RESIDUE" in ds else nan.copy()
+    county = ds["county"].values if "county" in ds.coords else ds["unit"].values
+    return Samples(
+        x=x, gpp=gpp.astype(np.float32), daily={k: v.astype(np.float32) for k, v in daily.items()},
+        yield_=_annual(ds, "YIELD", slices, n_units).astype(np.float32),
+        residue=residue.astype(np.float32), season=growing_season(gpp_raw), weight=weight.astype(np.float32),
+        unit=np.tile(ds["unit"].values.astype(str), n_years),
+        state=np.tile(ds["state"].values.astype(str), n_years),
+        county=np.tile(np.asarray(county).astype(str), n_years),
+        year=year.astype(int), crop=np.nan_to_num(crop, nan=-1).astype(int),
+        attrs={"years": [y for y, _ in slices]})
+
+
+def residue_profile(samples: Samples) -> np.ndarray:
+    """Mean timing of the residue input, (365,) summing to 1.
+
+    Taken from the process-model residue when the samples have one; otherwise
+    a default: the residue enters over the 30 days after the end of the
+    growing season (harvest), the way KGML-ag injects it.
+    """
+    res = np.nan_to_num(samples.residue, nan=0.0)
+    totals = res.sum(1)
+    if np.any(totals > 0):
+        prof = (res[totals > 0] / totals[totals > 0, None]).mean(0)
+        return (prof / prof.sum()).astype(np.float32)
+    season = samples.season.mean(0) > 0.5
+    end = int(np.flatnonzero(season).max()) if season.any() else 280
+    prof = np.zeros(DAYS, dtype=np.float32)
+    prof[end:min(DAYS, end + 30)] = 1.0
+    return prof / prof.sum()
+
+
+def residue_input(gpp: np.ndarray, ra: np.ndarray, yield_: np.ndarray,
+                  profile: np.ndarray) -> np.ndarray:
+    """Daily residue input ``max(0, sum GPP - sum Ra - yield) * profile`` (g C m-2 d-1).
+
+    gpp, ra : (n, 365) g C m-2 d-1; yield_ : (n,) g C m-2 (NaN counts as 0);
+    profile : (365,) summing to 1. Returns (n, 365).
+    """
+    total = np.maximum(0.0, gpp.sum(1) - ra.sum(1) - np.nan_to_num(yield_, nan=0.0))
+    return (total[:, None] * profile[None, :]).astype(np.float32)
+
+
+@dataclass
+class Normalizer:
+    """Means and standard deviations of inputs and targets (from training data), saved with a run."""
+
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    y_mean: dict[str, float]
+    y_std: dict[str, float]
+    profile: np.ndarray
+
+    @classmethod
+    def fit(cls, samples: Samples) -> "Normalizer":
+        """Statistics of ``samples`` (NaN ignored); a constant column gets std 1."""
+        flat = samples.x.reshape(-1, samples.x.shape[-1]).astype(np.float64)
+        x_mean, x_std = flat.mean(0), flat.std(0)
+        x_std = np.where(x_std > 1e-4 * (np.abs(x_mean) + 1.0), x_std, 1.0)  # constant columns
+        y_mean, y_std = {}, {}
+        targets = dict(samples.daily, YIELD=samples.yield_, GPP=samples.gpp,
+                       RESIDUE=residue_input(samples.gpp, np.nan_to_num(samples.daily["RA"]),
+                                             samples.yield_, residue_profile(samples)))
+        for name, values in targets.items():
+            v = values[np.isfinite(values)]
+            y_mean[name] = float(v.mean()) if v.size else 0.0
+            y_std[name] = float(v.std()) if v.size and v.std() > 0 else 1.0
+        return cls(x_mean.astype(np.float32), x_std.astype(np.float32),
+                   y_mean, y_std, residue_profile(samples))
+
+    def scale_x(self, x: np.ndarray) -> np.ndarray:
+        """Standardised inputs, same shape as ``x``."""
+        return ((x - self.x_mean) / self.x_std).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"x_mean": self.x_mean.tolist(), "x_std": self.x_std.tolist(), "y_mean": self.y_mean,
+                "y_std": self.y_std, "profile": self.profile.tolist(), "inputs": list(INPUTS)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Normalizer":
+        """Inverse of :meth:`to_dict`."""
+        if list(d.get("inputs", INPUTS)) != list(INPUTS):
+            raise ValueError(f"normalizer was saved for inputs {d.get('inputs')}, expected {list(INPUTS)}")
+        return cls(np.asarray(d["x_mean"], np.float32), np.asarray(d["x_std"], np.float32),
+                   dict(d["y_mean"]), dict(d["y_std"]), np.asarray(d["profile"], np.float32))

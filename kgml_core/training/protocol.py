@@ -1,0 +1,83 @@
+"""The 5-step KGML-ag protocol, and the per-region fine-tuning of SDSA-KGML.
+
+=====  ==========================================  ===================  ======================
+step   data                                        trains               loss
+=====  ==========================================  ===================  ======================
+1      process-model world                         shared, yield, Ra    yield + Ra (self-paced)
+2      process-model world                         shared, Ra, Rh, NEE  Ra + Rh + NEE + balance
+3      county yields (observed world)              yield head           yield
+4      process-model world                         Ra, Rh, NEE          Ra + Rh + NEE + balance
+5      flux-tower sites (observed world)           Ra, Rh, NEE          Reco split + NEE + balance
+=====  ==========================================  ===================  ======================
+
+Each step freezes what it does not train. A region's model (SDSA-KGML) starts
+from the global model and repeats steps 3 and 5 on the region's own county
+yields and flux sites, with an L2-SP pull toward the global weights.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from kgml_core.training.data import Samples
+from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig, StepLog
+
+STEPS: dict[str, tuple[tuple[str, ...], str]] = {
+    "step1": (("shared", "yield", "ra"), "process_yield_ra"),
+    "step2": (("shared", "ra", "rh", "nee"), "process_fluxes"),
+    "step3": (("yield",), "county_yield"),
+    "step4": (("ra", "rh", "nee"), "process_fluxes"),
+    "step5": (("ra", "rh", "nee"), "site_fluxes"),
+}
+
+
+@dataclass
+class ProtocolConfig:
+    """Hyper-parameters of the five steps and of the regional fine-tuning."""
+
+    step1: StepConfig = field(default_factory=lambda: StepConfig(epochs=4, self_paced=True, balance=0.0))
+    step2: StepConfig = field(default_factory=lambda: StepConfig(epochs=4))
+    step3: StepConfig = field(default_factory=lambda: StepConfig(epochs=6, lr=2e-3))
+    step4: StepConfig = field(default_factory=lambda: StepConfig(epochs=2, lr=5e-4))
+    step5: StepConfig = field(default_factory=lambda: StepConfig(epochs=10, batch_size=16, lr=1e-3))
+    region3: StepConfig = field(default_factory=lambda: StepConfig(epochs=6, lr=2e-3, l2sp=1e-3))
+    region5: StepConfig = field(default_factory=lambda: StepConfig(epochs=15, batch_size=8, lr=1e-3,
+                                                                    l2sp=1e-3))
+
+
+def run_step(trainer: KGMLTrainer, step: str, samples: Samples, cfg: StepConfig, prefix: str,
+             anchor: dict[str, torch.Tensor] | None = None) -> StepLog:
+    """Run one of :data:`STEPS` on ``samples``."""
+    groups, kind = STEPS[step]
+    return trainer.train_step(f"{prefix}/{step}", [Source(samples, kind)], groups, cfg, anchor)
+
+
+def pretrain(trainer: KGMLTrainer, process: Samples, cfg: ProtocolConfig,
+             prefix: str = "global") -> list[StepLog]:
+    """Steps 1 and 2 on the process-model world."""
+    return [run_step(trainer, "step1", process, cfg.step1, prefix),
+            run_step(trainer, "step2", process, cfg.step2, prefix)]
+
+
+def finetune(trainer: KGMLTrainer, process: Samples, yields: Samples, sites: Samples,
+             cfg: ProtocolConfig, prefix: str = "global") -> list[StepLog]:
+    """Steps 3, 4 and 5: county yields, process-world fluxes with the yield part frozen, flux sites."""
+    return [run_step(trainer, "step3", yields, cfg.step3, prefix),
+            run_step(trainer, "step4", process, cfg.step4, prefix),
+            run_step(trainer, "step5", sites, cfg.step5, prefix)]
+
+
+def finetune_region(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: ProtocolConfig,
+                    anchor: dict[str, torch.Tensor], prefix: str) -> list[StepLog]:
+    """SDSA-KGML: steps 3 and 5 on one region's data, pulled toward ``anchor`` (the global weights)."""
+    return [run_step(trainer, "step3", yields, cfg.region3, prefix, anchor),
+            run_step(trainer, "step5", sites, cfg.region5, prefix, anchor)]
+
+
+def train_no_knowledge(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: StepConfig,
+                       prefix: str = "no_knowledge") -> StepLog:
+    """Level 1: every weight trained at once on county yields and flux sites, no balance term."""
+    plain = StepConfig(**{**cfg.__dict__, "balance": 0.0})
+    sources = [Source(yields, "county_yield"), Source(sites, "site_fluxes")]
+    return trainer.train_step(prefix, sources, ("shared", "yield", "ra", "rh", "nee"), plain)

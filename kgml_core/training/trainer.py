@@ -1,0 +1,241 @@
+"""The trainer of the KGML-ag family: one training step = sources, losses, trainable groups.
+
+The model stays a plain :class:`torch.nn.Module`; everything about training
+(device, batching, freezing, losses in physical units, L2-SP toward an anchor,
+progress and cancellation) lives here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
+from kgml_core.training import losses as L
+from kgml_core.training.data import Normalizer, Samples, residue_input
+
+LOSS_KINDS = ("process_yield_ra", "process_fluxes", "county_yield", "site_fluxes")
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class StepConfig:
+    """Hyper-parameters of one training step.
+
+    epochs, batch_size, lr (Adam learning rate), weight_decay;
+    balance (lambda of the mass-balance term), tol (its relative tolerance);
+    l2sp (strength of the pull toward the anchor weights, per squared weight);
+    self_paced (keep the easiest fraction of samples, growing from 0.6 to 1);
+    grad_clip (max gradient norm).
+    """
+
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    balance: float = 1.0
+    tol: float = 0.01
+    l2sp: float = 0.0
+    self_paced: bool = False
+    grad_clip: float = 1.0
+
+
+@dataclass
+class Source:
+    """A training set and the loss it feeds: ``kind`` is one of :data:`LOSS_KINDS`."""
+
+    samples: Samples
+    kind: str
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in LOSS_KINDS:
+            raise ValueError(f"loss kind '{self.kind}' is not one of {LOSS_KINDS}")
+
+
+@dataclass
+class StepLog:
+    """Mean losses per epoch of one step."""
+
+    name: str
+    epochs: list[dict[str, float]] = field(default_factory=list)
+
+
+class KGMLTrainer:
+    """Trains and applies a KGML-family model with a fixed :class:`Normalizer`.
+
+    Parameters
+    ----------
+    model : a model whose ``forward(x, residue)`` returns standardised
+        ``yield``, ``ra``, ``rh``, ``nee`` and whose class has ``GROUPS``.
+    norm : input and target statistics (physical units).
+    device : torch device (default :func:`default_device`).
+    progress, cancel : progress callback and cancel token, checked every batch.
+    seed : seed of the batch order and dropout.
+    """
+
+    def __init__(self, model: torch.nn.Module, norm: Normalizer, device: torch.device | None = None,
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                 seed: int = 0):
+        self.device = device or default_device()
+        self.model = model.to(self.device)
+        self.norm = norm
+        self.progress, self.cancel = progress, cancel
+        self.gen = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+
+    # -- conversions -------------------------------------------------------
+    def _phys(self, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        m, s = self.norm.y_mean, self.norm.y_std
+        phys = {k.upper(): out[k] * s[k.upper()] + m[k.upper()] for k in ("ra", "rh", "nee")}
+        phys["YIELD"] = out["yield"] * s["YIELD"] + m["YIELD"]
+        return phys
+
+    def _x(self, samples: Samples) -> torch.Tensor:
+        return torch.from_numpy(self.norm.scale_x(samples.x))
+
+    def _residue_scaled(self, residue: np.ndarray) -> torch.Tensor:
+        m, s = self.norm.y_mean["RESIDUE"], self.norm.y_std["RESIDUE"]
+        return torch.from_numpy(((residue - m) / s).astype(np.float32))
+
+    # -- prediction ----------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, samples: Samples, batch_size: int = 256, residue: np.ndarray | None = None
+                ) -> dict[str, np.ndarray]:
+        """Physical predictions: RA, RH, NEE, RECO (n, 365) g C m-2 d-1 and YIELD (n,) g C m-2.
+
+        The Rh network's residue input is computed from the model's own yield
+        and Ra (``residue=None``) or taken as given (n, 365).
+        """
+        self.model.eval()
+        x_all = self._x(samples)
+        parts = []
+        for start in range(0, len(samples), batch_size):
+            x = x_all[start:start + batch_size].to(self.device)
+            first = self._phys(self.model(x))
+            if residue is None:
+                res = residue_input(samples.gpp[start:start + batch_size], first["RA"].cpu().numpy(),
+                                    first["YIELD"].cpu().numpy(), self.norm.profile)
+            else:
+                res = residue[start:start + batch_size]
+            out = self._phys(self.model(x, self._residue_scaled(res).to(self.device)))
+            parts.append({k: v.cpu().numpy() for k, v in out.items()})
+        pred = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        pred["RECO"] = pred["RA"] + pred["RH"]
+        return pred
+
+    def _training_residue(self, source: Source) -> np.ndarray:
+        s = source.samples
+        if source.kind.startswith("process"):
+            return residue_input(s.gpp, np.nan_to_num(s.daily["RA"]), s.yield_, self.norm.profile)
+        if source.kind == "site_fluxes":
+            pred = self.predict(s)
+            return residue_input(s.gpp, pred["RA"], pred["YIELD"], self.norm.profile)
+        return np.zeros_like(s.gpp)
+
+    # -- losses -------------------------------------------------------------
+    def _loss(self, kind: str, batch: dict[str, torch.Tensor], cfg: StepConfig,
+              sp_fraction: float) -> dict[str, torch.Tensor]:
+        out = self.model(batch["x"], batch["residue"])
+        p = self._phys(out)
+        s = self.norm.y_std
+        terms: dict[str, torch.Tensor] = {}
+        if kind == "process_yield_ra":
+            per = L.per_sample_mse(p["YIELD"], batch["YIELD"], s["YIELD"]) \
+                + L.per_sample_mse(p["RA"], batch["RA"], s["RA"])
+            w = L.self_paced_weights(per, sp_fraction) if cfg.self_paced else torch.ones_like(per)
+            terms["yield_ra"] = (w * per).sum() / w.sum().clamp_min(1.0)
+        elif kind == "county_yield":
+            terms["yield"] = L.masked_mse(p["YIELD"], batch["YIELD"], s["YIELD"])
+        elif kind == "process_fluxes":
+            for name in ("RA", "RH", "NEE"):
+                terms[name.lower()] = L.masked_mse(p[name], batch[name], s[name])
+        elif kind == "site_fluxes":
+            terms["reco"] = L.reco_partition_loss(p["RA"], p["RH"], batch["RECO"], batch["season"],
+                                                  s["RECO"], batch["weight"])
+            terms["nee"] = L.masked_mse(p["NEE"], batch["NEE"], s["NEE"], batch["weight"])
+        if kind in ("process_fluxes", "site_fluxes") and cfg.balance > 0:
+            terms["balance"] = cfg.balance * L.mass_balance_penalty(
+                batch["GPP"], p["RA"], p["RH"], p["NEE"], cfg.tol, s["GPP"])
+        return terms
+
+    def _tensors(self, source: Source) -> dict[str, torch.Tensor]:
+        s = source.samples
+        return {"x": self._x(s), "residue": self._residue_scaled(self._training_residue(source)),
+                "YIELD": torch.from_numpy(s.yield_), "GPP": torch.from_numpy(s.gpp),
+                "season": torch.from_numpy(s.season), "weight": torch.from_numpy(s.weight),
+                **{k: torch.from_numpy(v) for k, v in s.daily.items()}}
+
+    # -- freezing -----------------------------------------------------------
+    def set_trainable(self, groups: Iterable[str]) -> list[torch.nn.Parameter]:
+        """Freeze every parameter except those of ``groups`` (names in the model's ``GROUPS``)."""
+        groups = list(groups)
+        table = type(self.model).GROUPS
+        unknown = [g for g in groups if g not in table]
+        if unknown:
+            raise ValueError(f"unknown parameter groups {unknown}; the model has {sorted(table)}")
+        prefixes = tuple(f"{m}." for g in groups for m in table[g])
+        trainable = []
+        for name, param in self.model.named_parameters():
+            param.requires_grad_(name.startswith(prefixes))
+            if param.requires_grad:
+                trainable.append(param)
+        return trainable
+
+    # -- training -----------------------------------------------------------
+    def train_step(self, name: str, sources: list[Source], groups: Iterable[str], cfg: StepConfig,
+                   anchor: dict[str, torch.Tensor] | None = None) -> StepLog:
+        """Train ``groups`` on ``sources`` for ``cfg.epochs`` epochs; everything else is frozen.
+
+        Batches of the largest source set the epoch; smaller sources are cycled.
+        ``anchor`` (a state dict) adds ``cfg.l2sp * ||theta - anchor||^2``.
+        """
+        params = self.set_trainable(groups)
+        sources = [s for s in sources if len(s.samples) > 0]
+        log = StepLog(name)
+        if not params or not sources or cfg.epochs <= 0:
+            return log
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        data = [self._tensors(s) for s in sources]
+        n_steps = max(math.ceil(len(s.samples) / cfg.batch_size) for s in sources)
+        for epoch in range(1, cfg.epochs + 1):
+            self.model.train()
+            sp_fraction = min(1.0, 0.6 + 0.4 * (epoch - 1) / max(1, cfg.epochs - 1))
+            orders = [torch.randperm(len(s.samples), generator=self.gen) for s in sources]
+            sums: dict[str, float] = {}
+            for step in range(n_steps):
+                opt.zero_grad()
+                terms: dict[str, torch.Tensor] = {}
+                for src, tensors, order in zip(sources, data, orders):
+                    idx = order.roll(-step * cfg.batch_size)[:cfg.batch_size]
+                    batch = {k: v[idx].to(self.device) for k, v in tensors.items()}
+                    for key, value in self._loss(src.kind, batch, cfg, sp_fraction).items():
+                        terms[key] = terms.get(key, 0.0) + src.weight * value
+                if anchor is not None and cfg.l2sp > 0:
+                    terms["l2sp"] = cfg.l2sp * L.l2_sp(self.model, anchor)
+                total = sum(terms.values())
+                total.backward()
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                opt.step()
+                for key, value in terms.items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                report(self.progress, self.cancel, ProgressEvent(
+                    name, epoch, cfg.epochs, step + 1, n_steps, {k: float(v) for k, v in terms.items()}))
+            log.epochs.append({k: v / n_steps for k, v in sums.items()})
+        return log
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """A CPU copy of the model weights."""
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+
+def step_config_dict(cfg: StepConfig) -> dict:
+    """JSON-ready form of a :class:`StepConfig`."""
+    return asdict(cfg)

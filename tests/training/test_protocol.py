@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+import torch
+
+from kgml_core.models import build_model
+from kgml_core.progress import CancelToken, Cancelled
+from kgml_core.training.data import Normalizer, make_samples
+from kgml_core.training.protocol import ProtocolConfig, STEPS, finetune, finetune_region, pretrain
+from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig
+from conftest import fake_world
+
+torch.set_num_threads(1)
+
+
+def _setup(seed=0):
+    process = make_samples(fake_world(4, seed=seed))
+    norm = Normalizer.fit(process)
+    model = build_model("kgml_ag", {"n_inputs": 19, "hidden": 8, "flux_hidden": 8, "head_hidden": 8})
+    return process, norm, model
+
+
+def _tiny():
+    small = StepConfig(epochs=1, batch_size=4)
+    return ProtocolConfig(*(small,) * 7)
+
+
+def test_each_step_trains_only_its_groups():
+    process, norm, model = _setup()
+    trainer = KGMLTrainer(model, norm, device=torch.device("cpu"))
+    for step, (groups, kind) in STEPS.items():
+        before = trainer.state_dict()
+        data = process
+        if kind == "site_fluxes":
+            data = make_samples(fake_world(2, seed=1, kind="site").drop_vars(["RA", "RH"]))
+        trainer.train_step(step, [Source(data, kind)], groups, StepConfig(epochs=1, batch_size=4))
+        after = trainer.state_dict()
+        prefixes = tuple(f"{m}." for g in groups for m in type(model).GROUPS[g])
+        for name in before:
+            changed = not torch.equal(before[name], after[name])
+            assert changed == name.startswith(prefixes), (step, name)
+
+
+def test_protocol_reduces_loss_and_predicts_physical_units():
+    process, norm, model = _setup()
+    events = []
+    trainer = KGMLTrainer(model, norm, device=torch.device("cpu"), progress=events.append)
+    cfg = StepConfig(epochs=8, batch_size=4, lr=5e-3)
+    log = trainer.train_step("fit", [Source(process, "process_fluxes")], ("shared", "ra", "rh", "nee"), cfg)
+    assert log.epochs[-1]["rh"] < log.epochs[0]["rh"]
+    assert events and events[-1].epoch == 8 and "balance" in events[-1].losses
+    pred = trainer.predict(process)
+    assert pred["RA"].shape == (8, 365) and pred["YIELD"].shape == (8,)
+    np.testing.assert_allclose(pred["RECO"], pred["RA"] + pred["RH"], rtol=1e-5)
+    assert abs(pred["RA"].mean() - process.daily["RA"].mean()) < 2.0
+
+
+def test_full_protocol_and_region_finetune_runs():
+    process, norm, model = _setup()
+    trainer = KGMLTrainer(model, norm, device=torch.device("cpu"))
+    yields = make_samples(fake_world(4, seed=2).drop_vars(["RA", "RH", "NEE", "RECO"]))
+    sites = make_samples(fake_world(2, seed=3, kind="site").drop_vars(["RA", "RH"]))
+    logs = pretrain(trainer, process, _tiny()) + finetune(trainer, process, yields, sites, _tiny())
+    assert [l.name for l in logs] == [f"global/step{i}" for i in range(1, 6)]
+    anchor = trainer.state_dict()
+    cfg = _tiny()
+    cfg.region5 = StepConfig(epochs=2, batch_size=4, l2sp=1.0)
+    region_logs = finetune_region(trainer, yields, sites, cfg, anchor, "IL")
+    assert "l2sp" in region_logs[1].epochs[-1]
+
+
+def test_cancel_stops_training():
+    process, norm, model = _setup()
+    token = CancelToken()
+    token.cancel()
+    trainer = KGMLTrainer(model, norm, device=torch.device("cpu"), cancel=token)
+    with pytest.raises(Cancelled):
+        trainer.train_step("x", [Source(process, "process_fluxes")], ("ra",), StepConfig(epochs=1))
+
+
+def test_unknown_group_named():
+    process, norm, model = _setup()
+    trainer = KGMLTrainer(model, norm, device=torch.device("cpu"))
+    with pytest.raises(ValueError, match="groups"):
+        trainer.set_trainable(["encoder"])
