@@ -18,6 +18,7 @@ COMMANDS = [
     "kgml_core.commands.info",
     "kgml_core.commands.experiment",
     "kgml_core.commands.simulate",
+    "kgml_core.commands.ingest",
 ]
 
 log = logging.getLogger("kgml_core")
