@@ -163,7 +163,7 @@ def load_county_weather(path: str | Path) -> xr.Dataset:
         extra = {}
         if name == "SW_IN":
             lat = counties["lat"].to_numpy(dtype=float)[row]
-            values, assumption = check_shortwave(path, column, values, toa_daily_mean(lat, dates.dayofyear.to_numpy()))
+            values, assumption = check_shortwave(path, column, values, toa_daily_mean(lat, dates.day_of_year.to_numpy()))
             extra["unit_assumption"] = assumption
             note = (note + "; " if note else "") + assumption
         grid = np.full((len(units), len(days)), np.nan)

@@ -169,6 +169,10 @@ def read_table(path: str | Path, source: bytes | None = None, partition: str = "
     wanted = _wanted_columns(partition)
     table, header_line = read_csv_checked(path, usecols=lambda c: c.strip() in wanted,
                                           kind="FLUXNET", source=source)
+    if not set(table.columns) - {"TIMESTAMP", "TIMESTAMP_START", "TIMESTAMP_END", "NEE_VUT_REF_QC"}:
+        raise LoaderError(path, "has none of the FLUXNET columns TA_F, SW_IN_F, VPD_F, P_F, NEE_VUT_REF",
+                          "a FLUXNET2015/ONEFlux SUBSET or FULLSET file (an AmeriFlux BASE file? "
+                          "use the ameriflux loader)")
     if "TIMESTAMP" in table.columns:
         days, values = _daily_values(path, table, header_line, partition)
     elif "TIMESTAMP_START" in table.columns:

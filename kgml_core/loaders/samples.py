@@ -13,7 +13,7 @@ import pandas as pd
 
 def _cycles(stamps: pd.DatetimeIndex, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    doy = stamps.dayofyear.to_numpy()
+    doy = stamps.day_of_year.to_numpy()
     hour = (stamps.hour + stamps.minute / 60).to_numpy()
     season = np.sin(2 * np.pi * (doy - 105) / 365)
     sun = np.clip(np.sin(np.pi * (hour - 6) / 12), 0, None)
