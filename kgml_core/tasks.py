@@ -416,3 +416,43 @@ def tabular_features(a: SiteArrays, lags: Sequence[int] = (7, 30)) -> tuple[np.n
     parts.append(np.broadcast_to(a.s[:, None, :], a.x.shape[:2] + (a.s.shape[1],)))
     names += list(a.static_names)
     return np.concatenate(parts, axis=-1).astype(np.float32), names
+
+
+def complete_static_features(ds: xr.Dataset, igbp: str | None = None) -> xr.Dataset:
+    """Fill the static features and classes a unit needs for zero-shot prediction.
+
+    * ``IGBP``: taken from ``IGBP`` or ``igbp`` coordinates, else ``igbp`` (e.g.
+      ``"CRO"`` for the simulated crop counties), else ``"unknown"``;
+    * ``climate``: Koeppen-like class of the simulator's climatology at the unit's
+      location when absent (the rule the virtual tower network uses);
+    * ``ELEV`` from the simulator's terrain when absent, ``MAT`` (degC) and
+      ``MAP`` (mm yr-1) from the unit's own daily ``TA`` and ``P`` where missing.
+
+    Returns a copy; the input is not modified.
+    """
+    from kgml_core.simulator import climate as sim_climate
+
+    ds = ds.copy()
+    lat, lon = ds["lat"].values.astype(float), ds["lon"].values.astype(float)
+    if "IGBP" not in ds.coords:
+        labels = ds["igbp"].values if "igbp" in ds.coords else np.full(ds.sizes["unit"], igbp or UNKNOWN)
+        labels = [str(v) if str(v) not in ("", "nan", "None") else (igbp or UNKNOWN) for v in labels]
+        ds = ds.assign_coords(IGBP=("unit", np.array(labels, dtype=object)))
+    elev_model = sim_climate.elevation(lat, lon)
+    if "ELEV" not in ds.data_vars:
+        schema.set_variable(ds, "ELEV", elev_model, provenance="simulator terrain at the unit's location")
+    else:
+        ds["ELEV"] = ds["ELEV"].fillna(xr.DataArray(elev_model, dims="unit"))
+    if "climate" not in ds.coords:
+        ds = ds.assign_coords(climate=("unit", np.asarray(
+            sim_climate.koeppen(lat, lon, ds["ELEV"].values.astype(float)), dtype=object)))
+    own = {"MAT": ds["TA"].mean("time") if "TA" in ds else None,
+           "MAP": ds["P"].mean("time") * 365.25 if "P" in ds else None}
+    for name, fallback in own.items():
+        if fallback is None:
+            continue
+        if name not in ds.data_vars:
+            schema.set_variable(ds, name, fallback.values, provenance="from the unit's daily series")
+        else:
+            ds[name] = ds[name].fillna(fallback)
+    return ds

@@ -1,0 +1,622 @@
+"""TAM-RL against FLUXCOM-style baselines on held-out flux sites, plus upscaling to counties.
+
+``run_tamrl(config)`` (and ``python -m kgml_core experiment tamrl``):
+
+1. builds the virtual tower network (:func:`kgml_core.simulator.load_tower_network`);
+2. holds out whole sites: k folds over sites stratified by IGBP or climate
+   class, or the training sites the user picked on the map;
+3. per fold and seed trains the gradient-boosting baseline, a plain LSTM, a
+   context LSTM (CT-LSTM) and TAM-RL (initialised from the plain LSTM);
+4. scores every held-out site on good-QC days only (per-site R2 and RMSE per
+   flux; median and quartiles across sites; scores averaged over seeds);
+5. on the real FLUXNET files: a temporal hold-out at US-Ne1 (trained on
+   2001-2009, tested 2010-2012) and zero-shot predictions at the other sites;
+6. upscales daily GPP, RECO and NEE to every county of the selected states
+   with the TAM-RL seed ensemble in zero-shot mode (mean and spread).
+
+Everything is saved in a run of the :class:`~kgml_core.runs.RunStore`:
+``metrics.json``, ``predictions.nc``, ``real_predictions.nc``, ``upscaled.nc``
+and the TAM-RL weights.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from kgml_core import schema, settings
+from kgml_core.baselines import GBMFluxRegressor
+from kgml_core.metrics import scores
+from kgml_core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, report
+from kgml_core.runs import Run, RunStore
+from kgml_core.tasks import (DEFAULT_DRIVERS, DEFAULT_STATICS, TARGETS, ClassVocab, Scaler, SiteArrays,
+                             class_weights, complete_static_features, fixed_support_start, site_arrays,
+                             site_folds, tabular_features)
+from kgml_core.training.tamrl import (TrainConfig, predict_series, train_ct_lstm, train_lstm, train_tamrl,
+                                      window_data)
+from kgml_core.upscale import Member, upscale
+
+MODEL_NAMES = ("tamrl", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")
+REAL_DRIVERS = ("TA", "SW_IN", "VPD", "P", "WS")  # in every FLUXNET SUBSET daily file
+
+
+@dataclass
+class TamrlConfig:
+    """Configuration of a TAM-RL experiment (saved with every run).
+
+    Attributes
+    ----------
+    n_sites, years, network_seed : the virtual tower network (:class:`~kgml_core.simulator.TowerConfig`).
+    site_ids : training sites picked by the user (virtual ids such as "VT-0001"); empty: k folds over all sites.
+    test_site_ids : held-out sites when ``site_ids`` is given (default: every other site).
+    stratify : "igbp" or "climate": the class the site folds are stratified by.
+    k_folds : number of folds over sites; ``folds`` lists the folds run (empty: all).
+    seeds : training seeds; scores are averaged over them and the upscaled map is their ensemble.
+    val_fraction : share of the training sites held out for early stopping.
+    drivers, statics : daily and static inputs.
+    qc_test : a test day counts only when the flux's QC is at least this (fraction of good data).
+    support_month : few-shot support window: 30 days from the 1st of this month (first good year).
+    train : training hyper-parameters; gbm_iter : boosting rounds of the baseline.
+    states, upscale_years, counties : the counties to upscale to (counties: optional FIPS subset).
+    real_sites : run the real FLUXNET part when the files are present.
+    real_target, real_train_end, real_test_start : the temporal hold-out on a real tower.
+    real_virtual_sites : virtual sites added to the real-site training set (tasks for the encoder).
+    threads : torch CPU threads.
+    """
+
+    preset: str = "quick"
+    n_sites: int = 40
+    years: tuple[int, int] = (2010, 2012)
+    network_seed: int = 0
+    site_ids: tuple[str, ...] = ()
+    test_site_ids: tuple[str, ...] = ()
+    stratify: str = "igbp"
+    k_folds: int = 5
+    folds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = (0, 1)
+    val_fraction: float = 0.15
+    drivers: tuple[str, ...] = DEFAULT_DRIVERS
+    statics: tuple[str, ...] = DEFAULT_STATICS
+    qc_test: float = 0.8
+    support_month: int = 7
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(pretrain_epochs=12, epochs=12,
+                                                                   batch_size=256, patience=4))
+    gbm_iter: int = 150
+    states: tuple[str, ...] = ("IA",)
+    upscale_years: tuple[int, int] = (2012, 2012)
+    counties: tuple[str, ...] = ()
+    real_sites: bool = True
+    real_target: str = "US-Ne1"
+    real_train_end: str = "2009-12-31"
+    real_test_start: str = "2010-01-01"
+    real_virtual_sites: int = 12
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.stratify not in ("igbp", "climate"):
+            raise ValueError(f"stratify must be 'igbp' or 'climate', got {self.stratify!r}")
+        if not self.seeds:
+            raise ValueError("seeds must list at least one seed")
+        if isinstance(self.train, dict):
+            self.train = TrainConfig(**self.train)
+        for name in ("years", "upscale_years", "site_ids", "test_site_ids", "folds", "seeds",
+                     "drivers", "statics", "states", "counties"):
+            setattr(self, name, tuple(getattr(self, name)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TamrlConfig":
+        """Build from a dict (e.g. a saved ``config.json``); unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TamrlConfig keys {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": dict(n_sites=10, years=(2011, 2012), k_folds=3, folds=(0,), seeds=(0,),
+                 train=TrainConfig(pretrain_epochs=1, epochs=1, hidden=16, z_dim=8, batch_size=128),
+                 gbm_iter=20, counties=("19001", "19003"), real_virtual_sites=2, states=("IA",)),
+    "quick": {},
+    "full": dict(n_sites=160, years=(2005, 2016), k_folds=5, folds=(), seeds=(0, 1, 2),
+                 train=TrainConfig(pretrain_epochs=40, epochs=40, batch_size=256, patience=6),
+                 gbm_iter=400, real_virtual_sites=40, states=("IL", "IA", "IN"), upscale_years=(2012, 2016)),
+}
+
+
+def preset(name: str, **overrides) -> TamrlConfig:
+    """The named preset ("tiny", "quick", "full") with ``overrides`` applied."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset '{name}'; choose one of {sorted(PRESETS)}")
+    return TamrlConfig(preset=name, **{**PRESETS[name], **overrides})
+
+
+# ---------------------------------------------------------------------------------------------
+# splits
+# ---------------------------------------------------------------------------------------------
+
+def site_splits(units: np.ndarray, labels: np.ndarray, cfg: TamrlConfig) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``[(fold, train_idx, test_idx)]``: the user's split, or stratified k folds over sites."""
+    units = np.asarray(units, dtype=str)
+    if cfg.site_ids:
+        train = _positions_of(units, cfg.site_ids, "site_ids")
+        test = (_positions_of(units, cfg.test_site_ids, "test_site_ids") if cfg.test_site_ids
+                else np.setdiff1d(np.arange(len(units)), train))
+        if len(set(train) & set(test)):
+            raise ValueError(f"sites {sorted(units[list(set(train) & set(test))])} are both training and test sites")
+        if len(train) < 3 or len(test) < 1:
+            raise ValueError(f"need at least 3 training sites and 1 test site, got {len(train)} and {len(test)}")
+        return [(0, np.sort(train), np.sort(test))]
+    fold_of = site_folds(labels, cfg.k_folds, seed=cfg.network_seed)
+    chosen = cfg.folds or tuple(range(cfg.k_folds))
+    bad = [f for f in chosen if not 0 <= f < cfg.k_folds]
+    if bad:
+        raise ValueError(f"folds {bad} outside 0..{cfg.k_folds - 1}")
+    return [(f, np.nonzero(fold_of != f)[0], np.nonzero(fold_of == f)[0]) for f in chosen]
+
+
+def _positions_of(units: np.ndarray, ids: Sequence[str], what: str) -> np.ndarray:
+    lookup = {u: i for i, u in enumerate(units)}
+    missing = [s for s in ids if s not in lookup]
+    if missing:
+        raise ValueError(f"{what}: unknown site ids {missing[:10]}; the network has {units[0]}..{units[-1]}")
+    return np.array([lookup[s] for s in ids], dtype=int)
+
+
+def validation_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """(n,) True for the training sites kept aside for early stopping (at least one)."""
+    n = len(labels)
+    k = max(1, int(round(fraction * n))) if n > 3 else 0
+    mask = np.zeros(n, dtype=bool)
+    mask[np.random.default_rng(seed).permutation(n)[:k]] = True
+    return mask
+
+
+# ---------------------------------------------------------------------------------------------
+# one fold and seed: train everything, predict the test sites
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class FoldResult:
+    """Predictions (model -> (n_test, n_time, 3) g C m-2 d-1) and the trained TAM-RL member."""
+
+    predictions: dict[str, np.ndarray]
+    member: Member
+    support_start: np.ndarray
+    histories: dict[str, dict]
+
+
+def train_and_predict(a: SiteArrays, vocab: ClassVocab, train_idx: np.ndarray, test_idx: np.ndarray,
+                      cfg: TamrlConfig, seed: int, stage: str, progress=None, cancel=None,
+                      test_support: np.ndarray | None = None) -> FoldResult:
+    """Fit the four models on ``train_idx`` and predict the units ``test_idx`` of ``a`` (raw arrays)."""
+    tr, te = a.subset(train_idx), a.subset(test_idx)
+    scaler = Scaler().fit(tr, n_one_hot=len(vocab.names))
+    trs, tes = scaler.transform(tr), scaler.transform(te)
+    val = validation_mask(tr.igbp, cfg.val_fraction, seed)
+    data = window_data(trs, scaler, class_weights(tr.igbp, tr.climate), val, cfg.train)
+    support = test_support if test_support is not None else fixed_support_start(
+        te.qc, te.time, cfg.train.window, cfg.support_month, cfg.train.qc_min)
+    wrap = _staged(progress, stage)
+    preds = {"gbm": fit_predict_gbm(tr, te, cfg, seed)}
+    report(wrap, cancel, ProgressEvent("gbm", 1, 1, 1, 1, message="gradient boosting fitted"))
+    torch.manual_seed(seed)
+    lstm = train_lstm(data, trs.x.shape[-1], cfg.train, seed, wrap, cancel)
+    preds["lstm"] = predict_series(lstm, tes, scaler, cfg.train)
+    ct = train_ct_lstm(data, trs.x.shape[-1], trs.s.shape[-1], cfg.train, seed, wrap, cancel)
+    preds["ct_lstm"] = predict_series(ct, tes, scaler, cfg.train)
+    tam = train_tamrl(data, lstm, trs.s.shape[-1], cfg.train, seed, wrap, cancel)
+    preds["tamrl"] = predict_series(tam, tes, scaler, cfg.train, support)
+    preds["tamrl_zero_shot"] = predict_series(tam, tes, scaler, cfg.train, None)
+    return FoldResult(preds, Member(tam, scaler, vocab), support, {})
+
+
+def _staged(progress: ProgressCallback | None, prefix: str) -> ProgressCallback | None:
+    if progress is None:
+        return None
+    return lambda e: progress(replace(e, stage=f"{prefix}/{e.stage}"))
+
+
+def fit_predict_gbm(tr: SiteArrays, te: SiteArrays, cfg: TamrlConfig, seed: int) -> np.ndarray:
+    """Gradient boosting on per-day drivers and site features; predictions (n_test, n_time, 3)."""
+    ftr, _ = tabular_features(tr)
+    fte, _ = tabular_features(te)
+    w = np.where(tr.qc >= cfg.train.qc_min, tr.qc, 0.0) * class_weights(tr.igbp, tr.climate)[:, None, None]
+    gbm = GBMFluxRegressor(max_iter=cfg.gbm_iter, random_state=seed)
+    gbm.fit(ftr.reshape(-1, ftr.shape[-1]), tr.y.reshape(-1, 3), w.reshape(-1, 3))
+    return gbm.predict(fte.reshape(-1, fte.shape[-1])).reshape(te.y.shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring
+# ---------------------------------------------------------------------------------------------
+
+def score_mask(qc: np.ndarray, support_start: np.ndarray | None, qc_min: float, window: int,
+               time_mask: np.ndarray | None = None) -> np.ndarray:
+    """(n_unit, n_time, 3) True on the days scored: good QC, outside the support window, in ``time_mask``."""
+    mask = qc >= qc_min
+    if support_start is not None:
+        days = np.arange(qc.shape[1])[None, :]
+        inside = (days >= support_start[:, None]) & (days < support_start[:, None] + window)
+        mask &= ~inside[..., None]
+    if time_mask is not None:
+        mask &= time_mask[None, :, None]
+    return mask
+
+
+def per_site_scores(y: np.ndarray, pred: np.ndarray, mask: np.ndarray, units: Sequence[str]) -> dict:
+    """``{flux: {unit: {"r2", "rmse", "n"}}}`` on the masked days."""
+    out = {}
+    for j, flux in enumerate(TARGETS):
+        obs = np.where(mask[..., j], y[..., j], np.nan)
+        out[flux] = {str(u): {k: scores(obs[i], pred[i, :, j])[k] for k in ("r2", "rmse", "n")}
+                     for i, u in enumerate(units)}
+    return out
+
+
+def summarise(table: dict) -> dict:
+    """Median and quartiles across sites of a per-site table ``{flux: {unit: scores}}``."""
+    out = {}
+    for flux, rows in table.items():
+        r2 = np.array([r["r2"] for r in rows.values() if r["n"] > 1], dtype=float)
+        rmse = np.array([r["rmse"] for r in rows.values() if r["n"] > 1], dtype=float)
+        q = lambda v, p: float(np.nanpercentile(v, p)) if np.isfinite(v).any() else float("nan")  # noqa: E731
+        out[flux] = {"median_r2": q(r2, 50), "q25_r2": q(r2, 25), "q75_r2": q(r2, 75),
+                     "median_rmse": q(rmse, 50), "q25_rmse": q(rmse, 25), "q75_rmse": q(rmse, 75),
+                     "n_sites": int(np.isfinite(rmse).sum())}
+    return out
+
+
+def _mean_tables(tables: list[dict]) -> dict:
+    """Average per-site scores over seeds (same sites and fluxes in every table)."""
+    first = tables[0]
+    return {flux: {u: {k: float(np.nanmean([t[flux][u][k] for t in tables])) if k != "n"
+                       else int(first[flux][u]["n"]) for k in ("r2", "rmse", "n")}
+                   for u in rows} for flux, rows in first.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# the virtual-network experiment
+# ---------------------------------------------------------------------------------------------
+
+def tower_network(cfg: TamrlConfig) -> xr.Dataset:
+    """The virtual tower network of ``cfg`` (cached by the simulator)."""
+    from kgml_core.simulator import TowerConfig, load_tower_network
+
+    return load_tower_network(TowerConfig(n_sites=cfg.n_sites, years=tuple(cfg.years), seed=cfg.network_seed))
+
+
+def virtual_experiment(ds: xr.Dataset, cfg: TamrlConfig, progress=None, cancel=None):
+    """Held-out-site evaluation on a site dataset; returns (metrics part, predictions, members)."""
+    a, vocab = site_arrays(ds, cfg.drivers, cfg.statics)
+    labels = a.igbp if cfg.stratify == "igbp" else a.climate
+    splits = site_splits(a.units, labels, cfg)
+    fold_of = np.full(a.n_unit, -1, dtype=int)
+    preds = {m: np.full(a.y.shape, np.nan, np.float32) for m in MODEL_NAMES}
+    tables: dict[str, list[dict]] = {m: [] for m in MODEL_NAMES}
+    by_seed: dict[str, dict[str, list[float]]] = {m: {f: [] for f in TARGETS} for m in MODEL_NAMES}
+    members: list[Member] = []
+    for fold, train_idx, test_idx in splits:
+        fold_of[test_idx] = fold
+        seed_tables: dict[str, list[dict]] = {m: [] for m in MODEL_NAMES}
+        seed_preds = {m: [] for m in MODEL_NAMES}
+        for seed in cfg.seeds:
+            res = train_and_predict(a, vocab, train_idx, test_idx, cfg, seed, f"fold{fold}/seed{seed}",
+                                    progress, cancel)
+            if fold == splits[0][0]:
+                members.append(res.member)
+            te = a.subset(test_idx)
+            mask = score_mask(te.qc, res.support_start, cfg.qc_test, cfg.train.window)
+            for m in MODEL_NAMES:
+                table = per_site_scores(te.y, res.predictions[m], mask, te.units)
+                seed_tables[m].append(table)
+                seed_preds[m].append(res.predictions[m])
+                for flux, s in summarise(table).items():
+                    by_seed[m][flux].append(s["median_rmse"])
+        for m in MODEL_NAMES:
+            tables[m].append(_mean_tables(seed_tables[m]))
+            preds[m][test_idx] = np.mean(seed_preds[m], axis=0)
+    per_site = {m: {flux: {u: r for t in tables[m] for u, r in t[flux].items()} for flux in TARGETS}
+                for m in MODEL_NAMES}
+    tested = np.nonzero(fold_of >= 0)[0]
+    part = {
+        "split": _split_name(cfg, splits),
+        "n_test_sites": int(len(tested)),
+        "n_train_sites": int(len(splits[0][1])),
+        "models": {m: summarise(per_site[m]) for m in MODEL_NAMES},
+        "median_rmse_by_seed": by_seed,
+        "per_site": per_site,
+    }
+    part["relative_rmse"] = relative_rmse(part["models"])
+    part["few_shot"] = {f: part["models"]["tamrl"][f] for f in TARGETS}
+    part["zero_shot"] = {f: part["models"]["tamrl_zero_shot"][f] for f in TARGETS}
+    return part, prediction_dataset(ds, a, preds, fold_of, tested), members
+
+
+def _split_name(cfg: TamrlConfig, splits) -> str:
+    if cfg.site_ids:
+        return f"user-selected sites: {len(splits[0][1])} training, {len(splits[0][2])} held out"
+    folds = ",".join(str(f) for f, _, _ in splits)
+    return f"{cfg.k_folds}-fold over sites stratified by {cfg.stratify}; folds run: {folds}"
+
+
+def relative_rmse(models: dict) -> dict:
+    """Median RMSE of TAM-RL relative to each baseline: ``rmse_tamrl / rmse_baseline - 1`` per flux."""
+    out = {}
+    for base in ("gbm", "lstm", "ct_lstm"):
+        out[f"tamrl_vs_{base}"] = {f: models["tamrl"][f]["median_rmse"] / models[base][f]["median_rmse"] - 1.0
+                                   for f in TARGETS}
+        out[f"tamrl_zero_shot_vs_{base}"] = {
+            f: models["tamrl_zero_shot"][f]["median_rmse"] / models[base][f]["median_rmse"] - 1.0 for f in TARGETS}
+    return out
+
+
+def prediction_dataset(ds: xr.Dataset, a: SiteArrays, preds: dict[str, np.ndarray], fold_of: np.ndarray,
+                       idx: np.ndarray) -> xr.Dataset:
+    """Predictions and observations, dims (model, unit, time), for the units ``idx``."""
+    models = ("obs",) + tuple(preds)
+    out = schema.empty_units(a.units[idx], a.lat[idx], a.lon[idx],
+                             ds["state"].values[idx] if "state" in ds.coords else "", "site")
+    out = out.assign_coords(model=("model", np.array(models, dtype=object)),
+                            time=a.time, IGBP=("unit", a.igbp[idx]), climate=("unit", a.climate[idx]),
+                            fold=("unit", fold_of[idx]))
+    for j, flux in enumerate(TARGETS):
+        stack = np.stack([a.y[idx, :, j]] + [preds[m][idx, :, j] for m in preds])
+        out[flux] = (("model", "unit", "time"), stack.astype(np.float32), schema.variable_attrs(flux))
+        out[f"{flux}_QC"] = (("unit", "time"), a.qc[idx, :, j], schema.variable_attrs(f"{flux}_QC"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# real FLUXNET sites
+# ---------------------------------------------------------------------------------------------
+
+def load_real_sites() -> xr.Dataset | None:
+    """The real FLUXNET daily files and site list through the official loader (None when absent)."""
+    from kgml_core.loaders.fluxnet import load_fluxnet
+
+    root = settings.data_dir()
+    files = sorted((root / "fluxnet").glob("FLX_*_DD_*.csv")) if (root / "fluxnet").is_dir() else []
+    if not files:
+        return None
+    site_list = root / "sites" / "fluxnet2015_site_list.csv"
+    ds = load_fluxnet(files, site_list=site_list if site_list.exists() else None)
+    return complete_static_features(ds)
+
+
+def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, progress=None, cancel=None):
+    """Temporal hold-out at ``cfg.real_target`` and zero-shot predictions at the other real sites.
+
+    Training set: the target tower before ``real_test_start`` plus
+    ``real_virtual_sites`` virtual towers (more tasks for the encoders), on the
+    drivers every FLUXNET SUBSET file has. Few-shot TAM-RL at the target takes
+    its support window from the training years; the other real sites are
+    never seen (zero-shot for TAM-RL, plain prediction for the baselines).
+    """
+    if cfg.real_target not in set(map(str, real["unit"].values)):
+        raise ValueError(f"real_target '{cfg.real_target}' is not among the real sites "
+                         f"{sorted(map(str, real['unit'].values))}")
+    rcfg = replace(cfg, drivers=REAL_DRIVERS)
+    virtual = network.isel(unit=slice(0, min(cfg.real_virtual_sites, network.sizes["unit"])))
+    vocab = ClassVocab.from_labels(np.r_[virtual["IGBP"].values, real["IGBP"].values],
+                                   np.r_[virtual["climate"].values, real["climate"].values])
+    a_v, _ = site_arrays(virtual, REAL_DRIVERS, cfg.statics, vocab=vocab)
+    a_r, _ = site_arrays(real, REAL_DRIVERS, cfg.statics, vocab=vocab)
+    target = int(np.nonzero(a_r.units == cfg.real_target)[0][0])
+    before = a_r.time <= np.datetime64(cfg.real_train_end)
+    a_t = a_r.subset([target])
+    a_t = replace(a_t, y=np.where(before[None, :, None], a_t.y, np.nan),
+                  qc=np.where(before[None, :, None], a_t.qc, 0.0).astype(np.float32))
+    joint = _stack_units(_stack_units(a_v, a_t), a_r)
+    n_train = a_v.n_unit + 1
+    test = joint.subset(np.arange(n_train, joint.n_unit))
+    seen = joint.time <= np.datetime64(cfg.real_train_end)
+    support = fixed_support_start(np.where(seen[None, :, None], test.qc, 0.0), joint.time,
+                                  cfg.train.window, cfg.support_month, cfg.train.qc_min)
+    results = [train_and_predict(joint, vocab, np.arange(n_train), np.arange(n_train, joint.n_unit), rcfg,
+                                 seed, f"real/seed{seed}", progress, cancel, test_support=support)
+               for seed in cfg.seeds]
+    return _real_metrics(test, results, cfg, target, support), _real_dataset(real, test, results)
+
+
+def _stack_units(a: SiteArrays, b: SiteArrays) -> SiteArrays:
+    """Units of ``a`` and ``b`` on the union of their daily axes (NaN/0 outside each record)."""
+    time = np.union1d(a.time, b.time)
+
+    def on(arr: SiteArrays, v: np.ndarray, fill: float) -> np.ndarray:
+        out = np.full((v.shape[0], len(time)) + v.shape[2:], fill, dtype=v.dtype)
+        out[:, np.searchsorted(time, arr.time)] = v
+        return out
+    cat = lambda f, fill: np.concatenate([on(a, getattr(a, f), fill), on(b, getattr(b, f), fill)])  # noqa: E731
+    doy = (time.astype("datetime64[D]") - time.astype("datetime64[Y]")).astype(int)
+    x = cat("x", np.nan)
+    x[..., -2] = np.sin(2 * np.pi * doy / 365.25)
+    x[..., -1] = np.cos(2 * np.pi * doy / 365.25)
+    return replace(a, units=np.concatenate([a.units, b.units]), time=time, x=x,
+                   s=np.concatenate([a.s, b.s]), y=cat("y", np.nan), qc=cat("qc", 0.0),
+                   igbp=np.concatenate([a.igbp, b.igbp]), climate=np.concatenate([a.climate, b.climate]),
+                   lat=np.concatenate([a.lat, b.lat]), lon=np.concatenate([a.lon, b.lon]))
+
+
+def _real_metrics(a: SiteArrays, results, cfg: TamrlConfig, target: int, support: np.ndarray) -> dict:
+    """Scores at the target tower in the test years and per-site scores at the other real sites."""
+    test_time = a.time >= np.datetime64(cfg.real_test_start)
+    out = {"target": cfg.real_target, "train_period": f"record start to {cfg.real_train_end}",
+           "test_period": f"{cfg.real_test_start} to record end", "drivers": list(REAL_DRIVERS),
+           "temporal_holdout": {}, "zero_shot_sites": {}}
+    mask_t = score_mask(a.qc[[target]], None, cfg.qc_test, cfg.train.window, test_time)[0]
+    others = np.array([i for i in range(a.n_unit) if i != target], dtype=int)
+    mask_o = score_mask(a.qc[others], support[others], cfg.qc_test, cfg.train.window)
+    for m in MODEL_NAMES:
+        pred = np.mean([r.predictions[m] for r in results], axis=0)
+        out["temporal_holdout"][m] = {
+            flux: {k: scores(np.where(mask_t[:, j], a.y[target, :, j], np.nan), pred[target, :, j])[k]
+                   for k in ("r2", "rmse", "n")} for j, flux in enumerate(TARGETS)}
+        if len(others):
+            out["zero_shot_sites"][m] = per_site_scores(a.y[others], pred[others], mask_o, a.units[others])
+    return out
+
+
+def _real_dataset(real: xr.Dataset, a: SiteArrays, results) -> xr.Dataset:
+    """Observed and predicted fluxes at the real sites (seed means), dims (model, unit, time)."""
+    preds = {m: np.mean([r.predictions[m] for r in results], axis=0) for m in MODEL_NAMES}
+    return prediction_dataset(real, a, preds, np.full(a.n_unit, -1), np.arange(a.n_unit))
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole experiment
+# ---------------------------------------------------------------------------------------------
+
+def run_tamrl(config: TamrlConfig | None = None, store: RunStore | None = None,
+              progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+              name: str | None = None) -> Run:
+    """Run the TAM-RL experiment and save everything in a new run of ``store``.
+
+    Returns the finished :class:`~kgml_core.runs.Run`: ``run.metrics()`` (see the
+    module docstring), ``run.predictions()`` (virtual held-out sites, dims
+    (model, unit, time) with model "obs" first) and :func:`load_upscaled`.
+    """
+    cfg = config or TamrlConfig()
+    torch.set_num_threads(max(1, int(cfg.threads)))
+    store = store or RunStore()
+    run = store.create("tamrl", asdict(cfg), name=name or f"TAM-RL {cfg.preset}")
+    t0 = time.time()
+    try:
+        metrics = _run(cfg, run, progress, cancel)
+        metrics["seconds"] = time.time() - t0
+        run.save_metrics(metrics)
+        run.log(f"finished in {metrics['seconds']:.0f} s")
+        run.finish("finished")
+    except Cancelled:
+        run.log("cancelled")
+        run.finish("cancelled")
+    except BaseException as err:
+        run.log(f"failed: {type(err).__name__}: {err}")
+        run.finish("failed")
+        raise
+    return run
+
+
+def _run(cfg: TamrlConfig, run: Run, progress, cancel) -> dict:
+    network = tower_network(cfg)
+    run.log(f"virtual tower network: {network.sizes['unit']} sites, {cfg.years[0]}-{cfg.years[1]}")
+    part, preds, members = virtual_experiment(network, cfg, progress, cancel)
+    run.save_predictions(preds)
+    for i, m in enumerate(members):
+        run.save_weights(f"tamrl_seed{cfg.seeds[i]}", m.model.state_dict())
+    metrics = {k: part[k] for k in ("split", "n_test_sites", "n_train_sites", "models")}
+    metrics.update({k: v for k, v in part.items() if k not in metrics})
+    gpp = part["relative_rmse"]["tamrl_vs_gbm"]["GPP"]
+    metrics["headline"] = {"name": "TAM-RL GPP median RMSE vs GBM (relative)", "value": gpp}
+    metrics["real_sites"] = _real_part(cfg, network, run, progress, cancel)
+    metrics["upscaled"] = _upscale_part(cfg, members, run, progress, cancel)
+    return metrics
+
+
+def _real_part(cfg, network, run, progress, cancel) -> dict:
+    if not cfg.real_sites:
+        return {"skipped": "real_sites is off in the configuration"}
+    real = load_real_sites()
+    if real is None:
+        return {"skipped": f"no FLUXNET daily files under {settings.data_dir() / 'fluxnet'}"}
+    part, ds = real_experiment(real, network, cfg, progress, cancel)
+    ds.to_netcdf(run.path / "real_predictions.nc")
+    run.log(f"real sites: {', '.join(map(str, real['unit'].values))}")
+    return part
+
+
+def _upscale_part(cfg, members, run, progress, cancel) -> dict:
+    from kgml_core.simulator import WorldConfig, load_world
+
+    report(progress, cancel, ProgressEvent("upscale", 1, 1, 0, 1, message="upscaling to counties"))
+    world = load_world(WorldConfig(states=tuple(cfg.states), years=tuple(cfg.upscale_years),
+                                   seed=cfg.network_seed, counties=tuple(cfg.counties) or None))
+    ds = upscale(members, world, cfg.drivers, cfg.statics, cfg.train)
+    path = run.path / "upscaled.nc"
+    ds.to_netcdf(path)
+    report(progress, cancel, ProgressEvent("upscale", 1, 1, 1, 1, message=f"{ds.sizes['unit']} counties"))
+    truth = {f: scores(world[f].values, ds[f].values) for f in TARGETS if f in world}
+    return {"file": "upscaled.nc", "states": list(cfg.states), "n_counties": int(ds.sizes["unit"]),
+            "years": list(cfg.upscale_years), "n_members": len(members),
+            "against_simulated_truth": {f: {k: s[k] for k in ("r2", "rmse")} for f, s in truth.items()},
+            "mean_std": {f: float(ds[f"{f}_STD"].mean()) for f in TARGETS}}
+
+
+def load_upscaled(run: Run) -> xr.Dataset:
+    """The upscaled county dataset saved in a TAM-RL run (GPP, RECO, NEE and ``*_STD``)."""
+    path = Path(run.path) / "upscaled.nc"
+    if not path.exists():
+        raise FileNotFoundError(f"run '{run.id}' has no upscaled counties ({path})")
+    return xr.load_dataset(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------
+
+def register(sub) -> None:
+    """Add ``experiment tamrl`` to the experiment sub-parsers."""
+    p = sub.add_parser("tamrl", help="TAM-RL vs gradient boosting, LSTM and CT-LSTM on held-out flux sites")
+    p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="size of the experiment")
+    p.add_argument("--out", type=Path, required=True, help="directory for metrics.json")
+    p.add_argument("--sites", default="", help="comma-separated training site ids (default: k folds)")
+    p.add_argument("--states", default="", help="comma-separated states to upscale to (e.g. IA,IL)")
+    p.add_argument("--seeds", default="", help="comma-separated seeds")
+    p.add_argument("--stratify", choices=("igbp", "climate"), default=None)
+    p.add_argument("--no-real", action="store_true", help="skip the real FLUXNET sites")
+    p.add_argument("--store", type=Path, default=None, help="run store directory (default: KGML_RUNS_DIR)")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    over: dict = {}
+    if args.sites:
+        over["site_ids"] = tuple(s.strip() for s in args.sites.split(",") if s.strip())
+    if args.states:
+        over["states"] = tuple(s.strip().upper() for s in args.states.split(",") if s.strip())
+    if args.seeds:
+        try:
+            over["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+        except ValueError:
+            raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+    if args.stratify:
+        over["stratify"] = args.stratify
+    if args.no_real:
+        over["real_sites"] = False
+    cfg = preset(args.preset, **over)
+    last = {"stage": None}
+
+    def progress(e: ProgressEvent) -> None:
+        if e.message:
+            print(f"[{e.stage}] {e.message}", flush=True)
+        last["stage"] = e.stage
+    run = run_tamrl(cfg, RunStore(args.store) if args.store else None, progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    metrics = run.metrics()
+    (args.out / "metrics.json").write_text(json.dumps(_compact(metrics), indent=1, default=float))
+    print(_table(metrics))
+    print(f"run {run.id} ({run.status}); metrics in {args.out / 'metrics.json'}")
+    return 0 if run.status == "finished" else 1
+
+
+def _compact(metrics: dict) -> dict:
+    """The metrics with the per-site tables kept (they are small: one row per test site)."""
+    return metrics
+
+
+def _table(metrics: dict) -> str:
+    rows = []
+    for m, per in metrics.get("models", {}).items():
+        rows.append({"model": m, **{f"{f} R2": per[f]["median_r2"] for f in TARGETS},
+                     **{f"{f} RMSE": per[f]["median_rmse"] for f in TARGETS}})
+    frame = pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+    return f"held-out virtual sites ({metrics.get('n_test_sites')}), median per-site scores:\n" \
+           + frame.round(3).to_string()
