@@ -52,7 +52,7 @@ def _check_range(path, column: str, values: np.ndarray, lo: float, hi: float, he
     bad = np.flatnonzero(~np.isfinite(values) | (values < lo) | (values > hi))
     if bad.size:
         i = int(bad[0])
-        raise LoaderError(path, f"column '{column}' has {values[i]!r} on line {header_line + 1 + i}",
+        raise LoaderError(path, f"column '{column}' has {float(values[i])!r} on line {header_line + 1 + i}",
                           f"degrees between {lo} and {hi}")
 
 
