@@ -153,7 +153,7 @@ def parse_timestamps(path, table: pd.DataFrame, column: str, header_line: int,
         stamps, bad = _integer_stamps(raw.to_numpy(dtype=np.int64), width)
         if not bad.any():
             return stamps
-    text = raw.fillna("").astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
+    text = raw.astype(object).fillna("").astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
     parsed = pd.to_datetime(text.where(text.str.len() == width, None), format=fmt, errors="coerce")
     bad = parsed.isna().to_numpy(dtype=bool)
     if bad.any():
