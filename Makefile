@@ -1,0 +1,40 @@
+# Two entry points (see README): `make run` and `make test`. Both idempotent.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+LEAFLET_VERSION := 1.9.4
+LEAFLET := static/vendor/leaflet/leaflet.js
+PORT ?= 8501
+
+.PHONY: install chromium run test bench clean
+
+install: $(STAMP) $(LEAFLET)
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+# Leaflet from the npm registry, served by Streamlit's static serving (offline maps).
+$(LEAFLET):
+	mkdir -p build/npm static/vendor/leaflet
+	cd build/npm && npm pack --silent leaflet@$(LEAFLET_VERSION) > /dev/null
+	tar -xzf build/npm/leaflet-$(LEAFLET_VERSION).tgz -C build/npm
+	cp -r build/npm/package/dist/. static/vendor/leaflet/
+
+chromium:
+	@command -v /usr/bin/chromium > /dev/null || (apt-get update -qq && apt-get install -y -qq chromium > /dev/null)
+
+run: install
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+test: install chromium
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+bench: install
+	$(PY) -m kgml_core bench --out artifacts/bench.json
+
+clean:
+	rm -rf $(VENV) build static/vendor

@@ -1,0 +1,29 @@
+"""KGML carbon dashboard: the Streamlit entry point.
+
+Declares the pages with ``st.navigation`` (which turns off the automatic
+discovery of ``pages/``: every page file is listed here), applies the theme,
+initialises the shared selection from the URL once, and writes it back after
+each page ran.
+"""
+import logging
+
+import streamlit as st
+
+from components import selection, theme
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+st.set_page_config(page_title="KGML Carbon Dashboard", page_icon="assets/icon.svg", layout="wide")
+
+PAGES = {
+    "Overview": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    ],
+}
+
+theme.apply()
+selection.init()
+page = st.navigation(PAGES)
+selection.sidebar_summary()
+page.run()
+selection.write_query_params()

@@ -1,0 +1,1 @@
+"""Widgets and helpers shared between the dashboard's pages (Streamlit layer only)."""

@@ -1,0 +1,35 @@
+"""Test-wide settings: an isolated KGML_HOME, and the real-data directory."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "artifacts"
+
+
+def pytest_configure(config):
+    # Every test run gets its own cache and run store, so nothing of a user's is touched.
+    if "KGML_HOME" not in os.environ:
+        import tempfile
+        os.environ["KGML_HOME"] = tempfile.mkdtemp(prefix="kgml-test-home-")
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """``../shared/data`` (or ``$KGML_DATA_DIR``); skips the test when absent."""
+    from kgml_core import settings
+    path = settings.data_dir()
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set KGML_DATA_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests keep screenshots and other artefacts (``artifacts/``)."""
+    path = ARTIFACTS / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
