@@ -71,7 +71,8 @@ class KGMLAg(nn.Module):
     -------------------------
     x : (batch, days, n_inputs) standardised drivers and soils.
     residue : (batch, days) standardised residue input to the Rh network
-        (zeros when None).
+        (zeros when None), or a callable ``residue(yield, ra)`` computing it from
+        this pass's own standardised yield (batch,) and Ra (batch, days).
 
     Returns
     -------
@@ -95,12 +96,14 @@ class KGMLAg(nn.Module):
         self.rh_net = FluxGRU(c.hidden + c.n_inputs + 1, c.flux_hidden)
         self.nee_net = FluxGRU(2 + c.n_inputs, c.flux_hidden)
 
-    def forward(self, x: torch.Tensor, residue: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        if residue is None:
-            residue = x.new_zeros(x.shape[:2])
+    def forward(self, x: torch.Tensor, residue=None) -> dict[str, torch.Tensor]:
         h = self.drop(self.shared(x)[0])
         yield_, attention = self.yield_head(h)
         ra = self.ra_net(torch.cat([h, x], dim=-1))
+        if callable(residue):
+            residue = residue(yield_, ra)
+        elif residue is None:
+            residue = x.new_zeros(x.shape[:2])
         rh = self.rh_net(torch.cat([h, x, residue.unsqueeze(-1)], dim=-1))
         nee = self.nee_net(torch.cat([ra.unsqueeze(-1), rh.unsqueeze(-1), x], dim=-1))
         return {"yield": yield_, "ra": ra, "rh": rh, "nee": nee, "attention": attention}

@@ -119,17 +119,28 @@ class KGMLTrainer:
         parts = []
         for start in range(0, len(samples), batch_size):
             x = x_all[start:start + batch_size].to(self.device)
-            first = self._phys(self.model(x))
             if residue is None:
-                res = residue_input(samples.gpp[start:start + batch_size], first["RA"].cpu().numpy(),
-                                    first["YIELD"].cpu().numpy(), self.norm.profile)
+                gpp = torch.from_numpy(samples.gpp[start:start + batch_size]).to(self.device)
+                res = self._residue_fn(gpp)
             else:
-                res = residue[start:start + batch_size]
-            out = self._phys(self.model(x, self._residue_scaled(res).to(self.device)))
+                res = self._residue_scaled(residue[start:start + batch_size]).to(self.device)
+            out = self._phys(self.model(x, res))
             parts.append({k: v.cpu().numpy() for k, v in out.items()})
         pred = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         pred["RECO"] = pred["RA"] + pred["RH"]
         return pred
+
+    def _residue_fn(self, gpp: torch.Tensor):
+        """A callable ``(yield, ra) -> residue`` (standardised) for ``gpp`` (batch, 365) g C m-2 d-1."""
+        m, s = self.norm.y_mean, self.norm.y_std
+        profile = torch.from_numpy(self.norm.profile).to(gpp.device)
+
+        def residue(yield_std: torch.Tensor, ra_std: torch.Tensor) -> torch.Tensor:
+            ra = ra_std * s["RA"] + m["RA"]
+            yield_ = yield_std * s["YIELD"] + m["YIELD"]
+            total = torch.relu(gpp.sum(1) - ra.sum(1) - yield_)
+            return (total[:, None] * profile[None, :] - m["RESIDUE"]) / s["RESIDUE"]
+        return residue
 
     def _training_residue(self, source: Source) -> np.ndarray:
         s = source.samples
