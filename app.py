@@ -18,6 +18,10 @@ st.set_page_config(page_title="KGML Carbon Dashboard", page_icon="assets/icon.sv
 PAGES = {
     "Overview": [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/map.py", title="Map & selection", icon=":material/map:"),
+    ],
+    "Models": [
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     ],
 }
 

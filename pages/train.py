@@ -1,0 +1,175 @@
+"""Train: start experiments in the background, follow their progress, manage the runs."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from components import runtime, selection, theme
+from kgml_core import geo
+from kgml_core.jobs import EXPERIMENTS, TERMINAL, available_experiments
+
+st.title("Train models")
+st.caption("Jobs run in the background, one at a time per server (they queue), so this page "
+           "and other users' sessions stay responsive. Finished runs appear on every page.")
+
+KINDS = {
+    "state_vs_global": "SDSA-KGML: state- and region-specific against global KGML-ag (Ra, Rh, NEE)",
+    "tamrl": "TAM-RL: upscale flux towers to places without towers, against GBM / LSTM baselines",
+}
+MODEL_HELP = {
+    "process_model": "the process model with default parameters (no learning)",
+    "no_knowledge": "level 1: GRU trained on observations only, no knowledge guidance",
+    "global": "level 2: KGML-ag, one model for the whole region",
+    "state_specific": "level 3: SDSA-KGML fine-tuned per state",
+    "auto_region": "level 3: SDSA-KGML fine-tuned per auto-detected region",
+}
+
+
+@st.cache_data(show_spinner=False)
+def _defaults(kind: str, preset: str) -> dict:
+    """The preset's config as a dict (what the form starts from)."""
+    module = importlib.import_module(EXPERIMENTS[kind][0])
+    return dataclasses.asdict(module.preset(preset))
+
+
+def _presets(kind: str) -> list[str]:
+    module = importlib.import_module(EXPERIMENTS[kind][0])
+    names = list(getattr(module, "PRESETS", {"quick": None}))
+    return sorted(names, key=lambda n: {"quick": 0, "tiny": 1, "full": 2}.get(n, 3))
+
+
+def _form(kind: str) -> tuple[str, dict, str]:
+    sel = selection.current()
+    preset = st.selectbox("Preset", _presets(kind), key=f"preset_{kind}",
+                          help="quick: a few minutes on 2 CPU cores; tiny: seconds, a smoke test; "
+                               "full: the article's scale (long).")
+    defaults = _defaults(kind, preset)
+    overrides: dict = {}
+    states = st.multiselect("States", sorted(geo.CONUS_STATES), default=sel.states, key=f"states_{kind}",
+                            help="Counties of these states are modelled (SDSA-KGML) or upscaled to (TAM-RL).")
+    if "states" in defaults and states:
+        overrides["states"] = tuple(states)
+    if "models" in defaults:
+        all_models = list(defaults["models"])
+        overrides["models"] = tuple(st.multiselect(
+            "Models", all_models, default=all_models, key=f"models_{kind}",
+            format_func=lambda m: f"{m}: {MODEL_HELP.get(m, '')}",
+            help="The comparison ladder: process model, level 1, 2 and 3 models."))
+    if "seed" in defaults:
+        overrides["seed"] = int(st.number_input("Seed", 0, 10_000, int(defaults["seed"]), key=f"seed_{kind}",
+                                                help="Random seed of the world and the training."))
+    if "heterogeneity" in defaults:
+        overrides["heterogeneity"] = float(st.slider(
+            "Heterogeneity of the simulated world", 0.0, 2.0, float(defaults["heterogeneity"]), 0.25,
+            key=f"het_{kind}", help="0: one parameter set everywhere (no spatial shift); 1: the default."))
+    if kind == "tamrl" and "site_ids" in defaults:
+        towers = [s for s in sel.sites if s.startswith("VT-")]
+        use_sites = st.checkbox(f"Train only on the {len(towers)} virtual towers picked on the map",
+                                value=False, disabled=len(towers) < 3, key="tamrl_use_sites",
+                                help="Otherwise k folds over all towers, stratified by vegetation type.")
+        if use_sites:
+            overrides["site_ids"] = tuple(towers)
+    name = st.text_input("Run name", f"{kind} {preset} {'-'.join(states)}", max_chars=80,
+                         key=f"name_{kind}", help="A label for the run store; you can rename it later.")
+    return preset, overrides, name
+
+
+def _submit_panel() -> None:
+    kind = st.radio("Experiment", [k for k in KINDS if k in available_experiments()], format_func=KINDS.get, key="train_kind",
+                    help="What to train. Both report held-out metrics and save predictions.")
+    with st.form(f"train_form_{kind}", border=True):
+        preset, overrides, name = _form(kind)
+        if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
+            try:
+                job = runtime.job_queue().submit(kind, preset, overrides, name=name)
+                st.session_state.setdefault("my_jobs", []).append(job.id)
+                st.toast(f"Queued {job.name}", icon=":material/schedule:")
+            except Exception as err:
+                theme.show_error("Could not start the job", err)
+
+
+def _loss_figure(history: list[dict]):
+    frame = pd.DataFrame(history)
+    value_cols = [c for c in frame.columns if c not in ("t", "stage", "epoch")]
+    long = frame.melt(id_vars=["t", "stage"], value_vars=value_cols, var_name="loss").dropna()
+    fig = px.line(long, x="t", y="value", color="loss", log_y=True, height=260,
+                  labels={"t": "time since start (s)", "value": "loss (standardised, log scale)"})
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h"))
+    return fig
+
+
+def _job_card(job) -> None:
+    q = runtime.job_queue()
+    with st.container(border=True):
+        head, button = st.columns([5, 1])
+        head.markdown(f"**{job.name}** · `{job.status}` · {job.seconds:.0f} s")
+        if job.status in ("queued", "running"):
+            if button.button("Cancel", key=f"cancel_{job.id}", help="Stop this job at its next step."):
+                q.cancel(job.id)
+        if job.status == "queued":
+            st.caption(f"waiting: {q.position(job.id)} job(s) ahead")
+        event = job.last
+        if job.status == "running" and event is not None:
+            st.progress(event.fraction, text=f"{event.stage} · epoch {event.epoch}/{event.n_epochs}"
+                        + (f" · step {event.step}/{event.n_steps}" if event.n_steps else ""))
+            if event.losses:
+                st.caption(" · ".join(f"{k} {v:.4g}" for k, v in event.losses.items()))
+        if job.status == "finished":
+            st.progress(1.0, text=f"finished: run {job.run_id}")
+        if job.status == "failed":
+            st.error(f"failed: {(job.error or '').splitlines()[0][:300]}")
+        if job.history and job.status == "running":
+            st.plotly_chart(_loss_figure(job.history), key=f"loss_{job.id}_{len(job.history)}")
+
+
+@st.fragment(run_every=1.0)
+def _jobs_panel() -> None:
+    jobs = runtime.job_queue().jobs()
+    if not jobs:
+        st.info("No jobs yet in this server. Start one on the left.")
+        return
+    for job in jobs[:8]:
+        _job_card(job)
+    ended = {j.id for j in jobs if j.status in TERMINAL}
+    if ended - st.session_state.get("seen_ended", set()):
+        st.session_state["seen_ended"] = ended
+        runtime.runs_changed()
+
+
+def _runs_panel() -> None:
+    st.subheader("Runs")
+    runs = runtime.runs_table()
+    if runs.empty:
+        st.info("The run store is empty: start a job above.")
+        return
+    st.dataframe(runs, hide_index=True, use_container_width=True)
+    run_id = st.selectbox("Run", runs["run_id"], key="manage_run",
+                          format_func=lambda r: f"{runs.set_index('run_id').loc[r, 'name']} ({r})",
+                          help="Pick a run to rename or delete.")
+    new_name = st.text_input("New name", key="rename_to", max_chars=80, help="Rename the picked run.")
+    c1, c2 = st.columns(2)
+    if c1.button("Rename", disabled=not new_name.strip(), help="Give the run a new name."):
+        runtime.run_store().rename(run_id, new_name.strip())
+        runtime.runs_changed()
+        st.rerun()
+    if c2.button("Delete", type="secondary", help="Delete the run and its files (asks nothing twice)."):
+        try:
+            runtime.run_store().delete(run_id)
+        except Exception as err:
+            theme.show_error(f"Could not delete run {run_id}", err)
+        runtime.runs_changed()
+        st.rerun()
+
+
+left, right = st.columns([2, 3])
+with left:
+    _submit_panel()
+with right:
+    st.subheader("Jobs")
+    _jobs_panel()
+_runs_panel()
