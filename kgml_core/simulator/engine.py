@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from kgml_core.simulator import climate
 
-ROOT_ZONE_MM = 1000.0
+ROOT_ZONE_MM = 1500.0
 PAR_FRACTION = 0.48
 MJ_PER_WM2_DAY = 0.0864
-SOY_LUE_RATIO = 0.62
+SOY_LUE_RATIO = 0.60
 SHOOT_FRACTION = 0.82
 
 # vegetation codes
@@ -38,7 +39,7 @@ CROP_TRAITS = {
     "sow_doy": np.array([110.0, 128.0], np.float32),
     "sow_temp": np.array([10.0, 12.0], np.float32),
     "gdd_emerge": np.array([80.0, 70.0], np.float32),
-    "gdd_share": np.array([0.86, 0.74], np.float32),
+    "gdd_share": np.array([0.93, 0.80], np.float32),
     "flower": np.array([[0.45, 0.70], [0.50, 0.80]], np.float32),
 }
 
@@ -73,8 +74,8 @@ def _trapezoid(t, card):
 
 def _lai_shape(dev):
     """Potential leaf area as a fraction of the maximum, by development stage 0-1."""
-    grow = 1 / (1 + np.exp(-12 * (dev - 0.32)))
-    sen = 1 - 0.75 * np.clip((dev - 0.68) / 0.32, 0, 1) ** 1.5
+    grow = 1 / (1 + np.exp(-11 * (dev - 0.42)))
+    sen = 1 - 0.75 * np.clip((dev - 0.75) / 0.25, 0, 1) ** 1.5
     return grow * sen
 
 
@@ -93,138 +94,121 @@ def day_length(lat, doy: int) -> np.ndarray:
     return 24 / np.pi * ws
 
 
-class _State:
-    """Mutable per-unit state of the daily loop (arrays of shape (n,))."""
-
-    def __init__(self, n: int, soils: dict, veg: np.ndarray):
-        f32 = np.float32
-        self.theta = (0.9 * soils["FC"]).astype(f32)
-        self.snow = np.zeros(n, f32)
-        self.ts = np.full(n, 5.0, f32)
-        self.t5 = np.full(n, 5.0, f32)
-        self.litter = np.where(veg == CROP, 450.0, 350.0).astype(f32)
-        self.som = (soils["SOC"] * soils["BD"] * 3000.0).astype(f32)  # 0-30 cm, g C m-2
-        self.stage = np.zeros(n, np.int8)
-        self.gdd = np.zeros(n, f32)
-        self.dev = np.zeros(n, f32)
-        self.lai = np.zeros(n, f32)
-        self.biomass = np.zeros(n, f32)
-        self.flower_fw = np.zeros(n, f32)
-        self.flower_days = np.zeros(n, f32)
-        self.heat_days = np.zeros(n, f32)
-        self.since_mature = np.zeros(n, f32)
-        self.gsi = np.full(n, 0.5, f32)
-        self.npp_mean = np.zeros(n, f32)
-        self.crop = np.zeros(n, np.int8)
+def _first_true(mask: np.ndarray, default: int) -> np.ndarray:
+    """Index of the first True along axis 1, ``default`` where there is none, (n,)."""
+    idx = mask.argmax(axis=1)
+    return np.where(mask.any(axis=1), idx, default)
 
 
-def _water_balance(s: _State, soils, params, p, ta, pet, lai) -> None:
-    """Snow, infiltration, drainage and evapotranspiration of the root-zone bucket (in place)."""
-    snowfall = np.where(ta < 0, p, 0)
-    melt = np.minimum(s.snow + snowfall, 3.0 * np.maximum(ta, 0))
-    s.snow += snowfall - melt
-    w = s.theta * ROOT_ZONE_MM + (p - snowfall) + melt
-    w = np.minimum(w, soils["SAT"] * ROOT_ZONE_MM)
-    k_drain = np.clip(params["DRAINAGE"] * np.sqrt(soils["KSAT"] / 15.0), 0.02, 0.95)
-    w -= k_drain * np.maximum(w - soils["FC"] * ROOT_ZONE_MM, 0)
-    avail = np.clip((w / ROOT_ZONE_MM - soils["WP"]) / (0.6 * (soils["FC"] - soils["WP"])), 0, 1)
-    kc = np.minimum(0.3 + 0.85 * (1 - np.exp(-0.6 * lai)), 1.1)
-    et = np.where(s.snow > 1, 0.0, pet * kc * avail)
-    s.theta = (np.maximum(w - et, 0.4 * soils["WP"] * ROOT_ZONE_MM) / ROOT_ZONE_MM).astype(np.float32)
+def crop_calendar(weather: dict, doy: np.ndarray, year_index: np.ndarray, crop: np.ndarray,
+                  lat, gdd_mat: np.ndarray) -> dict[str, np.ndarray]:
+    """Phenology of the crop units from weather alone, vectorised over units and days.
+
+    Sowing after a crop- and latitude-dependent date once the 5-day mean temperature
+    is warm enough on a dry day (at the latest 40 days later); emergence and
+    maturity by growing degree days (base 10, cap 30 degC) from sowing; a killing
+    frost (below -2 degC) or 27 October ends the season early; harvest 21 days
+    after maturity or by 16 November.
+
+    Returns (n, T) arrays: ``dev`` (development 0-1, float32), ``stage`` (int8:
+    0 before sowing, 1 sown, 2 growing, 3 mature, 4 harvested), ``flower`` (bool),
+    ``harvest`` (bool, the harvest day) and ``emerge`` (bool, the emergence day).
+    """
+    n, n_days = weather["TA"].shape
+    lat = np.asarray(lat, float)
+    t5 = lfilter([0.2], [1, -0.8], weather["TA"], axis=1).astype(np.float32)
+    gdd = _gdd(weather["TA_MAX"], weather["TA_MIN"]).astype(np.float32)
+    dev = np.zeros((n, n_days), np.float32)
+    stage = np.zeros((n, n_days), np.int8)
+    flower = np.zeros((n, n_days), bool)
+    harvest = np.zeros((n, n_days), bool)
+    emerge = np.zeros((n, n_days), bool)
+    rows = np.arange(n)
+    lat_shift = np.clip(2.5 * (lat - 40.0), -25, 20)
+    for yi in np.unique(year_index):
+        days = np.flatnonzero(year_index == yi)
+        sl = slice(days[0], days[-1] + 1)
+        c = crop[:, yi].astype(np.intp)
+        d = doy[sl][None, :]
+        sow_doy = (CROP_TRAITS["sow_doy"][c] + lat_shift)[:, None]
+        ok = (d >= sow_doy) & (((t5[:, sl] >= CROP_TRAITS["sow_temp"][c][:, None]) & (weather["P"][:, sl] < 5))
+                               | (d >= sow_doy + 40))
+        i_sow = _first_true(ok, len(days) - 1)
+        pos = np.arange(len(days))[None, :]
+        cum = np.cumsum(np.where(pos >= i_sow[:, None], gdd[:, sl], 0), axis=1)
+        i_emerge = _first_true(cum >= CROP_TRAITS["gdd_emerge"][c][:, None], len(days) - 1)
+        dv = np.minimum(cum / gdd_mat[rows, c][:, None], 1)
+        emerged = pos >= i_emerge[:, None]
+        frost = emerged & (weather["TA_MIN"][:, sl] < -2) & (dv > 0.3)
+        i_mature = _first_true(emerged & ((dv >= 1) | frost | (d >= 300)), len(days) - 1)
+        i_mature = np.maximum(i_mature, i_emerge)
+        i_harvest = np.minimum(i_mature + 21, _first_true(np.broadcast_to(d >= 320, dv.shape), len(days) - 1))
+        i_harvest = np.maximum(i_harvest, i_mature)
+        st = ((pos >= i_sow[:, None]).astype(np.int8) + emerged + (pos >= i_mature[:, None])
+              + (pos >= i_harvest[:, None]))
+        stage[:, sl] = st
+        dev[:, sl] = np.where(st == 2, dv, np.where(st >= 3, 1.0, 0.0))
+        lo, hi = CROP_TRAITS["flower"][c, 0][:, None], CROP_TRAITS["flower"][c, 1][:, None]
+        flower[:, sl] = (st == 2) & (dv >= lo) & (dv <= hi)
+        harvest[rows, days[0] + i_harvest] = i_harvest < len(days) - 1
+        emerge[rows, days[0] + i_emerge] = i_emerge < len(days) - 1
+    return {"dev": dev, "stage": stage, "flower": flower, "harvest": harvest, "emerge": emerge}
 
 
-def _soil_carbon(s: _State, soils, params, ta, litter_in):
-    """Decay of litter and soil organic matter; returns Rh (g C m-2 d-1)."""
-    s.ts += (ta - s.ts) / 8.0
-    f_t = params["RH_Q10"] ** ((s.ts - 20.0) / 10.0) * np.where(s.ts < 0, 0.3, 1.0)
-    rel = s.theta / soils["FC"]
-    f_w = np.exp(-(((rel - params["RH_SWC_OPT"]) / params["RH_SWC_WIDTH"]) ** 2))
-    scale = f_t * f_w
-    dec_lit = params["RH_KLIT"] * scale * s.litter
-    dec_som = params["RH_KSOM"] * scale * s.som
-    hum = params["RH_HUMIFICATION"]
-    s.litter += litter_in - dec_lit
-    s.som += hum * dec_lit - dec_som
-    return (1 - hum) * dec_lit + dec_som
-
-
-def _respiration(params, ta, gpp, live):
-    """Autotrophic respiration: maintenance (Q10) on living biomass plus growth."""
-    rm = params["RA_MAINT"] * live * params["RA_Q10"] ** ((ta - 20.0) / 10.0)
-    rg = params["RA_GROWTH"] * np.maximum(gpp - rm, 0)
-    return rm + rg
-
-
-def _crop_phenology(s: _State, doy, ta, tmax, tmin, p, fw, lat_sow, gdd_mat, residue, yields, yi, params):
-    """Sowing, emergence, leaf area, maturity and harvest of the crop units (in place)."""
-    c = s.crop.astype(np.intp)
-    sow_doy = CROP_TRAITS["sow_doy"][c] + lat_sow
-    sow = (s.stage == 0) & (doy >= sow_doy) & (((s.t5 >= CROP_TRAITS["sow_temp"][c]) & (p < 5))
-                                             | (doy >= sow_doy + 40))
-    s.stage[sow] = 1
-    active = (s.stage == 1) | (s.stage == 2)
-    s.gdd += np.where(active, _gdd(tmax, tmin), 0)
-    emerge = (s.stage == 1) & (s.gdd >= CROP_TRAITS["gdd_emerge"][c])
-    s.stage[emerge] = 2
-    s.lai[emerge] = 0.03
-    s.biomass[emerge] = 3.0
-    growing = s.stage == 2
-    mat = gdd_mat[np.arange(len(c)), c]
-    dev_new = np.where(growing, np.minimum(s.gdd / mat, 1.0), s.dev)
+def _crop_forcing(weather, cal, crop_by_day, params, pet) -> dict[str, np.ndarray]:
+    """Everything of the crop model that depends on weather and calendar only, (n, T) float32."""
+    c = crop_by_day
+    card = CROP_TRAITS["t_card"]
+    ta = weather["TA"]
+    up = (ta - card[c, 0]) / (card[c, 1] - card[c, 0])
+    down = (card[c, 3] - ta) / (card[c, 3] - card[c, 2])
+    f_t = np.clip(np.minimum(up, down), 0, 1)
+    f_vpd = np.clip(1 - 0.6 * (weather["VPD"] - 10.0) / 30.0, 0.35, 1)
+    lue = params["LUE"][:, None] * np.where(c == 0, np.float32(1), np.float32(SOY_LUE_RATIO))
+    par = PAR_FRACTION * MJ_PER_WM2_DAY * weather["SW_IN"]
+    on = (cal["stage"] == 2) | (cal["stage"] == 3) | cal["harvest"]
+    light = np.where(on, lue * par * f_t * f_vpd, 0).astype(np.float32)
     lai_max = CROP_TRAITS["lai_max"][c]
-    d_pot = lai_max * (_lai_shape(dev_new) - _lai_shape(s.dev))
-    grow_lai = np.where(d_pot > 0, d_pot * (0.25 + 0.75 * fw),
-                        d_pot * s.lai / np.maximum(lai_max * _lai_shape(s.dev), 0.05))
-    stress_sen = 0.015 * (1 - fw) * s.lai * (dev_new > 0.6)
-    s.lai = np.where(growing, np.maximum(s.lai + grow_lai - stress_sen, 0), s.lai)
-    s.dev = dev_new
-    lo, hi = CROP_TRAITS["flower"][c, 0], CROP_TRAITS["flower"][c, 1]
-    flowering = growing & (s.dev >= lo) & (s.dev <= hi)
-    s.flower_fw += np.where(flowering, fw, 0)
-    s.flower_days += flowering
-    s.heat_days += flowering & (tmax > 35)
-    frost = growing & (tmin < -2) & (s.dev > 0.3)
-    mature = growing & ((s.dev >= 1) | frost | (doy >= 300))
-    s.stage[mature] = 3
-    s.lai[frost] *= 0.3
-    s.since_mature += s.stage == 3
-    s.lai = np.where(s.stage == 3, s.lai * 0.92, s.lai)
-    harvest = (s.stage == 3) & ((s.since_mature >= 21) | (doy >= 320))
-    if harvest.any():
-        _harvest(s, harvest, residue, yields, yi, params)
+    shape = _lai_shape(cal["dev"])
+    pot = lai_max * shape
+    prev = np.concatenate([pot[:, :1], pot[:, :-1]], axis=1)
+    d_pot = np.where(cal["stage"] == 2, pot - prev, 0)
+    keep = np.where(cal["stage"] == 3, np.float32(0.92), np.float32(1))
+    keep = np.where(on & ~cal["emerge"], keep, 0)
+    return {
+        "light": light,
+        "k": CROP_TRAITS["k"][c].astype(np.float32),
+        "d_pot": d_pot.astype(np.float32),
+        "inv_prev": (1 / np.maximum(prev, 0.05)).astype(np.float32),
+        "sen": np.where((cal["stage"] == 2) & (cal["dev"] > 0.6), 0.015, 0).astype(np.float32),
+        "keep": keep.astype(np.float32),
+        "keep_bio": (on & ~cal["emerge"]).astype(np.float32),
+        "init_lai": np.where(cal["emerge"], 0.03, 0).astype(np.float32),
+        "init_bio": np.where(cal["emerge"], 3.0, 0).astype(np.float32),
+        "inv_laimax": (1 / lai_max).astype(np.float32),
+        "maint": (params["RA_MAINT"][:, None] * params["RA_Q10"][:, None] ** ((ta - 20.0) / 10.0)).astype(np.float32),
+        "heat": (cal["flower"] & (weather["TA_MAX"] > 35)).astype(np.float32),
+    }
 
 
-def _harvest(s: _State, idx, residue, yields, yi, params) -> None:
-    hi_max = np.where(s.crop == 0, params["HI_CORN"], params["HI_SOY"])
-    fw_flower = s.flower_fw / np.maximum(s.flower_days, 1)
-    hi = hi_max * np.clip(1 - 0.8 * (1 - fw_flower), 0.1, 1) * np.clip(1 - 0.03 * s.heat_days, 0.3, 1)
-    grain = hi * SHOOT_FRACTION * s.biomass
-    yields[idx, yi] = grain[idx]
-    residue[idx] = np.maximum(s.biomass - grain, 0)[idx]
-    s.stage[idx] = 4
-    s.lai[idx] = 0
-    s.biomass[idx] = 0
-
-
-def _new_year(s: _State, crop_year: np.ndarray) -> None:
-    s.crop = crop_year.astype(np.int8)
-    for name in ("gdd", "dev", "flower_fw", "flower_days", "heat_days", "since_mature"):
-        getattr(s, name)[:] = 0
-    s.stage[:] = 0
-    s.lai[:] = np.where(s.stage == 0, 0, s.lai)
-
-
-def _natural_lai(s: _State, veg, lat, doy, tmin, vpd, fw):
-    """Leaf area of natural vegetation from the growing-season index (Jolly et al. 2005)."""
-    i_t = np.clip((tmin + 2.0) / 7.0, 0, 1)
-    i_p = np.clip(day_length(lat, doy) - 10.0, 0, 1)
-    i_v = np.clip(1 - (vpd - 9.0) / 32.0, 0, 1)
-    water_limited = (veg == GRASS) | (veg == SHRUB)
-    gsi = i_t * i_p * i_v * np.where(water_limited, 0.2 + 0.8 * fw, 1.0)
-    s.gsi += (gsi - s.gsi) / 12.0
-    lai_max = np.choose(np.clip(veg, 1, 4) - 1, [NATURAL[k][0] for k in (1, 2, 3, 4)])
-    lai_min = lai_max * np.choose(np.clip(veg, 1, 4) - 1, [NATURAL[k][1] for k in (1, 2, 3, 4)])
-    return (lai_min + (lai_max - lai_min) * np.clip(1.25 * s.gsi, 0, 1)).astype(np.float32), lai_max
+def _natural_forcing(weather, veg, lat, doy, params) -> dict[str, np.ndarray]:
+    """Weather-only parts of the natural-vegetation model, (n, T) float32."""
+    ta = weather["TA"]
+    card = CROP_TRAITS["t_card"][1] - np.array([3, 3, 5, 5], np.float32)
+    f_t = np.clip(np.minimum((ta - card[0]) / (card[1] - card[0]), (card[3] - ta) / (card[3] - card[2])), 0, 1)
+    f_vpd = np.clip(1 - 0.6 * (weather["VPD"] - 10.0) / 30.0, 0.35, 1)
+    par = PAR_FRACTION * MJ_PER_WM2_DAY * weather["SW_IN"]
+    i_t = np.clip((weather["TA_MIN"] + 2.0) / 7.0, 0, 1)
+    daylen = np.stack([day_length(lat, d) for d in range(1, 367)], axis=1)[:, doy - 1]
+    i_p = np.clip(daylen - 10.0, 0, 1)
+    i_v = np.clip(1 - (weather["VPD"] - 9.0) / 32.0, 0, 1)
+    code = np.clip(veg, 1, 4) - 1
+    lai_max = np.choose(code, [NATURAL[k][0] for k in (1, 2, 3, 4)]).astype(np.float32)
+    lai_min = (lai_max * np.choose(code, [NATURAL[k][1] for k in (1, 2, 3, 4)])).astype(np.float32)
+    return {"light": (params["LUE"][:, None] * par * f_t * f_vpd).astype(np.float32),
+            "gsi": (i_t * i_p * i_v).astype(np.float32), "lai_max": lai_max, "lai_min": lai_min,
+            "water_limited": ((veg == GRASS) | (veg == SHRUB)),
+            "maint": (params["RA_MAINT"][:, None] * params["RA_Q10"][:, None] ** ((ta - 20.0) / 10.0)).astype(np.float32)}
 
 
 def run(weather: dict[str, np.ndarray], dates: pd.DatetimeIndex, soils: dict[str, np.ndarray],
@@ -241,7 +225,8 @@ def run(weather: dict[str, np.ndarray], dates: pd.DatetimeIndex, soils: dict[str
     crop : (n, n_years) 0 corn / 1 soybean for each calendar year in ``dates``.
     lat, lon : (n,) degrees.
     veg : (n,) vegetation codes (default all CROP).
-    spinup_days : leading days to run but drop from the output.
+    spinup_days : leading days to run but drop from the output; natural vegetation's
+        soil carbon pools are set near equilibrium at the end of the spin-up.
 
     Returns
     -------
@@ -251,60 +236,158 @@ def run(weather: dict[str, np.ndarray], dates: pd.DatetimeIndex, soils: dict[str
     n, n_days = weather["TA"].shape
     lat = np.asarray(lat, float)
     veg = np.zeros(n, np.int8) if veg is None else np.asarray(veg, np.int8)
-    is_crop = veg == CROP
-    any_natural = bool((~is_crop).any())
-    s = _State(n, soils, veg)
+    year_index = dates.year.values - dates.year.values[0]
+    doy = dates.day_of_year.values
     gdd_mat = np.clip(gdd_available(lat, lon)[:, None] * CROP_TRAITS["gdd_share"][None, :],
                       [850.0, 750.0], [1700.0, 1450.0]).astype(np.float32)
-    lat_sow = np.clip(2.5 * (lat - 40.0), -25, 20).astype(np.float32)
-    card = CROP_TRAITS["t_card"]
-    years = dates.year.values
-    year_index = years - years[0]
-    doys = dates.dayofyear.values
-    keep = n_days - spinup_days
-    out = {k: np.zeros((n, keep), np.float32) for k in ("GPP", "RA", "RH", "LAI", "SWC", "RESIDUE")}
-    yields = np.zeros((n, int(year_index[-1]) + 1), np.float32)
-    lue_factor = np.where(s.crop == 0, 1.0, SOY_LUE_RATIO)
+    cal = crop_calendar(weather, doy, year_index, crop, lat, gdd_mat)
+    crop_by_day = crop[:, year_index].astype(np.intp)
+    pet = priestley_taylor(weather["TA"], weather["SW_IN"]).astype(np.float32)
+    cf = _crop_forcing(weather, cal, crop_by_day, params, pet)
+    is_crop = veg == CROP
+    nf = _natural_forcing(weather, veg, lat, doy, params) if (~is_crop).any() else None
+    return _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_index, spinup_days)
+
+
+def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_index, spinup_days):
+    """The daily loop over the state variables (soil water, leaf area, biomass, soil carbon)."""
+    n, n_days = weather["TA"].shape
+    f32 = np.float32
+    keep_days = n_days - spinup_days
+    # time-major copies: a day's values are contiguous in memory
+    tm = {k: np.ascontiguousarray(v.T) for k, v in cf.items()}
+    if nf is not None:
+        tm.update({f"nat_{k}": np.ascontiguousarray(nf[k].T) for k in ("light", "gsi", "maint")})
+    flower_tm = np.ascontiguousarray(cal["flower"].T)
+    harvest_tm = np.ascontiguousarray(cal["harvest"].T)
+    out = {k: np.zeros((keep_days, n), f32) for k in ("GPP", "RA", "RH", "LAI", "SWC", "RESIDUE")}
+    yields = np.zeros((n, int(year_index[-1]) + 1), f32)
+    wp, fc = soils["WP"], soils["FC"]
+    inv_aw = (1 / (0.5 * (fc - wp))).astype(f32)
+    inv_aw_et = (1 / (0.6 * (fc - wp))).astype(f32)
+    sat_mm, fc_mm = soils["SAT"] * ROOT_ZONE_MM, fc * ROOT_ZONE_MM
+    floor_mm = 0.4 * wp * ROOT_ZONE_MM
+    k_drain = np.clip(params["DRAINAGE"] * np.sqrt(soils["KSAT"] / 15.0), 0.02, 0.95).astype(f32)
+    inv_fc = (1 / fc).astype(f32)
+    opt, inv_width = params["RH_SWC_OPT"], (1 / params["RH_SWC_WIDTH"]).astype(f32)
+    klit, ksom, hum = params["RH_KLIT"], params["RH_KSOM"], params["RH_HUMIFICATION"]
+    ts = lfilter([1 / 8.0], [1, -7 / 8.0], weather["TA"], axis=1, zi=np.full((n, 1), 7 / 8.0 * 5.0))[0]
+    f_rh_t = np.ascontiguousarray((params["RH_Q10"][:, None] ** ((np.minimum(ts, 30.0) - 20.0) / 10.0)
+                                   * np.where(ts < 0, 0.3, 1.0)).astype(f32).T)
+    liquid, no_snow = _snow(weather)
+    pet_snow = np.ascontiguousarray((pet * no_snow).T)
+    liquid = np.ascontiguousarray(liquid.T)
+    crop_tm = np.ascontiguousarray(crop_by_day.T)
+    theta = (0.9 * fc).astype(f32)
+    litter = np.where(is_crop, 450.0, 350.0).astype(f32)
+    som = (soils["SOC"] * soils["BD"] * 3000.0).astype(f32)
+    lai = np.zeros(n, f32)
+    biomass = np.zeros(n, f32)
+    flower_fw = np.zeros(n, f32)
+    flower_days = np.zeros(n, f32)
+    heat_days = np.zeros(n, f32)
+    gsi = np.full(n, 0.5, f32)
+    npp_mean = np.zeros(n, f32)
+    sums = np.zeros((2, n))  # spin-up sums of litter input and of the decay scale
+    any_harvest = cal["harvest"].any(axis=0)
+    zeros = np.zeros(n, f32)
+    ra_growth = params["RA_GROWTH"]
+    resp_lit = (1 - hum).astype(f32)
+    new_year = np.r_[True, year_index[1:] != year_index[:-1]]
     for t in range(n_days):
-        doy, yi = int(doys[t]), int(year_index[t])
-        ta, tmax, tmin = weather["TA"][:, t], weather["TA_MAX"][:, t], weather["TA_MIN"][:, t]
-        sw, p, vpd = weather["SW_IN"][:, t], weather["P"][:, t], weather["VPD"][:, t]
-        if doy == 1:
-            _new_year(s, crop[:, yi])
-            lue_factor = np.where(s.crop == 0, 1.0, SOY_LUE_RATIO).astype(np.float32)
-        s.t5 += (ta - s.t5) / 5.0
-        fw = np.clip((s.theta - soils["WP"]) / (0.55 * (soils["FC"] - soils["WP"])), 0, 1)
-        residue = np.zeros(n, np.float32)
-        _crop_phenology(s, doy, ta, tmax, tmin, p, fw, lat_sow, gdd_mat, residue, yields, yi, params)
-        lai = np.where(is_crop, s.lai, 0)
-        if any_natural:
-            nat_lai, nat_max = _natural_lai(s, veg, lat, doy, tmin, vpd, fw)
-            lai = np.where(is_crop, lai, nat_lai)
-        c = s.crop.astype(np.intp)
-        f_t = np.where(is_crop, _trapezoid(ta, card[c]), _trapezoid(ta, np.tile(card[1] - [3, 3, 5, 5], (n, 1))))
-        f_vpd = np.clip(1 - 0.6 * (vpd - 10.0) / 30.0, 0.35, 1)
-        k = np.where(is_crop, CROP_TRAITS["k"][c], 0.5)
-        apar = PAR_FRACTION * sw * MJ_PER_WM2_DAY * (1 - np.exp(-k * lai))
-        gpp = np.where(is_crop, params["LUE"] * lue_factor, params["LUE"]) * apar * f_t * f_vpd * fw
-        crop_live = s.biomass * (0.15 + 0.6 * s.lai / CROP_TRAITS["lai_max"][c])
-        live = np.where(is_crop, crop_live, 0)
-        if any_natural:
-            live = np.where(is_crop, live, 40.0 * lai + 30.0 * nat_max)
-        ra = _respiration(params, ta, gpp, live)
-        crop_on = is_crop & ((s.stage == 2) | (s.stage == 3))
-        gpp = np.where(is_crop & ~crop_on, 0, gpp)
-        ra = np.where(is_crop & ~crop_on, 0, ra)
-        ra = np.where(is_crop, np.minimum(ra, gpp + 0.05 * s.biomass), ra)
-        s.biomass = np.where(crop_on, np.maximum(s.biomass + gpp - ra, 0), s.biomass).astype(np.float32)
+        if new_year[t]:
+            flower_fw[:] = 0
+            flower_days[:] = 0
+            heat_days[:] = 0
+        fw = np.minimum(np.maximum((theta - wp) * inv_aw, 0), 1)
+        dp = tm["d_pot"][t]
+        grow = np.where(dp > 0, dp * (0.25 + 0.75 * fw), dp * lai * tm["inv_prev"][t])
+        lai = np.maximum(lai + grow - tm["sen"][t] * (1 - fw) * lai, 0) * tm["keep"][t] + tm["init_lai"][t]
+        gpp = tm["light"][t] * (1 - np.exp(-tm["k"][t] * lai)) * fw
+        rm = tm["maint"][t] * biomass * (0.15 + 0.6 * lai * tm["inv_laimax"][t])
+        ra = np.minimum(rm + ra_growth * np.maximum(gpp - rm, 0), gpp + 0.05 * biomass)
+        biomass = np.maximum(biomass + gpp - ra, 0) * tm["keep_bio"][t] + tm["init_bio"][t]
+        flower = flower_tm[t]
+        flower_fw += flower * fw
+        flower_days += flower
+        heat_days += tm["heat"][t]
+        residue = zeros
+        if any_harvest[t]:
+            h = harvest_tm[t]
+            grain = _grain(biomass, flower_fw, flower_days, heat_days, crop_tm[t], params)
+            yields[h, year_index[t]] = grain[h]
+            residue = np.where(h, np.maximum(biomass - grain, 0), 0).astype(f32)
+            biomass = np.where(h, 0, biomass)
+            lai = np.where(h, 0, lai)
         litter_in = residue
-        if any_natural:
-            s.npp_mean += (gpp - ra - s.npp_mean) / 120.0
-            litter_in = np.where(is_crop, residue, np.maximum(s.npp_mean, 0) * 0.95)
-        rh = _soil_carbon(s, soils, params, ta, litter_in)
-        _water_balance(s, soils, params, p, ta, priestley_taylor(ta, sw), lai)
-        if t >= spinup_days:
-            i = t - spinup_days
-            out["GPP"][:, i], out["RA"][:, i], out["RH"][:, i] = gpp, ra, rh
-            out["LAI"][:, i], out["SWC"][:, i], out["RESIDUE"][:, i] = lai, 100 * s.theta, residue
-    first_year = int(year_index[spinup_days]) if keep else 0
+        if nf is not None:
+            nat_fw = np.where(nf["water_limited"], 0.2 + 0.8 * fw, 1)
+            gsi += (tm["nat_gsi"][t] * nat_fw - gsi) / 12.0
+            nat_lai = nf["lai_min"] + (nf["lai_max"] - nf["lai_min"]) * np.clip(1.25 * gsi, 0, 1)
+            nat_gpp = tm["nat_light"][t] * (1 - np.exp(-0.5 * nat_lai)) * fw
+            rm_n = tm["nat_maint"][t] * (40.0 * nat_lai + 30.0 * nf["lai_max"])
+            nat_ra = rm_n + ra_growth * np.maximum(nat_gpp - rm_n, 0)
+            npp_mean += (nat_gpp - nat_ra - npp_mean) / 120.0
+            lai = np.where(is_crop, lai, nat_lai)
+            gpp = np.where(is_crop, gpp, nat_gpp)
+            ra = np.where(is_crop, ra, nat_ra)
+            litter_in = np.where(is_crop, residue, np.maximum(npp_mean, 0) * 0.95)
+        scale = f_rh_t[t] * np.exp(-np.square((theta * inv_fc - opt) * inv_width))
+        dec_lit = klit * scale * litter
+        dec_som = ksom * scale * som
+        litter += litter_in - dec_lit
+        som += hum * dec_lit - dec_som
+        rh = resp_lit * dec_lit + dec_som
+        w = np.minimum(theta * ROOT_ZONE_MM + liquid[t], sat_mm)
+        w -= k_drain * np.maximum(w - fc_mm, 0)
+        avail = np.minimum(np.maximum((w * (1 / ROOT_ZONE_MM) - wp) * inv_aw_et, 0), 1)
+        kc = np.minimum(1.15 - 0.85 * np.exp(-0.6 * lai), 1.1)
+        theta = np.maximum(w - pet_snow[t] * kc * avail, floor_mm) * (1 / ROOT_ZONE_MM)
+        if t < spinup_days:
+            sums[0] += litter_in
+            sums[1] += scale
+            if t == spinup_days - 1 and nf is not None:
+                litter, som = _equilibrate(litter, som, sums, klit, ksom, hum, is_crop)
+            continue
+        i = t - spinup_days
+        out["GPP"][i], out["RA"][i], out["RH"][i] = gpp, ra, rh
+        out["LAI"][i], out["SWC"][i], out["RESIDUE"][i] = lai, theta, residue
+    out = {k: v.T for k, v in out.items()}
+    out["SWC"] = out["SWC"] * np.float32(100)
+    first_year = int(year_index[spinup_days]) if keep_days else 0
     return EngineOutput(daily=out, annual={"YIELD": yields[:, first_year:]})
+
+
+def _snow(weather) -> tuple[np.ndarray, np.ndarray]:
+    """Liquid water reaching the soil (rain + melt, mm d-1) and a snow-free mask, (n, T)."""
+    ta, p = weather["TA"], weather["P"]
+    n, n_days = ta.shape
+    liquid = np.empty_like(p)
+    no_snow = np.empty(ta.shape, np.float32)
+    snow = np.zeros(n, np.float32)
+    cold = ta < 0
+    melt_cap = 3.0 * np.maximum(ta, 0)
+    for t in range(n_days):
+        snow += np.where(cold[:, t], p[:, t], 0)
+        melt = np.minimum(snow, melt_cap[:, t])
+        snow -= melt
+        liquid[:, t] = np.where(cold[:, t], 0, p[:, t]) + melt
+        no_snow[:, t] = snow <= 1
+    return liquid, no_snow
+
+
+def _grain(biomass, flower_fw, flower_days, heat_days, crop_now, params) -> np.ndarray:
+    """Grain carbon (g C m-2): harvest index reduced by water stress and heat around flowering."""
+    hi_max = np.where(crop_now == 0, params["HI_CORN"], params["HI_SOY"])
+    fw = flower_fw / np.maximum(flower_days, 1)
+    hi = hi_max * np.clip(1 - 0.4 * (1 - fw), 0.35, 1) * np.clip(1 - 0.015 * heat_days, 0.5, 1)
+    return (hi * SHOOT_FRACTION * biomass).astype(np.float32)
+
+
+def _equilibrate(litter, som, sums, klit, ksom, hum, is_crop):
+    """Natural vegetation: litter at equilibrium, organic matter slightly below it (a small sink)."""
+    inputs, scale = sums[0], np.maximum(sums[1], 1e-6)
+    lit_eq = inputs / (klit * scale)
+    som_eq = 0.85 * hum * inputs / (ksom * scale)
+    return (np.where(is_crop, litter, lit_eq).astype(np.float32),
+            np.where(is_crop, som, som_eq).astype(np.float32))

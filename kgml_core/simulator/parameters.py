@@ -40,8 +40,8 @@ class ParamSpec:
 
 
 PARAMS: dict[str, ParamSpec] = {p.name: p for p in [
-    ParamSpec("LUE", 2.45, "g C MJ-1", "light-use efficiency of maize on absorbed PAR "
-              "(soybean: 0.62 x)", 0.08, 0.05, 1.2, 4.0, relative=True),
+    ParamSpec("LUE", 2.5, "g C MJ-1", "light-use efficiency of maize on absorbed PAR "
+              "(soybean: 0.60 x)", 0.08, 0.05, 1.2, 4.0, relative=True),
     ParamSpec("DRAINAGE", 0.25, "d-1", "fraction of root-zone water above field capacity "
               "drained per day at KSAT 15 mm h-1", 0.30, 0.15, 0.02, 0.95, relative=True),
     ParamSpec("RH_Q10", 2.2, "1", "temperature sensitivity (Q10) of heterotrophic respiration",
@@ -50,7 +50,7 @@ PARAMS: dict[str, ParamSpec] = {p.name: p for p in [
               "heterotrophic respiration peaks", 0.08, 0.04, 0.4, 1.2),
     ParamSpec("RH_SWC_WIDTH", 0.35, "1", "width of the soil-water response of heterotrophic "
               "respiration (fraction of field capacity)", 0.07, 0.03, 0.12, 0.8),
-    ParamSpec("RH_KLIT", 0.0075, "d-1", "decay rate of the litter (residue) pool at 20 degC and "
+    ParamSpec("RH_KLIT", 0.006, "d-1", "decay rate of the litter (residue) pool at 20 degC and "
               "optimal water", 0.25, 0.10, 0.001, 0.05, relative=True),
     ParamSpec("RH_KSOM", 8.0e-5, "d-1", "decay rate of soil organic matter at 20 degC and "
               "optimal water", 0.25, 0.10, 1e-5, 1e-3, relative=True),
@@ -59,7 +59,7 @@ PARAMS: dict[str, ParamSpec] = {p.name: p for p in [
     ParamSpec("RA_Q10", 2.0, "1", "temperature sensitivity (Q10) of maintenance respiration"),
     ParamSpec("RA_MAINT", 0.011, "d-1", "maintenance respiration per g C of living biomass at 20 degC"),
     ParamSpec("RA_GROWTH", 0.25, "1", "growth respiration as a fraction of GPP minus maintenance"),
-    ParamSpec("HI_CORN", 0.52, "1", "maximum harvest index of maize (grain C / above-ground C)"),
+    ParamSpec("HI_CORN", 0.60, "1", "maximum harvest index of maize (grain C / above-ground C)"),
     ParamSpec("HI_SOY", 0.42, "1", "maximum harvest index of soybean"),
 ]}
 
