@@ -175,6 +175,22 @@ class Run:
         """The saved metrics ({} when none were saved)."""
         return _read_json(self.path / "metrics.json", {})
 
+    def _file(self, name: str, suffix: str) -> Path:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise ValueError(f"file name '{name}' must use letters, digits, '_' and '-'")
+        return self.path / f"{name}{suffix}"
+
+    def save_json(self, name: str, data: Any) -> None:
+        """Write an extra JSON file ``NAME.json`` (normalizer, region table, ...)."""
+        write_json_atomic(self._file(name, ".json"), data)
+
+    def load_json(self, name: str) -> Any:
+        """Read ``NAME.json`` written by :meth:`save_json`."""
+        path = self._file(name, ".json")
+        if not path.exists():
+            raise FileNotFoundError(f"run '{self.id}' has no file {path.name}")
+        return _read_json(path)
+
     def save_predictions(self, ds: xr.Dataset) -> None:
         """Write ``predictions.nc`` (NetCDF) atomically."""
         target = self.path / "predictions.nc"

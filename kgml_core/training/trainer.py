@@ -236,9 +236,9 @@ class KGMLTrainer:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
                 for key, value in terms.items():
-                    sums[key] = sums.get(key, 0.0) + float(value)
+                    sums[key] = sums.get(key, 0.0) + float(value.detach())
                 report(self.progress, self.cancel, ProgressEvent(
-                    name, epoch, cfg.epochs, step + 1, n_steps, {k: float(v) for k, v in terms.items()}))
+                    name, epoch, cfg.epochs, step + 1, n_steps, {k: float(v.detach()) for k, v in terms.items()}))
             log.epochs.append({k: v / n_steps for k, v in sums.items()})
         return log
 

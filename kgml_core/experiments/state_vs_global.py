@@ -1,0 +1,631 @@
+"""State-specific against global KGML: the experiment of the SDSA-KGML article.
+
+The comparison ladder, trained and scored in one harness on a simulated
+three-state world (the "observed" world has location-dependent parameters;
+the "process" world is the process model with default parameters):
+
+* ``process_model``: the process model with default parameters (no learning);
+* ``no_knowledge`` (level 1): a GRU with attention trained on the sparse
+  observations only (county yields, flux sites), no knowledge guidance;
+* ``global`` (level 2): KGML-ag trained end to end with the 5-step protocol;
+* ``state_specific`` (level 3): SDSA-KGML, the global model fine-tuned per
+  state (steps 3 and 5 on the state's data, L2-SP toward the global weights);
+* ``auto_region`` (level 3): the same per region of the Auto Region Detector.
+
+Scores are computed on held-out counties (all years) and on held-out years
+(all counties) of the observed world's noise-free truth, per state and per
+flux, with paired bootstrap intervals for each RMSE difference against the
+global model. :func:`heterogeneity_sweep` repeats the global against
+state-specific comparison for several heterogeneity settings.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from kgml_core import schema
+from kgml_core.metrics import paired_bootstrap_rmse_diff, scores
+from kgml_core.models import build_model
+from kgml_core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, report
+from kgml_core.regions import detect_regions
+from kgml_core.runs import Run, RunStore
+from kgml_core.training.data import DAYS, Normalizer, Samples, make_samples
+from kgml_core.training.protocol import ProtocolConfig, finetune, finetune_region, pretrain, \
+    train_no_knowledge
+from kgml_core.training.trainer import KGMLTrainer, StepConfig, default_device
+
+log = logging.getLogger(__name__)
+
+MODEL_NAMES = ("process_model", "no_knowledge", "global", "state_specific", "auto_region")
+FLUXES = ("RA", "RH", "NEE", "RECO")
+TARGETS = FLUXES + ("YIELD",)
+KIND = "state_vs_global"
+
+
+@dataclass
+class StateVsGlobalConfig:
+    """Configuration of the experiment; defaults are the ``quick`` preset.
+
+    states, years (first, last), test_years (the last N years held out),
+    test_fraction (share of each state's counties held out), heterogeneity
+    (of the simulator's parameters), seed, sites_per_state (flux towers),
+    max_counties (per state, None for all), pretrain_units (process-world
+    counties for pretraining, None for all training counties),
+    max_yield_samples (county-years for yield fine-tuning, None for all),
+    model sizes, the protocol's step settings, no_knowledge (level-1 training),
+    region_method / n_regions (Auto Region Detector), n_boot (bootstrap
+    resamples), sweep (heterogeneity values, run after the main experiment),
+    threads (torch CPU threads), device ("auto", "cpu", "cuda").
+    """
+
+    states: tuple[str, ...] = ("IL", "IA", "IN")
+    years: tuple[int, int] = (2010, 2015)
+    test_years: int = 2
+    test_fraction: float = 0.3
+    heterogeneity: float = 1.0
+    seed: int = 0
+    sites_per_state: int = 3
+    max_counties: int | None = None
+    pretrain_units: int | None = 48
+    max_yield_samples: int | None = 256
+    hidden: int = 32
+    flux_hidden: int = 16
+    head_hidden: int = 16
+    dropout: float = 0.1
+    protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(
+        step1=StepConfig(epochs=3, batch_size=32, lr=3e-3, self_paced=True, balance=0.0),
+        step2=StepConfig(epochs=4, batch_size=32, lr=3e-3),
+        step3=StepConfig(epochs=4, batch_size=64, lr=3e-3),
+        step4=StepConfig(epochs=1, batch_size=32, lr=1e-3),
+        step5=StepConfig(epochs=12, batch_size=12, lr=3e-3),
+        region3=StepConfig(epochs=3, batch_size=64, lr=2e-3, l2sp=1e-3),
+        region5=StepConfig(epochs=20, batch_size=4, lr=3e-3, l2sp=1e-3)))
+    no_knowledge: StepConfig = field(default_factory=lambda: StepConfig(epochs=8, batch_size=32, lr=3e-3))
+    region_method: str = "kmeans"
+    n_regions: int | None = None
+    n_boot: int = 300
+    sweep: tuple[float, ...] = ()
+    threads: int = 2
+    device: str = "auto"
+    preset: str = "quick"
+
+    def __post_init__(self) -> None:
+        self.states = tuple(str(s).upper() for s in self.states)
+        self.years = tuple(int(y) for y in self.years)
+        self.sweep = tuple(float(h) for h in self.sweep)
+        if not self.states:
+            raise ValueError("state-vs-global needs at least one state")
+        if not 1 <= self.test_years < self.years[1] - self.years[0] + 1:
+            raise ValueError(f"test_years must leave at least one training year in {self.years}, "
+                             f"got {self.test_years}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (saved with every run)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StateVsGlobalConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown state-vs-global config keys {unknown}")
+        d = dict(d)
+        if isinstance(d.get("protocol"), dict):
+            d["protocol"] = ProtocolConfig(**{k: StepConfig(**v) for k, v in d["protocol"].items()})
+        if isinstance(d.get("no_knowledge"), dict):
+            d["no_knowledge"] = StepConfig(**d["no_knowledge"])
+        return cls(**d)
+
+
+def preset(name: str, **overrides) -> StateVsGlobalConfig:
+    """``tiny`` (tests, seconds), ``quick`` (app and CI, minutes on 2 cores) or ``full`` (article scale)."""
+    if name == "quick":
+        cfg = StateVsGlobalConfig()
+    elif name == "tiny":
+        one = StepConfig(epochs=1, batch_size=8, lr=3e-3)
+        cfg = StateVsGlobalConfig(
+            years=(2012, 2014), test_years=1, max_counties=6, sites_per_state=1, pretrain_units=6,
+            max_yield_samples=12, hidden=8, flux_hidden=8, head_hidden=8, n_regions=2, n_boot=50,
+            protocol=ProtocolConfig(*(one,) * 7), no_knowledge=one, preset="tiny")
+    elif name == "full":
+        cfg = StateVsGlobalConfig(
+            years=(2000, 2019), test_years=4, pretrain_units=None, max_yield_samples=None,
+            hidden=64, flux_hidden=32, head_hidden=32, dropout=0.2, n_boot=1000, preset="full",
+            protocol=ProtocolConfig(
+                step1=StepConfig(epochs=15, batch_size=64, lr=2e-3, self_paced=True, balance=0.0),
+                step2=StepConfig(epochs=20, batch_size=64, lr=2e-3),
+                step3=StepConfig(epochs=10, batch_size=64, lr=2e-3),
+                step4=StepConfig(epochs=5, batch_size=64, lr=5e-4),
+                step5=StepConfig(epochs=40, batch_size=16, lr=1e-3),
+                region3=StepConfig(epochs=8, batch_size=64, lr=1e-3, l2sp=1e-3),
+                region5=StepConfig(epochs=60, batch_size=8, lr=1e-3, l2sp=1e-3)),
+            no_knowledge=StepConfig(epochs=40, batch_size=32, lr=2e-3))
+    else:
+        raise ValueError(f"unknown preset '{name}'; expected tiny, quick or full")
+    return replace(cfg, **overrides) if overrides else cfg
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class ExperimentData:
+    """Everything the models see and are scored on.
+
+    truth : observed world (counties); process : process world, same counties;
+    yields : noisy county yields; sites : flux towers; split : unit -> "train"/"test";
+    train_years, test_years : lists of int.
+    """
+
+    truth: xr.Dataset
+    process: xr.Dataset
+    yields: xr.Dataset
+    sites: xr.Dataset
+    split: pd.Series
+    train_years: list[int]
+    test_years: list[int]
+
+
+def _choose_counties(cfg: StateVsGlobalConfig) -> tuple[str, ...] | None:
+    if cfg.max_counties is None:
+        return None
+    from kgml_core import geo
+    table = geo.load_counties(cfg.states)
+    picks = []
+    for state in cfg.states:
+        fips = sorted(table.index[table["state"] == state])
+        g = np.random.default_rng(cfg.seed)
+        picks += sorted(g.choice(fips, size=min(cfg.max_counties, len(fips)), replace=False).tolist())
+    return tuple(picks)
+
+
+def split_counties(truth: xr.Dataset, hosts: set[str], test_fraction: float, seed: int) -> pd.Series:
+    """Hold out ``test_fraction`` of each state's counties; flux-site host counties stay in training."""
+    units = truth["unit"].values.astype(str)
+    states = truth["state"].values.astype(str)
+    split = pd.Series("train", index=pd.Index(units, name="unit"))
+    g = np.random.default_rng(seed + 1)
+    for state in dict.fromkeys(states):
+        free = [u for u in units[states == state] if u not in hosts]
+        n_test = int(round(test_fraction * (states == state).sum()))
+        chosen = g.choice(free, size=min(n_test, len(free)), replace=False) if free else []
+        split.loc[list(chosen)] = "test"
+    return split
+
+
+def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None) -> ExperimentData:
+    """Simulate (or load from the cache) the observed and process worlds and the observations."""
+    from kgml_core.simulator import WorldConfig, load_world, simulate_observations
+
+    h = cfg.heterogeneity if heterogeneity is None else heterogeneity
+    world = WorldConfig(states=cfg.states, years=cfg.years, seed=cfg.seed, world="observed",
+                        heterogeneity=h, counties=_choose_counties(cfg))
+    truth = load_world(world)
+    process = load_world(replace(world, world="process"))
+    yields, sites = simulate_observations(world, sites_per_state=cfg.sites_per_state, seed=cfg.seed)
+    hosts = set(sites["county"].values.astype(str))
+    split = split_counties(truth, hosts, cfg.test_fraction, cfg.seed)
+    years = list(range(cfg.years[0], cfg.years[1] + 1))
+    return ExperimentData(truth, process, yields, sites, split, years[:-cfg.test_years],
+                          years[-cfg.test_years:])
+
+
+def _subsample(samples: Samples, n: int | None, seed: int) -> Samples:
+    if n is None or len(samples) <= n:
+        return samples
+    g = np.random.default_rng(seed)
+    return samples.subset(np.sort(g.choice(len(samples), size=n, replace=False)))
+
+
+def _yield_world(data: ExperimentData) -> xr.Dataset:
+    """County inputs with the noisy yield statistics and no fluxes (what counties observe)."""
+    ds = data.truth.drop_vars([v for v in FLUXES + ("RESIDUE",) if v in data.truth])
+    ds["YIELD"] = data.yields["YIELD"]
+    return ds
+
+
+@dataclass
+class TrainingSets:
+    process: Samples
+    yields: Samples
+    sites: Samples
+    evaluation: Samples
+
+
+def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSets:
+    """Samples for pretraining, yield and flux fine-tuning, and evaluation (all counties, all years)."""
+    train_units = data.split.index[data.split == "train"].to_numpy()
+    g = np.random.default_rng(cfg.seed + 2)
+    pre_units = train_units if cfg.pretrain_units is None or cfg.pretrain_units >= len(train_units) \
+        else np.sort(g.choice(train_units, size=cfg.pretrain_units, replace=False))
+    process = make_samples(data.process.sel(unit=pre_units), data.train_years)
+    yields = make_samples(_yield_world(data).sel(unit=train_units), data.train_years)
+    yields = _subsample(yields, cfg.max_yield_samples, cfg.seed + 3)
+    sites = make_samples(data.sites, data.train_years)
+    evaluation = make_samples(data.truth, data.train_years + data.test_years)
+    return TrainingSets(process, yields, sites, evaluation)
+
+
+# --------------------------------------------------------------------------- models
+def _device(cfg: StateVsGlobalConfig) -> torch.device:
+    return default_device() if cfg.device == "auto" else torch.device(cfg.device)
+
+
+def _kgml(cfg: StateVsGlobalConfig, name: str = "kgml_ag"):
+    sizes = {"n_inputs": 19, "hidden": cfg.hidden, "head_hidden": cfg.head_hidden, "dropout": cfg.dropout}
+    if name == "kgml_ag":
+        sizes["flux_hidden"] = cfg.flux_hidden
+    return build_model(name, sizes)
+
+
+class Harness:
+    """Trains the ladder's models on one :class:`TrainingSets` and predicts the evaluation samples."""
+
+    def __init__(self, cfg: StateVsGlobalConfig, sets: TrainingSets, norm: Normalizer,
+                 progress: ProgressCallback | None, cancel: CancelToken | None):
+        self.cfg, self.sets, self.norm = cfg, sets, norm
+        self.progress, self.cancel = progress, cancel
+        self.device = _device(cfg)
+        self.weights: dict[str, dict[str, torch.Tensor]] = {}
+
+    def trainer(self, model) -> KGMLTrainer:
+        return KGMLTrainer(model, self.norm, self.device, self.progress, self.cancel, self.cfg.seed)
+
+    def pretrain_global(self) -> dict[str, torch.Tensor]:
+        """Steps 1-2 on the process world (independent of the observed world's heterogeneity)."""
+        t = self.trainer(_kgml(self.cfg))
+        pretrain(t, self.sets.process, self.cfg.protocol, "global")
+        self.weights["pretrained"] = t.state_dict()
+        return self.weights["pretrained"]
+
+    def train_global(self, pretrained: dict[str, torch.Tensor]) -> KGMLTrainer:
+        """Steps 3-5 from the pretrained weights."""
+        model = _kgml(self.cfg)
+        model.load_state_dict(pretrained)
+        t = self.trainer(model)
+        finetune(t, self.sets.process, self.sets.yields, self.sets.sites, self.cfg.protocol, "global")
+        self.weights["global"] = t.state_dict()
+        return t
+
+    def train_groups(self, prefix: str, yield_groups: np.ndarray, site_groups: np.ndarray) -> dict:
+        """One SDSA-KGML model per group (state or region), from the global weights."""
+        anchor = self.weights["global"]
+        trainers = {}
+        for group in sorted(set(yield_groups.tolist()) | set(site_groups.tolist())):
+            model = _kgml(self.cfg)
+            model.load_state_dict(anchor)
+            t = self.trainer(model)
+            finetune_region(t, self.sets.yields.subset(yield_groups == group),
+                            self.sets.sites.subset(site_groups == group), self.cfg.protocol,
+                            anchor, f"{prefix}_{group}")
+            self.weights[f"{prefix}_{group}"] = t.state_dict()
+            trainers[group] = t
+        return trainers
+
+    def train_no_knowledge(self) -> KGMLTrainer:
+        """Level 1, from scratch on the observations."""
+        t = self.trainer(_kgml(self.cfg, "gru_attention"))
+        train_no_knowledge(t, self.sets.yields, self.sets.sites, self.cfg.no_knowledge)
+        self.weights["no_knowledge"] = t.state_dict()
+        return t
+
+
+def predict_grouped(trainers: dict, samples: Samples, groups: np.ndarray,
+                    fallback: KGMLTrainer) -> dict[str, np.ndarray]:
+    """Predict each sample with its group's trainer (``fallback`` for groups without one)."""
+    out = {k: np.full((len(samples), DAYS), np.nan, np.float32) for k in FLUXES}
+    out["YIELD"] = np.full(len(samples), np.nan, np.float32)
+    for group in np.unique(groups):
+        mask = groups == group
+        pred = trainers.get(group, fallback).predict(samples.subset(mask))
+        for k in out:
+            out[k][mask] = pred[k]
+    return out
+
+
+# --------------------------------------------------------------------------- evaluation
+def _to_grid(values: np.ndarray, samples: Samples, truth: xr.Dataset) -> np.ndarray:
+    """Sample-major daily values (n, 365) onto the (unit, time) grid of ``truth`` (NaN elsewhere)."""
+    units = {u: i for i, u in enumerate(truth["unit"].values.astype(str))}
+    time = pd.DatetimeIndex(truth["time"].values)
+    grid = np.full((len(units), len(time)), np.nan, np.float32)
+    first_day = {y: int(np.flatnonzero(time.year == y)[0]) for y in np.unique(samples.year)}
+    rows = np.array([units[u] for u in samples.unit])
+    for y, start in first_day.items():
+        sel = samples.year == y
+        grid[rows[sel], start:start + DAYS] = values[sel]
+    return grid
+
+
+def _to_annual(values: np.ndarray, samples: Samples, truth: xr.Dataset) -> np.ndarray:
+    units = {u: i for i, u in enumerate(truth["unit"].values.astype(str))}
+    years = {int(y): j for j, y in enumerate(truth["year"].values)}
+    grid = np.full((len(units), len(years)), np.nan, np.float32)
+    grid[[units[u] for u in samples.unit], [years[int(y)] for y in samples.year]] = values
+    return grid
+
+
+def predictions_dataset(preds: dict[str, dict[str, np.ndarray]], samples: Samples,
+                        data: ExperimentData, regions: pd.Series) -> xr.Dataset:
+    """Predictions of every model and the truth: RA, RH, NEE, RECO (model, unit, time), YIELD (model, unit, year)."""
+    truth = data.truth
+    names = ["truth"] + list(preds)
+    ds = xr.Dataset(coords={c: truth[c] for c in ("unit", "lat", "lon", "state", "unit_kind", "time", "year")})
+    ds = ds.assign_coords(model=("model", np.array(names, dtype=object)),
+                          split=("unit", data.split.reindex(truth["unit"].values.astype(str)).values.astype(object)),
+                          region=("unit", regions.reindex(truth["unit"].values.astype(str)).values.astype(int)))
+    for k in FLUXES:
+        stack = [truth[k].transpose("unit", "time").values.astype(np.float32)]
+        stack += [_to_grid(p[k], samples, truth) for p in preds.values()]
+        ds[k] = (("model", "unit", "time"), np.stack(stack), schema.variable_attrs(k))
+        ds[k].encoding = {"zlib": True, "complevel": 1}
+    stack = [truth["YIELD"].transpose("unit", "year").values.astype(np.float32)]
+    stack += [_to_annual(p["YIELD"], samples, truth) for p in preds.values()]
+    ds["YIELD"] = (("model", "unit", "year"), np.stack(stack), schema.variable_attrs("YIELD"))
+    ds.attrs.update({"test_years": list(data.test_years), "train_years": list(data.train_years),
+                     "heterogeneity": float(truth.attrs.get("heterogeneity", np.nan)),
+                     "note": "split: 'test' counties held out; years in test_years held out"})
+    return ds
+
+
+def _eval_masks(ds: xr.Dataset, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean (unit, time) and (unit, year) masks of a held-out set: counties, years or either."""
+    test_unit = ds["split"].values == "test"
+    test_years = set(ds.attrs["test_years"])
+    test_time = np.isin(pd.DatetimeIndex(ds["time"].values).year, list(test_years))
+    test_year = np.isin(ds["year"].values, list(test_years))
+    if which == "heldout_counties":
+        return test_unit[:, None] & ~test_time[None, :], test_unit[:, None] & ~test_year[None, :]
+    if which == "heldout_years":
+        return ~test_unit[:, None] & test_time[None, :], ~test_unit[:, None] & test_year[None, :]
+    return test_unit[:, None] | test_time[None, :], test_unit[:, None] | test_year[None, :]
+
+
+def evaluate(ds: xr.Dataset, which: str = "heldout") -> dict:
+    """Scores per state, model and target on a held-out set of :func:`predictions_dataset` output."""
+    daily_mask, annual_mask = _eval_masks(ds, which)
+    states = ds["state"].values.astype(str)
+    out: dict = {}
+    for state in dict.fromkeys(states):
+        in_state = states == state
+        out[state] = {}
+        for model in ds["model"].values[1:]:
+            out[state][str(model)] = {}
+            for k in TARGETS:
+                mask = (annual_mask if k == "YIELD" else daily_mask) & in_state[:, None]
+                obs = ds[k].sel(model="truth").values
+                sim = ds[k].sel(model=model).values
+                out[state][str(model)][k] = scores(obs[mask], sim[mask])
+    return out
+
+
+def bootstrap(ds: xr.Dataset, n_boot: int, seed: int) -> dict:
+    """Paired bootstrap (resampling counties) of RMSE(model) - RMSE(global), per state and target."""
+    daily_mask, annual_mask = _eval_masks(ds, "heldout")
+    states = ds["state"].values.astype(str)
+    out: dict = {}
+    for state in dict.fromkeys(states):
+        rows = states == state
+        out[state] = {}
+        for k in TARGETS:
+            mask = (annual_mask if k == "YIELD" else daily_mask)[rows]
+            obs = np.where(mask, ds[k].sel(model="truth").values[rows], np.nan)
+            base = ds[k].sel(model="global").values[rows]
+            out[state][k] = {
+                f"{m}_vs_global": paired_bootstrap_rmse_diff(obs, ds[k].sel(model=m).values[rows], base,
+                                                             n_boot=n_boot, seed=seed)
+                for m in ("state_specific", "auto_region", "no_knowledge", "process_model")
+                if m in ds["model"].values}
+    return out
+
+
+# --------------------------------------------------------------------------- runs
+def _regions(data: ExperimentData, cfg: StateVsGlobalConfig):
+    return detect_regions(data.truth, method=cfg.region_method, n_regions=cfg.n_regions, seed=cfg.seed)
+
+
+def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, cancel=None,
+               pretrained: dict | None = None, models=MODEL_NAMES) -> tuple[xr.Dataset, Harness, object]:
+    """Train the requested models of the ladder on ``data`` and return their predictions.
+
+    ``pretrained`` (steps 1-2 weights) is reused when given, since the process
+    world does not depend on the observed world's heterogeneity.
+    """
+    sets = training_sets(cfg, data)
+    norm = Normalizer.fit(sets.process)
+    harness = Harness(cfg, sets, norm, progress, cancel)
+    pretrained = pretrained if pretrained is not None else harness.pretrain_global()
+    harness.weights["pretrained"] = pretrained
+    glob = harness.train_global(pretrained)
+    ev = sets.evaluation
+    preds: dict[str, dict[str, np.ndarray]] = {}
+    if "process_model" in models:
+        proc = make_samples(data.process, data.train_years + data.test_years)
+        preds["process_model"] = {**{k: proc.daily[k] for k in FLUXES}, "YIELD": proc.yield_}
+    if "no_knowledge" in models:
+        preds["no_knowledge"] = harness.train_no_knowledge().predict(ev)
+    preds["global"] = glob.predict(ev)
+    if "state_specific" in models:
+        by_state = harness.train_groups("state", sets.yields.state, sets.sites.state)
+        preds["state_specific"] = predict_grouped(by_state, ev, ev.state, glob)
+    regions = _regions(data, cfg)
+    if "auto_region" in models:
+        label = regions.labels.astype(str)
+        by_region = harness.train_groups("region", label.reindex(sets.yields.county).values,
+                                         label.reindex(sets.sites.county).values)
+        preds["auto_region"] = predict_grouped(by_region, ev, label.reindex(ev.county).values, glob)
+    report(progress, cancel, ProgressEvent("evaluate", 1, 1, 1, 1, {}, "scoring"))
+    return predictions_dataset(preds, ev, data, regions.labels), harness, regions
+
+
+def _headline(states_metrics: dict) -> dict:
+    gains = [1 - m["state_specific"]["RH"]["rmse"] / m["global"]["RH"]["rmse"]
+             for m in states_metrics.values() if "state_specific" in m]
+    return {"name": "Rh RMSE reduction of state-specific vs global (mean over states)",
+            "value": float(np.mean(gains)) if gains else float("nan")}
+
+
+def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | None = None,
+                        progress=None, cancel=None) -> dict:
+    """Global against state-specific Rh RMSE for each heterogeneity in ``values``.
+
+    Returns ``{"values": [...], "states": {STATE: {"global_rmse": [...],
+    "state_specific_rmse": [...], "rmse_reduction": [...]}}}`` (reduction = 1 - state/global).
+    """
+    out: dict = {"values": [float(v) for v in values], "states": {}}
+    for h in values:
+        data = load_data(cfg, heterogeneity=float(h))
+        ds, harness, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"))
+        pretrained = harness.weights["pretrained"]
+        metrics = evaluate(ds)
+        for state, m in metrics.items():
+            row = out["states"].setdefault(state, {"global_rmse": [], "state_specific_rmse": [],
+                                                   "rmse_reduction": []})
+            g, s = m["global"]["RH"]["rmse"], m["state_specific"]["RH"]["rmse"]
+            row["global_rmse"].append(g)
+            row["state_specific_rmse"].append(s)
+            row["rmse_reduction"].append(1 - s / g)
+    return out
+
+
+def run_state_vs_global(config: StateVsGlobalConfig | None = None, store: RunStore | None = None,
+                        progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                        name: str | None = None) -> Run:
+    """Run the experiment into a new run of ``store`` and return it.
+
+    The run holds config.json (reproducible with its seed), metrics.json (see
+    the module docstring: ``states`` -> state -> model -> target -> scores,
+    plus ``by_split``, ``bootstrap``, ``regions``, ``heterogeneity_sweep`` when
+    ``config.sweep`` is set, ``seconds``), predictions.nc and the weights of
+    every model. On cancellation the run is marked ``cancelled`` and returned;
+    on an error it is marked ``failed`` and the error is raised.
+    """
+    cfg = config or StateVsGlobalConfig()
+    store = store or RunStore()
+    run = store.create(KIND, cfg.to_dict(), name=name)
+    torch.set_num_threads(max(1, int(cfg.threads)))
+    torch.manual_seed(cfg.seed)
+    start = time.time()
+    try:
+        run.log(f"loading worlds for {' '.join(cfg.states)} {cfg.years} h={cfg.heterogeneity}")
+        data = load_data(cfg)
+        ds, harness, regions = fit_ladder(cfg, data, _beating(run, progress), cancel)
+        metrics = {"states": evaluate(ds), "by_split": {w: evaluate(ds, w) for w in
+                                                        ("heldout_counties", "heldout_years")},
+                   "bootstrap": bootstrap(ds, cfg.n_boot, cfg.seed),
+                   "regions": _region_summary(regions),
+                   "test_years": data.test_years, "train_years": data.train_years,
+                   "n_test_counties": int((data.split == "test").sum()),
+                   "device": str(harness.device)}
+        metrics["headline"] = _headline(metrics["states"])
+        if cfg.sweep:
+            run.log(f"heterogeneity sweep {cfg.sweep}")
+            metrics["heterogeneity_sweep"] = heterogeneity_sweep(
+                cfg, cfg.sweep, harness.weights["pretrained"], _beating(run, progress), cancel)
+        metrics["seconds"] = time.time() - start
+        run.save_predictions(ds)
+        for key, weights in harness.weights.items():
+            run.save_weights(key, weights)
+        run.save_json("normalizer", harness.norm.to_dict())
+        run.save_metrics(metrics)
+        run.log(f"finished in {metrics['seconds']:.1f} s")
+        run.finish("finished")
+    except Cancelled:
+        run.log("cancelled")
+        run.finish("cancelled")
+    except BaseException as err:
+        run.log(f"failed: {type(err).__name__}: {err}")
+        run.finish("cancelled" if isinstance(err, KeyboardInterrupt) else "failed")
+        raise
+    return run
+
+
+def _beating(run: Run, progress: ProgressCallback | None) -> ProgressCallback:
+    """A progress callback that also beats the run's heart once per epoch end."""
+    def callback(event: ProgressEvent) -> None:
+        if event.step == event.n_steps:
+            run.heartbeat()
+        if progress is not None:
+            progress(event)
+    return callback
+
+
+def _region_summary(regions) -> dict:
+    sep = regions.separating_features.reset_index()
+    return {"method": regions.method, "labels": {str(k): int(v) for k, v in regions.labels.items()},
+            "names": {str(k): v for k, v in regions.region_names.items()},
+            "silhouette": {str(k): v for k, v in regions.scores.items()},
+            "separating_features": sep.replace({np.nan: None}).to_dict(orient="records")}
+
+
+# --------------------------------------------------------------------------- CLI
+def metrics_table(metrics: dict, targets=TARGETS) -> pd.DataFrame:
+    """Long table (state, model, target, r2, rmse, ...) of a metrics dict's ``states`` block."""
+    rows = [{"state": s, "model": m, "target": k, **v}
+            for s, models in metrics["states"].items() for m, ts in models.items()
+            for k, v in ts.items() if k in targets]
+    return pd.DataFrame(rows)
+
+
+def _cli_progress() -> ProgressCallback:
+    def show(event: ProgressEvent) -> None:
+        if event.step == event.n_steps or event.n_steps == 0:
+            loss = " ".join(f"{k}={v:.3f}" for k, v in event.losses.items())
+            print(f"\r{event.stage:<22} epoch {event.epoch}/{event.n_epochs} {loss}"[:110].ljust(110),
+                  end="\n" if event.epoch == event.n_epochs else "", file=sys.stderr, flush=True)
+    return show
+
+
+def _main(args) -> int:
+    overrides = {"states": tuple(args.states), "seed": args.seed, "threads": args.threads,
+                 "region_method": args.region_method, "device": args.device}
+    for key in ("heterogeneity", "n_regions"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if args.sweep:
+        overrides["sweep"] = tuple(args.sweep)
+    cfg = preset(args.preset, **overrides)
+    store = RunStore(Path(args.store)) if args.store else None
+    run = run_state_vs_global(cfg, store, progress=None if args.quiet else _cli_progress())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from kgml_core.runs import write_json_atomic
+    metrics = run.metrics()
+    write_json_atomic(out / "metrics.json", metrics)
+    run.predictions().to_netcdf(out / "predictions.nc")
+    table = metrics_table(metrics)
+    with pd.option_context("display.width", 140, "display.max_rows", 200):
+        print(table.pivot_table(index=["state", "model"], columns="target", values="rmse").round(3))
+        print(table.pivot_table(index=["state", "model"], columns="target", values="r2").round(3))
+    print(f"{metrics['headline']['name']}: {metrics['headline']['value']:.3f}; "
+          f"{metrics['seconds']:.1f} s; run {run.id}; wrote {out / 'metrics.json'}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("state-vs-global", help="SDSA-KGML: state-specific against global KGML-ag")
+    p.add_argument("--states", nargs="+", default=["IL", "IA", "IN"], help="postal codes")
+    p.add_argument("--preset", choices=("tiny", "quick", "full"), default="quick")
+    p.add_argument("--out", required=True, help="directory for metrics.json and predictions.nc")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--heterogeneity", type=float, default=None, help="simulator heterogeneity (default 1)")
+    p.add_argument("--sweep", type=float, nargs="+", default=None,
+                   help="also run global vs state-specific for these heterogeneity values")
+    p.add_argument("--region-method", choices=("kmeans", "contiguous", "states"), default="kmeans")
+    p.add_argument("--n-regions", type=int, default=None, help="fixed number of auto regions")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--store", default=None, help="run store directory (default: settings.runs_dir())")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_main)

@@ -1,0 +1,85 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from kgml_core.cli import main
+from kgml_core.experiments.state_vs_global import (MODEL_NAMES, StateVsGlobalConfig, preset,
+                                                   run_state_vs_global)
+from kgml_core.progress import CancelToken
+from kgml_core.runs import RunStore
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sdsa")
+    events = []
+    cfg = preset("tiny", states=("IL", "IA"), threads=1)
+    run = run_state_vs_global(cfg, RunStore(root / "runs"), progress=events.append)
+    return run, events, root
+
+
+def test_tiny_run_metrics_shape(tiny_run):
+    run, events, _ = tiny_run
+    assert run.status == "finished"
+    m = run.metrics()
+    assert set(m["states"]) == {"IL", "IA"}
+    for state in m["states"].values():
+        assert set(state) == set(MODEL_NAMES)
+        for model in state.values():
+            assert set(model) == {"RA", "RH", "NEE", "RECO", "YIELD"}
+            assert set(model["RH"]) == {"r2", "rmse", "mse", "mae", "bias", "n"}
+            assert model["RH"]["n"] > 0
+    boot = m["bootstrap"]["IL"]["RH"]["state_specific_vs_global"]
+    assert boot["lo"] <= boot["hi"]
+    assert m["seconds"] > 0 and set(m["regions"]["labels"])
+    assert {e.stage for e in events} >= {"global/step1", "global/step5", "state_IL/step5"}
+
+
+def test_tiny_run_predictions_and_weights(tiny_run):
+    run, _, _ = tiny_run
+    ds = run.predictions()
+    assert list(ds["model"].values) == ["truth", *MODEL_NAMES]
+    assert ds["RH"].dims == ("model", "unit", "time") and ds["YIELD"].dims == ("model", "unit", "year")
+    assert set(ds["split"].values) == {"train", "test"} and "region" in ds.coords
+    assert ds.attrs["test_years"] is not None
+    rh = ds["RH"].sel(model="global").values
+    assert np.isfinite(rh).mean() > 0.9
+    # process model with default parameters is the process world: differs from the truth
+    assert not np.allclose(ds["RH"].sel(model="process_model"), ds["RH"].sel(model="truth"), equal_nan=True)
+    state = run.load_weights("global")
+    assert any(k.startswith("shared.") for k in state)
+    assert "state_IL" in run.weight_names() and "pretrained" in run.weight_names()
+    cfg = StateVsGlobalConfig.from_dict(run.config)
+    assert cfg.states == ("IL", "IA") and cfg.preset == "tiny"
+
+
+def test_cancel_marks_run_cancelled(tmp_path):
+    token = CancelToken()
+    token.cancel()
+    run = run_state_vs_global(preset("tiny", states=("IL",), threads=1), RunStore(tmp_path), cancel=token)
+    assert run.status == "cancelled"
+    assert RunStore(tmp_path).list().loc[0, "status"] == "cancelled"
+
+
+def test_bad_config_named():
+    with pytest.raises(ValueError, match="test_years"):
+        StateVsGlobalConfig(years=(2010, 2011), test_years=2)
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("huge")
+    with pytest.raises(ValueError, match="unknown state-vs-global config keys"):
+        StateVsGlobalConfig.from_dict({"colour": 1})
+
+
+def test_cli_writes_metrics(tmp_path, monkeypatch):
+    monkeypatch.setenv("KGML_RUNS_DIR", str(tmp_path / "runs"))
+    out = tmp_path / "out"
+    code = main(["experiment", "state-vs-global", "--states", "IN", "--preset", "tiny",
+                 "--out", str(out), "--threads", "1", "--quiet"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["states"]["IN"]) == set(MODEL_NAMES)
+    assert (out / "predictions.nc").exists()
