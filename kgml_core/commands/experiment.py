@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 
 EXPERIMENTS: list[str] = [
+    "kgml_core.experiments.state_vs_global",
     "kgml_core.experiments.tamrl",
 ]
 
