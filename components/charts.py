@@ -1,0 +1,140 @@
+"""Plotly figure builders for the result pages (pure functions: tables in, figures out)."""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+TEMPLATE = "plotly_white"
+PALETTE = px.colors.qualitative.Safe
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    fig.update_layout(template=TEMPLATE, title=title, height=height, margin=dict(l=60, r=20, t=50, b=50),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    return fig
+
+
+def distribution_figure(features: pd.DataFrame, groups: pd.Series, variable: str, units: str) -> go.Figure:
+    """Box-and-points of one unit feature per group (e.g. per state)."""
+    frame = pd.DataFrame({"value": features[variable].astype(float), "group": groups.reindex(features.index)})
+    fig = px.box(frame.dropna(), x="group", y="value", color="group", points="all",
+                 color_discrete_sequence=PALETTE, hover_name=frame.dropna().index)
+    fig.update_yaxes(title=f"{variable} ({units})")
+    fig.update_xaxes(title="group")
+    fig.update_layout(showlegend=False)
+    return _layout(fig, f"{variable} by group")
+
+
+def shift_matrix_figure(matrix: pd.DataFrame, value: str = "MMD²") -> go.Figure:
+    """Heatmap of a square group x group shift matrix (MMD², unitless)."""
+    z = matrix.to_numpy(float)
+    fig = go.Figure(go.Heatmap(z=z, x=list(matrix.columns), y=list(matrix.index), colorscale="YlOrRd",
+                               colorbar=dict(title=f"{value} (–)"), zmin=0,
+                               text=np.where(np.isfinite(z), np.round(z, 3).astype(str), ""),
+                               texttemplate="%{text}", hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_xaxes(title="group")
+    fig.update_yaxes(title="group", autorange="reversed")
+    return _layout(fig, f"Shift matrix ({value} between groups)", 360)
+
+
+def response_curves_figure(curves: pd.DataFrame, driver: str, response: str, driver_units: str,
+                           response_units: str) -> go.Figure:
+    """Binned response of ``response`` to ``driver`` per group (mean ± 1 sd)."""
+    fig = go.Figure()
+    sub = curves[curves["driver"] == driver]
+    for i, (group, rows) in enumerate(sub.groupby("group", sort=True)):
+        colour = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=rows["x"], y=rows["mean"], mode="lines+markers", name=str(group),
+                                 line=dict(color=colour),
+                                 error_y=dict(type="data", array=rows["std"], visible=True, thickness=1)))
+    fig.update_xaxes(title=f"{driver} ({driver_units})")
+    fig.update_yaxes(title=f"{response} ({response_units})")
+    return _layout(fig, f"Response of {response} to {driver} by group")
+
+
+def distance_error_figure(unit_distance: pd.DataFrame, error_label: str | None,
+                          highlight: Iterable[str] = ()) -> go.Figure:
+    """Error (or, without errors, the distance alone) against distance from training, one point per unit.
+
+    Points carry the unit id in ``customdata`` so a click can be read back.
+    """
+    frame = unit_distance.reset_index()
+    has_err = error_label is not None and "error" in frame and frame["error"].notna().any()
+    y = frame["error"] if has_err else frame["distance"]
+    fig = go.Figure()
+    for i, (group, rows) in enumerate(frame.groupby("group", sort=True)):
+        yy = y.loc[rows.index]
+        fig.add_trace(go.Scatter(x=rows["distance"], y=yy, mode="markers", name=str(group),
+                                 customdata=rows["unit"], marker=dict(size=8, color=PALETTE[i % len(PALETTE)]),
+                                 hovertemplate="unit %{customdata}<br>distance %{x:.2f}<br>"
+                                               + ("error" if has_err else "distance") + " %{y:.3f}<extra></extra>"))
+    chosen = frame[frame["unit"].isin(list(highlight))]
+    if len(chosen):
+        fig.add_trace(go.Scatter(x=chosen["distance"], y=y.loc[chosen.index], mode="markers", name="selected",
+                                 customdata=chosen["unit"], hoverinfo="skip",
+                                 marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(color="black", width=2.5))))
+    fig.update_xaxes(title="distance from the training units (standardised features, –)")
+    fig.update_yaxes(title=error_label if has_err else "distance (–)")
+    return _layout(fig, "Error against distance from training" if has_err else "Distance from training")
+
+
+def embedding_figure(embedding: pd.DataFrame, explained: Iterable[float] = ()) -> go.Figure:
+    """PCA view of the unit features (pc1, pc2) coloured by group."""
+    ev = list(explained)
+    frame = embedding.reset_index()
+    fig = px.scatter(frame, x="pc1", y="pc2", color="group", hover_name=frame.columns[0],
+                     color_discrete_sequence=PALETTE)
+    fig.update_xaxes(title=f"PC1 ({ev[0]:.0%} of variance, standardised)" if ev else "PC1 (standardised)")
+    fig.update_yaxes(title=f"PC2 ({ev[1]:.0%} of variance, standardised)" if len(ev) > 1 else "PC2 (standardised)")
+    return _layout(fig, "Units in feature space (PCA)")
+
+
+def importance_figure(per_variable: pd.DataFrame, top: int = 10) -> go.Figure:
+    """Largest absolute standardised mean differences across all pairs of groups."""
+    frame = per_variable.assign(pair=per_variable["group_a"] + " vs " + per_variable["group_b"],
+                                abs_smd=per_variable["smd"].abs())
+    frame = frame.sort_values("abs_smd", ascending=False).head(top)
+    fig = px.bar(frame[::-1], x="abs_smd", y="variable", color="pair", orientation="h",
+                 color_discrete_sequence=PALETTE)
+    fig.update_xaxes(title="|standardised mean difference| (–)")
+    fig.update_yaxes(title="feature")
+    return _layout(fig, "What differs most between groups")
+
+
+def model_bars(table: pd.DataFrame, value: str, units: str, title: str) -> go.Figure:
+    """Grouped bars: rows are models, columns fluxes (``table``: model x flux)."""
+    fig = go.Figure()
+    for i, model in enumerate(table.index):
+        fig.add_trace(go.Bar(name=str(model), x=list(table.columns), y=table.loc[model].to_numpy(float),
+                             marker_color=PALETTE[i % len(PALETTE)]))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title="flux")
+    fig.update_yaxes(title=f"{value} ({units})")
+    return _layout(fig, title)
+
+
+def timeseries_figure(time: np.ndarray, series: Mapping[str, np.ndarray], variable: str, units: str,
+                      title: str) -> go.Figure:
+    """Daily series (observations drawn as dots, models as lines)."""
+    fig = go.Figure()
+    for i, (name, values) in enumerate(series.items()):
+        obs = name in ("obs", "observed", "truth")
+        fig.add_trace(go.Scattergl(x=time, y=np.asarray(values, float), name=name,
+                                   mode="markers" if obs else "lines",
+                                   marker=dict(size=3, color="#222222") if obs else None,
+                                   line=None if obs else dict(width=1.4, color=PALETTE[i % len(PALETTE)])))
+    fig.update_xaxes(title="date")
+    fig.update_yaxes(title=f"{variable} ({units})")
+    return _layout(fig, title)
+
+
+def histogram_figure(values: pd.Series, label: str, units: str, title: str) -> go.Figure:
+    """Histogram of per-county values (for the report and the maps page)."""
+    fig = go.Figure(go.Histogram(x=values.dropna().to_numpy(float), nbinsx=30, marker_color="#2E7D32"))
+    fig.update_xaxes(title=f"{label} ({units})")
+    fig.update_yaxes(title="counties (count)")
+    return _layout(fig, title, 320)

@@ -1,0 +1,228 @@
+"""County choropleths: period aggregation, colour scales and the folium map (pure, no Streamlit).
+
+The map is a folium GeoJson whose fill colours are computed here in Python and
+written into each feature, so the browser only draws; the county geometry is
+parsed once per set of states and reused.
+"""
+from __future__ import annotations
+
+import copy
+import html
+import json
+from functools import lru_cache
+from typing import Iterable
+
+import folium
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+
+from components import maps
+from kgml_core import geo
+
+SEASONS = {"DJF": (12, 1, 2), "MAM": (3, 4, 5), "JJA": (6, 7, 8), "SON": (9, 10, 11)}
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+PERIODS = ("year", *SEASONS, *MONTHS)
+DIVERGING = ("NEE",)
+CMAPS = {"GPP": "YlGn", "YIELD": "YlOrBr", "RA": "OrRd", "RH": "OrRd", "RECO": "OrRd",
+         "NEE": "RdBu_r", "diff": "RdBu_r", "std": "Purples", "error": "magma_r"}
+NO_DATA = "#D9D9D9"
+
+
+def period_label(period: str) -> str:
+    """Human label of a period code ("year", a season "JJA" or a month "Jul")."""
+    if period == "year":
+        return "annual sum"
+    if period in SEASONS:
+        return f"{period} season sum"
+    return f"{period} sum"
+
+
+def _months(period: str) -> tuple[int, ...]:
+    if period == "year":
+        return tuple(range(1, 13))
+    if period in SEASONS:
+        return SEASONS[period]
+    if period in MONTHS:
+        return (MONTHS.index(period) + 1,)
+    raise ValueError(f"period must be one of {list(PERIODS)}, got {period!r}")
+
+
+def aggregate(da: xr.DataArray, period: str = "year") -> pd.DataFrame:
+    """Per-unit sums of a daily flux over a period of each calendar year.
+
+    Parameters
+    ----------
+    da : (unit, time) daily values in g C m-2 d-1, or (unit, year) annual values
+        (returned as they are: the period does not apply).
+    period : "year", a season ("DJF" takes December, January and February of the
+        same calendar year) or a month abbreviation ("Jul").
+
+    Returns
+    -------
+    DataFrame (unit x year) of sums in g C m-2 per period; a year with missing
+    days in the period gives NaN.
+    """
+    if "year" in da.dims:
+        frame = da.transpose("unit", "year").to_pandas()
+    else:
+        months = _months(period)
+        sel = da.isel(time=np.isin(da["time"].dt.month.values, months))
+        # min_count: a period with any missing day is not a sum
+        n_days = sel["time"].groupby("time.year").count()
+        sums = sel.groupby("time.year").sum("time", min_count=1)
+        full = (sel.notnull().groupby("time.year").sum("time") == n_days)
+        frame = sums.where(full).transpose("unit", "year").to_pandas()
+    frame.index = frame.index.astype(str)
+    frame.columns = frame.columns.astype(int)
+    return frame.astype(float)
+
+
+def period_units(units: str, period: str, annual: bool = False) -> str:
+    """Units of a period sum of a daily flux in ``units`` (``g C m-2 d-1`` -> ``g C m-2 yr-1``)."""
+    if annual:
+        return units
+    base = units.replace(" d-1", "").strip()
+    return f"{base} yr-1" if period == "year" else f"{base} per {period}"
+
+
+def colour_range(values: pd.DataFrame | pd.Series | np.ndarray, diverging: bool = False,
+                 quantiles: tuple[float, float] = (0.02, 0.98)) -> tuple[float, float]:
+    """A robust (vmin, vmax) over all values (every year, so the scale does not jump).
+
+    Diverging scales are symmetric about zero.
+    """
+    arr = np.asarray(values, dtype=float).ravel()
+    arr = arr[np.isfinite(arr)]
+    if arr.size == 0:
+        return (-1.0, 1.0) if diverging else (0.0, 1.0)
+    lo, hi = np.quantile(arr, quantiles)
+    if diverging:
+        m = float(max(abs(lo), abs(hi))) or 1.0
+        return -m, m
+    if hi <= lo:
+        hi = lo + (abs(lo) * 0.01 or 1.0)
+    return float(lo), float(hi)
+
+
+def colours(values: Iterable[float], vmin: float, vmax: float, cmap: str) -> list[str]:
+    """Hex colours of ``values`` on ``cmap`` between vmin and vmax (NaN -> grey)."""
+    arr = np.asarray(list(values), dtype=float)
+    scale = colormaps[cmap]
+    frac = np.clip((arr - vmin) / (vmax - vmin if vmax > vmin else 1.0), 0, 1)
+    rgba = scale(np.nan_to_num(frac))
+    return [to_hex(c) if np.isfinite(v) else NO_DATA for c, v in zip(rgba, arr)]
+
+
+@lru_cache(maxsize=16)
+def _county_features(states: tuple[str, ...]) -> dict:
+    return json.loads(geo.geojson("county", states))
+
+
+def _fmt(value: float) -> str:
+    return "no data" if not np.isfinite(value) else f"{value:,.1f}" if abs(value) < 1e4 else f"{value:,.0f}"
+
+
+def county_geojson(states: Iterable[str], values: pd.Series, vmin: float, vmax: float, cmap: str,
+                   extra: dict[str, pd.Series] | None = None) -> dict:
+    """County GeoJSON with ``fill`` and formatted ``value`` (plus ``extra`` columns) per feature."""
+    base = _county_features(tuple(geo.resolve_states(states)))
+    vals = values.reindex([f["properties"]["id"] for f in base["features"]]).to_numpy(float)
+    fills = colours(vals, vmin, vmax, cmap)
+    out = {"type": "FeatureCollection", "features": []}
+    for feat, val, fill in zip(base["features"], vals, fills):
+        props = dict(feat["properties"], fill=fill, value=_fmt(val))
+        for name, series in (extra or {}).items():
+            props[name] = _fmt(float(series.get(props["id"], np.nan)))
+        out["features"].append({"type": "Feature", "geometry": feat["geometry"], "properties": props})
+    return out
+
+
+def legend_html(title: str, units: str, vmin: float, vmax: float, cmap: str) -> str:
+    """A small CSS gradient legend (no external library) for the map's corner."""
+    stops = ", ".join(colours(np.linspace(vmin, vmax, 7), vmin, vmax, cmap))
+    return (
+        '<div class="kgml-legend" style="position:absolute;bottom:18px;left:12px;z-index:9999;'
+        'background:rgba(255,255,255,.92);padding:6px 8px;border-radius:4px;font:12px sans-serif;'
+        'box-shadow:0 1px 4px rgba(0,0,0,.3)">'
+        f'<div><b>{html.escape(title)}</b> ({html.escape(units)})</div>'
+        f'<div style="width:220px;height:10px;margin:4px 0;background:linear-gradient(to right, {stops})"></div>'
+        f'<div style="display:flex;justify-content:space-between;width:220px">'
+        f'<span>{_fmt(vmin)}</span><span>{_fmt((vmin + vmax) / 2)}</span><span>{_fmt(vmax)}</span></div></div>')
+
+
+def site_layer(sites: pd.DataFrame, cmap: str = "magma_r", label: str = "error") -> folium.FeatureGroup:
+    """Flux sites as circles coloured by ``sites["error"]`` (grey when NaN).
+
+    ``sites`` has index site id and columns lat, lon, error (and optional units).
+    """
+    layer = folium.FeatureGroup(name="flux sites")
+    err = sites["error"].astype(float) if "error" in sites else pd.Series(np.nan, index=sites.index)
+    lo, hi = colour_range(err) if err.notna().any() else (0.0, 1.0)
+    fills = colours(err.values, lo, hi, cmap)
+    for (sid, row), fill, e in zip(sites.iterrows(), fills, err.values):
+        if not (np.isfinite(row["lat"]) and np.isfinite(row["lon"])):
+            continue
+        tip = f"{sid}: {label} {_fmt(e)}"
+        folium.CircleMarker([row["lat"], row["lon"]], radius=7, color="#0D2B45", weight=1.5,
+                            fill=True, fill_color=fill, fill_opacity=0.95, tooltip=tip).add_to(layer)
+    return layer
+
+
+def region_layer(states: Iterable[str], regions: pd.Series, names: dict | None = None) -> folium.FeatureGroup:
+    """Counties outlined and tinted by their detected region (``regions``: FIPS -> region id)."""
+    states = tuple(geo.resolve_states(states))
+    base = copy.deepcopy(_county_features(states))
+    labels = sorted(pd.unique(regions.dropna()))
+    palette = colormaps["tab10"]
+    tint = {r: to_hex(palette(i % 10)) for i, r in enumerate(labels)}
+    for feat in base["features"]:
+        r = regions.get(feat["properties"]["id"])
+        feat["properties"]["region"] = (names or {}).get(r, f"region {r}") if r is not None else "none"
+        feat["properties"]["tint"] = tint.get(r, NO_DATA)
+    layer = folium.FeatureGroup(name="detected regions", show=True)
+    folium.GeoJson(base, name="regions",
+                   style_function=lambda f: {"color": f["properties"]["tint"], "weight": 2.2,
+                                             "fillOpacity": 0.0, "dashArray": "4 3"},
+                   tooltip=folium.GeoJsonTooltip(["name", "region"], aliases=["County", "Region"])).add_to(layer)
+    return layer
+
+
+def choropleth_map(states: Iterable[str], values: pd.Series, title: str, units: str, vmin: float, vmax: float,
+                   cmap: str, extra: dict[str, pd.Series] | None = None, sites: pd.DataFrame | None = None,
+                   regions: pd.Series | None = None, region_names: dict | None = None,
+                   highlight: Iterable[str] = ()) -> folium.Map:
+    """A county choropleth (hover: county, state, value with units) with optional layers.
+
+    Parameters
+    ----------
+    values : FIPS -> value in ``units``.
+    extra : more per-county values shown on hover (name -> series).
+    sites : flux sites (index id; lat, lon, error) drawn on top.
+    regions : FIPS -> region id, drawn as dashed outlines.
+    highlight : FIPS outlined in black (e.g. a county clicked in a chart).
+    """
+    states = geo.resolve_states(states)
+    fmap = maps.base_map(maps._bounds(states))
+    data = county_geojson(states, values, vmin, vmax, cmap, extra)
+    fields = ["name", "state", "value", *(extra or {})]
+    aliases = ["County", "State", f"{title} ({units})", *(extra or {})]
+    chosen = set(highlight)
+    folium.GeoJson(
+        data, name=title,
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.85,
+                                  "color": "#000000" if f["properties"]["id"] in chosen else "#5F6B63",
+                                  "weight": 3 if f["properties"]["id"] in chosen else 0.5},
+        highlight_function=lambda f: {"weight": 2.5, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(fields, aliases=aliases, sticky=True),
+    ).add_to(fmap)
+    if regions is not None and len(regions):
+        region_layer(states, regions, region_names).add_to(fmap)
+    if sites is not None and len(sites):
+        site_layer(sites).add_to(fmap)
+    if (regions is not None and len(regions)) or (sites is not None and len(sites)):
+        folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap.get_root().html.add_child(folium.Element(legend_html(title, units, vmin, vmax, cmap)))
+    return fmap

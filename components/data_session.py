@@ -1,0 +1,179 @@
+"""What data this browser session uses: the embedded simulated world, real files, finished runs.
+
+Session state key ``loaded_data`` holds the real datasets loaded on the Data page
+(name -> :class:`Loaded`); ``use_real_data`` says whether the other pages draw them.
+Uploads are written, with sanitised names, into a temporary folder of the session.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+import xarray as xr
+
+from kgml_core import settings
+from kgml_core.runs import RunStore
+
+WORLD_YEARS = (2015, 2019)
+ACCEPTED = (".csv", ".nc", ".zip")
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+@dataclass
+class Loaded:
+    """One loaded real dataset: its name, the loader kind, the dataset and where it came from."""
+
+    name: str
+    kind: str
+    ds: xr.Dataset
+    files: list[str] = field(default_factory=list)
+
+    def provenance(self) -> str:
+        """Source files (and original columns where the loader recorded them)."""
+        return str(self.ds.attrs.get("source_files") or ", ".join(self.files))
+
+
+# ---------------------------------------------------------------------------------------------
+# pure helpers (unit-tested)
+# ---------------------------------------------------------------------------------------------
+
+def sanitise_name(name: str) -> str:
+    """A safe file name: no folders, only letters, digits, '_', '-', '.'; at most 120 characters."""
+    base = Path(str(name).replace("\\", "/")).name
+    base = _UNSAFE.sub("_", base).lstrip(".") or "upload"
+    return base[-120:]
+
+
+def check_upload(name: str, data: bytes) -> str:
+    """The file's type (".csv", ".nc" or ".zip") after checking extension and content.
+
+    Raises ValueError naming the file when the extension is not accepted or the
+    bytes do not look like that type (e.g. a binary file named .csv).
+    """
+    ext = Path(name).suffix.lower()
+    if ext not in ACCEPTED:
+        raise ValueError(f"{name}: only CSV, NetCDF (.nc) and ZIP files are accepted, got '{ext or 'no extension'}'")
+    if not data:
+        raise ValueError(f"{name}: the file is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"{name}: larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+    head = data[:4]
+    if ext == ".nc" and not (head[:3] == b"CDF" or head == b"\x89HDF"):
+        raise ValueError(f"{name}: not a NetCDF file (expected the CDF or HDF5 signature)")
+    if ext == ".zip" and head[:2] != b"PK":
+        raise ValueError(f"{name}: not a zip archive")
+    if ext == ".csv" and b"\x00" in data[:65536]:
+        raise ValueError(f"{name}: binary content, expected comma-separated text")
+    return ext
+
+
+def save_upload(folder: Path, name: str, data: bytes) -> Path:
+    """Check an uploaded file and write it into ``folder`` under a sanitised name."""
+    check_upload(name, data)
+    path = Path(folder) / sanitise_name(name)
+    path.write_bytes(data)
+    return path
+
+
+def site_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Index site id; columns lat, lon, first, last (dates) of a site dataset."""
+    out = pd.DataFrame({"lat": ds["lat"].values.astype(float), "lon": ds["lon"].values.astype(float)},
+                       index=pd.Index(ds["unit"].values.astype(str), name="site"))
+    if "time" in ds.dims:
+        out["first"] = str(pd.Timestamp(ds["time"].values[0]).date())
+        out["last"] = str(pd.Timestamp(ds["time"].values[-1]).date())
+    return out
+
+
+def default_site_list() -> Path | None:
+    """The FLUXNET2015 site list beside the project (coordinates of real sites), if present."""
+    path = settings.data_dir() / "sites" / "fluxnet2015_site_list.csv"
+    return path if path.exists() else None
+
+
+# ---------------------------------------------------------------------------------------------
+# session state and caches
+# ---------------------------------------------------------------------------------------------
+
+@st.cache_resource(max_entries=4, show_spinner="Simulating the embedded world (first time only)...")
+def observed_world(states: tuple[str, ...], years: tuple[int, int] = WORLD_YEARS) -> xr.Dataset:
+    """The simulator's observed world of ``states`` (shared, never mutated by pages)."""
+    from kgml_core.simulator import WorldConfig, load_world
+
+    return load_world(WorldConfig(states=tuple(states), years=tuple(years)))
+
+
+def loaded() -> dict[str, Loaded]:
+    """Real datasets loaded in this session (name -> :class:`Loaded`)."""
+    return st.session_state.setdefault("loaded_data", {})
+
+
+def add(item: Loaded) -> None:
+    """Keep a loaded dataset in the session (replacing one of the same name) and use real data."""
+    loaded()[item.name] = item
+    st.session_state["use_real_data"] = True
+
+
+def remove(name: str) -> None:
+    """Forget a loaded dataset."""
+    loaded().pop(name, None)
+
+
+def use_real() -> bool:
+    """Whether the other pages should show the real data loaded here."""
+    return bool(st.session_state.get("use_real_data", True)) and bool(loaded())
+
+
+def upload_dir() -> Path:
+    """This session's private folder for uploads."""
+    path = st.session_state.get("upload_dir")
+    if not path or not Path(path).is_dir():
+        path = tempfile.mkdtemp(prefix="kgml-upload-")
+        st.session_state["upload_dir"] = path
+    return Path(path)
+
+
+def real_sites() -> xr.Dataset | None:
+    """All loaded site datasets (FLUXNET, AmeriFlux) merged on one daily axis, or None."""
+    if not use_real():
+        return None
+    parts = [item.ds for item in loaded().values()
+             if "unit_kind" in item.ds.coords and (item.ds["unit_kind"].values == "site").all()
+             and "time" in item.ds.dims]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else xr.concat(parts, dim="unit", join="outer", data_vars="all",
+                                                     coords="different", compat="override")
+
+
+@st.cache_data(ttl=30, max_entries=4, show_spinner=False)
+def runs_table(kinds: tuple[str, ...]) -> pd.DataFrame:
+    """Finished runs of the given kinds, newest first (refreshed every 30 s)."""
+    table = RunStore().list()
+    if table.empty:
+        return table
+    table = table[table["kind"].isin(kinds) & (table["status"] == "finished")]
+    return table.sort_values("created", ascending=False)
+
+
+@st.cache_resource(max_entries=6, show_spinner="Reading the run's predictions...")
+def run_predictions(run_id: str, which: str = "predictions") -> xr.Dataset:
+    """A run's saved NetCDF: ``predictions``, ``upscaled`` or ``real_predictions``."""
+    run = RunStore().get(run_id)
+    if which == "predictions":
+        return run.predictions()
+    path = Path(run.path) / f"{which}.nc"
+    if not path.exists():
+        raise FileNotFoundError(f"run '{run_id}' has no {which}.nc")
+    return xr.load_dataset(path)
+
+
+@st.cache_data(ttl=60, max_entries=16, show_spinner=False)
+def run_metrics(run_id: str) -> dict:
+    """A run's metrics.json."""
+    return RunStore().get(run_id).metrics()

@@ -1,0 +1,124 @@
+"""Data: what is loaded (embedded world or real files, with provenance), uploads and folders."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+import xarray as xr
+
+from components import data_session, selection, theme
+from kgml_core import settings
+from kgml_core.loaders import LOADERS, LoaderError, load_any
+
+KINDS = ("auto", *LOADERS)
+KIND_HELP = ("auto: detected from the content. fluxnet: FLUXNET2015/ONEFlux daily or half-hourly CSV or zip; "
+             "ameriflux: AmeriFlux BASE; nass: NASS Quick Stats county yields; netcdf: gridded or contract "
+             "NetCDF; sites: a site list; hrrr: county daily weather.")
+
+
+def _load(paths: list[Path], kind: str, name: str) -> None:
+    """Load files/folders with the official loaders and keep them in the session."""
+    site_list = data_session.default_site_list()
+    options = {"site_list": site_list} if site_list is not None else {}
+    ds = load_any(paths, None if kind == "auto" else kind, **options)
+    detected = ds.attrs.get("source_format") or kind
+    data_session.add(data_session.Loaded(name=name, kind=str(detected), ds=ds, files=[p.name for p in paths]))
+
+
+def _describe(item: data_session.Loaded) -> dict:
+    ds = item.ds
+    period = ""
+    if "time" in ds.dims:
+        t = pd.DatetimeIndex(ds["time"].values)
+        period = f"{t[0].date()} to {t[-1].date()} (daily)"
+    elif "year" in ds.dims:
+        period = f"{int(ds['year'].min())}-{int(ds['year'].max())} (annual)"
+    kinds = sorted(set(ds["unit_kind"].values.astype(str))) if "unit_kind" in ds.coords else []
+    return {"name": item.name, "format": item.kind, "units": f"{ds.sizes.get('unit', 0)} {'/'.join(kinds)}",
+            "period": period, "variables": ", ".join(list(ds.data_vars)[:12]),
+            "provenance": item.provenance()}
+
+
+def _loaded_section(sel) -> None:
+    st.subheader("What is loaded")
+    rows = [{"name": "embedded world", "format": "simulator (observed world)",
+             "units": f"counties of {', '.join(sel.states)}",
+             "period": f"{data_session.WORLD_YEARS[0]}-{data_session.WORLD_YEARS[1]} (daily)",
+             "variables": "drivers, soils, GPP, RA, RH, RECO, NEE, YIELD",
+             "provenance": "kgml_core.simulator on US Census 2016 county boundaries (always available)"}]
+    rows += [_describe(item) for item in data_session.loaded().values()]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if data_session.loaded():
+        # a widget's own key is dropped on other pages, so the choice lives in a plain key
+        st.toggle("Use the real data in the other pages", value=st.session_state.get("use_real_data", True),
+                  key="data_use_real", on_change=lambda: st.session_state.update(
+                      use_real_data=st.session_state["data_use_real"]),
+                  help="Real sites appear on the Flux sites page and on the emission maps.")
+        gone = st.selectbox("Forget a loaded dataset", ["—", *data_session.loaded()], key="data_forget",
+                            help="Removes it from this session (files you uploaded are deleted with the session).")
+        if gone != "—" and st.button("Forget", key="data_forget_btn", help="Remove the chosen dataset."):
+            data_session.remove(gone)
+            st.rerun()
+        with st.expander("Provenance of every variable"):
+            for item in data_session.loaded().values():
+                prov = {v: item.ds[v].attrs.get("provenance", "") for v in item.ds.data_vars}
+                st.dataframe(pd.Series(prov, name="provenance").rename_axis(item.name), width="stretch")
+
+
+def _upload_section(kind: str) -> None:
+    st.subheader("Upload files")
+    files = st.file_uploader("FLUXNET, AmeriFlux, NASS or NetCDF files", type=["csv", "nc", "zip"],
+                             accept_multiple_files=True, key="data_upload",
+                             help="CSV, NetCDF or ZIP only; the content is checked, not just the name.")
+    done = st.session_state.setdefault("data_uploaded_ids", set())
+    for f in files or []:
+        if f.file_id in done:
+            continue
+        done.add(f.file_id)
+        try:
+            path = data_session.save_upload(data_session.upload_dir(), f.name, f.getvalue())
+            _load([path], kind, Path(path).stem)
+            st.success(f"Loaded {f.name}.", icon=":material/check_circle:")
+        except (LoaderError, ValueError) as err:
+            st.error(f"Could not load {f.name}: {err}", icon=":material/error:")
+            theme.log.info("upload %s refused: %s", f.name, err)
+
+
+def _folder_section(kind: str) -> None:
+    st.subheader("Point to a folder")
+    default = settings.data_dir() / "fluxnet"
+    folder = st.text_input("Folder or file on the server", value=str(default) if default.exists() else "",
+                           key="data_folder", help="A folder of FLX_* or AMF_* files, or one file, readable by the app.")
+    if st.button("Load folder", key="data_folder_btn", help="Load everything the folder holds of one kind."):
+        path = Path(folder).expanduser()
+        if not folder or not path.exists():
+            st.error(f"{folder or '(empty)'}: no such file or folder on the server.")
+            return
+        try:
+            _load([path], kind, path.name)
+            st.success(f"Loaded {path}.", icon=":material/check_circle:")
+        except (LoaderError, ValueError) as err:
+            st.error(f"Could not load {path.name}: {err}", icon=":material/error:")
+
+
+def main() -> None:
+    st.title("Data")
+    st.caption("Out of the box every page uses the embedded simulated world. Real files loaded here "
+               "(FLUXNET, AmeriFlux, NASS, NetCDF) are checked against the data contract and shown on "
+               "the Flux sites page and the emission maps.")
+    sel = selection.current()
+    _loaded_section(sel)
+    kind = st.selectbox("File kind", KINDS, key="data_kind", help=KIND_HELP)
+    _upload_section(kind)
+    _folder_section(kind)
+    real = data_session.loaded()
+    if real:
+        st.caption(f"{len(real)} real dataset(s) in this session: "
+                   + ", ".join(f"{n} ({i.ds.sizes.get('unit', 0)} units)" for n, i in real.items()))
+
+
+try:
+    main()
+except Exception as err:  # the page boundary
+    theme.show_error("The data page failed", err)

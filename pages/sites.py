@@ -1,0 +1,172 @@
+"""Flux sites (TAM-RL): per-site scores, sites held out, few- against zero-shot, upscaled counties, series."""
+from __future__ import annotations
+
+import json
+
+import folium
+import numpy as np
+import pandas as pd
+import streamlit as st
+import xarray as xr
+from streamlit_folium import st_folium
+
+from components import charts, choropleth, data_session, maps, selection, theme
+from kgml_core import geo
+
+FLUXES = ("GPP", "RECO", "NEE")
+MODEL_LABELS = {"tamrl": "TAM-RL (few-shot)", "tamrl_zero_shot": "TAM-RL (zero-shot)", "gbm": "Gradient boosting",
+                "lstm": "LSTM", "ct_lstm": "CT-LSTM"}
+FLUX_UNITS = "g C m-2 d-1"
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _state_outlines() -> dict:
+    return json.loads(geo.geojson("state", None, tolerance_deg=0.02, precision=3))
+
+
+def site_map(sites: pd.DataFrame, label: str, cmap: str) -> folium.Map:
+    """Sites (index id; lat, lon, error) over state outlines, coloured by ``error`` (the score)."""
+    ok = sites[np.isfinite(sites["lat"].astype(float)) & np.isfinite(sites["lon"].astype(float))]
+    bounds = [[ok["lat"].min() - 1, ok["lon"].min() - 1], [ok["lat"].max() + 1, ok["lon"].max() + 1]] \
+        if len(ok) else None
+    fmap = maps.base_map(bounds)
+    folium.GeoJson(_state_outlines(), name="states",
+                   style_function=lambda f: {"color": "#1B2A1F", "weight": 0.8, "fillOpacity": 0.03}).add_to(fmap)
+    choropleth.site_layer(ok, cmap=cmap, label=label).add_to(fmap)
+    if ok["error"].notna().any():
+        lo, hi = choropleth.colour_range(ok["error"])
+        fmap.get_root().html.add_child(folium.Element(choropleth.legend_html(label, "", lo, hi, cmap)))
+    return fmap
+
+
+def _score_section(run_id: str, metrics: dict, preds: xr.Dataset) -> None:
+    st.subheader("Scores at held-out sites")
+    per_site = metrics.get("per_site", {})
+    c1, c2, c3 = st.columns(3)
+    model = c1.selectbox("Model", list(per_site), format_func=lambda m: MODEL_LABELS.get(m, m), key="si_model",
+                         help="Every model was scored on sites it never saw in training.")
+    flux = c2.selectbox("Flux", list(FLUXES), key="si_flux", help="GPP, ecosystem respiration or NEE.")
+    score = c3.radio("Score", ["r2", "rmse"], horizontal=True, key="si_score",
+                     format_func={"r2": "R² (–)", "rmse": f"RMSE ({FLUX_UNITS})"}.get,
+                     help="Per-site R² or RMSE on good-quality days outside the support window.")
+    rows = per_site.get(model, {}).get(flux, {})
+    coords = data_session.site_table(preds)[["lat", "lon"]]
+    coords["error"] = pd.Series({s: r.get(score) for s, r in rows.items()}, dtype=float).reindex(coords.index)
+    label = "R²" if score == "r2" else f"RMSE ({FLUX_UNITS})"
+    st_folium(site_map(coords, label, "RdYlGn" if score == "r2" else "magma_r"), height=440,
+              width="stretch", returned_objects=[], key="sites_score_map")
+    st.caption(f"{len(rows)} held-out sites; {metrics.get('split', '')}.")
+    models = metrics.get("models", {})
+    table = pd.DataFrame({MODEL_LABELS.get(m, m): {f: per[f][f"median_{score}"] for f in FLUXES if f in per}
+                          for m, per in models.items()}).T
+    st.plotly_chart(charts.model_bars(table, f"median {label.split(' (')[0]}", "–" if score == "r2" else FLUX_UNITS,
+                                      "Leave-sites-out: median score across held-out sites"),
+                    width="stretch")
+    few, zero = metrics.get("few_shot", {}), metrics.get("zero_shot", {})
+    if few and zero:
+        fz = pd.DataFrame({"few-shot (30-day support)": {f: few[f][f"median_{score}"] for f in few},
+                           "zero-shot (no data at the site)": {f: zero[f][f"median_{score}"] for f in zero}}).T
+        st.plotly_chart(charts.model_bars(fz, f"median {label.split(' (')[0]}", "–" if score == "r2" else FLUX_UNITS,
+                                          "TAM-RL: few-shot against zero-shot"), width="stretch")
+
+
+def _upscaled_section(run_id: str) -> None:
+    st.subheader("Upscaled to counties")
+    try:
+        up = data_session.run_predictions(run_id, "upscaled")
+    except FileNotFoundError as err:
+        st.info(str(err))
+        return
+    c1, c2 = st.columns(2)
+    flux = c1.selectbox("Flux", [f for f in FLUXES if f in up], key="si_up_flux",
+                        help="Flux predicted by the TAM-RL ensemble in zero-shot mode.")
+    what = c2.radio("Show", ["mean", "spread"], horizontal=True, key="si_up_what",
+                    format_func={"mean": "Ensemble mean (annual sum)", "spread": "Uncertainty (ensemble sd)"}.get,
+                    help="Annual sum of the ensemble mean, or the mean daily spread between ensemble members.")
+    year = int(pd.DatetimeIndex(up["time"].values).year.max())
+    if what == "mean":
+        values = choropleth.aggregate(up[flux], "year")[year]
+        units, cmap = "g C m-2 yr-1", choropleth.CMAPS[flux]
+        lo, hi = choropleth.colour_range(values, flux in choropleth.DIVERGING)
+    else:
+        values = up[f"{flux}_STD"].mean("time").to_pandas()
+        values.index = values.index.astype(str)
+        units, cmap = FLUX_UNITS, choropleth.CMAPS["std"]
+        lo, hi = choropleth.colour_range(values)
+    states = sorted(set(up["state"].values.astype(str)))
+    fmap = choropleth.choropleth_map(states, values.astype(float), f"{flux} {what}", units, lo, hi, cmap)
+    st_folium(fmap, height=440, use_container_width=True, returned_objects=[], key="sites_upscaled_map")
+    st.caption(f"{year}; {up.sizes['unit']} counties; hover a county for its value.")
+
+
+def _series_section(series_sets: dict[str, xr.Dataset]) -> None:
+    st.subheader("Time series at a site")
+    options = [(name, str(u)) for name, ds in series_sets.items() for u in ds["unit"].values]
+    if not options:
+        return
+    picked = st.selectbox("Site", options, format_func=lambda o: f"{o[1]} ({o[0]})", key="si_site",
+                          help="Observed daily fluxes (dots) and the models' predictions (lines).")
+    flux = st.selectbox("Flux ", list(FLUXES), key="si_ts_flux", help="Which flux to plot.")
+    ds = series_sets[picked[0]].sel(unit=picked[1])
+    if flux not in ds:
+        st.info(f"{picked[1]} has no {flux}.")
+        return
+    da = ds[flux]
+    if "model" in da.dims:
+        series = {("obs" if m == "obs" else MODEL_LABELS.get(str(m), str(m))): da.sel(model=m).values
+                  for m in da["model"].values}
+    else:
+        series = {"obs": da.values}
+    st.plotly_chart(charts.timeseries_figure(ds["time"].values, series, flux, da.attrs.get("units", FLUX_UNITS),
+                                             f"{flux} at {picked[1]}"), width="stretch")
+
+
+def _real_section() -> xr.Dataset | None:
+    real = data_session.real_sites()
+    if real is None:
+        st.caption("No real data loaded: load FLUXNET or AmeriFlux files on the **Data** page to see them here.")
+        return None
+    st.subheader("Real sites loaded on the Data page")
+    table = data_session.site_table(real)
+    st.dataframe(table, width="stretch")
+    if np.isfinite(table["lat"].astype(float)).any():
+        st_folium(site_map(table.assign(error=np.nan), "site", "magma_r"), height=320,
+                  width="stretch", returned_objects=[], key="sites_real_map")
+    return real
+
+
+def main() -> None:
+    st.title("Flux sites and upscaling (TAM-RL)")
+    st.caption("Task-aware modulation (TAM-RL) learns from flux towers and predicts at places without one. "
+               "Scores are for whole sites held out from training.")
+    selection.current()
+    runs = data_session.runs_table(("tamrl",))
+    series_sets: dict[str, xr.Dataset] = {}
+    real = _real_section()
+    if real is not None:
+        series_sets["loaded"] = real
+    if not len(runs):
+        st.info("No TAM-RL run yet: start one on the **Train** page (experiment 'tamrl'). "
+                "Meanwhile the real sites you load on the **Data** page are shown here.", icon=":material/info:")
+    else:
+        run_id = st.selectbox("Run", list(runs["run_id"]), key="si_run",
+                              format_func=lambda r: f"{runs.set_index('run_id').loc[r, 'name']} ({r})",
+                              help="A finished TAM-RL run.")
+        metrics = data_session.run_metrics(run_id)
+        preds = data_session.run_predictions(run_id)
+        series_sets["virtual, held out"] = preds
+        try:
+            series_sets["real, run"] = data_session.run_predictions(run_id, "real_predictions")
+        except FileNotFoundError:
+            pass
+        _score_section(run_id, metrics, preds)
+        if st.toggle("Show the upscaled county map", value=True, key="si_show_up",
+                     help="County map of the upscaled fluxes and their uncertainty."):
+            _upscaled_section(run_id)
+    _series_section(series_sets)
+
+
+try:
+    main()
+except Exception as err:  # the page boundary
+    theme.show_error("The flux-sites page failed", err)
