@@ -116,7 +116,7 @@ def crop_calendar(weather: dict, doy: np.ndarray, year_index: np.ndarray, crop: 
     """
     n, n_days = weather["TA"].shape
     lat = np.asarray(lat, float)
-    t5 = lfilter([0.2], [1, -0.8], weather["TA"], axis=1).astype(np.float32)
+    t5 = lfilter(np.float32([0.2]), np.float32([1, -0.8]), weather["TA"], axis=1)
     gdd = _gdd(weather["TA_MAX"], weather["TA_MIN"]).astype(np.float32)
     dev = np.zeros((n, n_days), np.float32)
     stage = np.zeros((n, n_days), np.int8)
@@ -271,12 +271,12 @@ def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_i
     inv_fc = (1 / fc).astype(f32)
     opt, inv_width = params["RH_SWC_OPT"], (1 / params["RH_SWC_WIDTH"]).astype(f32)
     klit, ksom, hum = params["RH_KLIT"], params["RH_KSOM"], params["RH_HUMIFICATION"]
-    ts = lfilter([1 / 8.0], [1, -7 / 8.0], weather["TA"], axis=1, zi=np.full((n, 1), 7 / 8.0 * 5.0))[0]
+    ts = lfilter(np.float32([1 / 8.0]), np.float32([1, -7 / 8.0]), weather["TA"], axis=1,
+                 zi=np.full((n, 1), 7 / 8.0 * 5.0, np.float32))[0]
     f_rh_t = np.ascontiguousarray((params["RH_Q10"][:, None] ** ((np.minimum(ts, 30.0) - 20.0) / 10.0)
                                    * np.where(ts < 0, 0.3, 1.0)).astype(f32).T)
     liquid, no_snow = _snow(weather)
-    pet_snow = np.ascontiguousarray((pet * no_snow).T)
-    liquid = np.ascontiguousarray(liquid.T)
+    pet_snow = np.ascontiguousarray(pet.T) * no_snow
     crop_tm = np.ascontiguousarray(crop_by_day.T)
     theta = (0.9 * fc).astype(f32)
     litter = np.where(is_crop, 450.0, 350.0).astype(f32)
@@ -359,20 +359,20 @@ def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_i
 
 
 def _snow(weather) -> tuple[np.ndarray, np.ndarray]:
-    """Liquid water reaching the soil (rain + melt, mm d-1) and a snow-free mask, (n, T)."""
-    ta, p = weather["TA"], weather["P"]
-    n, n_days = ta.shape
-    liquid = np.empty_like(p)
-    no_snow = np.empty(ta.shape, np.float32)
-    snow = np.zeros(n, np.float32)
-    cold = ta < 0
+    """Liquid water reaching the soil (rain + melt, mm d-1) and a snow-free mask, time-major (T, n)."""
+    ta, p = np.ascontiguousarray(weather["TA"].T), np.ascontiguousarray(weather["P"].T)
+    n_days, n = ta.shape
+    liquid = np.where(ta < 0, np.float32(0), p)
+    snowfall = p - liquid
     melt_cap = 3.0 * np.maximum(ta, 0)
+    no_snow = np.empty((n_days, n), np.float32)
+    snow = np.zeros(n, np.float32)
     for t in range(n_days):
-        snow += np.where(cold[:, t], p[:, t], 0)
-        melt = np.minimum(snow, melt_cap[:, t])
+        snow += snowfall[t]
+        melt = np.minimum(snow, melt_cap[t])
         snow -= melt
-        liquid[:, t] = np.where(cold[:, t], 0, p[:, t]) + melt
-        no_snow[:, t] = snow <= 1
+        liquid[t] += melt
+        no_snow[t] = snow <= 1
     return liquid, no_snow
 
 

@@ -20,7 +20,7 @@ from kgml_core.simulator.weather import generate_weather
 
 log = logging.getLogger(__name__)
 
-CHUNK = 512
+CHUNK = 1040  # units per batch: bounds memory (about 1.3 GB of temporaries) for CONUS runs
 DRIVER_NAMES = ("TA", "TA_MAX", "TA_MIN", "SW_IN", "VPD", "P", "RH_MAX", "RH_MIN", "WS")
 SOIL_NAMES = ("BD", "SAND", "SILT", "CLAY", "FC", "WP", "KSAT", "SOC", "PH", "CEC")
 
