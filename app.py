@@ -22,6 +22,13 @@ PAGES = {
     ],
     "Models": [
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/compare.py", title="Compare models", icon=":material/leaderboard:"),
+    ],
+    "Results": [
+        st.Page("pages/emissions.py", title="Emission maps", icon=":material/layers:"),
+        st.Page("pages/shift.py", title="Distribution shift", icon=":material/compare_arrows:"),
+        st.Page("pages/sites.py", title="Flux sites (TAM-RL)", icon=":material/cell_tower:"),
+        st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ],
 }
 

@@ -67,6 +67,12 @@ def _form(kind: str) -> tuple[str, dict, str]:
         overrides["heterogeneity"] = float(st.slider(
             "Heterogeneity of the simulated world", 0.0, 2.0, float(defaults["heterogeneity"]), 0.25,
             key=f"het_{kind}", help="0: one parameter set everywhere (no spatial shift); 1: the default."))
+    if "sweep" in defaults:
+        sweep = st.multiselect("Heterogeneity sweep (optional)", [0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
+                               default=list(defaults["sweep"]), key=f"sweep_{kind}",
+                               help="Also retrain global and state-specific models on worlds with these "
+                                    "heterogeneities (each point costs about one more run).")
+        overrides["sweep"] = tuple(sorted(sweep))
     if kind == "tamrl" and "site_ids" in defaults:
         towers = [s for s in sel.sites if s.startswith("VT-")]
         use_sites = st.checkbox(f"Train only on the {len(towers)} virtual towers picked on the map",

@@ -1,0 +1,16 @@
+"""Folium map builders: local Leaflet only, counties with ids, selection styled."""
+from components import maps
+
+
+def test_region_map_uses_only_local_assets():
+    html = maps.region_map(["IA"], ["19169"], {"VT-0001": (42.0, -93.6)}, ["VT-0001"]).get_root().render()
+    assert "/app/static/vendor/leaflet/leaflet.js" in html
+    assert "cdn.jsdelivr" not in html and "cdnjs" not in html and "code.jquery" not in html
+    assert "tile.openstreetmap" not in html
+    assert '"19169"' in html and "VT-0001" in html
+
+
+def test_tiles_are_optional(monkeypatch):
+    monkeypatch.setenv(maps.TILE_URL_ENV, "http://localhost:9/{z}/{x}/{y}.png")
+    html = maps.base_map().get_root().render()
+    assert "localhost:9" in html
