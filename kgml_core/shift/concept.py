@@ -44,6 +44,21 @@ def _centres(x: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
     return np.divide(s, c, out=np.full(n, np.nan), where=c > 0)
 
 
+# Drivers computed from contract variables: relative soil water (fraction of field capacity).
+DERIVED = {"SWC_REL": "soil water content relative to field capacity, SWC / (100 FC)"}
+
+
+def _driver(ds: xr.Dataset, name: str) -> np.ndarray:
+    """(n_units, n_days) values of a driver: a daily contract variable or one of :data:`DERIVED`."""
+    if name == "SWC_REL":
+        missing = [v for v in ("SWC", "FC") if v not in ds.data_vars]
+        if missing:
+            raise ValueError(f"driver SWC_REL needs variables {missing}, not in the dataset")
+        return (np.asarray(ds["SWC"].transpose("unit", "time").values, float)
+                / (100 * np.asarray(ds["FC"].values, float)[:, None]))
+    return np.asarray(ds[name].transpose("unit", "time").values, float)
+
+
 def _hat(x: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Left knot index and weight of the right knot of each value (clipped to the knot range)."""
     idx = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, len(knots) - 2)
@@ -67,7 +82,7 @@ class ConceptData:
     def __init__(self, ds: xr.Dataset, groups: pd.Series, response: str = "RH",
                  drivers: Sequence[str] = ("TA", "SWC"), n_bins: Sequence[int] | int = 8,
                  relative: bool = True):
-        missing = [v for v in (response, *drivers) if v not in ds.data_vars]
+        missing = [v for v in (response, *drivers) if v not in ds.data_vars and v not in DERIVED]
         if missing:
             raise ValueError(f"concept shift needs variables {missing}, not in the dataset")
         if isinstance(n_bins, int):
@@ -77,9 +92,11 @@ class ConceptData:
         self.units, self.drivers, self.response = ids[keep], tuple(drivers), response
         self.labels = groups.reindex(self.units).to_numpy()
         y = np.asarray(ds[response].transpose("unit", "time").values, float)[keep]
-        xs = [np.asarray(ds[d].transpose("unit", "time").values, float)[keep] for d in drivers]
+        xs = [_driver(ds, d)[keep] for d in drivers]
         valid = np.isfinite(y) & np.all([np.isfinite(x) for x in xs], axis=0)
         self.unit_idx = np.broadcast_to(np.arange(len(self.units))[:, None], y.shape)[valid]
+        # one block per unit: the unit factor a_u is shared by all its days
+        self.block_idx, self.block_unit = self.unit_idx, np.arange(len(self.units))
         self.y = y[valid]
         self.x = [x[valid] for x in xs]
         if self.y.size == 0:
@@ -92,13 +109,13 @@ class ConceptData:
         self.n_bins = [len(k) - 1 for k in self.knots]
         self.relative = relative
         self.xtx, self.xty = self._normal_equations()
-        self.sumsq_unit = np.bincount(self.unit_idx, weights=self.y ** 2, minlength=len(self.units))
+        self.sumsq_block = np.bincount(self.block_idx, weights=self.y ** 2)
         _, scale = _fit_shared(self.xtx, self.xty, relative)
-        self.scale = scale / scale.mean() if scale.mean() > 0 else scale
+        self.scale = scale / scale.mean() if scale.mean() > 0 else scale  # per block
 
     def _normal_equations(self) -> tuple[np.ndarray, np.ndarray]:
         shape = [len(k) for k in self.knots]
-        n_nodes, n_units = int(np.prod(shape)), len(self.units)
+        n_nodes, n_units = int(np.prod(shape)), len(self.block_unit)
         hats = [_hat(x, k) for x, k in zip(self.x, self.knots)]
         corners = []
         for offsets in np.ndindex(*([2] * len(hats))):
@@ -107,7 +124,7 @@ class ConceptData:
             corners.append((node, weight))
         xty = np.zeros(n_units * n_nodes)
         xtx = np.zeros(n_units * n_nodes * n_nodes)
-        base = self.unit_idx * n_nodes
+        base = self.block_idx * n_nodes
         for node_i, w_i in corners:
             xty += np.bincount(base + node_i, weights=w_i * self.y, minlength=xty.size)
             for node_j, w_j in corners:
@@ -160,14 +177,17 @@ def curve_difference_test(data: ConceptData, mask: np.ndarray | None = None,
     uniq, codes = np.unique(labels, return_inverse=True)
     if len(uniq) < 2:
         raise ValueError("concept-shift test needs at least 2 groups")
-    xtx, xty = data.xtx[mask], data.xty[mask]
+    in_blocks = mask[data.block_unit]
+    # each block's position among the selected units, to carry unit labels to blocks
+    block_pos = (np.cumsum(mask) - 1)[data.block_unit[in_blocks]]
+    xtx, xty = data.xtx[in_blocks], data.xty[in_blocks]
     shared, a = _fit_shared(xtx, xty, data.relative)
     a_mats, b_vecs = (a ** 2)[:, None, None] * xtx, a[:, None] * xty
-    observed = shared - _group_rss(a_mats, b_vecs, codes, len(uniq))
+    observed = shared - _group_rss(a_mats, b_vecs, codes[block_pos], len(uniq))
     rng = np.random.default_rng(seed)
-    null = np.array([shared - _group_rss(a_mats, b_vecs, rng.permutation(codes), len(uniq))
+    null = np.array([shared - _group_rss(a_mats, b_vecs, rng.permutation(codes)[block_pos], len(uniq))
                      for _ in range(n_permutations)])
-    rss_shared = float(data.sumsq_unit[mask].sum()) + shared
+    rss_shared = float(data.sumsq_block[in_blocks].sum()) + shared
     n_days = int(np.isin(data.unit_idx, np.flatnonzero(mask)).sum())
     return {"eta2": observed / rss_shared if rss_shared > 0 else np.nan,
             "rms_diff": float(np.sqrt(max(observed, 0.0) / max(n_days, 1))),
@@ -185,7 +205,7 @@ def concept_curves(data: ConceptData) -> pd.DataFrame:
     """
     uniq, codes = np.unique(data.labels.astype(str), return_inverse=True)
     day_group = codes[data.unit_idx]
-    y = data.y / data.scale[data.unit_idx]
+    y = data.y / data.scale[data.block_idx]
     rows = []
     for driver, bins, nb, x in zip(data.drivers, data.bins, data.n_bins, data.x):
         idx = day_group * nb + bins
@@ -211,7 +231,9 @@ def concept_shift(ds: xr.Dataset, groups: pd.Series, response: str = "RH",
 
     Parameters
     ----------
-    ds : contract dataset (unit x time) holding ``response`` and ``drivers``.
+    ds : contract dataset (unit x time) holding ``response`` and ``drivers``; a
+        driver may also be ``"SWC_REL"``, soil water relative to field capacity
+        (SWC / (100 FC), needs SWC and FC), the moisture index microbes respond to.
     groups : group label per unit (index unit ids); units not in it are ignored.
     n_bins : quantile intervals per driver between surface knots, also the bins of
         the displayed curves (one number for all, or one per driver).

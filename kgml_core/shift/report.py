@@ -110,7 +110,7 @@ def _check_groups(groups: pd.Series, units: pd.Index) -> pd.Series:
 def diagnose(ds: xr.Dataset, groups: pd.Series | None = None, variables: Iterable[str] | None = None,
              seed: int = 0, errors: pd.Series | None = None, train_units: Iterable[str] | None = None,
              n_permutations: int = 200, weights: Mapping[str, float] | None = None,
-             response: str = "RH", drivers: Sequence[str] = ("TA", "SWC"),
+             response: str = "RH", drivers: Sequence[str] = ("TA", "SWC_REL"),
              distance: str = "knn") -> ShiftReport:
     """Distribution-shift diagnostics of the units of ``ds`` between groups.
 
@@ -127,7 +127,8 @@ def diagnose(ds: xr.Dataset, groups: pd.Series | None = None, variables: Iterabl
     weights : feature weights for the distance and the embedding (keys as in
         :func:`~kgml_core.shift.features.standardize_features`).
     response, drivers : the relation tested for concept shift; skipped (empty tables)
-        when the dataset lacks them.
+        when the dataset lacks them. ``SWC_REL`` (SWC relative to field capacity)
+        falls back to ``SWC`` when the dataset has no ``FC``.
     distance : ``"knn"`` or ``"mahalanobis"`` (see :func:`distance_to_training`).
     """
     feats = clean_features(select_features(unit_features(ds), variables))
@@ -157,7 +158,10 @@ def diagnose(ds: xr.Dataset, groups: pd.Series | None = None, variables: Iterabl
 
 
 def _concept(ds, groups, response, drivers, n_permutations, seed) -> tuple[pd.DataFrame, pd.DataFrame]:
-    missing = [v for v in (response, *drivers) if v not in ds.data_vars or "time" not in ds[v].dims]
+    if "SWC_REL" in drivers and "FC" not in ds.data_vars:
+        drivers = tuple("SWC" if d == "SWC_REL" else d for d in drivers)
+    needed = [v for d in drivers for v in (("SWC", "FC") if d == "SWC_REL" else (d,))]
+    missing = [v for v in (response, *needed) if v not in ds.data_vars or "unit" not in ds[v].dims]
     if missing:
         log.info("concept shift skipped: dataset lacks daily %s", missing)
         return pd.DataFrame(), pd.DataFrame()
