@@ -17,7 +17,7 @@ from kgml_core.simulator.world import _assemble, cached, rotation, run_points
 IGBP_CODE = {"CRO": engine.CROP, "GRA": engine.GRASS, "DBF": engine.DECIDUOUS,
              "ENF": engine.EVERGREEN, "SAV": engine.SHRUB, "OSH": engine.SHRUB}
 # light-use efficiency (g C MJ-1 APAR) by vegetation type; crops use the maize default
-LUE_BY_TYPE = {"CRO": PARAMS["LUE"].default, "GRA": 1.55, "DBF": 1.70, "ENF": 1.45, "SAV": 1.25, "OSH": 1.10}
+LUE_BY_TYPE = {"CRO": PARAMS["LUE"].default, "GRA": 1.55, "DBF": 1.35, "ENF": 1.45, "SAV": 1.25, "OSH": 1.10}
 # parameters that vary between sites: (sd of the site-idiosyncratic part, relative?)
 SITE_SPREAD = {"LUE": (0.10, True), "DRAINAGE": (0.3, True), "RH_Q10": (0.25, False),
                "RH_SWC_OPT": (0.06, False), "RH_SWC_WIDTH": (0.05, False),
