@@ -49,7 +49,7 @@ if "seconds" in metrics:
 
 st.subheader("Metrics: states × fluxes × models (best of each row highlighted)")
 table = compare.metric_table(long, metric)
-st.dataframe(compare.styled(table, metric), use_container_width=True)
+st.dataframe(compare.styled(table, metric), width="stretch")
 
 st.subheader(f"{metric.upper()} of {flux} by state")
 st.plotly_chart(compare.rmse_bars(long, flux, metric), key="cmp_bars")

@@ -37,10 +37,18 @@ def _defaults(kind: str, preset: str) -> dict:
     return dataclasses.asdict(module.preset(preset))
 
 
+@st.cache_data(show_spinner=False)
 def _presets(kind: str) -> list[str]:
+    """Preset names the experiment accepts, quick first."""
     module = importlib.import_module(EXPERIMENTS[kind][0])
-    names = list(getattr(module, "PRESETS", {"quick": None}))
-    return sorted(names, key=lambda n: {"quick": 0, "tiny": 1, "full": 2}.get(n, 3))
+    names = []
+    for name in ("quick", "tiny", "full"):
+        try:
+            module.preset(name)
+        except ValueError:
+            continue
+        names.append(name)
+    return names
 
 
 def _form(kind: str) -> tuple[str, dict, str]:
@@ -80,9 +88,10 @@ def _form(kind: str) -> tuple[str, dict, str]:
                                 help="Otherwise k folds over all towers, stratified by vegetation type.")
         if use_sites:
             overrides["site_ids"] = tuple(towers)
-    name = st.text_input("Run name", f"{kind} {preset} {'-'.join(states)}", max_chars=80,
-                         key=f"name_{kind}", help="A label for the run store; you can rename it later.")
-    return preset, overrides, name
+    name = st.text_input("Run name", "", max_chars=80, key=f"name_{kind}",
+                         placeholder="kind, preset and states when left empty",
+                         help="A label for the run store; you can rename it later.")
+    return preset, overrides, name.strip() or f"{kind} {preset} {'-'.join(states)}"
 
 
 def _submit_panel() -> None:
@@ -153,7 +162,7 @@ def _runs_panel() -> None:
     if runs.empty:
         st.info("The run store is empty: start a job above.")
         return
-    st.dataframe(runs, hide_index=True, use_container_width=True)
+    st.dataframe(runs, hide_index=True, width="stretch")
     run_id = st.selectbox("Run", runs["run_id"], key="manage_run",
                           format_func=lambda r: f"{runs.set_index('run_id').loc[r, 'name']} ({r})",
                           help="Pick a run to rename or delete.")
