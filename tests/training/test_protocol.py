@@ -7,7 +7,7 @@ from kgml_core.progress import CancelToken, Cancelled
 from kgml_core.training.data import Normalizer, make_samples
 from kgml_core.training.protocol import ProtocolConfig, STEPS, finetune, finetune_region, pretrain
 from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig
-from conftest import fake_world
+from tests.training.conftest import fake_world
 
 torch.set_num_threads(1)
 

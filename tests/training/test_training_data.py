@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kgml_core.training.data import INPUTS, Normalizer, growing_season, make_samples, residue_input
-from conftest import fake_world
+from tests.training.conftest import fake_world
 
 
 def test_make_samples_shapes_and_inputs(world):
