@@ -74,21 +74,21 @@ class StateVsGlobalConfig:
     seed: int = 0
     sites_per_state: int = 3
     max_counties: int | None = None
-    pretrain_units: int | None = 48
-    max_yield_samples: int | None = 256
-    hidden: int = 32
-    flux_hidden: int = 16
-    head_hidden: int = 16
+    pretrain_units: int | None = 24
+    max_yield_samples: int | None = 128
+    hidden: int = 24
+    flux_hidden: int = 12
+    head_hidden: int = 12
     dropout: float = 0.1
     protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(
-        step1=StepConfig(epochs=3, batch_size=32, lr=3e-3, self_paced=True, balance=0.0),
-        step2=StepConfig(epochs=4, batch_size=32, lr=3e-3),
+        step1=StepConfig(epochs=2, batch_size=24, lr=3e-3, self_paced=True, balance=0.0),
+        step2=StepConfig(epochs=3, batch_size=24, lr=3e-3),
         step3=StepConfig(epochs=4, batch_size=64, lr=3e-3),
         step4=StepConfig(epochs=1, batch_size=32, lr=1e-3),
-        step5=StepConfig(epochs=12, batch_size=12, lr=3e-3),
+        step5=StepConfig(epochs=10, batch_size=12, lr=3e-3),
         region3=StepConfig(epochs=3, batch_size=64, lr=2e-3, l2sp=1e-3),
-        region5=StepConfig(epochs=20, batch_size=4, lr=3e-3, l2sp=1e-3)))
-    no_knowledge: StepConfig = field(default_factory=lambda: StepConfig(epochs=8, batch_size=32, lr=3e-3))
+        region5=StepConfig(epochs=12, batch_size=4, lr=3e-3, l2sp=1e-3)))
+    no_knowledge: StepConfig = field(default_factory=lambda: StepConfig(epochs=6, batch_size=32, lr=3e-3))
     region_method: str = "kmeans"
     n_regions: int | None = None
     n_boot: int = 300

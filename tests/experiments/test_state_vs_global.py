@@ -83,3 +83,14 @@ def test_cli_writes_metrics(tmp_path, monkeypatch):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["states"]["IN"]) == set(MODEL_NAMES)
     assert (out / "predictions.nc").exists()
+
+
+def test_heterogeneity_sweep_shape(tiny_run):
+    from kgml_core.experiments.state_vs_global import heterogeneity_sweep
+
+    run, _, _ = tiny_run
+    cfg = preset("tiny", states=("IL",), threads=1)
+    out = heterogeneity_sweep(cfg, [0.0], pretrained=run.load_weights("pretrained"))
+    row = out["states"]["IL"]
+    assert out["values"] == [0.0] and len(row["rmse_reduction"]) == 1
+    assert row["rmse_reduction"][0] == pytest.approx(1 - row["state_specific_rmse"][0] / row["global_rmse"][0])
