@@ -125,11 +125,15 @@ class ConceptData:
         xty = np.zeros(n_units * n_nodes)
         xtx = np.zeros(n_units * n_nodes * n_nodes)
         base = self.block_idx * n_nodes
-        for node_i, w_i in corners:
+        for i, (node_i, w_i) in enumerate(corners):
             xty += np.bincount(base + node_i, weights=w_i * self.y, minlength=xty.size)
-            for node_j, w_j in corners:
+            for node_j, w_j in corners[i:]:
                 xtx += np.bincount((base + node_i) * n_nodes + node_j, weights=w_i * w_j, minlength=xtx.size)
-        return xtx.reshape(n_units, n_nodes, n_nodes), xty.reshape(n_units, n_nodes)
+        xtx = xtx.reshape(n_units, n_nodes, n_nodes)
+        # only pairs i <= j of corners were added: symmetrise, counting the diagonal once
+        xtx = xtx + xtx.transpose(0, 2, 1)
+        xtx[:, np.arange(n_nodes), np.arange(n_nodes)] /= 2
+        return xtx, xty.reshape(n_units, n_nodes)
 
 
 def _solve(a_mat: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -138,29 +142,39 @@ def _solve(a_mat: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.solve(a_mat + ridge * np.eye(len(a_mat)), b)
 
 
-def _fit_shared(xtx: np.ndarray, xty: np.ndarray, fit_scale: bool, max_iter: int = 200,
-                tol: float = 1e-10) -> tuple[float, np.ndarray]:
+def _fit_shared(xtx: np.ndarray, xty: np.ndarray, fit_scale: bool, max_iter: int = 100,
+                tol: float = 1e-8) -> tuple[float, np.ndarray]:
     """Alternating least squares of y ~ a_u f(x); returns (RSS - sum y^2, a)."""
-    a = np.ones(len(xty))
+    n_units, n_nodes = xty.shape
+    flat = xtx.reshape(n_units * n_nodes, n_nodes)
+    a = np.ones(n_units)
     last = np.inf
     for _ in range(max_iter):
-        theta = _solve(np.einsum("u,uij->ij", a ** 2, xtx), xty.T @ a)
+        theta = _solve(np.tensordot(a ** 2, xtx, axes=1), xty.T @ a)
+        quad = np.sum((flat @ theta).reshape(n_units, n_nodes) * theta, axis=1)  # theta' XtX_u theta
+        lin = xty @ theta
         if fit_scale:
-            num, den = xty @ theta, np.einsum("i,uij,j->u", theta, xtx, theta)
-            a = np.divide(num, den, out=np.ones_like(num), where=den > 0)
-        rss = float(np.sum(a ** 2 * np.einsum("i,uij,j->u", theta, xtx, theta)) - 2 * np.sum(a * (xty @ theta)))
+            a = np.divide(lin, quad, out=np.ones_like(lin), where=quad > 0)
+        rss = float(np.sum(a ** 2 * quad) - 2 * np.sum(a * lin))
         if not fit_scale or last - rss <= tol * max(abs(rss), 1.0):
             break
         last = rss
     return rss, a
 
 
-def _group_rss(a_mats: np.ndarray, b_vecs: np.ndarray, codes: np.ndarray, n_groups: int) -> float:
-    """RSS - sum y^2 of group-specific surfaces with the unit factors held fixed."""
+def _group_rss(a_nz: np.ndarray, nz: np.ndarray, n_nodes: int, b_vecs: np.ndarray, codes: np.ndarray,
+               n_groups: int) -> float:
+    """RSS - sum y^2 of group-specific surfaces with the unit factors held fixed.
+
+    ``a_nz`` (n_units, len(nz)) holds the entries ``nz`` of the flattened a_u^2 XtX_u
+    that are non-zero for some unit: hat functions overlap only with their
+    neighbours, so XtX_u is sparse and summing only these entries is much faster.
+    """
     onehot = np.eye(n_groups)[codes]
-    a_g = (onehot.T @ a_mats.reshape(len(a_mats), -1)).reshape(n_groups, *a_mats.shape[1:])
+    a_g = np.zeros((n_groups, n_nodes * n_nodes))
+    a_g[:, nz] = onehot.T @ a_nz
     b_g = onehot.T @ b_vecs
-    return -float(sum(b @ _solve(m, b) for m, b in zip(a_g, b_g)))
+    return -float(sum(b @ _solve(m.reshape(n_nodes, n_nodes), b) for m, b in zip(a_g, b_g)))
 
 
 def curve_difference_test(data: ConceptData, mask: np.ndarray | None = None,
@@ -182,11 +196,13 @@ def curve_difference_test(data: ConceptData, mask: np.ndarray | None = None,
     block_pos = (np.cumsum(mask) - 1)[data.block_unit[in_blocks]]
     xtx, xty = data.xtx[in_blocks], data.xty[in_blocks]
     shared, a = _fit_shared(xtx, xty, data.relative)
-    a_mats, b_vecs = (a ** 2)[:, None, None] * xtx, a[:, None] * xty
-    observed = shared - _group_rss(a_mats, b_vecs, codes[block_pos], len(uniq))
+    n_nodes = xty.shape[1]
+    a_mats, b_vecs = ((a ** 2)[:, None, None] * xtx).reshape(len(xtx), -1), a[:, None] * xty
+    nz = np.flatnonzero(np.any(a_mats != 0, axis=0))
+    rss = lambda c: _group_rss(a_mats[:, nz], nz, n_nodes, b_vecs, c[block_pos], len(uniq))
+    observed = shared - rss(codes)
     rng = np.random.default_rng(seed)
-    null = np.array([shared - _group_rss(a_mats, b_vecs, rng.permutation(codes)[block_pos], len(uniq))
-                     for _ in range(n_permutations)])
+    null = np.array([shared - rss(rng.permutation(codes)) for _ in range(n_permutations)])
     rss_shared = float(data.sumsq_block[in_blocks].sum()) + shared
     n_days = int(np.isin(data.unit_idx, np.flatnonzero(mask)).sum())
     return {"eta2": observed / rss_shared if rss_shared > 0 else np.nan,
