@@ -193,7 +193,7 @@ def region_layer(states: Iterable[str], regions: pd.Series, names: dict | None =
 def choropleth_map(states: Iterable[str], values: pd.Series, title: str, units: str, vmin: float, vmax: float,
                    cmap: str, extra: dict[str, pd.Series] | None = None, sites: pd.DataFrame | None = None,
                    regions: pd.Series | None = None, region_names: dict | None = None,
-                   highlight: Iterable[str] = ()) -> folium.Map:
+                   highlight: Iterable[str] = (), caption: str = "") -> folium.Map:
     """A county choropleth (hover: county, state, value with units) with optional layers.
 
     Parameters
@@ -203,6 +203,7 @@ def choropleth_map(states: Iterable[str], values: pd.Series, title: str, units: 
     sites : flux sites (index id; lat, lon, error) drawn on top.
     regions : FIPS -> region id, drawn as dashed outlines.
     highlight : FIPS outlined in black (e.g. a county clicked in a chart).
+    caption : appended to the legend title (e.g. the period and year).
     """
     states = geo.resolve_states(states)
     fmap = maps.base_map(maps._bounds(states))
@@ -224,5 +225,5 @@ def choropleth_map(states: Iterable[str], values: pd.Series, title: str, units: 
         site_layer(sites).add_to(fmap)
     if (regions is not None and len(regions)) or (sites is not None and len(sites)):
         folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.get_root().html.add_child(folium.Element(legend_html(title, units, vmin, vmax, cmap)))
+    fmap.get_root().html.add_child(folium.Element(legend_html(f"{title} {caption}".strip(), units, vmin, vmax, cmap)))
     return fmap

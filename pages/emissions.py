@@ -143,7 +143,8 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
     regions, names = _regions(source, tuple(sel.states)) if show_regions else (None, None)
     title = _title(c)
     fmap = choropleth.choropleth_map(states, values, title, units, vmin, vmax, cmap, sites=sites,
-                                     regions=regions, region_names=names, highlight=sel.counties)
+                                     regions=regions, region_names=names, highlight=sel.counties,
+                                     caption=f"{choropleth.period_label(c['period'])} {year}")
     st.markdown(f"**{title}**, {choropleth.period_label(c['period'])} {year} ({units})")
     st_folium(fmap, height=540, use_container_width=True, returned_objects=[], key="emission_map")
     st.caption(f"Colour scale {vmin:,.1f} to {vmax:,.1f} {units} for every year "
