@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
 
 
 class GBMFluxRegressor:
@@ -23,11 +24,13 @@ class GBMFluxRegressor:
     l2_regularization : L2 penalty on leaf values.
     max_rows : at most this many training rows are used (random subsample) to bound the cost.
     random_state : seed of the subsample and of the boosting.
+    n_threads : OpenMP threads while fitting and predicting (None: the library default, all cores).
+        Keep it at the number of free cores: oversubscribed OpenMP threads spin and slow down badly.
     """
 
     def __init__(self, max_iter: int = 300, learning_rate: float = 0.08, max_leaf_nodes: int = 31,
                  min_samples_leaf: int = 40, l2_regularization: float = 0.0,
-                 max_rows: int = 200_000, random_state: int = 0):
+                 max_rows: int = 200_000, random_state: int = 0, n_threads: int | None = None):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -35,6 +38,7 @@ class GBMFluxRegressor:
         self.l2_regularization = l2_regularization
         self.max_rows = max_rows
         self.random_state = random_state
+        self.n_threads = n_threads
 
     def fit(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> "GBMFluxRegressor":
         """Fit on ``X`` (n, n_feat) and ``Y`` (n, k); rows with NaN in a target are skipped for it.
@@ -62,7 +66,8 @@ class GBMFluxRegressor:
                 max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
                 l2_regularization=self.l2_regularization, early_stopping=False,
                 random_state=self.random_state)
-            self.estimators_.append(est.fit(X[rows], Y[rows, j], sample_weight=w[rows, j]))
+            with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+                self.estimators_.append(est.fit(X[rows], Y[rows, j], sample_weight=w[rows, j]))
         self.n_features_in_ = X.shape[1]
         self.n_outputs_ = Y.shape[1]
         return self
@@ -74,4 +79,5 @@ class GBMFluxRegressor:
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"X must have {self.n_features_in_} features, got shape {X.shape}")
-        return np.stack([e.predict(X) for e in self.estimators_], axis=1).astype(np.float32)
+        with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+            return np.stack([e.predict(X) for e in self.estimators_], axis=1).astype(np.float32)

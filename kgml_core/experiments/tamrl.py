@@ -124,7 +124,7 @@ class TamrlConfig:
 PRESETS: dict[str, dict] = {
     "tiny": dict(n_sites=10, years=(2011, 2012), k_folds=3, folds=(0,), seeds=(0,),
                  train=TrainConfig(pretrain_epochs=1, epochs=1, hidden=16, z_dim=8, batch_size=128),
-                 gbm_iter=20, counties=("19001", "19003"), real_virtual_sites=2, states=("IA",)),
+                 gbm_iter=20, counties=("19001", "19003"), real_virtual_sites=2, states=("IA",), threads=1),
     "quick": {},
     "full": dict(n_sites=160, years=(2005, 2016), k_folds=5, folds=(), seeds=(0, 1, 2),
                  train=TrainConfig(pretrain_epochs=40, epochs=40, batch_size=256, patience=6),
@@ -230,7 +230,7 @@ def fit_predict_gbm(tr: SiteArrays, te: SiteArrays, cfg: TamrlConfig, seed: int)
     ftr, _ = tabular_features(tr)
     fte, _ = tabular_features(te)
     w = np.where(tr.qc >= cfg.train.qc_min, tr.qc, 0.0) * class_weights(tr.igbp, tr.climate)[:, None, None]
-    gbm = GBMFluxRegressor(max_iter=cfg.gbm_iter, random_state=seed)
+    gbm = GBMFluxRegressor(max_iter=cfg.gbm_iter, random_state=seed, n_threads=max(1, int(cfg.threads)))
     gbm.fit(ftr.reshape(-1, ftr.shape[-1]), tr.y.reshape(-1, 3), w.reshape(-1, 3))
     return gbm.predict(fte.reshape(-1, fte.shape[-1])).reshape(te.y.shape)
 
@@ -572,6 +572,7 @@ def register(sub) -> None:
     p.add_argument("--seeds", default="", help="comma-separated seeds")
     p.add_argument("--stratify", choices=("igbp", "climate"), default=None)
     p.add_argument("--no-real", action="store_true", help="skip the real FLUXNET sites")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and the trees (default 2)")
     p.add_argument("--store", type=Path, default=None, help="run store directory (default: KGML_RUNS_DIR)")
     p.set_defaults(func=_cli)
 
@@ -591,6 +592,8 @@ def _cli(args: argparse.Namespace) -> int:
         over["stratify"] = args.stratify
     if args.no_real:
         over["real_sites"] = False
+    if args.threads:
+        over["threads"] = args.threads
     cfg = preset(args.preset, **over)
     last = {"stage": None}
 

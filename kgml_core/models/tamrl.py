@@ -123,7 +123,10 @@ class TAMRLModel(nn.Module):
 
     def load_pretrained(self, lstm: LSTMModel) -> None:
         """Copy a trained plain LSTM's weights into the forward model (modulation left as is)."""
-        missing, unexpected = self.forward_model.load_state_dict(lstm.state_dict(), strict=False)
-        if unexpected or set(missing) - {"scale.weight", "scale.bias", "film.weight", "film.bias"}:
-            raise ValueError(f"pretrained LSTM does not match the forward model: missing {missing}, "
-                             f"unexpected {unexpected}")
+        own = self.forward_model.state_dict()
+        theirs = lstm.state_dict()
+        wrong = [k for k, v in theirs.items() if k not in own or own[k].shape != v.shape]
+        if wrong or set(own) - set(theirs) - {"scale.weight", "scale.bias", "film.weight", "film.bias"}:
+            raise ValueError(f"pretrained LSTM does not match the forward model (parameters {wrong} differ "
+                             f"in name or shape; build both with the same n_dyn and hidden)")
+        self.forward_model.load_state_dict(theirs, strict=False)

@@ -1,0 +1,95 @@
+import json
+
+import numpy as np
+import pytest
+
+from kgml_core import settings
+from kgml_core.cli import main
+from kgml_core.experiments import tamrl as exp
+from kgml_core.runs import RunStore
+from kgml_core.schema import validate
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tamrl")
+    code = main(["experiment", "tamrl", "--preset", "tiny", "--out", str(root / "out"), "--no-real",
+                 "--store", str(root / "runs")])
+    assert code == 0
+    store = RunStore(root / "runs")
+    run = store.get(store.list()["run_id"].iloc[0])
+    return json.loads((root / "out" / "metrics.json").read_text()), run
+
+
+def test_metrics_json_shape(cli_run):
+    metrics, _ = cli_run
+    assert metrics["n_test_sites"] >= 1 and "stratified by igbp" in metrics["split"]
+    for model in ("tamrl", "gbm", "lstm", "ct_lstm", "tamrl_zero_shot"):
+        for flux in ("GPP", "RECO", "NEE"):
+            s = metrics["models"][model][flux]
+            assert {"median_r2", "q25_r2", "q75_r2", "median_rmse"} <= set(s)
+            assert s["q25_r2"] <= s["median_r2"] <= s["q75_r2"] and s["median_rmse"] > 0
+    assert set(metrics["per_site"]["gbm"]["GPP"]) == set(metrics["per_site"]["tamrl"]["NEE"])
+    assert metrics["real_sites"] == {"skipped": "real_sites is off in the configuration"}
+    assert metrics["seconds"] > 0 and set(metrics["zero_shot"]) == {"GPP", "RECO", "NEE"}
+
+
+def test_predictions_and_upscaled_saved(cli_run):
+    metrics, run = cli_run
+    assert run.status == "finished"
+    pred = run.predictions()
+    assert list(pred["model"].values)[0] == "obs"
+    assert pred["GPP"].dims == ("model", "unit", "time")
+    assert {"IGBP", "climate", "fold", "lat", "lon"} <= set(pred.coords)
+    assert pred.sizes["unit"] == metrics["n_test_sites"]
+    up = exp.load_upscaled(run)
+    validate(up, required=("GPP", "RECO", "NEE"))
+    assert list(up["unit"].values) == ["19001", "19003"]
+    assert {"GPP_STD", "RECO_STD", "NEE_STD"} <= set(up.data_vars)
+    assert np.isfinite(up["GPP"].values).all()
+    assert run.load_weights("tamrl_seed0")
+
+
+def test_scores_use_good_qc_only():
+    y = np.array([[[1.0, 1, 1], [2.0, 2, 2], [3.0, 3, 3], [10.0, 10, 10]]])
+    qc = np.array([[[1.0] * 3, [1.0] * 3, [1.0] * 3, [0.1] * 3]])
+    pred = y.copy()
+    pred[0, 3] = -50.0  # a bad-QC day badly predicted does not count
+    mask = exp.score_mask(qc, None, 0.8, 30)
+    table = exp.per_site_scores(y, pred, mask, ["A"])
+    assert table["GPP"]["A"]["rmse"] == pytest.approx(0.0) and table["GPP"]["A"]["n"] == 3
+    mask = exp.score_mask(qc, np.array([0]), 0.8, 2)  # support window days 0-1 excluded
+    assert mask[0, :, 0].tolist() == [False, False, True, False]
+
+
+def test_user_selected_sites_split():
+    units = np.array([f"VT-{i:04d}" for i in range(1, 9)])
+    cfg = exp.preset("tiny", site_ids=("VT-0001", "VT-0002", "VT-0003"))
+    ((fold, train, test),) = exp.site_splits(units, np.array(["CRO"] * 8), cfg)
+    assert train.tolist() == [0, 1, 2] and test.tolist() == [3, 4, 5, 6, 7]
+    with pytest.raises(ValueError, match="unknown site ids"):
+        exp.site_splits(units, units, exp.preset("tiny", site_ids=("XX-0001",)))
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="stratify"):
+        exp.preset("tiny", stratify="soil")
+    with pytest.raises(ValueError, match="unknown preset"):
+        exp.preset("huge")
+    with pytest.raises(ValueError, match="unknown TamrlConfig keys"):
+        exp.TamrlConfig.from_dict({"n_site": 3})
+    assert exp.TamrlConfig.from_dict({"train": {"epochs": 2}}).train.epochs == 2
+
+
+def test_real_sites_temporal_holdout_and_zero_shot():
+    if not (settings.data_dir() / "fluxnet").is_dir():
+        pytest.skip(f"real FLUXNET files not found under {settings.data_dir()}")
+    real = exp.load_real_sites()
+    cfg = exp.preset("tiny")
+    network = exp.tower_network(cfg)
+    part, ds = exp.real_experiment(real, network, cfg)
+    hold = part["temporal_holdout"]
+    assert set(hold) == set(exp.MODEL_NAMES)
+    assert hold["gbm"]["GPP"]["n"] > 300  # 2010-2012 good-QC days at US-Ne1
+    assert set(part["zero_shot_sites"]["tamrl_zero_shot"]["GPP"]) == {"US-AR1", "US-Wi7"}
+    assert "US-Ne1" in list(ds["unit"].values)

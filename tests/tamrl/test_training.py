@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+import torch
+
+from kgml_core import tasks
+from kgml_core.progress import CancelToken, Cancelled
+from kgml_core.training import tamrl as tr
+from tests.tamrl.builders import DRIVERS
+
+STATICS = ("ELEV", "MAT", "MAP", "SAND")
+CFG = tr.TrainConfig(pretrain_epochs=1, epochs=1, hidden=8, z_dim=4, batch_size=64, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def prepared(sites):
+    a, vocab = tasks.site_arrays(sites, DRIVERS, STATICS)
+    sc = tasks.Scaler().fit(a, len(vocab.names))
+    b = sc.transform(a)
+    val = np.zeros(a.n_unit, bool)
+    val[:2] = True
+    data = tr.window_data(b, sc, tasks.class_weights(a.igbp, a.climate), val, CFG)
+    return a, b, sc, data
+
+
+def test_balance_term_in_physical_units():
+    mean, std = torch.tensor([5.0, 4.0, -1.0]), torch.tensor([2.0, 1.0, 3.0])
+    phys = torch.tensor([[[6.0, 4.0, -1.0]]])        # NEE - (RECO - GPP) = -1 - (4 - 6) = 1
+    z = (phys - mean) / std
+    loss, parts = tr.flux_loss(z, z, torch.ones_like(z), mean, std, alpha=0.1)
+    assert parts["mse"] == pytest.approx(0.0)
+    assert parts["balance"] == pytest.approx(1.0)
+    assert float(loss) == pytest.approx(0.1)
+
+
+def test_weighted_mse_ignores_zero_weight():
+    y = torch.zeros(1, 2, 3)
+    y_hat = torch.tensor([[[1.0, 1.0, 1.0], [5.0, 5.0, 5.0]]])
+    w = torch.tensor([[[1.0] * 3, [0.0] * 3]])
+    _, parts = tr.flux_loss(y_hat, y, w, torch.zeros(3), torch.ones(3), 0.0)
+    assert parts["mse"] == pytest.approx(1.0)
+
+
+def test_windows_split_by_site(prepared):
+    _, _, _, data = prepared
+    assert set(data.val[0]) == {0, 1}
+    assert not set(data.train[0]) & {0, 1}
+
+
+def test_three_stage_training_and_prediction(prepared):
+    a, b, sc, data = prepared
+    events = []
+    lstm = tr.train_lstm(data, b.x.shape[-1], CFG, 0, events.append)
+    ct = tr.train_ct_lstm(data, b.x.shape[-1], b.s.shape[-1], CFG, 0)
+    tam = tr.train_tamrl(data, lstm, b.s.shape[-1], CFG, 0, events.append)
+    assert {e.stage for e in events} == {"lstm", "tamrl"}
+    sup = tasks.fixed_support_start(a.qc, a.time, CFG.window)
+    for model, s in ((lstm, None), (ct, None), (tam, None), (tam, sup)):
+        p = tr.predict_series(model, b, sc, CFG, s)
+        assert p.shape == a.y.shape and np.isfinite(p).all()
+    few = tr.predict_series(tam, b, sc, CFG, sup)
+    other = tr.predict_series(tam, b, sc, CFG, sup + 60)
+    assert not np.allclose(few, other)  # the support window matters
+
+
+def test_training_learns_on_tiny_sites(prepared):
+    a, b, sc, data = prepared
+    cfg = tr.TrainConfig(pretrain_epochs=6, hidden=16, batch_size=32, lr=3e-3, device="cpu")
+    model = tr.train_lstm(data, b.x.shape[-1], cfg, 0)
+    p = tr.predict_series(model, b, sc, cfg)
+    err = np.nanmean((p - a.y) ** 2, axis=(0, 1))
+    assert np.all(err < np.nanvar(a.y, axis=(0, 1)))  # better than predicting the mean
+
+
+def test_cancel_stops_training(prepared):
+    _, b, _, data = prepared
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        tr.train_lstm(data, b.x.shape[-1], CFG, 0, None, token)
