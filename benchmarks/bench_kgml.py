@@ -16,11 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-import torch
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 
 from kgml_core.experiments.state_vs_global import metrics_table, preset, run_state_vs_global
-from kgml_core.runs import RunStore
+from kgml_core.runs import RunStore  # noqa: E402
 
 
 def main() -> None:
