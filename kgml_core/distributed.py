@@ -61,7 +61,7 @@ def get_client(scheduler: str | None = None, n_workers: int | None = None, threa
         return Client(address)
     n = int(n_workers or max(1, machine_cores() // max(1, threads_per_worker)))
     cluster = LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=processes,
-                           memory_limit=memory_limit, dashboard_address=None)
+                           memory_limit=memory_limit, dashboard_address=":0")
     return Client(cluster)
 
 
@@ -183,8 +183,13 @@ def simulate_world_chunked(cfg, client=None, chunk_size: int = DEFAULT_CHUNK) ->
 def predict_counties_chunked(model, ds: xr.Dataset, norm, client=None, chunk_size: int | None = None,
                              **kwargs) -> xr.Dataset:
     """:func:`kgml_core.inference.predict_counties` per unit chunk as Dask tasks."""
+    return map_unit_chunks(_predict_chunk, ds, client, chunk_size, model=model, norm=norm, **kwargs)
+
+
+def _predict_chunk(ds: xr.Dataset, model, norm, **kwargs) -> xr.Dataset:
     from kgml_core.inference import predict_counties
-    return map_unit_chunks(predict_counties, ds, client, chunk_size, model=model, norm=norm, **kwargs)
+    kwargs.setdefault("threads", worker_threads())
+    return predict_counties(model, ds, norm, **kwargs)
 
 
 def unit_features_chunked(ds: xr.Dataset, client=None, chunk_size: int | None = None,
@@ -199,8 +204,12 @@ def unit_features_chunked(ds: xr.Dataset, client=None, chunk_size: int | None = 
 def upscale_chunked(members, counties: xr.Dataset, client=None, chunk_size: int | None = None,
                     **kwargs) -> xr.Dataset:
     """:func:`kgml_core.upscale.upscale` (TAM-RL ensemble) per unit chunk as Dask tasks."""
+    return map_unit_chunks(_upscale_chunk, counties, client, chunk_size, members=members, **kwargs)
+
+
+def _upscale_chunk(counties: xr.Dataset, members, **kwargs) -> xr.Dataset:
     from kgml_core.upscale import upscale
-    return map_unit_chunks(upscale, counties, client, chunk_size, members=members, **kwargs)
+    return upscale(members, counties, **kwargs)
 
 
 def _annual_chunk(counties: tuple[str, ...], world_cfg, model, norm, batch_size: int) -> xr.Dataset:

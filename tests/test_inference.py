@@ -13,6 +13,7 @@ from tests.training.conftest import fake_world
 
 @pytest.fixture(scope="module")
 def setup():
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     ds = fake_world(n_units=5, years=(2001, 2002))
     samples = make_samples(ds)

@@ -1,0 +1,106 @@
+"""Dask helpers: chunked runs give the same results as the core run in one piece."""
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from kgml_core import distributed as D
+from kgml_core.inference import predict_counties
+from kgml_core.models.kgml_ag import KGMLAg, KGMLAgConfig
+from kgml_core.training.data import Normalizer, make_samples
+from tests.training.conftest import fake_world
+
+
+@pytest.fixture(scope="module")
+def client():
+    torch.set_num_threads(1)
+    c = D.get_client(n_workers=2, processes=False)
+    yield c
+    cluster = c.cluster
+    c.close()
+    cluster.close()
+
+
+def _square(x, power=2):
+    return x ** power
+
+
+def test_unit_chunks_cover_all_units():
+    chunks = D.unit_chunks(10, 4)
+    assert [(s.start, s.stop) for s in chunks] == [(0, 4), (4, 8), (8, 10)]
+    with pytest.raises(ValueError, match="chunk_size"):
+        D.unit_chunks(10, 0)
+
+
+def test_map_tasks_keeps_order(client):
+    assert D.map_tasks(_square, range(5), client, power=3) == [0, 1, 8, 27, 64]
+
+
+def test_existing_scheduler_from_environment(client, monkeypatch):
+    monkeypatch.setenv("KGML_DASK_SCHEDULER", client.scheduler.address)
+    other = D.get_client()
+    try:
+        assert other.scheduler.address == client.scheduler.address
+        assert other.cluster is None          # connected, not a new local cluster
+    finally:
+        other.close()
+
+
+def test_chunked_inference_equals_whole(client):
+    torch.manual_seed(0)
+    ds = fake_world(n_units=7, years=(2001, 2001))
+    norm = Normalizer.fit(make_samples(ds))
+    model = KGMLAg(KGMLAgConfig(hidden=8, flux_hidden=4, head_hidden=4)).eval()
+    whole = predict_counties(model, ds, norm, threads=1)
+    parts = D.predict_counties_chunked(model, ds, norm, client, chunk_size=3)
+    lazy = D.predict_counties_chunked(model, D.chunk_units(ds, 4), norm, client)
+    for got in (parts, lazy):
+        assert list(got["unit"].values) == list(ds["unit"].values)
+        for k in ("NEE", "RECO", "YIELD"):
+            np.testing.assert_allclose(got[k].values, whole[k].values, rtol=1e-5, atol=1e-5)
+
+
+def test_chunked_simulation_equals_whole(client):
+    from kgml_core import geo
+    from kgml_core.simulator import WorldConfig, simulate_world
+    fips = tuple(geo.load_counties(["IL"]).index[:3])
+    cfg = WorldConfig(counties=fips, years=(2001, 2001))
+    whole = simulate_world(cfg)
+    parts = D.simulate_world_chunked(cfg, client, chunk_size=2)
+    assert list(parts["unit"].values) == list(fips)
+    for k in ("GPP", "NEE", "TA", "YIELD", "SOC", "PARAM_LUE"):
+        np.testing.assert_allclose(parts[k].values, whole[k].values, rtol=1e-5, atol=1e-5)  # float32 sums
+
+
+def test_chunked_shift_features_equal_whole(client):
+    from kgml_core.shift import unit_features
+    ds = fake_world(n_units=6, years=(2001, 2001))
+    for standardize in (False, True):
+        got = D.unit_features_chunked(ds, client, chunk_size=4, standardize=standardize)
+        ref = unit_features(ds, standardize=standardize)
+        np.testing.assert_allclose(got.loc[ref.index, ref.columns].values, ref.values, rtol=1e-6, atol=1e-9)
+
+
+def test_region_models_as_tasks_match_sequential():
+    # one worker: threads of one process share torch's global RNG (dropout), worker processes do not
+    from kgml_core.training.protocol import ProtocolConfig, finetune_region
+    from kgml_core.training.trainer import KGMLTrainer, StepConfig
+    ds = fake_world(n_units=4, years=(2001, 2002))
+    s = make_samples(ds)
+    norm = Normalizer.fit(s)
+    sizes = {"hidden": 8, "flux_hidden": 4, "head_hidden": 4}
+    torch.manual_seed(0)
+    anchor = KGMLAg(KGMLAgConfig(**sizes)).state_dict()
+    step = StepConfig(epochs=1, batch_size=4, l2sp=1e-3)
+    protocol = ProtocolConfig(region3=step, region5=step)
+    with D.dask_client(n_workers=1, processes=False) as one:
+        got = D.train_region_models(anchor, norm, s, s, s.state, s.state, protocol, one,
+                                    model_config=sizes)
+    assert sorted(got) == ["IA", "IL"]
+    model = KGMLAg(KGMLAgConfig(**sizes))
+    model.load_state_dict(anchor)
+    ref = KGMLTrainer(model, norm, torch.device("cpu"), seed=0)
+    finetune_region(ref, s.subset(s.state == "IL"), s.subset(s.state == "IL"), protocol, anchor, "x")
+    for k, v in ref.state_dict().items():
+        torch.testing.assert_close(got["IL"][k], v)
+    assert not torch.equal(got["IL"]["ra_net.out.weight"], anchor["ra_net.out.weight"])
