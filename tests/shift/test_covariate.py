@@ -30,9 +30,10 @@ def test_variable_shift_known_mean_shift_has_right_size():
 def test_psi_matches_hand_computation():
     ref = np.arange(100.0)
     tgt = np.r_[np.arange(50.0), np.full(50, 99.0)]
-    # deciles of ref: 10 bins of 10; target puts 10 in each of bins 0-4 and 50 in bin 9
-    p = np.full(10, 0.1)
-    q = np.r_[np.full(5, 0.1), np.full(4, 1e-4), 0.5]
+    # deciles of ref: 10 bins of 10; target puts 10 in each of bins 0-4 and 50 in bin 9;
+    # every count gets +0.5
+    p = np.full(10, 10.5) / 105
+    q = np.r_[np.full(5, 10.5), np.full(4, 0.5), 50.5] / 105
     assert population_stability_index(ref, tgt) == pytest.approx(np.sum((q - p) * np.log(q / p)))
 
 
