@@ -111,7 +111,8 @@ def map_png(values: pd.Series, title: str, units: str, states: Iterable[str] | N
             ax.scatter(ok["lon"], ok["lat"], s=30, c="#FF8F00", edgecolors="black", zorder=5)
         ax.set_title(title)
         ax.set_axis_off()
-        ax.set_aspect(1 / np.cos(np.deg2rad(counties.geometry.centroid.y.mean())))
+        miny, maxy = counties.total_bounds[[1, 3]]
+        ax.set_aspect(1 / np.cos(np.deg2rad((miny + maxy) / 2)))
         buf = io.BytesIO()
         fig.savefig(buf, format="png", bbox_inches="tight")
         return buf.getvalue()
