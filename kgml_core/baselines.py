@@ -43,7 +43,8 @@ class GBMFluxRegressor:
     def fit(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> "GBMFluxRegressor":
         """Fit on ``X`` (n, n_feat) and ``Y`` (n, k); rows with NaN in a target are skipped for it.
 
-        ``sample_weight`` is (n,) or (n, k) (per-target weights, e.g. QC times class weight).
+        ``sample_weight`` is (n,) or (n, k) (per-target weights, e.g. QC times class weight);
+        rows are resampled with probability proportional to it.
         """
         X = np.asarray(X, dtype=np.float32)
         Y = np.asarray(Y, dtype=np.float32)
@@ -56,21 +57,29 @@ class GBMFluxRegressor:
         rng = np.random.default_rng(self.random_state)
         self.estimators_ = []
         for j in range(Y.shape[1]):
-            rows = np.nonzero(np.isfinite(Y[:, j]) & (w[:, j] > 0))[0]
-            if len(rows) == 0:
-                raise ValueError(f"target column {j} has no finite value with positive weight")
-            if len(rows) > self.max_rows:
-                rows = rng.choice(rows, self.max_rows, replace=False)
+            rows = self._weighted_rows(np.isfinite(Y[:, j]) & (w[:, j] > 0), w[:, j], rng, j)
             est = HistGradientBoostingRegressor(
                 max_iter=self.max_iter, learning_rate=self.learning_rate,
                 max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
                 l2_regularization=self.l2_regularization, early_stopping=False,
                 random_state=self.random_state)
             with threadpool_limits(limits=self.n_threads, user_api="openmp"):
-                self.estimators_.append(est.fit(X[rows], Y[rows, j], sample_weight=w[rows, j]))
+                self.estimators_.append(est.fit(X[rows], Y[rows, j]))
         self.n_features_in_ = X.shape[1]
         self.n_outputs_ = Y.shape[1]
         return self
+
+    def _weighted_rows(self, ok: np.ndarray, w: np.ndarray, rng: np.random.Generator, j: int) -> np.ndarray:
+        """Row indices drawn with replacement with probability proportional to ``w``.
+
+        Resampling stands in for ``sample_weight``, which makes scikit-learn's
+        feature binning (weighted percentiles) orders of magnitude slower.
+        """
+        rows = np.nonzero(ok)[0]
+        if len(rows) == 0:
+            raise ValueError(f"target column {j} has no finite value with positive weight")
+        p = w[rows].astype(np.float64)
+        return np.sort(rng.choice(rows, min(len(rows), self.max_rows), replace=True, p=p / p.sum()))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """(n, n_feat) -> (n, k) predictions."""
