@@ -19,6 +19,7 @@ COMMANDS = [
     "kgml_core.commands.experiment",
     "kgml_core.commands.simulate",
     "kgml_core.commands.ingest",
+    "kgml_core.commands.bench",
     "kgml_core.commands.shift",
 ]
 

@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -90,6 +90,43 @@ def worker_threads() -> int:
         return 1
 
 
+@dataclass
+class ModelSpec:
+    """A registered model as (registry name, config, CPU weights), to ship to workers.
+
+    Dask's own serializer for ``torch.nn.Module`` fails on the weak references
+    that GRU modules keep; a spec pickles plainly and rebuilds the model.
+    """
+
+    name: str
+    config: Any
+    state: dict
+
+    @classmethod
+    def of(cls, model) -> "ModelSpec":
+        from kgml_core.models import MODELS
+        names = [k for k, v in MODELS.items() if type(model) is v]
+        if not names:
+            raise ValueError(f"model of type {type(model).__name__} is not in the model registry")
+        return cls(names[0], model.config, {k: v.detach().cpu() for k, v in model.state_dict().items()})
+
+    def build(self):
+        """The model in eval mode with the shipped weights."""
+        from kgml_core.models import build_model
+        model = build_model(self.name, self.config)
+        model.load_state_dict(self.state)
+        return model.eval()
+
+
+def _pack(kwargs: dict) -> dict:
+    import torch
+    return {k: ModelSpec.of(v) if isinstance(v, torch.nn.Module) else v for k, v in kwargs.items()}
+
+
+def _unpack(kwargs: dict) -> dict:
+    return {k: v.build() if isinstance(v, ModelSpec) else v for k, v in kwargs.items()}
+
+
 # --------------------------------------------------------------------------- chunks
 def unit_chunks(n_units: int, chunk_size: int = DEFAULT_CHUNK) -> list[slice]:
     """Consecutive slices of at most ``chunk_size`` units covering ``range(n_units)``."""
@@ -119,7 +156,7 @@ def combine(parts: Sequence[Any]) -> Any:
 def _run_on_chunk(func: Callable, part: xr.Dataset, kwargs: dict) -> Any:
     from kgml_core.inference import set_threads
     set_threads(worker_threads())
-    return func(part.load() if hasattr(part, "load") else part, **kwargs)
+    return func(part.load() if hasattr(part, "load") else part, **_unpack(kwargs))
 
 
 def map_unit_chunks(func: Callable, ds: xr.Dataset, client=None, chunk_size: int | None = None,
@@ -137,7 +174,7 @@ def map_unit_chunks(func: Callable, ds: xr.Dataset, client=None, chunk_size: int
     else:
         slices = unit_chunks(ds.sizes["unit"], chunk_size or DEFAULT_CHUNK)
     with dask_client(client) as c:
-        shared = c.scatter(kwargs, broadcast=True) if kwargs else {}
+        shared = c.scatter(_pack(kwargs), broadcast=True) if kwargs else {}
         futures = [c.submit(_run_on_chunk, func, c.scatter(ds.isel(unit=sl)), shared, pure=False)
                    for sl in slices]
         return combine(c.gather(futures))
@@ -147,7 +184,7 @@ def map_tasks(func: Callable, items: Iterable[Any], client=None, **kwargs) -> li
     """``[func(item, **kwargs) for item in items]``, one Dask task per item (a region, a fold)."""
     items = list(items)
     with dask_client(client) as c:
-        shared = c.scatter(kwargs, broadcast=True) if kwargs else {}
+        shared = c.scatter(_pack(kwargs), broadcast=True) if kwargs else {}
         futures = [c.submit(_run_task, func, item, shared, pure=False) for item in items]
         return c.gather(futures)
 
@@ -155,7 +192,7 @@ def map_tasks(func: Callable, items: Iterable[Any], client=None, **kwargs) -> li
 def _run_task(func: Callable, item: Any, kwargs: dict) -> Any:
     from kgml_core.inference import set_threads
     set_threads(worker_threads())
-    return func(item, **kwargs)
+    return func(item, **_unpack(kwargs))
 
 
 # --------------------------------------------------------------------------- the core, chunked

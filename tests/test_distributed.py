@@ -104,3 +104,16 @@ def test_region_models_as_tasks_match_sequential():
     for k, v in ref.state_dict().items():
         torch.testing.assert_close(got["IL"][k], v)
     assert not torch.equal(got["IL"]["ra_net.out.weight"], anchor["ra_net.out.weight"])
+
+
+def test_model_spec_ships_a_model_through_dask_serialization():
+    from distributed.protocol import deserialize, serialize
+    torch.manual_seed(1)
+    model = KGMLAg(KGMLAgConfig(hidden=8, flux_hidden=4, head_hidden=4))
+    header, frames = serialize(D.ModelSpec.of(model))
+    rebuilt = deserialize(header, frames).build()
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(rebuilt.state_dict()[k], v)
+    assert not rebuilt.training
+    with pytest.raises(ValueError, match="registry"):
+        D.ModelSpec.of(torch.nn.Linear(2, 2))
