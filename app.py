@@ -9,7 +9,7 @@ import logging
 
 import streamlit as st
 
-from components import selection, theme
+from components import page as page_guard, selection, theme
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -35,6 +35,8 @@ PAGES = {
 theme.apply()
 selection.init()
 page = st.navigation(PAGES)
+page_guard.mark_app_run()
+page_guard.follow_deep_link()
 selection.sidebar_summary()
 page.run()
 selection.write_query_params()

@@ -1,7 +1,9 @@
 """Model comparison: metrics of a state-vs-global run, with confidence intervals, scatter, series and the sweep."""
 import streamlit as st
 
-from components import compare, runtime, selection, theme
+from components import compare, page, runtime, selection, theme
+
+page.enter(__file__)
 
 st.title("Model comparison")
 st.caption("Held-out counties and years of the observed world: does a state- or region-specific "

@@ -2,8 +2,10 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from components import maps, selection
+from components import maps, page, selection
 from kgml_core import geo
+
+page.enter(__file__)
 
 st.title("Knowledge-guided ML of land carbon emissions")
 st.markdown(

@@ -2,8 +2,10 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from components import maps, selection, sites, theme
+from components import maps, page, selection, sites, theme
 from kgml_core import geo
+
+page.enter(__file__)
 
 st.title("Map & selection")
 st.caption("Click a county or a flux-tower site to select or deselect it; click a state outside "

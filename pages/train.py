@@ -9,9 +9,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from components import runtime, selection, theme
+from components import page, runtime, selection, theme
 from kgml_core import geo
 from kgml_core.jobs import EXPERIMENTS, TERMINAL, available_experiments
+
+page.enter(__file__)
 
 st.title("Train models")
 st.caption("Jobs run in the background, one at a time per server (they queue), so this page "
