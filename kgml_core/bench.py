@@ -156,13 +156,14 @@ def bench_upscale(cfg: BenchConfig, norm, states, years, workers: int | None = N
     model = KGMLAg().eval()
     with D.dask_client(scheduler=scheduler, n_workers=workers) as client:
         n_workers = len(client.scheduler_info()["workers"])
+        D.warm_up(client)
         with D.PeakRSS() as peak:
             t0 = time.perf_counter()
             ds = D.upscale_world_annual(world, model, norm, client, chunk_size=cfg.chunk)
             wall = time.perf_counter() - t0
     n_units, n_years = ds.sizes["unit"], ds.sizes["year"]
     return {"counties": n_units, "years": n_years, "workers": n_workers, "chunk": cfg.chunk,
-            "wall_s": wall, "peak_rss_gib": peak.gib, "county_days_per_s": n_units * n_years * DAYS / wall,
+            "wall_s": wall, "peak_rss_gib": peak.gib, "peak_rss_workers_gib": peak.children_gib, "county_days_per_s": n_units * n_years * DAYS / wall,
             "finite": bool(np.isfinite(ds["NEE"].values).all()),
             "peak_rss_note": "sum of the resident memory of this process and its worker processes"
                              if scheduler is None else "this process only (remote workers)"}
@@ -184,6 +185,7 @@ def _upscale_counties(counties, years, norm, workers: int, chunk: int) -> float:
     from kgml_core.simulator import WorldConfig
     world = WorldConfig(counties=tuple(counties), years=tuple(years))
     with D.dask_client(n_workers=workers) as client:
+        D.warm_up(client)
         t0 = time.perf_counter()
         D.upscale_world_annual(world, KGMLAg().eval(), norm, client, chunk_size=chunk)
         return time.perf_counter() - t0
@@ -195,6 +197,7 @@ def bench_growth(cfg: BenchConfig, norm) -> dict:
     fips = geo.load_counties(cfg.sim_states).index
     rows = []
     with D.dask_client(n_workers=cfg.workers) as client:
+        D.warm_up(client)
         for n_c in cfg.growth_counties:
             for n_y in cfg.growth_years:
                 from kgml_core.simulator import WorldConfig
@@ -202,7 +205,9 @@ def bench_growth(cfg: BenchConfig, norm) -> dict:
                                     years=(cfg.upscale_years[0], cfg.upscale_years[0] + n_y - 1))
                 t0 = time.perf_counter()
                 D.upscale_world_annual(world, KGMLAg().eval(), norm, client, chunk_size=cfg.chunk)
-                rows.append({"counties": n_c, "years": n_y, "wall_s": time.perf_counter() - t0})
+                wall = time.perf_counter() - t0
+                rows.append({"counties": n_c, "years": n_y, "wall_s": wall,
+                             "county_days_per_s": n_c * n_y * DAYS / wall})
     cy = np.array([r["counties"] * r["years"] for r in rows], float)
     wall = np.array([r["wall_s"] for r in rows])
     slope, intercept = np.polyfit(cy, wall, 1)

@@ -81,6 +81,19 @@ def dask_client(client=None, **kwargs) -> Iterator[Any]:
             cluster.close()
 
 
+def _warm() -> bool:
+    from kgml_core import geo
+    import kgml_core.inference  # noqa: F401  (torch and the models)
+    import kgml_core.simulator  # noqa: F401
+    geo.load_counties(None)     # cached per process: the county table every simulation task reads
+    return True
+
+
+def warm_up(client) -> None:
+    """Import the core and read the county table on every worker, so timings exclude start-up."""
+    client.run(_warm)
+
+
 def worker_threads() -> int:
     """Threads of the Dask worker running this task (1 outside a worker)."""
     try:
@@ -324,20 +337,22 @@ def tamrl_folds(a, vocab, splits, cfg, client=None) -> dict[tuple[int, int], Any
 class PeakRSS:
     """Samples the resident memory of this process and its children (Dask workers) in a thread.
 
-    ``with PeakRSS() as peak: ...`` then ``peak.gib`` is the largest total seen (GiB).
+    ``with PeakRSS() as peak: ...`` then ``peak.gib`` is the largest total seen (GiB) and
+    ``peak.children_gib`` the largest total of the children alone.
     """
 
     def __init__(self, interval: float = 0.1):
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self.interval, self.peak, self.children_peak, self._stop = interval, 0, 0, threading.Event()
 
     def _total(self) -> int:
         import psutil
         me = psutil.Process()
-        total = me.memory_info().rss
+        children = 0
         for child in me.children(recursive=True):
             with contextlib.suppress(psutil.Error):
-                total += child.memory_info().rss
-        return total
+                children += child.memory_info().rss
+        self.children_peak = max(self.children_peak, children)
+        return me.memory_info().rss + children
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -357,3 +372,7 @@ class PeakRSS:
     @property
     def gib(self) -> float:
         return self.peak / 2 ** 30
+
+    @property
+    def children_gib(self) -> float:
+        return self.children_peak / 2 ** 30

@@ -117,3 +117,10 @@ def test_model_spec_ships_a_model_through_dask_serialization():
     assert not rebuilt.training
     with pytest.raises(ValueError, match="registry"):
         D.ModelSpec.of(torch.nn.Linear(2, 2))
+
+
+def test_peak_rss_sees_this_process():
+    with D.PeakRSS(interval=0.01) as peak:
+        block = np.ones(20_000_000)          # 160 MB
+        time_sum = float(block.sum())
+    assert time_sum == 2e7 and peak.gib > 0.15 and peak.children_gib >= 0
