@@ -136,7 +136,7 @@ def _doy_features(time: np.ndarray) -> np.ndarray:
 
 def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
                 statics: Sequence[str] = DEFAULT_STATICS, vocab: ClassVocab | None = None,
-                require_targets: bool = True) -> tuple[SiteArrays, ClassVocab]:
+                require_targets: bool = True, memory: Sequence[int] = ()) -> tuple[SiteArrays, ClassVocab]:
     """Convert a daily contract dataset into :class:`SiteArrays`.
 
     Parameters
@@ -146,6 +146,8 @@ def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
     statics : static per-unit names; absent ones become NaN (imputed by the scaler).
     vocab : class vocabulary; built from ``ds`` when None (pass the training one otherwise).
     require_targets : raise when GPP, RECO or NEE is absent (False for upscaling inputs).
+    memory : trailing-mean lengths in days; each adds the drivers' mean over that many
+        past days as inputs (antecedent conditions a 30-day window cannot see).
 
     Returns
     -------
@@ -156,7 +158,7 @@ def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
     time = ds["time"].values.astype("datetime64[ns]")
     x = _daily(ds, drivers, required=True)
     doy = np.broadcast_to(_doy_features(time), (ds.sizes["unit"], len(time), 2))
-    x = np.concatenate([x, doy], axis=-1)
+    x = np.concatenate([x] + [trailing_mean(x, days) for days in memory] + [doy], axis=-1)
     igbp, climate = _unit_labels(ds, "IGBP"), _unit_labels(ds, "climate")
     vocab = vocab or ClassVocab.from_labels(igbp, climate)
     stat = np.stack([ds[n].values.astype(np.float32) if n in ds.data_vars
@@ -171,7 +173,8 @@ def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
         units=np.array([str(u) for u in ds["unit"].values], dtype=object), time=time,
         x=x.astype(np.float32), s=s, y=y, qc=qc, igbp=igbp, climate=climate,
         lat=ds["lat"].values.astype(float), lon=ds["lon"].values.astype(float),
-        dyn_names=tuple(drivers) + ("DOY_SIN", "DOY_COS"),
+        dyn_names=tuple(drivers) + tuple(f"{n}_MEAN{d}" for d in memory for n in drivers)
+        + ("DOY_SIN", "DOY_COS"),
         static_names=tuple(statics) + vocab.names)
     return arrays, vocab
 
@@ -400,14 +403,17 @@ def trailing_mean(x: np.ndarray, days: int) -> np.ndarray:
         return np.where(n > 0, total / n, np.nan).astype(np.float32)
 
 
-def tabular_features(a: SiteArrays, lags: Sequence[int] = (7, 30)) -> tuple[np.ndarray, list[str]]:
-    """Per-day feature table for tree models: drivers, trailing means, day of year, statics.
+def tabular_features(a: SiteArrays, lags: Sequence[int] = (7,)) -> tuple[np.ndarray, list[str]]:
+    """Per-day feature table for tree models: dynamic inputs, more trailing means, statics.
+
+    ``lags`` add trailing means of the raw drivers (the columns of ``a.x`` not
+    named ``*_MEAN*`` or ``DOY_*``) to the memory features ``a`` already has.
 
     Returns
     -------
     (features (n_unit, n_time, n_feat) float32, names)
     """
-    n_drv = len(a.dyn_names) - 2
+    n_drv = sum(1 for n in a.dyn_names if "_MEAN" not in n and not n.startswith("DOY_"))
     parts = [a.x]
     names = list(a.dyn_names)
     for lag in lags:

@@ -31,14 +31,14 @@ class Member:
 
 def upscale(members: Sequence[Member], counties: xr.Dataset, drivers: Sequence[str],
             statics: Sequence[str], cfg: TrainConfig, igbp: str = "CRO",
-            model_name: str = "tamrl_zero_shot") -> xr.Dataset:
+            model_name: str = "tamrl_zero_shot", memory: Sequence[int] = ()) -> xr.Dataset:
     """Daily GPP, RECO, NEE (mean and ``*_STD`` across members) for every unit of ``counties``.
 
     Parameters
     ----------
     members : trained models (TAM-RL predicts zero-shot; LSTMs use drivers and statics).
     counties : daily contract dataset of counties with the drivers (e.g. :func:`kgml_core.simulator.load_world`).
-    drivers, statics : the inputs the members were trained on.
+    drivers, statics, memory : the inputs the members were trained on.
     cfg : training config (window length and stride for prediction).
     igbp : vegetation class assigned to counties without one (the simulated counties are cropland).
 
@@ -51,7 +51,7 @@ def upscale(members: Sequence[Member], counties: xr.Dataset, drivers: Sequence[s
     ds = complete_static_features(counties, igbp=igbp)
     preds = []
     for m in members:
-        a, _ = site_arrays(ds, drivers, statics, vocab=m.vocab, require_targets=False)
+        a, _ = site_arrays(ds, drivers, statics, vocab=m.vocab, require_targets=False, memory=memory)
         preds.append(predict_series(m.model, m.scaler.transform(a), m.scaler, cfg, None))
     stack = np.stack(preds)                                  # (member, unit, time, 3)
     out = schema.empty_units(ds["unit"].values, ds["lat"].values, ds["lon"].values,

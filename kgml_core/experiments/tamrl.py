@@ -62,6 +62,7 @@ class TamrlConfig:
     seeds : training seeds; scores are averaged over them and the upscaled map is their ensemble.
     val_fraction : share of the training sites held out for early stopping.
     drivers, statics : daily and static inputs.
+    memory_days : trailing-mean lengths (days) of the drivers added as inputs to every model.
     qc_test : a test day counts only when the flux's QC is at least this (fraction of good data).
     support_month : few-shot support window: 30 days from the 1st of this month (first good year).
     train : training hyper-parameters; gbm_iter : boosting rounds of the baseline.
@@ -85,10 +86,11 @@ class TamrlConfig:
     val_fraction: float = 0.15
     drivers: tuple[str, ...] = DEFAULT_DRIVERS
     statics: tuple[str, ...] = DEFAULT_STATICS
+    memory_days: tuple[int, ...] = (30, 90)
     qc_test: float = 0.8
     support_month: int = 7
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(pretrain_epochs=12, epochs=12,
-                                                                   batch_size=256, patience=4))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(pretrain_epochs=20, epochs=20,
+                                                                   batch_size=64, patience=5))
     gbm_iter: int = 150
     states: tuple[str, ...] = ("IA",)
     upscale_years: tuple[int, int] = (2012, 2012)
@@ -108,7 +110,7 @@ class TamrlConfig:
         if isinstance(self.train, dict):
             self.train = TrainConfig(**self.train)
         for name in ("years", "upscale_years", "site_ids", "test_site_ids", "folds", "seeds",
-                     "drivers", "statics", "states", "counties"):
+                     "drivers", "statics", "states", "counties", "memory_days"):
             setattr(self, name, tuple(getattr(self, name)))
 
     @classmethod
@@ -296,7 +298,7 @@ def tower_network(cfg: TamrlConfig) -> xr.Dataset:
 
 def virtual_experiment(ds: xr.Dataset, cfg: TamrlConfig, progress=None, cancel=None):
     """Held-out-site evaluation on a site dataset; returns (metrics part, predictions, members)."""
-    a, vocab = site_arrays(ds, cfg.drivers, cfg.statics)
+    a, vocab = site_arrays(ds, cfg.drivers, cfg.statics, memory=cfg.memory_days)
     labels = a.igbp if cfg.stratify == "igbp" else a.climate
     splits = site_splits(a.units, labels, cfg)
     fold_of = np.full(a.n_unit, -1, dtype=int)
@@ -408,8 +410,8 @@ def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, pro
     virtual = network.isel(unit=slice(0, min(cfg.real_virtual_sites, network.sizes["unit"])))
     vocab = ClassVocab.from_labels(np.r_[virtual["IGBP"].values, real["IGBP"].values],
                                    np.r_[virtual["climate"].values, real["climate"].values])
-    a_v, _ = site_arrays(virtual, REAL_DRIVERS, cfg.statics, vocab=vocab)
-    a_r, _ = site_arrays(real, REAL_DRIVERS, cfg.statics, vocab=vocab)
+    a_v, _ = site_arrays(virtual, REAL_DRIVERS, cfg.statics, vocab=vocab, memory=cfg.memory_days)
+    a_r, _ = site_arrays(real, REAL_DRIVERS, cfg.statics, vocab=vocab, memory=cfg.memory_days)
     target = int(np.nonzero(a_r.units == cfg.real_target)[0][0])
     before = a_r.time <= np.datetime64(cfg.real_train_end)
     a_t = a_r.subset([target])
@@ -539,7 +541,7 @@ def _upscale_part(cfg, members, run, progress, cancel) -> dict:
     report(progress, cancel, ProgressEvent("upscale", 1, 1, 0, 1, message="upscaling to counties"))
     world = load_world(WorldConfig(states=tuple(cfg.states), years=tuple(cfg.upscale_years),
                                    seed=cfg.network_seed, counties=tuple(cfg.counties) or None))
-    ds = upscale(members, world, cfg.drivers, cfg.statics, cfg.train)
+    ds = upscale(members, world, cfg.drivers, cfg.statics, cfg.train, memory=cfg.memory_days)
     path = run.path / "upscaled.nc"
     ds.to_netcdf(path)
     report(progress, cancel, ProgressEvent("upscale", 1, 1, 1, 1, message=f"{ds.sizes['unit']} counties"))

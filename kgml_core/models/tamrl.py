@@ -106,12 +106,16 @@ class TAMRLModel(nn.Module):
         self.forward_model = FiLMLSTM(n_dyn, z_dim, hidden, 3, dropout)
 
     def embed(self, support: torch.Tensor | None = None, s: torch.Tensor | None = None) -> torch.Tensor:
-        """Task embedding from a support window (few-shot) or else from static features (zero-shot)."""
-        if support is not None:
-            return self.encoder(support)
-        if s is None:
+        """Task embedding: zero-shot from static features; few-shot adds the support encoder's part.
+
+        With both, ``z = g(s) + f(support)``: the support window refines what the
+        site description already says (our choice; with ``s`` None the support
+        encoder alone gives ``z``, as in the article).
+        """
+        if support is None and s is None:
             raise ValueError("TAM-RL needs a support window (few-shot) or static features (zero-shot)")
-        return self.static_encoder(s)
+        z = self.static_encoder(s) if s is not None else 0.0
+        return z + self.encoder(support) if support is not None else z
 
     def forward(self, x: torch.Tensor, s: torch.Tensor | None = None,
                 support: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

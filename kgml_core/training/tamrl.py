@@ -332,9 +332,9 @@ def _unit_embeddings(model, a, scaler, cfg, support_start, x, s):
     if not isinstance(model, TAMRLModel):
         return None
     if support_start is None:
-        return model.static_encoder(s)
+        return model.embed(None, s)
     y = torch.as_tensor(np.nan_to_num(scaler.scale_y(a.y)), device=x.device)
     w = torch.as_tensor(np.where(a.qc >= cfg.qc_min, a.qc, 0.0).astype(np.float32), device=x.device)
     days = torch.as_tensor(np.asarray(support_start)[:, None] + np.arange(cfg.window)[None, :], device=x.device)
     ui = torch.arange(a.n_unit, device=x.device)[:, None]
-    return model.encoder(support_tensor(x[ui, days], y[ui, days], w[ui, days]))
+    return model.embed(support_tensor(x[ui, days], y[ui, days], w[ui, days]), s)

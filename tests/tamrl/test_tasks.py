@@ -117,3 +117,12 @@ def test_complete_static_features_fills_classes_and_normals():
     assert all(len(c) == 3 for c in out["climate"].values)
     assert np.all(np.isfinite(out["ELEV"].values))
     np.testing.assert_allclose(out["MAT"].values, ds["TA"].mean("time").values, rtol=1e-5)
+
+
+def test_memory_features_are_trailing_means(sites):
+    a, _ = tasks.site_arrays(sites, ("TA", "P"), (), memory=(30,))
+    assert a.dyn_names == ("TA", "P", "TA_MEAN30", "P_MEAN30", "DOY_SIN", "DOY_COS")
+    np.testing.assert_allclose(a.x[1, 100, 2], a.x[1, 71:101, 0].mean(), rtol=1e-5)
+    feats, names = tasks.tabular_features(a)
+    assert names[:6] == list(a.dyn_names) and names[6:8] == ["TA_MEAN7", "P_MEAN7"]
+    assert feats.shape[-1] == len(names)
