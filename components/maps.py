@@ -87,6 +87,6 @@ def region_map(states: Iterable[str], selected_counties: Iterable[str] = (),
         folium.CircleMarker(
             location=[lat, lon], radius=6 if chosen else 4, weight=1,
             color="#0D47A1", fill=True, fill_color="#FF8F00" if chosen else "#1E88E5",
-            fill_opacity=0.9, tooltip=site_id, popup=site_id,
+            fill_opacity=0.9, tooltip=site_id,  # no popup: folium popups stop st_folium from sizing its frame
         ).add_to(fmap)
     return fmap

@@ -28,13 +28,8 @@ cols[3].metric("Counties picked", len(sel.counties) or "all",
                help="Counties picked on the map; 'all' when none are picked.")
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _home_map(states: tuple[str, ...], picked: tuple[str, ...]):
-    return maps.region_map(states, picked)
-
-
 st.subheader("Selected region")
-st_folium(_home_map(tuple(sel.states), tuple(sel.counties)), height=460,
+st_folium(maps.region_map(sel.states, sel.counties), height=460,
           use_container_width=True, returned_objects=[], key="home_map")
 st.caption("County boundaries: US Census 2016 cartographic files (1:500k). "
            "The map needs no internet: Leaflet is served by the app and no base tiles are required.")

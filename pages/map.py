@@ -23,8 +23,9 @@ if chosen_states and chosen_states != sel.states:
     st.rerun()
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
 def _map(states: tuple[str, ...], counties: tuple[str, ...], site_items: tuple, picked_sites: tuple[str, ...]):
+    # Built anew on every run (the GeoJSON under it is cached): st_folium renders the map
+    # object it is given, and rendering a cached folium Map a second time breaks its script.
     return maps.region_map(states, counties, dict(site_items), picked_sites)
 
 

@@ -17,7 +17,7 @@ def test_click_county_on_map_selects_it(server_url, page, artifacts_dir):
     county = frame.locator("path.leaflet-interactive").nth(N_STATE_OUTLINES + 40)
     county.click()
     page.get_by_text(re.compile(r"Counties:\s*1\b")).wait_for(timeout=30000)
-    assert re.search(r"counties=19\d{3}", page.url)
+    page.wait_for_url(re.compile(r"counties=19\d{3}"), timeout=10000)
     page.wait_for_timeout(800)
     page.screenshot(path=str(artifacts_dir / "map_selection.png"), full_page=True)
 
