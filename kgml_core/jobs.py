@@ -6,25 +6,41 @@ job already uses both cores of a small machine). Each job keeps its latest
 progress event, a bounded loss history and a :class:`~kgml_core.progress.CancelToken`.
 Finished jobs point at their run in the :class:`~kgml_core.runs.RunStore`.
 
+Jobs survive a restart of the server: every job is also a JSON record in
+``<store root>/jobs/<job id>.json`` (written atomically at each change of
+status and as soon as its run exists). A new :class:`JobQueue` reads them back:
+queued jobs of a dead process are queued again, running ones become
+``interrupted`` (with their run id), and :meth:`JobQueue.resume` starts an
+interrupted job again, from its run's last checkpoint when the experiment's
+runner accepts ``resume=<run id>``, else from scratch.
+
 Experiments are looked up in :data:`EXPERIMENTS` (kind -> module and function
 names): adding one is a line there. The module must expose ``preset(name,
 **overrides)`` returning its config dataclass and a runner
-``run(config, store=, progress=, cancel=) -> Run``.
+``run(config, store=, progress=, cancel=) -> Run`` (optionally also accepting
+``name=`` and ``resume=``).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
+import inspect
 import itertools
+import json
 import logging
 import os
 import queue
+import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 from kgml_core.progress import CancelToken, Cancelled, ProgressEvent
-from kgml_core.runs import RunStore
+from kgml_core.runs import Run, RunStore, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +50,37 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "tamrl": ("kgml_core.experiments.tamrl", "run_tamrl"),
 }
 HISTORY_LIMIT = 5000
-TERMINAL = ("finished", "failed", "cancelled")
+TERMINAL = ("finished", "failed", "cancelled", "interrupted")
+JOBS_FOLDER = "jobs"
+KEEP_ENDED = 200  # ended job records kept on disk (older ones are pruned at start-up)
+_RECORD_FIELDS = ("id", "kind", "name", "overrides", "preset", "status", "submitted", "started",
+                  "ended", "run_id", "error", "resume_from", "resumed_by", "pid", "host")
 
 
 @dataclass
 class Job:
-    """One submitted computation and where it stands."""
+    """One submitted computation and where it stands.
+
+    ``status`` is queued, running, finished, failed, cancelled or interrupted
+    (its process died while it ran). ``resume_from`` is the run id a resumed
+    job continues; ``resumed_by`` the id of the job that resumed this one.
+    """
 
     id: str
     kind: str
     name: str
     overrides: dict[str, Any]
     preset: str
-    status: str = "queued"  # queued, running, finished, failed, cancelled
+    status: str = "queued"
     submitted: float = field(default_factory=time.time)
     started: float | None = None
     ended: float | None = None
     run_id: str | None = None
     error: str | None = None
+    resume_from: str | None = None
+    resumed_by: str | None = None
+    pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
     last: ProgressEvent | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     cancel_token: CancelToken = field(default_factory=CancelToken)
@@ -62,6 +91,23 @@ class Job:
         if self.started is None:
             return 0.0
         return (self.ended or time.time()) - self.started
+
+    @property
+    def resumable(self) -> bool:
+        """True for an interrupted job nobody has resumed yet."""
+        return self.status == "interrupted" and self.resumed_by is None
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-able part of the job (what :class:`JobQueue` writes to disk)."""
+        return {k: getattr(self, k) for k in _RECORD_FIELDS}
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> "Job":
+        """A job from :meth:`record` (JSON lists in the overrides become tuples again)."""
+        rec = {k: rec[k] for k in _RECORD_FIELDS if k in rec}
+        rec["overrides"] = {k: tuple(v) if isinstance(v, list) else v
+                            for k, v in (rec.get("overrides") or {}).items()}
+        return cls(**rec)
 
 
 def build_config(kind: str, preset: str, overrides: dict[str, Any]):
@@ -93,36 +139,189 @@ def _runner(kind: str) -> Callable:
     return getattr(importlib.import_module(module_name), func_name)
 
 
-class JobQueue:
-    """FIFO job queue with ``max_workers`` worker threads (see module docstring)."""
+def _accepts(func: Callable, name: str) -> bool:
+    return name in inspect.signature(func).parameters
 
-    def __init__(self, store: RunStore | None = None, max_workers: int | None = None):
+
+def can_resume(kind: str) -> bool:
+    """Whether experiment ``kind`` continues an interrupted run (its runner takes ``resume=``)."""
+    return kind in EXPERIMENTS and _accepts(_runner(kind), "resume")
+
+
+def _pid_alive(pid: int | None, host: str | None) -> bool:
+    """Whether process ``pid`` of ``host`` still runs (False for another host: it cannot be checked)."""
+    if not pid or host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _TrackingStore(RunStore):
+    """The job's view of the run store: tells the job its run id as soon as the run exists."""
+
+    def __init__(self, store: RunStore, on_create: Callable[[Run], None]):
+        super().__init__(store.root, stale_after=store.stale_after)
+        self._on_create = on_create
+
+    def create(self, kind: str, config: dict, name: str | None = None) -> Run:
+        run = super().create(kind, config, name=name)
+        self._on_create(run)
+        return run
+
+
+class JobQueue:
+    """FIFO job queue with ``max_workers`` worker threads, persisted under the store root.
+
+    Parameters
+    ----------
+    store : the run store jobs write into (its root also holds ``jobs/``).
+    max_workers : worker threads (default ``$KGML_JOB_WORKERS`` or 1).
+    restore : read the job records of earlier processes (see the module docstring).
+    """
+
+    def __init__(self, store: RunStore | None = None, max_workers: int | None = None,
+                 restore: bool = True):
         self.store = store or RunStore()
         self.max_workers = max_workers or int(os.environ.get("KGML_JOB_WORKERS", "1"))
+        self.folder = self.store.root / JOBS_FOLDER
+        self.folder.mkdir(exist_ok=True)
         self._jobs: dict[str, Job] = {}
         self._queue: queue.Queue[str] = queue.Queue()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        if restore:
+            self._repair_index()
+            self._restore()
         self._workers = [threading.Thread(target=self._work, name=f"kgml-job-worker-{i}", daemon=True)
                          for i in range(self.max_workers)]
         for worker in self._workers:
             worker.start()
 
+    # -- persistence ---------------------------------------------------------
+    def _path(self, job_id: str) -> Path:
+        return self.folder / f"{job_id}.json"
+
+    def _save(self, job: Job) -> None:
+        try:
+            write_json_atomic(self._path(job.id), job.record())
+        except OSError:  # a full disk must not kill the worker; the job still runs in memory
+            log.exception("could not save job record %s", job.id)
+
+    @contextlib.contextmanager
+    def _claim_lock(self) -> Iterator[None]:
+        with open(self.folder / ".lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _repair_index(self) -> None:
+        """Rebuild the run index when a run directory is missing from it (a kill between the two)."""
+        index = self.store._read_index()
+        on_disk = {p.name for p in self.store.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                   and p.name != JOBS_FOLDER and (p / "status.json").exists()}
+        if on_disk - set(index):
+            log.warning("run index misses %d run(s): rebuilding it", len(on_disk - set(index)))
+            self.store.rebuild_index()
+
+    def _read_records(self) -> list[dict]:
+        records = []
+        for path in self.folder.glob("job-*.json"):
+            try:
+                rec = json.loads(path.read_text())
+            except (OSError, ValueError) as err:
+                log.warning("ignoring unreadable job record %s (%s)", path.name, err)
+                continue
+            if isinstance(rec, dict) and rec.get("id") == path.stem:
+                records.append(rec)
+        return sorted(records, key=lambda r: r.get("submitted", 0))
+
+    def _restore(self) -> None:
+        """Take over the jobs of dead processes: re-queue queued ones, mark running ones interrupted."""
+        with self._claim_lock():
+            records = self._read_records()
+            ended = [r.get("id") for r in records if r.get("status") in TERMINAL]
+            pruned = set(ended[:-KEEP_ENDED])
+            for job_id in pruned:
+                self._path(str(job_id)).unlink(missing_ok=True)
+            for rec in records:
+                if rec.get("id") in pruned:
+                    continue
+                try:
+                    job = Job.from_record(rec)
+                except (TypeError, KeyError) as err:
+                    log.warning("ignoring malformed job record %s (%s)", rec.get("id"), err)
+                    continue
+                if job.status not in TERMINAL and _pid_alive(job.pid, job.host):
+                    continue  # another live server owns it
+                self._take_over(job)
+
+    def _take_over(self, job: Job) -> None:
+        if job.status == "running":
+            job.status, job.ended = self._status_after_death(job), job.ended or time.time()
+        if job.status not in TERMINAL:
+            job.pid, job.host = os.getpid(), socket.gethostname()
+        self._jobs[job.id] = job
+        if job.status == "queued":
+            self._queue.put(job.id)
+            log.info("re-queued %s from an earlier server: %s", job.id, job.name)
+        self._save(job)
+
+    def _status_after_death(self, job: Job) -> str:
+        """``interrupted``, unless the run itself got to the end before the process died."""
+        if job.run_id:
+            try:
+                status = self.store.get(job.run_id).status
+            except KeyError:
+                return "interrupted"
+            if status in ("finished", "failed", "cancelled"):
+                return status
+        return "interrupted"
+
+    # -- public API ----------------------------------------------------------
     def submit(self, kind: str, preset: str = "quick", overrides: dict[str, Any] | None = None,
-               name: str | None = None) -> Job:
-        """Queue experiment ``kind``; the config is built (and checked) now, run later."""
+               name: str | None = None, resume_from: str | None = None) -> Job:
+        """Queue experiment ``kind``; the config is built (and checked) now, run later.
+
+        ``resume_from`` is the id of an interrupted run to continue (experiments
+        that cannot resume start from scratch; see :func:`can_resume`).
+        """
         overrides = dict(overrides or {})
         build_config(kind, preset, overrides)  # fail fast on bad settings
+        json.dumps(overrides, default=list)  # the record must be JSON (raises TypeError otherwise)
         with self._lock:
-            job_id = f"job-{int(time.time())}-{next(self._ids)}"
-            job = Job(job_id, kind, name or f"{kind} ({preset})", overrides, preset)
+            job_id = f"job-{int(time.time())}-{next(self._ids)}-{secrets.token_hex(2)}"
+            job = Job(job_id, kind, name or f"{kind} ({preset})", overrides, preset,
+                      resume_from=resume_from if can_resume(kind) else None)
             self._jobs[job_id] = job
+        self._save(job)
         self._queue.put(job_id)
         log.info("queued %s: %s", job_id, job.name)
         return job
 
+    def resume(self, job_id: str) -> Job:
+        """Start interrupted job ``job_id`` again as a new job (from its run's checkpoints if possible).
+
+        Raises ValueError when the job is not interrupted or was already resumed.
+        """
+        old = self.get(job_id)
+        if not old.resumable:
+            raise ValueError(f"job {job_id} is {old.status}"
+                             + (f" and was resumed by {old.resumed_by}" if old.resumed_by else "")
+                             + ": only an interrupted job can be resumed")
+        new = self.submit(old.kind, old.preset, old.overrides, name=old.name, resume_from=old.run_id)
+        old.resumed_by = new.id
+        self._save(old)
+        return new
+
     def jobs(self) -> list[Job]:
-        """All jobs of this process, newest first."""
+        """All known jobs (this process's and those taken over), newest first."""
         with self._lock:
             return sorted(self._jobs.values(), key=lambda j: j.submitted, reverse=True)
 
@@ -136,6 +335,7 @@ class JobQueue:
         job.cancel_token.cancel()
         if job.status == "queued":
             job.status, job.ended = "cancelled", time.time()
+            self._save(job)
 
     def position(self, job_id: str) -> int:
         """How many queued jobs are ahead of ``job_id`` (0 when it runs or ended)."""
@@ -153,6 +353,7 @@ class JobQueue:
             time.sleep(0.1)
         return self.get(job_id)
 
+    # -- workers -------------------------------------------------------------
     def _progress(self, job: Job) -> Callable[[ProgressEvent], None]:
         def record(event: ProgressEvent) -> None:
             job.last = event
@@ -165,19 +366,34 @@ class JobQueue:
     def _work(self) -> None:
         while True:
             job = self.get(self._queue.get())
-            if job.status == "cancelled":
+            if job.status != "queued":  # cancelled while it waited
                 continue
             self._run(job)
 
+    def _created(self, job: Job, runner: Callable) -> Callable[[Run], None]:
+        def created(run: Run) -> None:
+            if job.run_id is None:
+                job.run_id = run.id
+                if job.name and not _accepts(runner, "name"):
+                    self.store.rename(run.id, job.name)
+                self._save(job)
+        return created
+
     def _run(self, job: Job) -> None:
         job.status, job.started = "running", time.time()
+        self._save(job)
         try:
             config = build_config(job.kind, job.preset, job.overrides)
-            run = _runner(job.kind)(config, store=self.store, progress=self._progress(job),
-                                    cancel=job.cancel_token)
-            job.run_id = getattr(run, "id", None)
-            if job.name and job.run_id:
-                self.store.rename(job.run_id, job.name)
+            runner = _runner(job.kind)
+            kwargs: dict[str, Any] = {}
+            if _accepts(runner, "name"):
+                kwargs["name"] = job.name
+            if job.resume_from and _accepts(runner, "resume"):
+                kwargs["resume"] = job.resume_from
+            store = _TrackingStore(self.store, self._created(job, runner))
+            run = runner(config, store=store, progress=self._progress(job), cancel=job.cancel_token,
+                         **kwargs)
+            job.run_id = getattr(run, "id", None) or job.run_id
             job.status = "cancelled" if job.cancel_token.cancelled else "finished"
         except Cancelled:
             job.status = "cancelled"
@@ -186,3 +402,4 @@ class JobQueue:
             job.status, job.error = "failed", f"{type(err).__name__}: {err}"
         finally:
             job.ended = time.time()
+            self._save(job)
