@@ -72,3 +72,83 @@ def test_unknown_kind_or_setting_fails_at_submit(monkeypatch, tmp_path):
         queue.submit("nope")
     with pytest.raises(TypeError):
         queue.submit("fake", overrides={"nonsense": 1})
+
+
+def _dead_pid() -> int:
+    import subprocess
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _install_resumable(monkeypatch, calls):
+    module = types.ModuleType("fake_resumable")
+    module.preset = lambda name, **kw: _Cfg(**kw)
+
+    def run(cfg, store, progress, cancel, name=None, resume=None):
+        calls.append({"name": name, "resume": resume})
+        run_ = store.create("fake", {"steps": cfg.steps}, name=name)
+        run_.finish("finished")
+        return run_
+    module.run = run
+    monkeypatch.setitem(sys.modules, "fake_resumable", module)
+    monkeypatch.setitem(jobs.EXPERIMENTS, "fake_resumable", ("fake_resumable", "run"))
+
+
+def test_job_records_survive_a_restart(monkeypatch, tmp_path):
+    """A dead server's queued job runs again; its running job shows as interrupted and resumes."""
+    _install_fake_experiment(monkeypatch)
+    calls = []
+    _install_resumable(monkeypatch, calls)
+    store = RunStore(tmp_path)
+    dead = _dead_pid()
+    run = store.create("fake", {"steps": 3}, name="killed")
+    run._update_status(pid=dead)
+    folder = tmp_path / jobs.JOBS_FOLDER
+    folder.mkdir()
+    running = jobs.Job("job-1-1-aaaa", "fake_resumable", "killed", {"steps": 3}, "quick",
+                       status="running", started=time.time(), run_id=run.id, pid=dead)
+    waiting = jobs.Job("job-1-2-bbbb", "fake", "waiting", {"steps": 2}, "quick", pid=dead)
+    for job in (running, waiting):
+        jobs.write_json_atomic(folder / f"{job.id}.json", job.record())
+    (folder / "job-1-3-cccc.json").write_text("{not json")  # a torn record is skipped
+
+    queue = jobs.JobQueue(store, max_workers=1)
+    assert queue.get(running.id).status == "interrupted" and queue.get(running.id).resumable
+    assert queue.wait(waiting.id, 30).status == "finished"
+    assert store.list().set_index("run_id").loc[run.id, "status"] == "interrupted"
+    resumed = queue.resume(running.id)
+    assert queue.wait(resumed.id, 30).status == "finished"
+    assert calls == [{"name": "killed", "resume": run.id}]
+    with pytest.raises(ValueError, match="resumed by"):
+        queue.resume(running.id)
+
+    again = jobs.JobQueue(store, max_workers=1)  # a second restart sees the same history
+    assert {j.id: j.status for j in again.jobs()} == {
+        running.id: "interrupted", waiting.id: "finished", resumed.id: "finished"}
+    assert not again.get(running.id).resumable
+
+
+def test_run_id_is_recorded_while_the_job_runs(monkeypatch, tmp_path):
+    _install_fake_experiment(monkeypatch)
+    queue = jobs.JobQueue(RunStore(tmp_path), max_workers=1)
+    job = queue.submit("fake", overrides={"steps": 100, "delay": 0.02}, name="early")
+    deadline = time.time() + 20
+    while job.run_id is None and time.time() < deadline:
+        time.sleep(0.02)
+    on_disk = jobs.json.loads((tmp_path / "jobs" / f"{job.id}.json").read_text())
+    assert job.status == "running" and on_disk["run_id"] == job.run_id
+    assert RunStore(tmp_path).get(job.run_id).name == "early"
+    queue.cancel(job.id)
+    assert queue.wait(job.id, 30).status == "cancelled"
+
+
+def test_a_live_servers_jobs_are_not_taken_over(monkeypatch, tmp_path):
+    _install_fake_experiment(monkeypatch)
+    folder = tmp_path / jobs.JOBS_FOLDER
+    folder.mkdir()
+    mine = jobs.Job("job-1-1-dddd", "fake", "other server", {}, "quick", status="running",
+                    started=time.time())  # owned by this (alive) process
+    jobs.write_json_atomic(folder / f"{mine.id}.json", mine.record())
+    queue = jobs.JobQueue(RunStore(tmp_path), max_workers=1)
+    assert queue.jobs() == []
