@@ -6,10 +6,16 @@ Uploads are written, with sanitised names, into a temporary folder of the sessio
 """
 from __future__ import annotations
 
+import io
+import os
 import re
+import shutil
 import tempfile
+import time
+import weakref
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import streamlit as st
@@ -21,6 +27,15 @@ from kgml_core.runs import RunStore
 WORLD_YEARS = (2015, 2019)
 ACCEPTED = (".csv", ".nc", ".zip")
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+# zip archives: refused before anything is extracted when they would unpack to more than this
+MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
+MAX_ZIP_RATIO = 200  # uncompressed / compressed size of a member (zip bombs reach ~1000)
+MAX_ZIP_MEMBERS = 500
+DATA_MEMBERS = (".csv", ".nc")
+# shipped beside the data in FLUXNET / AmeriFlux BASE-BADM archives; never read
+DOC_MEMBERS = (".txt", ".xlsx", ".pdf", ".md", ".json", ".xml")
+UPLOAD_PREFIX = "kgml-upload-"
+STALE_UPLOAD_S = 24 * 3600
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
@@ -72,12 +87,102 @@ def check_upload(name: str, data: bytes) -> str:
     return ext
 
 
+def _unsafe_member(member: str) -> bool:
+    parts = PurePosixPath(member.replace("\\", "/")).parts
+    return member.startswith(("/", "\\")) or ".." in parts or bool(re.match(r"^[A-Za-z]:", member))
+
+
+def check_archive(name: str, data: bytes) -> list[str]:
+    """The data members (CSV, NetCDF) of zip archive ``data``, after checking it without extracting.
+
+    Raises ValueError naming the archive (and member) when it is unreadable,
+    encrypted, would unpack to more than :data:`MAX_UNZIPPED_BYTES`, has a member
+    compressed more than :data:`MAX_ZIP_RATIO` times (a zip bomb), more than
+    :data:`MAX_ZIP_MEMBERS` members, a member with an absolute path or '..', a
+    member that is neither data (CSV, NetCDF) nor documentation (nested archives
+    included), or no data member at all.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as err:
+        raise ValueError(f"{name}: not a readable zip archive ({err})") from None
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise ValueError(f"{name}: {len(infos)} members, at most {MAX_ZIP_MEMBERS} are accepted")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNZIPPED_BYTES:
+        raise ValueError(f"{name}: would unpack to {total / 2**20:.0f} MB, more than "
+                         f"{MAX_UNZIPPED_BYTES // 2**20} MB")
+    members = []
+    for info in infos:
+        member = info.filename
+        if _unsafe_member(member):
+            raise ValueError(f"{name}: member '{member}' has an absolute path or '..'")
+        if info.flag_bits & 0x1:
+            raise ValueError(f"{name}: member '{member}' is encrypted")
+        if info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+            raise ValueError(f"{name}: member '{member}' is compressed "
+                             f"{info.file_size / max(info.compress_size, 1):.0f} times "
+                             f"(more than {MAX_ZIP_RATIO}): refused as a possible zip bomb")
+        suffix = PurePosixPath(member).suffix.lower()
+        if info.is_dir() or suffix in DOC_MEMBERS:
+            continue
+        if suffix not in DATA_MEMBERS:
+            raise ValueError(f"{name}: member '{member}' is not CSV or NetCDF "
+                             "(archives may hold only CSV and NetCDF files)")
+        members.append(member)
+    if not members:
+        raise ValueError(f"{name}: the archive holds no CSV or NetCDF file")
+    return members
+
+
 def save_upload(folder: Path, name: str, data: bytes) -> Path:
-    """Check an uploaded file and write it into ``folder`` under a sanitised name."""
-    check_upload(name, data)
+    """Check an uploaded file (and a zip's members) and write it into ``folder`` under a sanitised name.
+
+    Nothing is written when a check fails; the file appears in ``folder`` only
+    complete (written to a temporary name, then renamed).
+    """
+    if check_upload(name, data) == ".zip":
+        check_archive(name, data)
     path = Path(folder) / sanitise_name(name)
-    path.write_bytes(data)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+class UploadFolder:
+    """A private temporary folder, deleted when this object is garbage-collected or at exit.
+
+    Kept in a session's state, so the folder goes when Streamlit drops the session.
+    """
+
+    def __init__(self, parent: str | Path | None = None):
+        self.path = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX, dir=parent))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True)
+
+    def cleanup(self) -> None:
+        """Delete the folder now."""
+        self._finalizer()
+
+
+def sweep_stale_uploads(parent: str | Path | None = None, max_age_s: float = STALE_UPLOAD_S) -> int:
+    """Delete upload folders older than ``max_age_s`` s (left by a killed server); returns how many."""
+    parent = Path(parent or tempfile.gettempdir())
+    removed = 0
+    for path in parent.glob(f"{UPLOAD_PREFIX}*"):
+        try:
+            if path.is_dir() and time.time() - path.stat().st_mtime > max_age_s:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def site_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -129,13 +234,19 @@ def use_real() -> bool:
     return bool(st.session_state.get("use_real_data", True)) and bool(loaded())
 
 
+@st.cache_resource(show_spinner=False)
+def _swept_at_start() -> int:
+    return sweep_stale_uploads()
+
+
 def upload_dir() -> Path:
-    """This session's private folder for uploads."""
-    path = st.session_state.get("upload_dir")
-    if not path or not Path(path).is_dir():
-        path = tempfile.mkdtemp(prefix="kgml-upload-")
-        st.session_state["upload_dir"] = path
-    return Path(path)
+    """This session's private folder for uploads (deleted with the session, or at server exit)."""
+    folder = st.session_state.get("upload_folder")
+    if not isinstance(folder, UploadFolder) or not folder.path.is_dir():
+        _swept_at_start()
+        folder = UploadFolder()
+        st.session_state["upload_folder"] = folder
+    return folder.path
 
 
 def real_sites() -> xr.Dataset | None:

@@ -76,6 +76,7 @@ def _upload_section(kind: str) -> None:
         if f.file_id in done:
             continue
         done.add(f.file_id)
+        path = None
         try:
             path = data_session.save_upload(data_session.upload_dir(), f.name, f.getvalue())
             _load([path], kind, Path(path).stem)
@@ -83,6 +84,12 @@ def _upload_section(kind: str) -> None:
         except (LoaderError, ValueError) as err:
             st.error(f"Could not load {f.name}: {err}", icon=":material/error:")
             theme.log.info("upload %s refused: %s", f.name, err)
+        except Exception as err:  # an unforeseen reader error: one line here, the details in the log
+            theme.show_error(f"Could not load {f.name}", err)
+        else:
+            continue
+        if path is not None:  # nothing of a refused file stays behind
+            Path(path).unlink(missing_ok=True)
 
 
 def _folder_section(kind: str) -> None:
