@@ -29,6 +29,7 @@ import inspect
 import itertools
 import json
 import logging
+import math
 import os
 import queue
 import secrets
@@ -111,14 +112,37 @@ class Job:
 
 
 def build_config(kind: str, preset: str, overrides: dict[str, Any]):
-    """The config dataclass of experiment ``kind`` from a preset and overrides.
+    """The config dataclass of experiment ``kind`` from a preset and overrides, checked.
 
-    Raises ValueError naming an unknown kind or override.
+    Raises ValueError naming an unknown kind, an unknown state, years out of
+    range or a non-finite number (TypeError for an unknown override), so that a
+    bad setting is refused at submission and no run is created for it.
     """
     if kind not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {kind!r}: expected one of {sorted(EXPERIMENTS)}")
     module = importlib.import_module(EXPERIMENTS[kind][0])
-    return module.preset(preset, **overrides)
+    config = module.preset(preset, **overrides)
+    check_config(config)
+    return config
+
+
+def check_config(config: Any) -> None:
+    """Check the fields every experiment shares: ``states``, ``years``, finite numbers, ``seed`` >= 0."""
+    from kgml_core import geo
+    from kgml_core.simulator.config import check_years
+
+    if getattr(config, "states", None) is not None:
+        geo.resolve_states(config.states)
+    if getattr(config, "years", None) is not None:
+        check_years(tuple(config.years))
+    if int(getattr(config, "seed", 0) or 0) < 0:
+        raise ValueError(f"seed must be >= 0, got {config.seed}")
+    items = vars(config).items() if hasattr(config, "__dict__") else ()
+    for key, value in items:
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"setting {key} must be a finite number, got {value!r}")
 
 
 def available_experiments() -> list[str]:
