@@ -64,6 +64,12 @@ def sanitise_name(name: str) -> str:
     return base[-120:]
 
 
+def shown_name(name: str, limit: int = 80) -> str:
+    """``name`` safe to show in a one-line message: control characters as '?', at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in str(name))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_upload(name: str, data: bytes) -> str:
     """The file's type (".csv", ".nc" or ".zip") after checking extension and content.
 
@@ -71,6 +77,7 @@ def check_upload(name: str, data: bytes) -> str:
     bytes do not look like that type (e.g. a binary file named .csv).
     """
     ext = Path(name).suffix.lower()
+    name = shown_name(name)
     if ext not in ACCEPTED:
         raise ValueError(f"{name}: only CSV, NetCDF (.nc) and ZIP files are accepted, got '{ext or 'no extension'}'")
     if not data:
@@ -102,6 +109,7 @@ def check_archive(name: str, data: bytes) -> list[str]:
     member that is neither data (CSV, NetCDF) nor documentation (nested archives
     included), or no data member at all.
     """
+    name = shown_name(name)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
@@ -115,8 +123,8 @@ def check_archive(name: str, data: bytes) -> list[str]:
                          f"{MAX_UNZIPPED_BYTES // 2**20} MB")
     members = []
     for info in infos:
-        member = info.filename
-        if _unsafe_member(member):
+        member = shown_name(info.filename)
+        if _unsafe_member(info.filename):
             raise ValueError(f"{name}: member '{member}' has an absolute path or '..'")
         if info.flag_bits & 0x1:
             raise ValueError(f"{name}: member '{member}' is encrypted")
@@ -124,13 +132,13 @@ def check_archive(name: str, data: bytes) -> list[str]:
             raise ValueError(f"{name}: member '{member}' is compressed "
                              f"{info.file_size / max(info.compress_size, 1):.0f} times "
                              f"(more than {MAX_ZIP_RATIO}): refused as a possible zip bomb")
-        suffix = PurePosixPath(member).suffix.lower()
+        suffix = PurePosixPath(info.filename).suffix.lower()
         if info.is_dir() or suffix in DOC_MEMBERS:
             continue
         if suffix not in DATA_MEMBERS:
             raise ValueError(f"{name}: member '{member}' is not CSV or NetCDF "
                              "(archives may hold only CSV and NetCDF files)")
-        members.append(member)
+        members.append(info.filename)
     if not members:
         raise ValueError(f"{name}: the archive holds no CSV or NetCDF file")
     return members
