@@ -7,9 +7,11 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
-from components import data_session, selection, theme
+from components import data_session, page, selection, theme
 from kgml_core import settings
 from kgml_core.loaders import LOADERS, LoaderError, load_any
+
+page.enter(__file__)
 
 KINDS = ("auto", *LOADERS)
 KIND_HELP = ("auto: detected from the content. fluxnet: FLUXNET2015/ONEFlux daily or half-hourly CSV or zip; "

@@ -7,8 +7,10 @@ import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, selection, theme
+from components import charts, choropleth, data_session, page, selection, theme
 from kgml_core import export, geo, report
+
+page.enter(__file__)
 
 OBSERVED = "observed"
 VARIABLES = ("NEE", "RA", "RH", "RECO", "GPP", "YIELD")

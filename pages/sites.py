@@ -10,8 +10,10 @@ import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, maps, selection, theme
+from components import charts, choropleth, data_session, maps, page, selection, theme
 from kgml_core import geo
+
+page.enter(__file__)
 
 FLUXES = ("GPP", "RECO", "NEE")
 MODEL_LABELS = {"tamrl": "TAM-RL (few-shot)", "tamrl_zero_shot": "TAM-RL (zero-shot)", "gbm": "Gradient boosting",
