@@ -11,7 +11,7 @@ import streamlit as st
 
 from components import page, runtime, selection, theme
 from kgml_core import geo
-from kgml_core.jobs import EXPERIMENTS, TERMINAL, available_experiments
+from kgml_core.jobs import EXPERIMENTS, TERMINAL, available_experiments, can_resume
 
 page.enter(__file__)
 
@@ -140,8 +140,30 @@ def _job_card(job) -> None:
             st.progress(1.0, text=f"finished: run {job.run_id}")
         if job.status == "failed":
             st.error(f"failed: {(job.error or '').splitlines()[0][:300]}")
+        if job.status == "interrupted":
+            _interrupted(job)
         if job.history and job.status == "running":
             st.plotly_chart(_loss_figure(job.history), key=f"loss_{job.id}_{len(job.history)}")
+
+
+def _interrupted(job) -> None:
+    """An interrupted job (the server stopped while it ran): say so and offer to resume it."""
+    resumable = can_resume(job.kind)
+    st.warning(f"interrupted: the server stopped while this job ran"
+               + (f" (run {job.run_id})" if job.run_id else ""), icon=":material/warning:")
+    if job.resumed_by:
+        st.caption(f"resumed as job {job.resumed_by}")
+        return
+    label = "Resume" if resumable and job.run_id else "Restart"
+    hint = ("Continue from the run's last completed stage." if label == "Resume"
+            else "This experiment cannot continue a run: it starts again from scratch.")
+    if st.button(label, key=f"resume_{job.id}", icon=":material/replay:", help=hint):
+        try:
+            new = runtime.job_queue().resume(job.id)
+            st.session_state.setdefault("my_jobs", []).append(new.id)
+            st.toast(f"Queued {job.name} again ({label.lower()})", icon=":material/schedule:")
+        except ValueError as err:
+            theme.show_error(f"Could not {label.lower()} the job", err)
 
 
 @st.fragment(run_every=1.0)
