@@ -15,6 +15,7 @@ Conventions
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
@@ -223,7 +224,8 @@ class Scaler:
 
 
 def _mean_std(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (absent statics) are expected
         mean = np.nanmean(values, axis=0) if values.size else np.zeros(values.shape[-1])
         std = np.nanstd(values, axis=0) if values.size else np.ones(values.shape[-1])
     mean = np.nan_to_num(mean).astype(np.float32)
