@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_kgml.py --preset quick --threads 2 [--sweep 0 0.5 1]
+    .venv/bin/python benchmarks/bench_kgml.py --preset quick [--threads 1] [--sweep 0 0.5 1]
 
 Runs into a throw-away run store (``KGML_RUNS_DIR`` or a temporary directory)
 and prints figures; it asserts nothing. Timings depend on the load of the
@@ -31,7 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick", choices=("tiny", "quick", "full"))
     parser.add_argument("--states", nargs="+", default=["IL", "IA", "IN"])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sweep", type=float, nargs="*", default=[])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

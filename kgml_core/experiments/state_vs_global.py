@@ -20,11 +20,15 @@ state-specific comparison for several heterogeneity settings.
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -63,7 +67,8 @@ class StateVsGlobalConfig:
     model sizes, the protocol's step settings, no_knowledge (level-1 training),
     region_method / n_regions (Auto Region Detector), n_boot (bootstrap
     resamples), sweep (heterogeneity values, run after the main experiment),
-    threads (torch CPU threads), device ("auto", "cpu", "cuda").
+    threads (torch CPU threads: 1 is fastest for these small GRUs, and
+    several OpenMP threads thrash on a shared machine), device ("auto", "cpu", "cuda").
     """
 
     states: tuple[str, ...] = ("IL", "IA", "IN")
@@ -72,28 +77,31 @@ class StateVsGlobalConfig:
     test_fraction: float = 0.3
     heterogeneity: float = 1.0
     seed: int = 0
-    sites_per_state: int = 3
+    sites_per_state: int = 4
     max_counties: int | None = None
-    pretrain_units: int | None = 24
-    max_yield_samples: int | None = 128
-    hidden: int = 24
-    flux_hidden: int = 12
+    pretrain_units: int | None = 64
+    max_yield_samples: int | None = 256
+    hidden: int = 32
+    flux_hidden: int = 16
     head_hidden: int = 12
     dropout: float = 0.1
+    # few large full-year batches, a high learning rate annealed by a cosine: the
+    # GRUs' cost is per time step, so large batches are nearly free on a CPU
     protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(
-        step1=StepConfig(epochs=2, batch_size=24, lr=3e-3, self_paced=True, balance=0.0),
-        step2=StepConfig(epochs=3, batch_size=24, lr=3e-3),
-        step3=StepConfig(epochs=4, batch_size=64, lr=3e-3),
-        step4=StepConfig(epochs=1, batch_size=32, lr=1e-3),
-        step5=StepConfig(epochs=10, batch_size=12, lr=3e-3),
-        region3=StepConfig(epochs=3, batch_size=64, lr=2e-3, l2sp=1e-3),
-        region5=StepConfig(epochs=12, batch_size=4, lr=3e-3, l2sp=1e-3)))
-    no_knowledge: StepConfig = field(default_factory=lambda: StepConfig(epochs=6, batch_size=32, lr=3e-3))
+        step1=StepConfig(epochs=4, batch_size=64, lr=1e-2, self_paced=True, balance=0.0, cosine=True),
+        step2=StepConfig(epochs=30, batch_size=64, lr=1e-2, cosine=True),
+        step3=StepConfig(epochs=30, batch_size=128, lr=1e-2, cosine=True),
+        step4=StepConfig(epochs=2, batch_size=64, lr=1e-3),
+        step5=StepConfig(epochs=15, batch_size=16, lr=1e-3, cosine=True),
+        region3=StepConfig(epochs=2, batch_size=64, lr=2e-3, l2sp=1e-3),
+        region5=StepConfig(epochs=30, batch_size=24, lr=1e-3, l2sp=1e-2, cosine=True)))
+    no_knowledge: StepConfig = field(default_factory=lambda: StepConfig(epochs=10, batch_size=64, lr=1e-2,
+                                                                        cosine=True))
     region_method: str = "kmeans"
-    n_regions: int | None = None
+    n_regions: int | None = 3
     n_boot: int = 300
     sweep: tuple[float, ...] = ()
-    threads: int = 2
+    threads: int = 1
     device: str = "auto"
     preset: str = "quick"
 
@@ -124,7 +132,7 @@ class StateVsGlobalConfig:
             raise ValueError(f"unknown state-vs-global config keys {unknown}")
         d = dict(d)
         if isinstance(d.get("protocol"), dict):
-            d["protocol"] = ProtocolConfig(**{k: StepConfig(**v) for k, v in d["protocol"].items()})
+            d["protocol"] = ProtocolConfig(**d["protocol"])
         if isinstance(d.get("no_knowledge"), dict):
             d["no_knowledge"] = StepConfig(**d["no_knowledge"])
         return cls(**d)
@@ -142,17 +150,18 @@ def preset(name: str, **overrides) -> StateVsGlobalConfig:
             protocol=ProtocolConfig(*(one,) * 7), no_knowledge=one, preset="tiny")
     elif name == "full":
         cfg = StateVsGlobalConfig(
-            years=(2000, 2019), test_years=4, pretrain_units=None, max_yield_samples=None,
-            hidden=64, flux_hidden=32, head_hidden=32, dropout=0.2, n_boot=1000, preset="full",
+            years=(2000, 2019), test_years=4, sites_per_state=6, pretrain_units=200, max_yield_samples=None,
+            hidden=64, flux_hidden=32, head_hidden=32, dropout=0.2, n_regions=None, n_boot=1000,
+            preset="full",
             protocol=ProtocolConfig(
-                step1=StepConfig(epochs=15, batch_size=64, lr=2e-3, self_paced=True, balance=0.0),
-                step2=StepConfig(epochs=20, batch_size=64, lr=2e-3),
-                step3=StepConfig(epochs=10, batch_size=64, lr=2e-3),
-                step4=StepConfig(epochs=5, batch_size=64, lr=5e-4),
-                step5=StepConfig(epochs=40, batch_size=16, lr=1e-3),
-                region3=StepConfig(epochs=8, batch_size=64, lr=1e-3, l2sp=1e-3),
-                region5=StepConfig(epochs=60, batch_size=8, lr=1e-3, l2sp=1e-3)),
-            no_knowledge=StepConfig(epochs=40, batch_size=32, lr=2e-3))
+                step1=StepConfig(epochs=10, batch_size=128, lr=5e-3, self_paced=True, balance=0.0, cosine=True),
+                step2=StepConfig(epochs=60, batch_size=128, lr=5e-3, cosine=True),
+                step3=StepConfig(epochs=10, batch_size=128, lr=2e-3),
+                step4=StepConfig(epochs=5, batch_size=128, lr=5e-4),
+                step5=StepConfig(epochs=30, batch_size=32, lr=1e-3, cosine=True),
+                region3=StepConfig(epochs=8, batch_size=128, lr=1e-3, l2sp=1e-3),
+                region5=StepConfig(epochs=60, batch_size=32, lr=1e-3, l2sp=1e-2, cosine=True)),
+            no_knowledge=StepConfig(epochs=40, batch_size=64, lr=5e-3, cosine=True))
     else:
         raise ValueError(f"unknown preset '{name}'; expected tiny, quick or full")
     return replace(cfg, **overrides) if overrides else cfg
@@ -270,33 +279,56 @@ def _kgml(cfg: StateVsGlobalConfig, name: str = "kgml_ag"):
 
 
 class Harness:
-    """Trains the ladder's models on one :class:`TrainingSets` and predicts the evaluation samples."""
+    """Trains the ladder's models on one :class:`TrainingSets` and predicts the evaluation samples.
+
+    Each stage's weights go to ``self.weights[key]`` (keys ``pretrained``,
+    ``global``, ``state_XX``, ``region_N``, ``no_knowledge``) and, when given,
+    to ``checkpoint(key, weights)`` as soon as the stage ends. A stage whose
+    key is in ``completed`` (weights of an interrupted run) is not trained
+    again: its weights are loaded instead.
+    """
 
     def __init__(self, cfg: StateVsGlobalConfig, sets: TrainingSets, norm: Normalizer,
-                 progress: ProgressCallback | None, cancel: CancelToken | None):
+                 progress: ProgressCallback | None, cancel: CancelToken | None,
+                 checkpoint: Callable[[str, dict], None] | None = None,
+                 completed: dict[str, dict[str, torch.Tensor]] | None = None):
         self.cfg, self.sets, self.norm = cfg, sets, norm
         self.progress, self.cancel = progress, cancel
         self.device = _device(cfg)
         self.weights: dict[str, dict[str, torch.Tensor]] = {}
+        self.checkpoint = checkpoint
+        self.completed = dict(completed or {})
+        self.skipped: list[str] = []
 
     def trainer(self, model) -> KGMLTrainer:
         return KGMLTrainer(model, self.norm, self.device, self.progress, self.cancel, self.cfg.seed)
 
+    def _stage(self, key: str, model: torch.nn.Module, train: Callable[[KGMLTrainer], object]) -> KGMLTrainer:
+        """Train ``model`` with ``train`` (or load the completed stage ``key``), record and checkpoint it."""
+        t = self.trainer(model)
+        if key in self.completed:
+            model.load_state_dict(self.completed[key])
+            self.skipped.append(key)
+            self.weights[key] = t.state_dict()
+            return t
+        train(t)
+        self.weights[key] = t.state_dict()
+        if self.checkpoint is not None:
+            self.checkpoint(key, self.weights[key])
+        return t
+
     def pretrain_global(self) -> dict[str, torch.Tensor]:
         """Steps 1-2 on the process world (independent of the observed world's heterogeneity)."""
-        t = self.trainer(_kgml(self.cfg))
-        pretrain(t, self.sets.process, self.cfg.protocol, "global")
-        self.weights["pretrained"] = t.state_dict()
+        self._stage("pretrained", _kgml(self.cfg),
+                    lambda t: pretrain(t, self.sets.process, self.cfg.protocol, "global"))
         return self.weights["pretrained"]
 
     def train_global(self, pretrained: dict[str, torch.Tensor]) -> KGMLTrainer:
         """Steps 3-5 from the pretrained weights."""
         model = _kgml(self.cfg)
         model.load_state_dict(pretrained)
-        t = self.trainer(model)
-        finetune(t, self.sets.process, self.sets.yields, self.sets.sites, self.cfg.protocol, "global")
-        self.weights["global"] = t.state_dict()
-        return t
+        return self._stage("global", model, lambda t: finetune(
+            t, self.sets.process, self.sets.yields, self.sets.sites, self.cfg.protocol, "global"))
 
     def train_groups(self, prefix: str, yield_groups: np.ndarray, site_groups: np.ndarray) -> dict:
         """One SDSA-KGML model per group (state or region), from the global weights."""
@@ -305,20 +337,15 @@ class Harness:
         for group in sorted(set(yield_groups.tolist()) | set(site_groups.tolist())):
             model = _kgml(self.cfg)
             model.load_state_dict(anchor)
-            t = self.trainer(model)
-            finetune_region(t, self.sets.yields.subset(yield_groups == group),
-                            self.sets.sites.subset(site_groups == group), self.cfg.protocol,
-                            anchor, f"{prefix}_{group}")
-            self.weights[f"{prefix}_{group}"] = t.state_dict()
-            trainers[group] = t
+            trainers[group] = self._stage(f"{prefix}_{group}", model, lambda t, g=group: finetune_region(
+                t, self.sets.yields.subset(yield_groups == g), self.sets.sites.subset(site_groups == g),
+                self.cfg.protocol, anchor, f"{prefix}_{g}"))
         return trainers
 
     def train_no_knowledge(self) -> KGMLTrainer:
         """Level 1, from scratch on the observations."""
-        t = self.trainer(_kgml(self.cfg, "gru_attention"))
-        train_no_knowledge(t, self.sets.yields, self.sets.sites, self.cfg.no_knowledge)
-        self.weights["no_knowledge"] = t.state_dict()
-        return t
+        return self._stage("no_knowledge", _kgml(self.cfg, "gru_attention"), lambda t: train_no_knowledge(
+            t, self.sets.yields, self.sets.sites, self.cfg.no_knowledge))
 
 
 def predict_grouped(trainers: dict, samples: Samples, groups: np.ndarray,
@@ -436,15 +463,20 @@ def _regions(data: ExperimentData, cfg: StateVsGlobalConfig):
 
 
 def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, cancel=None,
-               pretrained: dict | None = None, models=MODEL_NAMES) -> tuple[xr.Dataset, Harness, object]:
+               pretrained: dict | None = None, models=MODEL_NAMES,
+               checkpoint: Callable[[str, dict], None] | None = None,
+               completed: dict[str, dict] | None = None) -> tuple[xr.Dataset, Harness, object]:
     """Train the requested models of the ladder on ``data`` and return their predictions.
 
     ``pretrained`` (steps 1-2 weights) is reused when given, since the process
     world does not depend on the observed world's heterogeneity.
+    ``checkpoint(key, weights)`` is called after each trained stage;
+    ``completed`` maps stage keys to weights that are loaded instead of trained
+    (see :class:`Harness`).
     """
     sets = training_sets(cfg, data)
     norm = Normalizer.fit(sets.process)
-    harness = Harness(cfg, sets, norm, progress, cancel)
+    harness = Harness(cfg, sets, norm, progress, cancel, checkpoint, completed)
     pretrained = pretrained if pretrained is not None else harness.pretrain_global()
     harness.weights["pretrained"] = pretrained
     glob = harness.train_global(pretrained)
@@ -499,35 +531,84 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
     return out
 
 
+# config keys that change how fast a run goes, not what it computes: a resumed run may differ in them
+EXECUTION_KEYS = ("threads", "device")
+
+
+def _comparable(config: dict) -> dict:
+    return {k: v for k, v in json.loads(json.dumps(config)).items() if k not in EXECUTION_KEYS}
+
+
+def _reopen(store: RunStore, run_id: str, cfg: StateVsGlobalConfig) -> tuple[Run, dict[str, dict]]:
+    """The interrupted run ``run_id``, marked running again, and the weights of its completed stages."""
+    run = store.get(run_id)
+    if run.kind != KIND:
+        raise ValueError(f"run '{run_id}' is a {run.kind!r} run, not {KIND!r}; cannot resume it")
+    if run.status in ("running", "finished"):
+        raise ValueError(f"run '{run_id}' is {run.status}; only cancelled, failed or interrupted "
+                         f"runs can be resumed")
+    saved, wanted = _comparable(run.config), _comparable(cfg.to_dict())
+    if saved != wanted:
+        diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+        raise ValueError(f"run '{run_id}' was made with another configuration (differs in {diff}); "
+                         f"resume it with the configuration saved in its config.json")
+    completed = {key: run.load_weights(key) for key in run.weight_names() if key in _stage_keys(cfg)
+                 or key.startswith(("state_", "region_"))}
+    now = time.time()
+    # the run store has no public "reopen": set the same fields that RunStore.create sets
+    run._update_status(status="running", pid=os.getpid(), host=socket.gethostname(), heartbeat=now,
+                       finished=None, seconds=None)
+    store._update_index(run.id, status="running", seconds=None)
+    run.log(f"resumed by pid {os.getpid()}; completed stages: {', '.join(sorted(completed)) or 'none'}")
+    return run, completed
+
+
+def _stage_keys(cfg: StateVsGlobalConfig) -> set[str]:
+    return {"pretrained", "global", "no_knowledge"} | {f"state_{s}" for s in cfg.states}
+
+
 def run_state_vs_global(config: StateVsGlobalConfig | None = None, store: RunStore | None = None,
                         progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                        name: str | None = None) -> Run:
-    """Run the experiment into a new run of ``store`` and return it.
+                        name: str | None = None, resume: str | None = None) -> Run:
+    """Run the experiment into a new run of ``store`` (or resume one) and return it.
 
     The run holds config.json (reproducible with its seed), metrics.json (see
     the module docstring: ``states`` -> state -> model -> target -> scores,
     plus ``by_split``, ``bootstrap``, ``regions``, ``heterogeneity_sweep`` when
     ``config.sweep`` is set, ``seconds``), predictions.nc and the weights of
-    every model. On cancellation the run is marked ``cancelled`` and returned;
-    on an error it is marked ``failed`` and the error is raised.
+    every model. Each stage's weights (``pretrained``, ``global``,
+    ``state_XX``, ``region_N``, ``no_knowledge``) are saved as soon as the
+    stage ends, so ``resume`` (the id of a cancelled, failed or interrupted run
+    of the same configuration; ``threads`` and ``device`` may differ) trains
+    only the missing stages, writing into the same run. On cancellation the
+    run is marked ``cancelled`` and returned; on an error it is marked
+    ``failed`` and the error is raised.
     """
     cfg = config or StateVsGlobalConfig()
     store = store or RunStore()
-    run = store.create(KIND, cfg.to_dict(), name=name)
+    if resume:
+        run, completed = _reopen(store, resume, cfg)
+    else:
+        run, completed = store.create(KIND, cfg.to_dict(), name=name), {}
     torch.set_num_threads(max(1, int(cfg.threads)))
     torch.manual_seed(cfg.seed)
     start = time.time()
     try:
         run.log(f"loading worlds for {' '.join(cfg.states)} {cfg.years} h={cfg.heterogeneity}")
         data = load_data(cfg)
-        ds, harness, regions = fit_ladder(cfg, data, _beating(run, progress), cancel)
+
+        def checkpoint(key: str, weights: dict) -> None:
+            run.save_weights(key, weights)
+            run.log(f"stage {key} done")
+        ds, harness, regions = fit_ladder(cfg, data, _beating(run, progress), cancel,
+                                          checkpoint=checkpoint, completed=completed)
         metrics = {"states": evaluate(ds), "by_split": {w: evaluate(ds, w) for w in
                                                         ("heldout_counties", "heldout_years")},
                    "bootstrap": bootstrap(ds, cfg.n_boot, cfg.seed),
                    "regions": _region_summary(regions),
                    "test_years": data.test_years, "train_years": data.train_years,
                    "n_test_counties": int((data.split == "test").sum()),
-                   "device": str(harness.device)}
+                   "device": str(harness.device), "resumed_stages": sorted(harness.skipped)}
         metrics["headline"] = _headline(metrics["states"])
         if cfg.sweep:
             run.log(f"heterogeneity sweep {cfg.sweep}")
@@ -595,9 +676,15 @@ def _main(args) -> int:
             overrides[key] = getattr(args, key)
     if args.sweep:
         overrides["sweep"] = tuple(args.sweep)
-    cfg = preset(args.preset, **overrides)
-    store = RunStore(Path(args.store)) if args.store else None
-    run = run_state_vs_global(cfg, store, progress=None if args.quiet else _cli_progress())
+    store = RunStore(Path(args.store)) if args.store else RunStore()
+    if args.resume:
+        # the interrupted run's own configuration; only how it runs may change
+        cfg = replace(StateVsGlobalConfig.from_dict(store.get(args.resume).config),
+                      threads=args.threads, device=args.device)
+    else:
+        cfg = preset(args.preset, **overrides)
+    run = run_state_vs_global(cfg, store, progress=None if args.quiet else _cli_progress(),
+                              resume=args.resume)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     from kgml_core.runs import write_json_atomic
@@ -624,7 +711,9 @@ def register(sub) -> None:
                    help="also run global vs state-specific for these heterogeneity values")
     p.add_argument("--region-method", choices=("kmeans", "contiguous", "states"), default="kmeans")
     p.add_argument("--n-regions", type=int, default=None, help="fixed number of auto regions")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared CPU)")
+    p.add_argument("--resume", default=None, metavar="RUN_ID",
+                   help="finish an interrupted run (its saved configuration; completed stages are reused)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--store", default=None, help="run store directory (default: settings.runs_dir())")
     p.add_argument("--quiet", action="store_true", help="no progress lines")

@@ -7,12 +7,13 @@ step   data                                        trains               loss
 2      process-model world                         shared, Ra, Rh, NEE  Ra + Rh + NEE + balance
 3      county yields (observed world)              yield head           yield
 4      process-model world                         Ra, Rh, NEE          Ra + Rh + NEE + balance
-5      flux-tower sites (observed world)           Ra, Rh, NEE          Reco split + NEE + balance
+5      flux-tower sites (observed world)           Rh, NEE              Reco split + NEE + balance
 =====  ==========================================  ===================  ======================
 
 Each step freezes what it does not train. A region's model (SDSA-KGML) starts
 from the global model and repeats steps 3 and 5 on the region's own county
-yields and flux sites, with an L2-SP pull toward the global weights.
+yields and flux sites (step 5 training ``region_groups``, Rh and NEE by
+default), with an L2-SP pull toward the global weights.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ STEPS: dict[str, tuple[tuple[str, ...], str]] = {
     "step2": (("shared", "ra", "rh", "nee"), "process_fluxes"),
     "step3": (("yield",), "county_yield"),
     "step4": (("ra", "rh", "nee"), "process_fluxes"),
-    "step5": (("ra", "rh", "nee"), "site_fluxes"),
+    # observed Reco cannot separate Ra from Rh inside the season: Ra keeps its process-world training
+    "step5": (("rh", "nee"), "site_fluxes"),
 }
 
 
@@ -44,6 +46,16 @@ class ProtocolConfig:
     region3: StepConfig = field(default_factory=lambda: StepConfig(epochs=6, lr=2e-3, l2sp=1e-3))
     region5: StepConfig = field(default_factory=lambda: StepConfig(epochs=15, batch_size=8, lr=1e-3,
                                                                     l2sp=1e-3))
+    # what a region's step 5 trains: the simulator's regional parameters act on
+    # Rh (and, through it, NEE); Ra's do not vary in space
+    region_groups: tuple[str, ...] = ("rh", "nee")
+
+    def __post_init__(self) -> None:
+        self.region_groups = tuple(self.region_groups)
+        for name in ("step1", "step2", "step3", "step4", "step5", "region3", "region5"):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, StepConfig(**value))
 
 
 def run_step(trainer: KGMLTrainer, step: str, samples: Samples, cfg: StepConfig, prefix: str,
@@ -71,8 +83,10 @@ def finetune(trainer: KGMLTrainer, process: Samples, yields: Samples, sites: Sam
 def finetune_region(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: ProtocolConfig,
                     anchor: dict[str, torch.Tensor], prefix: str) -> list[StepLog]:
     """SDSA-KGML: steps 3 and 5 on one region's data, pulled toward ``anchor`` (the global weights)."""
+    _, kind = STEPS["step5"]
     return [run_step(trainer, "step3", yields, cfg.region3, prefix, anchor),
-            run_step(trainer, "step5", sites, cfg.region5, prefix, anchor)]
+            trainer.train_step(f"{prefix}/step5", [Source(sites, kind)], cfg.region_groups, cfg.region5,
+                               anchor)]
 
 
 def train_no_knowledge(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: StepConfig,

@@ -33,7 +33,9 @@ class StepConfig:
     balance (lambda of the mass-balance term), tol (its relative tolerance);
     l2sp (strength of the pull toward the anchor weights, per squared weight);
     self_paced (keep the easiest fraction of samples, growing from 0.6 to 1);
-    grad_clip (max gradient norm).
+    grad_clip (max gradient norm); cosine (anneal the learning rate from ``lr``
+    to ``lr / 20`` over the step's epochs: the few, large full-sequence batches
+    of KGML-ag need a large rate at first and a small one to settle).
     """
 
     epochs: int = 5
@@ -45,6 +47,7 @@ class StepConfig:
     l2sp: float = 0.0
     self_paced: bool = False
     grad_clip: float = 1.0
+    cosine: bool = False
 
 
 @dataclass
@@ -218,6 +221,9 @@ class KGMLTrainer:
         n_steps = max(math.ceil(len(s.samples) / cfg.batch_size) for s in sources)
         for epoch in range(1, cfg.epochs + 1):
             self.model.train()
+            if cfg.cosine:
+                for group in opt.param_groups:
+                    group["lr"] = _cosine_lr(cfg.lr, epoch, cfg.epochs)
             sp_fraction = min(1.0, 0.6 + 0.4 * (epoch - 1) / max(1, cfg.epochs - 1))
             orders = [torch.randperm(len(s.samples), generator=self.gen) for s in sources]
             sums: dict[str, float] = {}
@@ -245,6 +251,12 @@ class KGMLTrainer:
     def state_dict(self) -> dict[str, torch.Tensor]:
         """A CPU copy of the model weights."""
         return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+
+def _cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 0.05) -> float:
+    """Learning rate of ``epoch`` (1-based) on a cosine from ``lr`` down to ``floor * lr``."""
+    progress = (epoch - 1) / max(1, epochs - 1)
+    return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def step_config_dict(cfg: StepConfig) -> dict:

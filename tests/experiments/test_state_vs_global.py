@@ -94,3 +94,51 @@ def test_heterogeneity_sweep_shape(tiny_run):
     row = out["states"]["IL"]
     assert out["values"] == [0.0] and len(row["rmse_reduction"]) == 1
     assert row["rmse_reduction"][0] == pytest.approx(1 - row["state_specific_rmse"][0] / row["global_rmse"][0])
+
+
+def _cancel_after(stage: str, token: CancelToken, events: list):
+    """A progress callback that records events and cancels once ``stage`` has ended."""
+    def callback(event):
+        events.append(event)
+        if event.stage == stage and event.epoch == event.n_epochs and event.step == event.n_steps:
+            token.cancel()
+    return callback
+
+
+def test_resume_skips_completed_stages(tmp_path):
+    cfg = preset("tiny", states=("IL",), threads=1)
+    store = RunStore(tmp_path)
+    token, first = CancelToken(), []
+    run = run_state_vs_global(cfg, store, progress=_cancel_after("global/step2", token, first), cancel=token)
+    assert run.status == "cancelled"
+    assert run.weight_names() == ["pretrained"]          # checkpoint of the completed stage only
+    assert any(e.stage == "global/step2" for e in first)
+    second = []
+    resumed = run_state_vs_global(cfg, store, progress=second.append, resume=run.id)
+    assert resumed.id == run.id and resumed.status == "finished"
+    stages = {e.stage for e in second}
+    assert not stages & {"global/step1", "global/step2"}   # pretraining was not repeated
+    assert {"global/step3", "global/step5", "state_IL/step5"} <= stages
+    assert resumed.metrics()["resumed_stages"] == ["pretrained"]
+    assert {"pretrained", "global", "state_IL", "no_knowledge"} <= set(resumed.weight_names())
+    assert len(store.list()) == 1 and "resumed" in resumed.read_log()
+    torch.testing.assert_close(resumed.load_weights("pretrained"), run.load_weights("pretrained"))
+    with pytest.raises(ValueError, match="finished"):
+        run_state_vs_global(cfg, store, resume=run.id)
+
+
+def test_resume_needs_the_same_config(tmp_path):
+    store = RunStore(tmp_path)
+    token = CancelToken()
+    token.cancel()
+    run = run_state_vs_global(preset("tiny", states=("IL",), threads=1), store, cancel=token)
+    with pytest.raises(ValueError, match="seed"):
+        run_state_vs_global(preset("tiny", states=("IL",), seed=5), store, resume=run.id)
+    with pytest.raises(KeyError):
+        run_state_vs_global(preset("tiny", states=("IL",)), store, resume="20200101-000000-abcdef")
+
+
+def test_config_round_trip():
+    cfg = preset("quick")
+    back = StateVsGlobalConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg and back.protocol.region_groups == ("rh", "nee") and back.protocol.step2.cosine

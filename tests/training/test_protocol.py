@@ -82,3 +82,24 @@ def test_unknown_group_named():
     trainer = KGMLTrainer(model, norm, device=torch.device("cpu"))
     with pytest.raises(ValueError, match="groups"):
         trainer.set_trainable(["encoder"])
+
+
+def test_region_finetune_leaves_ra_and_shared_alone():
+    process, norm, model = _setup()
+    trainer = KGMLTrainer(model, norm, device=torch.device("cpu"))
+    yields = make_samples(fake_world(2, seed=2).drop_vars(["RA", "RH", "NEE", "RECO"]))
+    sites = make_samples(fake_world(2, seed=3, kind="site").drop_vars(["RA", "RH"]))
+    before = trainer.state_dict()
+    finetune_region(trainer, yields, sites, _tiny(), before, "IA")
+    after = trainer.state_dict()
+    for name in before:
+        changed = not torch.equal(before[name], after[name])
+        assert changed == name.startswith(("yield_head.", "rh_net.", "nee_net.")), name
+
+
+def test_cosine_schedule_anneals_learning_rate():
+    from kgml_core.training.trainer import _cosine_lr
+
+    rates = [_cosine_lr(1e-2, e, 5) for e in range(1, 6)]
+    assert rates[0] == pytest.approx(1e-2) and rates[-1] == pytest.approx(5e-4)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
