@@ -90,3 +90,30 @@ def region_map(states: Iterable[str], selected_counties: Iterable[str] = (),
             fill_opacity=0.9, tooltip=site_id,  # no popup: folium popups stop st_folium from sizing its frame
         ).add_to(fmap)
     return fmap
+
+
+def selection_layer(selected_counties: Iterable[str], sites: Mapping[str, tuple[float, float]] | None = None,
+                    selected_sites: Iterable[str] = ()) -> folium.FeatureGroup:
+    """The picked counties and sites as an overlay, drawn on an unchanged base map.
+
+    st_folium updates such a layer in place (``feature_group_to_add``) instead of
+    re-mounting the whole map, so a click shows its effect quickly.
+    """
+    layer = folium.FeatureGroup(name="selection")
+    picked = set(selected_counties)
+    states = sorted({geo.FIPS_TO_POSTAL[c[:2]] for c in picked if c[:2] in geo.FIPS_TO_POSTAL})
+    if states:
+        features = [f for f in json.loads(geo.geojson("county", states))["features"]
+                    if f["properties"]["id"] in picked]
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": features},
+            style_function=lambda f: {"color": "#1B2A1F", "weight": 1.2, "fillColor": SELECTED_FILL,
+                                      "fillOpacity": 0.8},
+            tooltip=folium.GeoJsonTooltip(["name", "state", "id"], aliases=["County", "State", "FIPS"]),
+        ).add_to(layer)
+    for site_id in selected_sites:
+        if site_id in (sites or {}):
+            lat, lon = sites[site_id]
+            folium.CircleMarker(location=[lat, lon], radius=7, weight=1, color="#0D47A1", fill=True,
+                                fill_color="#FF8F00", fill_opacity=1.0, tooltip=site_id).add_to(layer)
+    return layer

@@ -23,10 +23,11 @@ if chosen_states and chosen_states != sel.states:
     st.rerun()
 
 
-def _map(states: tuple[str, ...], counties: tuple[str, ...], site_items: tuple, picked_sites: tuple[str, ...]):
+def _map(states: tuple[str, ...], site_items: tuple):
     # Built anew on every run (the GeoJSON under it is cached): st_folium renders the map
     # object it is given, and rendering a cached folium Map a second time breaks its script.
-    return maps.region_map(states, counties, dict(site_items), picked_sites)
+    # The base map does not change with the picks, so the component is not re-mounted.
+    return maps.region_map(states, (), dict(site_items), ())
 
 
 def _handle_click(result: dict | None, site_ids: set[str]) -> bool:
@@ -61,12 +62,13 @@ except Exception as err:  # the map still works without sites
 
 left, right = st.columns([3, 1])
 with left:
-    fmap = _map(tuple(sel.states), tuple(sel.counties), tuple(sorted(site_locs.items())), tuple(sel.sites))
-    result = st_folium(fmap, height=560, use_container_width=True, key="selection_map",
-                       returned_objects=["last_object_clicked", "last_object_clicked_tooltip",
-                                         "last_active_drawing"])
-    if _handle_click(result, set(site_locs)):
-        st.rerun()
+    fmap = _map(tuple(sel.states), tuple(sorted(site_locs.items())))
+    overlay = maps.selection_layer(sel.counties, site_locs, sel.sites)
+    # The click is handled in on_change, before the next run draws anything, so one run shows it.
+    st_folium(fmap, height=560, use_container_width=True, key="selection_map",
+              feature_group_to_add=overlay,
+              returned_objects=["last_object_clicked", "last_object_clicked_tooltip", "last_active_drawing"],
+              on_change=lambda: _handle_click(st.session_state.get("selection_map"), set(site_locs)))
 with right:
     county_names = geo.county_table(sel.states)
     label = lambda f: f"{county_names.loc[f, 'name']}, {county_names.loc[f, 'state']} ({f})"
