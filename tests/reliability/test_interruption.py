@@ -58,8 +58,9 @@ def test_sigkill_mid_training_leaves_an_interrupted_readable_run(tmp_path):
     assert table["run_id"].tolist() == [run_id] and table.loc[0, "status"] == "interrupted"
     run = store.get(run_id)
     assert run.config["preset"] == "tiny" and run.config["states"] == ["IA", "IL"]
-    # nothing the kill interrupted is presented as complete
-    assert run.metrics() == {} and run.weight_names() == []
+    # nothing the kill interrupted is presented as complete: only finished stages' checkpoints
+    checkpoints = set(run.weight_names())
+    assert run.metrics() == {} and checkpoints == {"pretrained"}  # killed in global/step3
     with pytest.raises(FileNotFoundError):
         run.predictions()
     for path in run.path.glob("*.json"):
@@ -68,6 +69,13 @@ def test_sigkill_mid_training_leaves_an_interrupted_readable_run(tmp_path):
     queue = JobQueue(store)  # the restarted server
     [job] = queue.jobs()
     assert (job.status, job.run_id, job.name, job.resumable) == ("interrupted", run_id, "killed", True)
+
+    resumed = queue.wait(queue.resume(job.id).id, timeout_s=300)
+    assert resumed.status == "finished", resumed.error
+    assert resumed.run_id == run_id  # the same run, continued from its last checkpoint
+    done = store.get(run_id)
+    assert done.status == "finished" and "IA" in done.metrics()["states"]
+    assert set(done.metrics()["resumed_stages"]) == checkpoints  # pretraining was not redone
 
 
 KILL_AT_INDEX = textwrap.dedent("""
