@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy  # noqa: E402
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
 
 PAGES = [("Home", "Knowledge-guided ML of land carbon emissions"), ("Map & selection", "Map & selection"),
          ("Train", "Train models"), ("Compare models", "Model comparison"),
@@ -60,20 +60,13 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    import os
-    import subprocess
     import tempfile
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
-    env = {**os.environ, "KGML_HOME": os.environ.get("KGML_HOME", tempfile.mkdtemp(prefix="kgml-bench-"))}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    home = Path(tempfile.mkdtemp(prefix="kgml-bench-"))
+    proc, url = start_server(home / "streamlit.log", {"KGML_HOME": str(home)})
     results: dict = {"navigation_s": {}, "map_click_s": []}
     try:
-        _wait_healthy(url, proc)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -88,8 +81,7 @@ def main(argv=None) -> int:
                 results["map_click_s"].append(_map_click(page))
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_server(proc)
     print(f"{'page':<22} {'median s':>9} {'max s':>7}")
     for link, times in results["navigation_s"].items():
         print(f"{link:<22} {statistics.median(times):>9.2f} {max(times):>7.2f}")

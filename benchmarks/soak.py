@@ -17,18 +17,20 @@ by more than ``--max-growth-mib``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.browser.server import start_server, stop_server  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -57,12 +59,6 @@ class SoakResult:
         return statistics.median(values[-third:]) - statistics.median(values[:third])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def rss_mib(pid: int) -> float:
     """Resident memory of process ``pid`` and its children, MiB."""
     import psutil
@@ -76,30 +72,6 @@ def rss_mib(pid: int) -> float:
         except psutil.NoSuchProcess:
             continue
     return total / 2**20
-
-
-def start_server(home: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` on a free loopback port; returns the process and its URL once healthy."""
-    port = free_port()
-    env = dict(os.environ, KGML_HOME=str(home), OMP_NUM_THREADS="1")
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {proc.returncode} (log {log_path})")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"streamlit did not become healthy at {url}")
 
 
 def _heading(page, text: str, timeout_ms: float) -> None:
@@ -120,8 +92,11 @@ def _interact(page, link: str, bad_file: Path) -> int:
 
 
 def soak(iterations: int = 60, sample_every: int = 10, reload_every: int = 20, heavy: bool = False,
-         timeout_ms: float = 90000, log=print) -> SoakResult:
-    """Run the soak loop (see the module docstring) and return its figures."""
+         timeout_ms: float = 90000, log=print, browser=None) -> SoakResult:
+    """Run the soak loop (see the module docstring) and return its figures.
+
+    ``browser``: a Playwright browser to use instead of launching one.
+    """
     from playwright.sync_api import sync_playwright
 
     pages = dict(PAGES, **(HEAVY_PAGES if heavy else {}))
@@ -132,11 +107,14 @@ def soak(iterations: int = 60, sample_every: int = 10, reload_every: int = 20, h
         home = Path(tmp)
         bad_file = home / "not_text.csv"
         bad_file.write_bytes(b"\x00\x01binary\x00" * 50)
-        proc, url = start_server(home, home / "streamlit.log")
+        proc, url = start_server(home / "streamlit.log", {"KGML_HOME": str(home), "OMP_NUM_THREADS": "1"})
         try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            with contextlib.ExitStack() as stack:
+                if browser is None:  # a caller (the test suite) may lend its own browser
+                    browser = stack.enter_context(sync_playwright()).chromium.launch(
+                        executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1300, "height": 900})
+                stack.callback(page.close)
 
                 def new_session() -> None:
                     page.goto(f"{url}/?states=IA", wait_until="domcontentloaded")
@@ -166,13 +144,8 @@ def soak(iterations: int = 60, sample_every: int = 10, reload_every: int = 20, h
                     if i % sample_every == 0 or i == iterations:
                         result.samples.append((i, rss_mib(proc.pid)))
                         log(f"iteration {i:4d}: {result.samples[-1][1]:.1f} MiB")
-                browser.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     result.seconds = time.time() - t0
     return result
 

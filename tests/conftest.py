@@ -33,3 +33,20 @@ def artifacts_dir() -> Path:
     path = ARTIFACTS / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium (installed by `make test`), one per test session.
+
+    Playwright's sync API allows one instance per thread, so every test that drives a
+    browser (browser tests, the soak test) shares this one.
+    """
+    from tests.browser.server import CHROMIUM, CHROMIUM_ARGS
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

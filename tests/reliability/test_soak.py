@@ -23,9 +23,9 @@ def _soak_module():
     return module
 
 
-def test_short_soak_keeps_memory_bounded():
+def test_short_soak_keeps_memory_bounded(browser):
     soak = _soak_module()
-    res = soak.soak(iterations=10, sample_every=2, reload_every=5, log=lambda *_: None)
+    res = soak.soak(iterations=10, sample_every=2, reload_every=5, log=lambda *_: None, browser=browser)
     assert res.errors == []
     assert res.page_loads >= 10 + len(soak.PAGES) and res.sessions == 3 and res.interactions >= 6
     first = res.samples[0][1]
