@@ -150,3 +150,19 @@ def sweep_figure(frame: pd.DataFrame) -> go.Figure:
     fig.add_hline(y=0, line_dash="dot", line_color="#555")
     fig.update_layout(margin=dict(l=10, r=10, t=30, b=10))
     return fig
+
+
+def headline_notes(long: pd.DataFrame, flux: str = "RH") -> list[str]:
+    """One sentence per state: how much state-specific changes the RMSE of ``flux`` against global."""
+    rmse = long[(long["metric"] == "rmse") & (long["flux"] == flux)].pivot_table(
+        index="state", columns="model", values="value")
+    if not {"global", "state_specific"} <= set(rmse.columns):
+        return []
+    notes = []
+    for state, row in rmse.iterrows():
+        change = 100 * (row["state_specific"] - row["global"]) / row["global"]
+        verdict = "lower" if change < 0 else "higher"
+        notes.append(f"{state}: the state-specific model's {flux} RMSE is {abs(change):.1f} % {verdict} than "
+                     f"the global model's ({row['state_specific']:.3f} vs {row['global']:.3f} "
+                     f"{FLUX_UNITS.get(flux, '')}).")
+    return notes

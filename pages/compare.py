@@ -2,6 +2,7 @@
 import streamlit as st
 
 from components import compare, page, runtime, selection, theme
+from kgml_core import geo, report
 
 page.enter(__file__)
 
@@ -54,7 +55,8 @@ table = compare.metric_table(long, metric)
 st.dataframe(compare.styled(table, metric), width="stretch")
 
 st.subheader(f"{metric.upper()} of {flux} by state")
-st.plotly_chart(compare.rmse_bars(long, flux, metric), key="cmp_bars")
+bars = compare.rmse_bars(long, flux, metric)
+st.plotly_chart(bars, key="cmp_bars")
 
 boot = compare.bootstrap_frame(metrics)
 if not boot.empty and flux in set(boot["flux"]):
@@ -69,6 +71,21 @@ if not sweep.empty:
                "heterogeneity (0: one parameter set everywhere).")
     st.plotly_chart(compare.sweep_figure(sweep), key="cmp_sweep")
     st.dataframe(sweep.round(4), hide_index=True)
+
+figures = [(f"{metric.upper()} of {flux} by state", bars)]
+if not boot.empty and flux in set(boot["flux"]):
+    figures.append((f"Paired bootstrap RMSE differences of {flux}", compare.bootstrap_figure(boot, flux)))
+if not sweep.empty:
+    figures.append(("Heterogeneity sweep (Rh)", compare.sweep_figure(sweep)))
+states = sorted(set(long["state"]))
+content = report.ReportContent(
+    title="Global (KGML-ag) against state- and region-specific (SDSA-KGML) models",
+    region=report.region_text(states, int(geo.county_table(states).shape[0])),
+    metrics=table.round(4).reset_index(), figures=figures, source=f"run {labels[run_id]} ({run_id})",
+    notes=compare.headline_notes(long, "RH") + [f"Metric shown: {metric}; held-out counties and years."])
+st.download_button("Download the comparison report (HTML)", report.build_report(content).encode(),
+                   f"kgml_comparison_{run_id}.html", "text/html", key="cmp_report",
+                   help="One self-contained page (opens offline): region, metrics table, charts, findings.")
 
 detail = st.toggle("Show predictions (scatter and daily series)", value=False, key="cmp_detail",
                    help="Loads the run's daily predictions (a few MB).")

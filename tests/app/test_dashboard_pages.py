@@ -45,3 +45,4 @@ def test_tiny_job_from_train_page_appears_on_compare_page():
     assert len(at.dataframe) >= 1
     table = at.dataframe[0].value
     assert {"global", "state_specific"} <= set(table.columns)
+    assert len(at.get("download_button")) == 1  # the stakeholder report

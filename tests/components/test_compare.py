@@ -45,3 +45,10 @@ def test_scatter_uses_only_test_units():
     frame = compare.scatter_frame(pred, "RH", ["global"])
     assert sorted(frame["observed"]) == [3.0, 4.0, 5.0]
     assert sorted(frame["predicted"]) == [9.0, 10.0, 11.0]
+
+
+def test_headline_notes_say_which_model_is_better():
+    notes = compare.headline_notes(compare.metrics_long(_metrics()), "RH")
+    assert len(notes) == 2
+    assert notes[0].startswith("IA: the state-specific model's RH RMSE is 38.0 % lower")
+    assert notes[1].startswith("IL: the state-specific model's RH RMSE is 40.0 % lower")
