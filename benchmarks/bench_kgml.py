@@ -34,10 +34,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sweep", type=float, nargs="*", default=[])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sites-per-state", type=int, default=None, help="override the preset's flux sites")
     args = parser.parse_args()
+    extra = {} if args.sites_per_state is None else {"sites_per_state": args.sites_per_state}
     root = Path(os.environ.get("KGML_RUNS_DIR") or tempfile.mkdtemp(prefix="bench_kgml_"))
     cfg = preset(args.preset, states=tuple(args.states), threads=args.threads, sweep=tuple(args.sweep),
-                 seed=args.seed)
+                 seed=args.seed, **extra)
     stages: dict[str, float] = {}
     last = [time.time()]
 
@@ -51,7 +53,7 @@ def main() -> None:
     run = run_state_vs_global(cfg, RunStore(root), progress=timer)
     total = time.time() - start
     m = run.metrics()
-    print(f"preset {args.preset}, states {' '.join(args.states)}, torch threads {torch.get_num_threads()}, "
+    print(f"preset {args.preset} {extra or ''}, states {' '.join(args.states)}, torch threads {torch.get_num_threads()}, "
           f"device {m.get('device')}, load average {os.getloadavg()[0]:.1f}")
     print(f"total {total:.1f} s (run reports {m['seconds']:.1f} s)")
     print(pd.Series(stages).round(1).to_string())

@@ -94,7 +94,8 @@ class StateVsGlobalConfig:
         step4=StepConfig(epochs=2, batch_size=64, lr=1e-3),
         step5=StepConfig(epochs=15, batch_size=16, lr=1e-3, cosine=True),
         region3=StepConfig(epochs=2, batch_size=64, lr=2e-3, l2sp=1e-3),
-        region5=StepConfig(epochs=30, batch_size=24, lr=1e-3, l2sp=1e-2, cosine=True)))
+        region5=StepConfig(epochs=30, batch_size=24, lr=1e-3, l2sp=1e-2, cosine=True),
+        region_groups=("rh", "nee")))
     no_knowledge: StepConfig = field(default_factory=lambda: StepConfig(epochs=10, batch_size=64, lr=1e-2,
                                                                         cosine=True))
     region_method: str = "kmeans"
@@ -160,7 +161,8 @@ def preset(name: str, **overrides) -> StateVsGlobalConfig:
                 step4=StepConfig(epochs=5, batch_size=128, lr=5e-4),
                 step5=StepConfig(epochs=30, batch_size=32, lr=1e-3, cosine=True),
                 region3=StepConfig(epochs=8, batch_size=128, lr=1e-3, l2sp=1e-3),
-                region5=StepConfig(epochs=60, batch_size=32, lr=1e-3, l2sp=1e-2, cosine=True)),
+                region5=StepConfig(epochs=60, batch_size=32, lr=1e-3, l2sp=1e-2, cosine=True),
+                region_groups=("rh", "nee")),
             no_knowledge=StepConfig(epochs=40, batch_size=64, lr=5e-3, cosine=True))
     else:
         raise ValueError(f"unknown preset '{name}'; expected tiny, quick or full")

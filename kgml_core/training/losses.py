@@ -56,7 +56,7 @@ def mass_balance_penalty(gpp: torch.Tensor, ra: torch.Tensor, rh: torch.Tensor,
 
 def reco_partition_loss(ra: torch.Tensor, rh: torch.Tensor, reco_obs: torch.Tensor,
                         season: torch.Tensor, scale: float = 1.0,
-                        weight: torch.Tensor | None = None) -> torch.Tensor:
+                        weight: torch.Tensor | None = None, season_weight: float = 1.0) -> torch.Tensor:
     """Observed Reco supervises Rh outside the growing season and Ra + Rh inside it.
 
     Parameters
@@ -65,9 +65,12 @@ def reco_partition_loss(ra: torch.Tensor, rh: torch.Tensor, reco_obs: torch.Tens
     season : (batch, days) bool, True inside the growing season.
     scale : Reco's standard deviation (g C m-2 d-1).
     weight : optional (batch, days) quality weights (daily QC fraction).
+    season_weight : relative weight of growing-season days, where the error of
+        the model's Ra passes into Rh (1 counts every day alike).
     """
     pred = torch.where(season, ra + rh, rh)
-    return masked_mse(pred, reco_obs, scale, weight)
+    days = torch.where(season, torch.full_like(pred, season_weight), torch.ones_like(pred))
+    return masked_mse(pred, reco_obs, scale, days if weight is None else days * weight)
 
 
 def l2_sp(model: torch.nn.Module, anchor: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -12,8 +12,8 @@ step   data                                        trains               loss
 
 Each step freezes what it does not train. A region's model (SDSA-KGML) starts
 from the global model and repeats steps 3 and 5 on the region's own county
-yields and flux sites (step 5 training ``region_groups``, Rh and NEE by
-default), with an L2-SP pull toward the global weights.
+yields and flux sites (step 5 training ``region_groups``), with an L2-SP
+pull toward the global weights.
 """
 from __future__ import annotations
 
@@ -46,9 +46,9 @@ class ProtocolConfig:
     region3: StepConfig = field(default_factory=lambda: StepConfig(epochs=6, lr=2e-3, l2sp=1e-3))
     region5: StepConfig = field(default_factory=lambda: StepConfig(epochs=15, batch_size=8, lr=1e-3,
                                                                     l2sp=1e-3))
-    # what a region's step 5 trains: the simulator's regional parameters act on
-    # Rh (and, through it, NEE); Ra's do not vary in space
-    region_groups: tuple[str, ...] = ("rh", "nee")
+    # what a region's step 5 trains (the experiment's presets keep Ra: the
+    # simulator's regional parameters act on Rh and, through it, NEE)
+    region_groups: tuple[str, ...] = ("ra", "rh", "nee")
 
     def __post_init__(self) -> None:
         self.region_groups = tuple(self.region_groups)

@@ -35,7 +35,8 @@ class StepConfig:
     self_paced (keep the easiest fraction of samples, growing from 0.6 to 1);
     grad_clip (max gradient norm); cosine (anneal the learning rate from ``lr``
     to ``lr / 20`` over the step's epochs: the few, large full-sequence batches
-    of KGML-ag need a large rate at first and a small one to settle).
+    of KGML-ag need a large rate at first and a small one to settle);
+    season_weight (weight of growing-season days in the flux sites' Reco term).
     """
 
     epochs: int = 5
@@ -48,6 +49,7 @@ class StepConfig:
     self_paced: bool = False
     grad_clip: float = 1.0
     cosine: bool = False
+    season_weight: float = 1.0
 
 
 @dataclass
@@ -173,7 +175,7 @@ class KGMLTrainer:
                 terms[name.lower()] = L.masked_mse(p[name], batch[name], s[name])
         elif kind == "site_fluxes":
             terms["reco"] = L.reco_partition_loss(p["RA"], p["RH"], batch["RECO"], batch["season"],
-                                                  s["RECO"], batch["weight"])
+                                                  s["RECO"], batch["weight"], cfg.season_weight)
             terms["nee"] = L.masked_mse(p["NEE"], batch["NEE"], s["NEE"], batch["weight"])
         if kind in ("process_fluxes", "site_fluxes") and cfg.balance > 0:
             terms["balance"] = cfg.balance * L.mass_balance_penalty(

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from kgml_core.training import losses as L
@@ -42,3 +43,13 @@ def test_l2sp_and_self_paced():
     assert abs(float(L.l2_sp(model, anchor)) - 4.0) < 1e-5
     w = L.self_paced_weights(torch.tensor([1.0, 2.0, 3.0, 100.0]), 0.5)
     assert w.tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_reco_partition_season_weight():
+    ra = torch.tensor([[1.0, 1.0]])
+    rh = torch.tensor([[0.0, 0.0]])
+    reco = torch.tensor([[2.0, 2.0]])
+    season = torch.tensor([[True, False]])
+    # in season the error is 2 - 1 = 1, outside 2 - 0 = 2
+    assert float(L.reco_partition_loss(ra, rh, reco, season)) == pytest.approx((1 + 4) / 2)
+    assert float(L.reco_partition_loss(ra, rh, reco, season, season_weight=0.0)) == pytest.approx(4.0)

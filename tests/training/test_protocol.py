@@ -90,7 +90,9 @@ def test_region_finetune_leaves_ra_and_shared_alone():
     yields = make_samples(fake_world(2, seed=2).drop_vars(["RA", "RH", "NEE", "RECO"]))
     sites = make_samples(fake_world(2, seed=3, kind="site").drop_vars(["RA", "RH"]))
     before = trainer.state_dict()
-    finetune_region(trainer, yields, sites, _tiny(), before, "IA")
+    cfg = _tiny()
+    cfg.region_groups = ("rh", "nee")
+    finetune_region(trainer, yields, sites, cfg, before, "IA")
     after = trainer.state_dict()
     for name in before:
         changed = not torch.equal(before[name], after[name])
