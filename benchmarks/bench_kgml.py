@@ -11,6 +11,7 @@ machine: say how loaded it was when you quote them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -35,8 +36,13 @@ def main() -> None:
     parser.add_argument("--sweep", type=float, nargs="*", default=[])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sites-per-state", type=int, default=None, help="override the preset's flux sites")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
+                        help="other top-level config overrides, e.g. pretrain_units=128 hidden=48")
     args = parser.parse_args()
     extra = {} if args.sites_per_state is None else {"sites_per_state": args.sites_per_state}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        extra[key] = json.loads(value)
     root = Path(os.environ.get("KGML_RUNS_DIR") or tempfile.mkdtemp(prefix="bench_kgml_"))
     cfg = preset(args.preset, states=tuple(args.states), threads=args.threads, sweep=tuple(args.sweep),
                  seed=args.seed, **extra)
