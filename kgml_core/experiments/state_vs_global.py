@@ -66,7 +66,8 @@ class StateVsGlobalConfig:
     max_yield_samples (county-years for yield fine-tuning, None for all),
     model sizes, the protocol's step settings, no_knowledge (level-1 training),
     region_method / n_regions (Auto Region Detector), n_boot (bootstrap
-    resamples), sweep (heterogeneity values, run after the main experiment),
+    resamples), models (the rungs of the ladder to train; "global" is always
+    trained, the region models start from it), sweep (heterogeneity values, run after the main experiment),
     threads (torch CPU threads: 1 is fastest for these small GRUs, and
     several OpenMP threads thrash on a shared machine), device ("auto", "cpu", "cuda").
     """
@@ -101,6 +102,7 @@ class StateVsGlobalConfig:
     region_method: str = "kmeans"
     n_regions: int | None = 3
     n_boot: int = 300
+    models: tuple[str, ...] = MODEL_NAMES
     sweep: tuple[float, ...] = ()
     threads: int = 1
     device: str = "auto"
@@ -110,6 +112,10 @@ class StateVsGlobalConfig:
         self.states = tuple(str(s).upper() for s in self.states)
         self.years = tuple(int(y) for y in self.years)
         self.sweep = tuple(float(h) for h in self.sweep)
+        unknown = sorted(set(self.models) - set(MODEL_NAMES))
+        if unknown:
+            raise ValueError(f"unknown models {unknown}: expected some of {list(MODEL_NAMES)}")
+        self.models = tuple(m for m in MODEL_NAMES if m in set(self.models) | {"global"})
         if not self.states:
             raise ValueError("state-vs-global needs at least one state")
         if not 1 <= self.test_years < self.years[1] - self.years[0] + 1:
@@ -602,7 +608,7 @@ def run_state_vs_global(config: StateVsGlobalConfig | None = None, store: RunSto
         def checkpoint(key: str, weights: dict) -> None:
             run.save_weights(key, weights)
             run.log(f"stage {key} done")
-        ds, harness, regions = fit_ladder(cfg, data, _beating(run, progress), cancel,
+        ds, harness, regions = fit_ladder(cfg, data, _beating(run, progress), cancel, models=cfg.models,
                                           checkpoint=checkpoint, completed=completed)
         metrics = {"states": evaluate(ds), "by_split": {w: evaluate(ds, w) for w in
                                                         ("heldout_counties", "heldout_years")},

@@ -142,3 +142,13 @@ def test_config_round_trip():
     cfg = preset("quick")
     back = StateVsGlobalConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert back == cfg and back.protocol.region_groups == ("rh", "nee") and back.protocol.step2.cosine
+
+
+def test_models_choose_the_rungs_of_the_ladder(tmp_path):
+    cfg = preset("tiny", states=("IA",), models=("state_specific",))
+    assert cfg.models == ("global", "state_specific")  # the anchor is always trained
+    run = run_state_vs_global(cfg, store=RunStore(tmp_path))
+    assert list(run.metrics()["states"]["IA"]) == ["global", "state_specific"]
+    assert list(run.predictions()["model"].values) == ["truth", "global", "state_specific"]
+    with pytest.raises(ValueError, match="unknown models \\['bogus'\\]"):
+        preset("tiny", models=("bogus",))
