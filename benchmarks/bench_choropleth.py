@@ -10,16 +10,17 @@ rebuilt by the server and drawn by the browser). Prints the figures.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy  # noqa: E402
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
 from tests.browser.test_results_pages import choose, open_page, wait_legend  # noqa: E402
 
 FLUXES = ("RA", "RH", "NEE", "GPP")
@@ -29,14 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=4, help="changes of each kind")
     args = parser.parse_args()
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--server.fileWatcherType", "none"], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    home = Path(tempfile.mkdtemp(prefix="kgml-bench-"))
+    proc, url = start_server(home / "streamlit.log", {"KGML_HOME": os.environ.get("KGML_HOME", str(home))})
     try:
-        _wait_healthy(url, proc)
         from playwright.sync_api import sync_playwright
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -63,8 +59,7 @@ def main() -> None:
             print(f"{name}: median {statistics.median(xs):.2f} s, min {min(xs):.2f} s, max {max(xs):.2f} s "
                   f"(n={len(xs)}; includes the first, uncached aggregation of each flux)")
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        stop_server(proc)
 
 
 if __name__ == "__main__":
