@@ -6,6 +6,11 @@ county (about 3,100) x 20 years under 60 s and 4 GiB, on 2 CPU cores.
 """
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # run from anywhere
+
 import argparse
 import os
 import resource

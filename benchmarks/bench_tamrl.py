@@ -10,6 +10,11 @@ and the wall-clock and CPU time of the run.
 """
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # run from anywhere
+
 import argparse
 import resource
 import tempfile

@@ -10,6 +10,11 @@ figures as numbers; writes ``simulator_*.png``. Needs ``kgml_core.settings.data_
 """
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # run from anywhere
+
 import argparse
 import sys
 from pathlib import Path
