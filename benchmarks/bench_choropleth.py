@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
-from tests.browser.test_results_pages import choose, open_page, wait_legend  # noqa: E402
+from tests.browser.conftest import map_frame  # noqa: E402
+from tests.browser.test_results_pages import choose, fills, open_page, wait_fills_change, wait_legend  # noqa: E402
 
 FLUXES = ("RA", "RH", "NEE", "GPP")
 
@@ -45,14 +46,18 @@ def main() -> None:
             slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
             for i in range(args.repeats):
                 flux = FLUXES[i % len(FLUXES)] if FLUXES[i % len(FLUXES)] != "NEE" else "RECO"
+                before = fills(map_frame(page))
                 t = time.perf_counter()
                 choose(page, "Flux", flux)
                 wait_legend(page, f"{flux} annual sum")
+                wait_fills_change(page, before)
                 flux_s.append(time.perf_counter() - t)
                 year = 2018 if i % 2 == 0 else 2019
+                before = fills(map_frame(page))
                 t = time.perf_counter()
                 slider.press("ArrowLeft" if year == 2018 else "ArrowRight")
                 wait_legend(page, f"annual sum {year}")
+                wait_fills_change(page, before)
                 year_s.append(time.perf_counter() - t)
             browser.close()
         for name, xs in (("flux change", flux_s), ("year change", year_s)):

@@ -140,11 +140,12 @@ def county_geojson(states: Iterable[str], values: pd.Series, vmin: float, vmax: 
     return out
 
 
-def legend_html(title: str, units: str, vmin: float, vmax: float, cmap: str) -> str:
-    """A small CSS gradient legend (no external library) for the map's corner."""
+def legend_html(title: str, units: str, vmin: float, vmax: float, cmap: str, floating: bool = True) -> str:
+    """A small CSS gradient legend (no external library): in the map's corner, or inline above it."""
     stops = ", ".join(colours(np.linspace(vmin, vmax, 7), vmin, vmax, cmap))
+    place = "position:absolute;bottom:18px;left:12px;z-index:9999;" if floating else "display:inline-block;"
     return (
-        '<div class="kgml-legend" style="position:absolute;bottom:18px;left:12px;z-index:9999;'
+        f'<div class="kgml-legend" style="{place}'
         'background:rgba(255,255,255,.92);padding:6px 8px;border-radius:4px;font:12px sans-serif;'
         'box-shadow:0 1px 4px rgba(0,0,0,.3)">'
         f'<div><b>{html.escape(title)}</b> ({html.escape(units)})</div>'
@@ -190,11 +191,11 @@ def region_layer(states: Iterable[str], regions: pd.Series, names: dict | None =
     return layer
 
 
-def choropleth_map(states: Iterable[str], values: pd.Series, title: str, units: str, vmin: float, vmax: float,
-                   cmap: str, extra: dict[str, pd.Series] | None = None, sites: pd.DataFrame | None = None,
-                   regions: pd.Series | None = None, region_names: dict | None = None,
-                   highlight: Iterable[str] = (), caption: str = "") -> folium.Map:
-    """A county choropleth (hover: county, state, value with units) with optional layers.
+def choropleth_layers(states: Iterable[str], values: pd.Series, title: str, units: str, vmin: float,
+                      vmax: float, cmap: str, extra: dict[str, pd.Series] | None = None,
+                      sites: pd.DataFrame | None = None, regions: pd.Series | None = None,
+                      region_names: dict | None = None, highlight: Iterable[str] = ()) -> list[folium.FeatureGroup]:
+    """The layers of a county choropleth (hover: county, state, value with units), bottom first.
 
     Parameters
     ----------
@@ -203,14 +204,13 @@ def choropleth_map(states: Iterable[str], values: pd.Series, title: str, units: 
     sites : flux sites (index id; lat, lon, error) drawn on top.
     regions : FIPS -> region id, drawn as dashed outlines.
     highlight : FIPS outlined in black (e.g. a county clicked in a chart).
-    caption : appended to the legend title (e.g. the period and year).
     """
     states = geo.resolve_states(states)
-    fmap = maps.base_map(maps._bounds(states))
     data = county_geojson(states, values, vmin, vmax, cmap, extra)
     fields = ["name", "state", "value", *(extra or {})]
     aliases = ["County", "State", f"{title} ({units})", *(extra or {})]
     chosen = set(highlight)
+    counties = folium.FeatureGroup(name=title)
     folium.GeoJson(
         data, name=title,
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.85,
@@ -218,12 +218,30 @@ def choropleth_map(states: Iterable[str], values: pd.Series, title: str, units: 
                                   "weight": 3 if f["properties"]["id"] in chosen else 0.5},
         highlight_function=lambda f: {"weight": 2.5, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(fields, aliases=aliases, sticky=True),
-    ).add_to(fmap)
+    ).add_to(counties)
+    layers = [counties]
     if regions is not None and len(regions):
-        region_layer(states, regions, region_names).add_to(fmap)
+        layers.append(region_layer(states, regions, region_names))
     if sites is not None and len(sites):
-        site_layer(sites).add_to(fmap)
-    if (regions is not None and len(regions)) or (sites is not None and len(sites)):
+        layers.append(site_layer(sites))
+    return layers
+
+
+def choropleth_map(states: Iterable[str], values: pd.Series, title: str, units: str, vmin: float, vmax: float,
+                   cmap: str, extra: dict[str, pd.Series] | None = None, sites: pd.DataFrame | None = None,
+                   regions: pd.Series | None = None, region_names: dict | None = None,
+                   highlight: Iterable[str] = (), caption: str = "") -> folium.Map:
+    """A whole choropleth map: :func:`choropleth_layers` on a base map, with a legend in its corner.
+
+    ``caption`` is appended to the legend title (e.g. the period and year).
+    """
+    states = geo.resolve_states(states)
+    fmap = maps.base_map(maps._bounds(states))
+    layers = choropleth_layers(states, values, title, units, vmin, vmax, cmap, extra, sites, regions,
+                               region_names, highlight)
+    for layer in layers:
+        layer.add_to(fmap)
+    if len(layers) > 1:
         folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.get_root().html.add_child(folium.Element(legend_html(f"{title} {caption}".strip(), units, vmin, vmax, cmap)))
     return fmap

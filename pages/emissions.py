@@ -7,7 +7,7 @@ import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, page, selection, theme
+from components import charts, choropleth, data_session, maps, page, selection, theme
 from kgml_core import export, geo, report
 
 page.enter(__file__)
@@ -144,11 +144,15 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
         (site_errors("NEE").assign(error=np.nan) if show_sites else None)
     regions, names = _regions(source, tuple(sel.states)) if show_regions else (None, None)
     title = _title(c)
-    fmap = choropleth.choropleth_map(states, values, title, units, vmin, vmax, cmap, sites=sites,
-                                     regions=regions, region_names=names, highlight=sel.counties,
-                                     caption=f"{choropleth.period_label(c['period'])} {year}")
-    st.markdown(f"**{title}**, {choropleth.period_label(c['period'])} {year} ({units})")
-    st_folium(fmap, height=540, use_container_width=True, returned_objects=[], key="emission_map")
+    # The base map never changes for a region, so st_folium updates the layers in place
+    # instead of re-mounting the map: a change of flux or year redraws only the colours.
+    layers = choropleth.choropleth_layers(states, values, title, units, vmin, vmax, cmap, sites=sites,
+                                          regions=regions, region_names=names, highlight=sel.counties)
+    caption = f"{choropleth.period_label(c['period'])} {year}"
+    st.markdown(f"**{title}**, {caption} ({units})")
+    st.html(choropleth.legend_html(f"{title} {caption}", units, vmin, vmax, cmap, floating=False))
+    st_folium(maps.base_map(maps._bounds(states)), feature_group_to_add=layers, height=540,
+              use_container_width=True, returned_objects=[], key="emission_map")
     st.caption(f"Colour scale {vmin:,.1f} to {vmax:,.1f} {units} for every year "
                "(2nd–98th percentile of all years); grey: no data. Hover a county for its value.")
     s1, s2, s3 = st.columns(3)

@@ -28,11 +28,22 @@ def fills(frame) -> list[str]:
     return frame.locator("path.leaflet-interactive").evaluate_all("ps => ps.map(p => p.getAttribute('fill'))")
 
 
+def wait_fills_change(page, old: list[str], timeout_s: float = 30) -> list[str]:
+    """The county fills of the map once they differ from ``old`` (the layer is updated in place)."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        now = fills(map_frame(page))
+        if len(now) >= 293 and now != old:
+            return now
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the map's colours did not change within {timeout_s} s")
+
+
 def wait_legend(page, text: str, timeout_s: float = 30) -> float:
-    """Seconds until the map's legend (inside the folium iframe) contains ``text``."""
+    """Seconds until the map's legend (above the map) contains ``text`` and the map has its paths."""
     t0 = time.perf_counter()
+    page.locator(".kgml-legend", has_text=text).first.wait_for(timeout=timeout_s * 1000)
     frame = page.frame_locator("iframe[title*='streamlit_folium']").first
-    frame.locator(".kgml-legend", has_text=text).wait_for(timeout=timeout_s * 1000)
     frame.locator("path.leaflet-interactive").first.wait_for(state="attached", timeout=timeout_s * 1000)
     return time.perf_counter() - t0
 
@@ -45,14 +56,11 @@ def test_emission_map_redraws_on_flux_and_year(server_url, page, artifacts_dir):
     assert len(before) >= 293
     choose(page, "Flux", "RA")
     wait_legend(page, "RA")
-    frame = map_frame(page)
-    after_flux = fills(frame)
-    assert after_flux != before
+    after_flux = wait_fills_change(page, before)
     page.get_by_text("RA, annual sum 2019", exact=False).wait_for(timeout=30000)
     page.locator('[data-testid="stSlider"] input[type="range"]').first.press("ArrowLeft")
     wait_legend(page, "annual sum 2018")
-    frame = map_frame(page)
-    assert fills(frame) != after_flux
+    wait_fills_change(page, after_flux)
     page.screenshot(path=str(artifacts_dir / "emissions_ra_2018.png"), full_page=True)
 
 
