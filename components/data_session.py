@@ -21,8 +21,8 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
+from components import runtime
 from kgml_core import settings
-from kgml_core.runs import RunStore
 
 WORLD_YEARS = (2015, 2019)
 ACCEPTED = (".csv", ".nc", ".zip")
@@ -270,10 +270,9 @@ def real_sites() -> xr.Dataset | None:
                                                      coords="different", compat="override")
 
 
-@st.cache_data(ttl=30, max_entries=4, show_spinner=False)
 def runs_table(kinds: tuple[str, ...]) -> pd.DataFrame:
-    """Finished runs of the given kinds, newest first (refreshed every 30 s)."""
-    table = RunStore().list()
+    """Finished runs of the given kinds, newest first (from the shared, briefly cached run index)."""
+    table = runtime.runs_table()
     if table.empty:
         return table
     table = table[table["kind"].isin(kinds) & (table["status"] == "finished")]
@@ -283,7 +282,7 @@ def runs_table(kinds: tuple[str, ...]) -> pd.DataFrame:
 @st.cache_resource(max_entries=6, show_spinner="Reading the run's predictions...")
 def run_predictions(run_id: str, which: str = "predictions") -> xr.Dataset:
     """A run's saved NetCDF: ``predictions``, ``upscaled`` or ``real_predictions``."""
-    run = RunStore().get(run_id)
+    run = runtime.run_store().get(run_id)
     if which == "predictions":
         return run.predictions()
     path = Path(run.path) / f"{which}.nc"
@@ -295,4 +294,4 @@ def run_predictions(run_id: str, which: str = "predictions") -> xr.Dataset:
 @st.cache_data(ttl=60, max_entries=16, show_spinner=False)
 def run_metrics(run_id: str) -> dict:
     """A run's metrics.json."""
-    return RunStore().get(run_id).metrics()
+    return runtime.run_store().get(run_id).metrics()

@@ -1,7 +1,7 @@
 """Model comparison: metrics of a state-vs-global run, with confidence intervals, scatter, series and the sweep."""
 import streamlit as st
 
-from components import compare, page, runtime, selection, theme
+from components import compare, data_session, page, runtime, selection, theme
 from kgml_core import geo, report
 
 page.enter(__file__)
@@ -9,16 +9,6 @@ page.enter(__file__)
 st.title("Model comparison")
 st.caption("Held-out counties and years of the observed world: does a state- or region-specific "
            "model (SDSA-KGML) beat one global model (KGML-ag)?")
-
-
-@st.cache_data(max_entries=8, show_spinner="Loading the run...")
-def _metrics(run_id: str) -> dict:
-    return runtime.run_store().get(run_id).metrics()
-
-
-@st.cache_data(max_entries=4, show_spinner="Loading predictions...")
-def _predictions(run_id: str):
-    return runtime.run_store().get(run_id).predictions().load()
 
 
 runs = runtime.runs_table()
@@ -33,7 +23,7 @@ labels = dict(zip(runs["run_id"], runs["name"]))
 run_id = st.selectbox("Run", list(runs["run_id"]), format_func=lambda r: f"{labels[r]} ({r})",
                       help="A finished SDSA-KGML comparison run from the run store.")
 try:
-    metrics = _metrics(run_id)
+    metrics = data_session.run_metrics(run_id)
     long = compare.metrics_long(metrics)
 except Exception as err:
     theme.show_error(f"Could not read the metrics of run {run_id}", err)
@@ -91,7 +81,7 @@ detail = st.toggle("Show predictions (scatter and daily series)", value=False, k
                    help="Loads the run's daily predictions (a few MB).")
 if detail:
     try:
-        pred = _predictions(run_id)
+        pred = data_session.run_predictions(run_id)
     except Exception as err:
         theme.show_error(f"Could not read the predictions of run {run_id}", err)
         st.stop()

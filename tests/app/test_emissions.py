@@ -1,6 +1,7 @@
 """AppTest: the emission maps page with the observed world and with a state-vs-global run."""
 import numpy as np
 import pandas as pd
+import pytest
 import streamlit as st
 import xarray as xr
 
@@ -33,7 +34,11 @@ def _fake_run(tmp_path, monkeypatch):
     from kgml_core.runs import RunStore
     from kgml_core.simulator import WorldConfig, load_world
 
-    monkeypatch.setenv("KGML_RUNS_DIR", str(tmp_path / "runs"))
+    from components import runtime
+
+    store = RunStore(tmp_path / "runs")  # the pages read runs through runtime.run_store()
+    monkeypatch.setattr(runtime, "run_store", lambda: store)
+    runtime.runs_changed()
     world = load_world(WorldConfig(years=(2015, 2019)))
     models = ["truth", "global", "state_specific"]
     ds = xr.Dataset(coords={c: world[c] for c in ("unit", "lat", "lon", "state", "unit_kind", "time", "year")})
@@ -44,7 +49,7 @@ def _fake_run(tmp_path, monkeypatch):
         truth = world[k].values.astype(np.float32)
         ds[k] = (("model", "unit", "time"), np.stack([truth, truth * 1.1, truth * 0.95]), world[k].attrs)
     ds["YIELD"] = (("model", "unit", "year"), np.stack([world["YIELD"].values] * 3), world["YIELD"].attrs)
-    run = RunStore().create("state_vs_global", {"states": ["IL", "IA", "IN"]}, name="fake comparison")
+    run = store.create("state_vs_global", {"states": ["IL", "IA", "IN"]}, name="fake comparison")
     run.save_predictions(ds)
     run.save_metrics({"states": {s: {m: {k: {"r2": 0.9, "rmse": 0.1, "n": 10} for k in ("RA", "RH")}
                                      for m in models[1:]} for s in ("IL", "IA", "IN")}})
@@ -52,7 +57,16 @@ def _fake_run(tmp_path, monkeypatch):
     return run
 
 
-def test_run_difference_maps_regions_and_report(tmp_path, monkeypatch):
+@pytest.fixture()
+def fresh_runs_index():
+    """Drop the cached run index before and after, so no other test sees this one's store."""
+    from components import runtime
+    runtime.runs_changed()
+    yield
+    runtime.runs_changed()
+
+
+def test_run_difference_maps_regions_and_report(tmp_path, monkeypatch, fresh_runs_index):
     run = _fake_run(tmp_path, monkeypatch)
     st.cache_data.clear()
     at = _open()

@@ -27,3 +27,17 @@ def test_real_site_from_data_page_is_shown(real_data_dir):
     assert "US-Ne1" in list(at.dataframe[0].value.index)
     at.selectbox(key="si_ts_flux").set_value("NEE").run()
     assert not at.exception and not at.error
+
+
+def test_sites_page_draws_a_tiny_tamrl_run():
+    from components import runtime
+    from kgml_core.experiments.tamrl import preset, run_tamrl
+    run = run_tamrl(preset("tiny", states=("IA",)), store=runtime.run_store())
+    runtime.runs_changed()
+    at = app_test()
+    at.run()
+    at.switch_page("pages/sites.py").run()
+    assert not at.exception and not at.error
+    assert run.id in [s.value for s in at.selectbox]
+    headers = [h.value for h in at.subheader]
+    assert headers[:3] == ["Scores at held-out sites", "Upscaled to counties", "Time series at a site"]
