@@ -117,10 +117,12 @@ def main() -> None:
                "(FLUXNET, AmeriFlux, NASS, NetCDF) are checked against the data contract and shown on "
                "the Flux sites page and the emission maps.")
     sel = selection.current()
-    _loaded_section(sel)
+    loaded_box = st.container()  # filled last, so it already lists what this run loaded
     kind = st.selectbox("File kind", KINDS, key="data_kind", help=KIND_HELP)
     _upload_section(kind)
     _folder_section(kind)
+    with loaded_box:
+        _loaded_section(sel)
     real = data_session.loaded()
     if real:
         st.caption(f"{len(real)} real dataset(s) in this session: "
