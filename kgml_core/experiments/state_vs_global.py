@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from kgml_core import schema
+from kgml_core import geo, schema
 from kgml_core.metrics import paired_bootstrap_rmse_diff, scores
 from kgml_core.models import build_model
 from kgml_core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, report
@@ -109,7 +109,7 @@ class StateVsGlobalConfig:
     preset: str = "quick"
 
     def __post_init__(self) -> None:
-        self.states = tuple(str(s).upper() for s in self.states)
+        self.states = tuple(geo.resolve_states(self.states))  # unknown codes fail before any run exists
         self.years = tuple(int(y) for y in self.years)
         self.sweep = tuple(float(h) for h in self.sweep)
         unknown = sorted(set(self.models) - set(MODEL_NAMES))

@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from kgml_core import schema, settings
+from kgml_core import geo, schema, settings
 from kgml_core.baselines import GBMFluxRegressor
 from kgml_core.metrics import scores
 from kgml_core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, report
@@ -109,6 +109,7 @@ class TamrlConfig:
             raise ValueError(f"stratify must be 'igbp' or 'climate', got {self.stratify!r}")
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
+        self.states = tuple(geo.resolve_states(self.states))  # unknown codes fail before any run exists
         if isinstance(self.train, dict):
             self.train = TrainConfig(**self.train)
         for name in ("years", "upscale_years", "site_ids", "test_site_ids", "folds", "seeds",

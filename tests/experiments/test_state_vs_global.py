@@ -152,3 +152,10 @@ def test_models_choose_the_rungs_of_the_ladder(tmp_path):
     assert list(run.predictions()["model"].values) == ["truth", "global", "state_specific"]
     with pytest.raises(ValueError, match="unknown models \\['bogus'\\]"):
         preset("tiny", models=("bogus",))
+
+
+def test_unknown_state_fails_before_a_run_exists(tmp_path):
+    with pytest.raises(ValueError, match="unknown state 'ZZ'"):
+        preset("tiny", states=("ZZ",))
+    assert RunStore(tmp_path).list().empty
+    assert preset("tiny", states=("iowa", "17")).states == ("IA", "IL")
