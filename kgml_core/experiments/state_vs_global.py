@@ -26,7 +26,7 @@ import os
 import socket
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +36,7 @@ import torch
 import xarray as xr
 
 from kgml_core import geo, schema
+from kgml_core.config import check_known_keys
 from kgml_core.metrics import paired_bootstrap_rmse_diff, scores
 from kgml_core.models import build_model
 from kgml_core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, report
@@ -133,10 +134,7 @@ class StateVsGlobalConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "StateVsGlobalConfig":
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown state-vs-global config keys {unknown}")
+        check_known_keys(cls, d, "state-vs-global config")
         d = dict(d)
         if isinstance(d.get("protocol"), dict):
             d["protocol"] = ProtocolConfig(**d["protocol"])

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -33,6 +33,7 @@ import torch
 import xarray as xr
 
 from kgml_core import geo, schema, settings
+from kgml_core.config import check_known_keys
 from kgml_core.baselines import GBMFluxRegressor
 from kgml_core.metrics import scores
 from kgml_core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, report
@@ -119,10 +120,7 @@ class TamrlConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "TamrlConfig":
         """Build from a dict (e.g. a saved ``config.json``); unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TamrlConfig keys {unknown}; known: {sorted(known)}")
+        check_known_keys(cls, data, "TamrlConfig")
         return cls(**data)
 
 
