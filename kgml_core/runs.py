@@ -256,6 +256,28 @@ class Run:
         self._update_status(status=status, finished=_iso(end), seconds=seconds, heartbeat=end)
         self.store._update_index(self.id, status=status, seconds=seconds)
 
+    @contextlib.contextmanager
+    def recording(self) -> Iterator["Run"]:
+        """Run a computation into this run and record how it ended.
+
+        The run is marked ``finished`` when the block completes; ``cancelled``
+        when it raises :class:`~kgml_core.progress.Cancelled` (which is not
+        re-raised: a cancelled run is a normal outcome) or KeyboardInterrupt;
+        ``failed`` on any other error, which is logged and re-raised.
+        """
+        from kgml_core.progress import Cancelled
+        try:
+            yield self
+        except Cancelled:
+            self.log("cancelled")
+            self.finish("cancelled")
+        except BaseException as err:
+            self.log(f"failed: {type(err).__name__}: {err}")
+            self.finish("cancelled" if isinstance(err, KeyboardInterrupt) else "failed")
+            raise
+        else:
+            self.finish("finished")
+
 
 class RunStore:
     """All runs under one root directory (default :func:`kgml_core.settings.runs_dir`).

@@ -95,3 +95,16 @@ def test_weights_name_checked(tmp_path):
         run.save_weights("../x", {})
     with pytest.raises(FileNotFoundError):
         run.load_weights("absent")
+
+
+def test_recording_marks_how_the_block_ended(tmp_path):
+    from kgml_core.progress import Cancelled
+    store = RunStore(tmp_path)
+    with store.create("fake", {}).recording() as ok:
+        ok.log("work")
+    with store.create("fake", {}).recording() as stopped:
+        raise Cancelled("stop")
+    with pytest.raises(RuntimeError), store.create("fake", {}).recording() as broken:
+        raise RuntimeError("boom")
+    assert (ok.status, stopped.status, broken.status) == ("finished", "cancelled", "failed")
+    assert "failed: RuntimeError: boom" in broken.read_log()

@@ -39,7 +39,7 @@ from kgml_core import geo, schema
 from kgml_core.config import check_known_keys
 from kgml_core.metrics import paired_bootstrap_rmse_diff, scores
 from kgml_core.models import build_model
-from kgml_core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, report
+from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.regions import detect_regions
 from kgml_core.runs import Run, RunStore
 from kgml_core.training.data import DAYS, Normalizer, Samples, make_samples
@@ -599,7 +599,7 @@ def run_state_vs_global(config: StateVsGlobalConfig | None = None, store: RunSto
     torch.set_num_threads(max(1, int(cfg.threads)))
     torch.manual_seed(cfg.seed)
     start = time.time()
-    try:
+    with run.recording():
         run.log(f"loading worlds for {' '.join(cfg.states)} {cfg.years} h={cfg.heterogeneity}")
         data = load_data(cfg)
 
@@ -627,14 +627,6 @@ def run_state_vs_global(config: StateVsGlobalConfig | None = None, store: RunSto
         run.save_json("normalizer", harness.norm.to_dict())
         run.save_metrics(metrics)
         run.log(f"finished in {metrics['seconds']:.1f} s")
-        run.finish("finished")
-    except Cancelled:
-        run.log("cancelled")
-        run.finish("cancelled")
-    except BaseException as err:
-        run.log(f"failed: {type(err).__name__}: {err}")
-        run.finish("cancelled" if isinstance(err, KeyboardInterrupt) else "failed")
-        raise
     return run
 
 

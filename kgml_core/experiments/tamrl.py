@@ -36,7 +36,7 @@ from kgml_core import geo, schema, settings
 from kgml_core.config import check_known_keys
 from kgml_core.baselines import GBMFluxRegressor
 from kgml_core.metrics import scores
-from kgml_core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, report
+from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.runs import Run, RunStore
 from kgml_core.tasks import (DEFAULT_DRIVERS, DEFAULT_STATICS, TARGETS, ClassVocab, Scaler, SiteArrays,
                              class_weights, complete_static_features, fixed_support_start, site_arrays,
@@ -493,19 +493,11 @@ def run_tamrl(config: TamrlConfig | None = None, store: RunStore | None = None,
     store = store or RunStore()
     run = store.create("tamrl", asdict(cfg), name=name or f"TAM-RL {cfg.preset}")
     t0 = time.time()
-    try:
+    with run.recording():
         metrics = _run(cfg, run, progress, cancel)
         metrics["seconds"] = time.time() - t0
         run.save_metrics(metrics)
         run.log(f"finished in {metrics['seconds']:.0f} s")
-        run.finish("finished")
-    except Cancelled:
-        run.log("cancelled")
-        run.finish("cancelled")
-    except BaseException as err:
-        run.log(f"failed: {type(err).__name__}: {err}")
-        run.finish("failed")
-        raise
     return run
 
 
