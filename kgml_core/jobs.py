@@ -22,8 +22,6 @@ names): adding one is a line there. The module must expose ``preset(name,
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import importlib
 import inspect
 import itertools
@@ -38,10 +36,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from kgml_core.progress import CancelToken, Cancelled, ProgressEvent
-from kgml_core.runs import Run, RunStore, write_json_atomic
+from kgml_core.runs import Run, RunStore, file_lock, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -236,15 +234,6 @@ class JobQueue:
         except OSError:  # a full disk must not kill the worker; the job still runs in memory
             log.exception("could not save job record %s", job.id)
 
-    @contextlib.contextmanager
-    def _claim_lock(self) -> Iterator[None]:
-        with open(self.folder / ".lock", "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
     def _repair_index(self) -> None:
         """Rebuild the run index when a run directory is missing from it (a kill between the two)."""
         index = self.store._read_index()
@@ -268,7 +257,7 @@ class JobQueue:
 
     def _restore(self) -> None:
         """Take over the jobs of dead processes: re-queue queued ones, mark running ones interrupted."""
-        with self._claim_lock():
+        with file_lock(self.folder / ".lock"):
             records = self._read_records()
             ended = [r.get("id") for r in records if r.get("status") in TERMINAL]
             pruned = set(ended[:-KEEP_ENDED])

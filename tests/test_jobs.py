@@ -1,7 +1,6 @@
 """The background job queue: queueing, progress, cancellation, failures."""
 import sys
 import time
-import types
 from dataclasses import dataclass
 
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from kgml_core import jobs
 from kgml_core.progress import ProgressEvent, report
 from kgml_core.runs import RunStore
+from tests.fake_experiment import register_fake_experiment
 
 
 @dataclass
@@ -19,9 +19,6 @@ class _Cfg:
 
 
 def _install_fake_experiment(monkeypatch):
-    module = types.ModuleType("fake_experiment")
-    module.preset = lambda name, **kw: _Cfg(**kw)
-
     def run(cfg, store, progress, cancel):
         run_ = store.create("fake", {"steps": cfg.steps})
         for step in range(1, cfg.steps + 1):
@@ -31,9 +28,7 @@ def _install_fake_experiment(monkeypatch):
                 raise RuntimeError("boom")
         run_.finish("finished")
         return run_
-    module.run = run
-    monkeypatch.setitem(sys.modules, "fake_experiment", module)
-    monkeypatch.setitem(jobs.EXPERIMENTS, "fake", ("fake_experiment", "run"))
+    register_fake_experiment(monkeypatch, "fake", run, _Cfg)
 
 
 def test_jobs_queue_run_in_order_and_record_progress(monkeypatch, tmp_path):
@@ -82,17 +77,12 @@ def _dead_pid() -> int:
 
 
 def _install_resumable(monkeypatch, calls):
-    module = types.ModuleType("fake_resumable")
-    module.preset = lambda name, **kw: _Cfg(**kw)
-
     def run(cfg, store, progress, cancel, name=None, resume=None):
         calls.append({"name": name, "resume": resume})
         run_ = store.create("fake", {"steps": cfg.steps}, name=name)
         run_.finish("finished")
         return run_
-    module.run = run
-    monkeypatch.setitem(sys.modules, "fake_resumable", module)
-    monkeypatch.setitem(jobs.EXPERIMENTS, "fake_resumable", ("fake_resumable", "run"))
+    register_fake_experiment(monkeypatch, "fake_resumable", run, _Cfg)
 
 
 def test_job_records_survive_a_restart(monkeypatch, tmp_path):

@@ -1,9 +1,7 @@
 """The Train page after a restart: an interrupted job is shown as such and can be resumed."""
 from __future__ import annotations
 
-import sys
 import time
-import types
 from dataclasses import dataclass
 
 import pytest
@@ -12,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from components import runtime
 from kgml_core import jobs
 from kgml_core.runs import RunStore
+from tests.fake_experiment import register_fake_experiment
 
 from .conftest import REPO
 
@@ -24,17 +23,13 @@ class _Cfg:
 @pytest.fixture()
 def resumable_kind(monkeypatch):
     calls = []
-    module = types.ModuleType("page_fake")
-    module.preset = lambda name, **kw: _Cfg(**kw)
 
     def run(cfg, store, progress, cancel, name=None, resume=None):
         calls.append(resume)
         run_ = store.create("fake", {"steps": cfg.steps}, name=name)
         run_.finish("finished")
         return run_
-    module.run = run
-    monkeypatch.setitem(sys.modules, "page_fake", module)
-    monkeypatch.setitem(jobs.EXPERIMENTS, "page_fake", ("page_fake", "run"))
+    register_fake_experiment(monkeypatch, "page_fake", run, _Cfg)
     monkeypatch.chdir(REPO)
     return calls
 
