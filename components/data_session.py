@@ -289,3 +289,9 @@ def run_predictions(run_id: str, which: str = "predictions") -> xr.Dataset:
 def run_metrics(run_id: str) -> dict:
     """A run's metrics.json."""
     return runtime.run_store().get(run_id).metrics()
+
+
+@st.cache_data(ttl=60, max_entries=16, show_spinner=False)
+def run_config(run_id: str) -> dict:
+    """A run's saved configuration (config.json)."""
+    return runtime.run_store().get(run_id).config
