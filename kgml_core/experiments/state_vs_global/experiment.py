@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from kgml_core import labels
 from kgml_core.experiments.base import Experiment, Option, Setting
-from kgml_core.experiments.state_vs_global.config import KIND, StateVsGlobalConfig
+from kgml_core.experiments.state_vs_global.config import KIND, MODEL_NAMES, StateVsGlobalConfig
 from kgml_core.experiments.state_vs_global.data import load_data
 from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate, headline, region_summary
 from kgml_core.experiments.state_vs_global.results import StateVsGlobalResults, metrics_table
@@ -12,13 +13,7 @@ from kgml_core.experiments.state_vs_global.training import fit_ladder
 from kgml_core.progress import CancelToken, ProgressCallback
 from kgml_core.runs import Run, RunStore
 
-MODEL_HELP = {
-    "process_model": "the process model with default parameters (no learning)",
-    "no_knowledge": "level 1: GRU trained on observations only, no knowledge guidance",
-    "global": "level 2: KGML-ag, one model for the whole region",
-    "state_specific": "level 3: SDSA-KGML fine-tuned per state",
-    "auto_region": "level 3: SDSA-KGML fine-tuned per auto-detected region",
-}
+MODEL_HELP = {m: labels.MODEL_HELP[m] for m in MODEL_NAMES}
 
 
 class StateVsGlobal(Experiment):

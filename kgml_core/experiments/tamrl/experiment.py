@@ -1,9 +1,9 @@
 """The TAM-RL experiment: held-out sites, real towers, upscaling, in one run."""
 from __future__ import annotations
 
-from kgml_core import settings
+from kgml_core import labels, settings
 from kgml_core.experiments.base import Experiment, Option, Setting
-from kgml_core.experiments.tamrl.config import TamrlConfig
+from kgml_core.experiments.tamrl.config import MODEL_NAMES, TamrlConfig
 from kgml_core.experiments.tamrl.data import load_real_sites, tower_network
 from kgml_core.experiments.tamrl.real import real_experiment
 from kgml_core.experiments.tamrl.results import REAL_PREDICTIONS, UPSCALED, TamrlResults
@@ -14,13 +14,7 @@ from kgml_core.runs import Run, RunStore
 from kgml_core.tasks import TARGETS
 from kgml_core.upscale import upscale
 
-MODEL_HELP = {
-    "tamrl": "TAM-RL, few-shot: adapted to each test site on a 30-day support window",
-    "tamrl_zero_shot": "TAM-RL without adaptation (site features only)",
-    "gbm": "gradient boosting on daily drivers and site features (FLUXCOM-style)",
-    "lstm": "plain LSTM on drivers and site features",
-    "ct_lstm": "context LSTM (CT-LSTM): static features condition the recurrent state",
-}
+MODEL_HELP = {m: labels.MODEL_HELP[m] for m in MODEL_NAMES}
 
 
 class Tamrl(Experiment):
