@@ -282,13 +282,7 @@ def runs_table(kinds: tuple[str, ...]) -> pd.DataFrame:
 @st.cache_resource(max_entries=6, show_spinner="Reading the run's predictions...")
 def run_predictions(run_id: str, which: str = "predictions") -> xr.Dataset:
     """A run's saved NetCDF: ``predictions``, ``upscaled`` or ``real_predictions``."""
-    run = runtime.run_store().get(run_id)
-    if which == "predictions":
-        return run.predictions()
-    path = Path(run.path) / f"{which}.nc"
-    if not path.exists():
-        raise FileNotFoundError(f"run '{run_id}' has no {which}.nc")
-    return xr.load_dataset(path)
+    return runtime.run_store().get(run_id).dataset(which)
 
 
 @st.cache_data(ttl=60, max_entries=16, show_spinner=False)

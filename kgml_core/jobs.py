@@ -14,20 +14,16 @@ queued jobs of a dead process are queued again, running ones become
 interrupted job again, from its run's last checkpoint when the experiment's
 runner accepts ``resume=<run id>``, else from scratch.
 
-Experiments are looked up in :data:`EXPERIMENTS` (kind -> module and function
-names): adding one is a line there. The module must expose ``preset(name,
-**overrides)`` returning its config dataclass and a runner
-``run(config, store=, progress=, cancel=) -> Run`` (optionally also accepting
-``name=`` and ``resume=``).
+Experiments are looked up in :data:`kgml_core.experiments.EXPERIMENTS`: a job
+builds its experiment's configuration from a preset and overrides (checked at
+submission) and runs :meth:`~kgml_core.experiments.base.Experiment.execute`,
+with ``resume=`` when the experiment is resumable.
 """
 from __future__ import annotations
 
-import importlib
-import inspect
 import itertools
 import json
 import logging
-import math
 import os
 import queue
 import secrets
@@ -38,16 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from kgml_core.experiments import EXPERIMENTS, get
 from kgml_core.progress import CancelToken, Cancelled, ProgressEvent
 from kgml_core.runs import Run, RunStore, file_lock, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-# kind -> (module, runner function)
-EXPERIMENTS: dict[str, tuple[str, str]] = {
-    "state_vs_global": ("kgml_core.experiments.state_vs_global", "run_state_vs_global"),
-    "tamrl": ("kgml_core.experiments.tamrl", "run_tamrl"),
-}
 HISTORY_LIMIT = 5000
 TERMINAL = ("finished", "failed", "cancelled", "interrupted")
 JOBS_FOLDER = "jobs"
@@ -110,64 +102,23 @@ class Job:
 
 
 def build_config(kind: str, preset: str, overrides: dict[str, Any]):
-    """The config dataclass of experiment ``kind`` from a preset and overrides, checked.
+    """The checked configuration of experiment ``kind`` from a preset and overrides.
 
-    Raises ValueError naming an unknown kind, an unknown state, years out of
-    range or a non-finite number (TypeError for an unknown override), so that a
-    bad setting is refused at submission and no run is created for it.
+    Raises ValueError naming an unknown kind, an unknown setting, an unknown
+    state, years out of range or a non-finite number, so that a bad setting is
+    refused at submission and no run is created for it.
     """
-    if kind not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {kind!r}: expected one of {sorted(EXPERIMENTS)}")
-    module = importlib.import_module(EXPERIMENTS[kind][0])
-    config = module.preset(preset, **overrides)
-    check_config(config)
-    return config
-
-
-def check_config(config: Any) -> None:
-    """Check the fields every experiment shares: ``states``, ``years``, finite numbers, ``seed`` >= 0."""
-    from kgml_core import geo
-    from kgml_core.simulator.config import check_years
-
-    if getattr(config, "states", None) is not None:
-        geo.resolve_states(config.states)
-    if getattr(config, "years", None) is not None:
-        check_years(tuple(config.years))
-    if int(getattr(config, "seed", 0) or 0) < 0:
-        raise ValueError(f"seed must be >= 0, got {config.seed}")
-    items = vars(config).items() if hasattr(config, "__dict__") else ()
-    for key, value in items:
-        values = value if isinstance(value, (tuple, list)) else (value,)
-        for v in values:
-            if isinstance(v, float) and not math.isfinite(v):
-                raise ValueError(f"setting {key} must be a finite number, got {value!r}")
+    return get(kind).config(preset, **overrides)
 
 
 def available_experiments() -> list[str]:
-    """The experiment kinds whose modules import on this installation."""
-    kinds = []
-    for kind, (module_name, _) in EXPERIMENTS.items():
-        try:
-            importlib.import_module(module_name)
-        except ImportError:
-            log.warning("experiment %s unavailable: %s does not import", kind, module_name)
-            continue
-        kinds.append(kind)
-    return kinds
-
-
-def _runner(kind: str) -> Callable:
-    module_name, func_name = EXPERIMENTS[kind]
-    return getattr(importlib.import_module(module_name), func_name)
-
-
-def _accepts(func: Callable, name: str) -> bool:
-    return name in inspect.signature(func).parameters
+    """The registered experiment kinds."""
+    return list(EXPERIMENTS)
 
 
 def can_resume(kind: str) -> bool:
-    """Whether experiment ``kind`` continues an interrupted run (its runner takes ``resume=``)."""
-    return kind in EXPERIMENTS and _accepts(_runner(kind), "resume")
+    """Whether experiment ``kind`` continues an interrupted run from its checkpoints."""
+    return kind in EXPERIMENTS and EXPERIMENTS[kind].resumable
 
 
 def _pid_alive(pid: int | None, host: str | None) -> bool:
@@ -181,19 +132,6 @@ def _pid_alive(pid: int | None, host: str | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-class _TrackingStore(RunStore):
-    """The job's view of the run store: tells the job its run id as soon as the run exists."""
-
-    def __init__(self, store: RunStore, on_create: Callable[[Run], None]):
-        super().__init__(store.root, stale_after=store.stale_after)
-        self._on_create = on_create
-
-    def create(self, kind: str, config: dict, name: str | None = None) -> Run:
-        run = super().create(kind, config, name=name)
-        self._on_create(run)
-        return run
 
 
 class JobQueue:
@@ -383,12 +321,10 @@ class JobQueue:
                 continue
             self._run(job)
 
-    def _created(self, job: Job, runner: Callable) -> Callable[[Run], None]:
+    def _created(self, job: Job) -> Callable[[Run], None]:
         def created(run: Run) -> None:
             if job.run_id is None:
                 job.run_id = run.id
-                if job.name and not _accepts(runner, "name"):
-                    self.store.rename(run.id, job.name)
                 self._save(job)
         return created
 
@@ -396,17 +332,12 @@ class JobQueue:
         job.status, job.started = "running", time.time()
         self._save(job)
         try:
-            config = build_config(job.kind, job.preset, job.overrides)
-            runner = _runner(job.kind)
-            kwargs: dict[str, Any] = {}
-            if _accepts(runner, "name"):
-                kwargs["name"] = job.name
-            if job.resume_from and _accepts(runner, "resume"):
-                kwargs["resume"] = job.resume_from
-            store = _TrackingStore(self.store, self._created(job, runner))
-            run = runner(config, store=store, progress=self._progress(job), cancel=job.cancel_token,
-                         **kwargs)
-            job.run_id = getattr(run, "id", None) or job.run_id
+            experiment = get(job.kind)
+            config = experiment.config(job.preset, **job.overrides)
+            run = experiment.execute(config, self.store.observed(self._created(job)), self._progress(job),
+                                     job.cancel_token, name=job.name,
+                                     resume=job.resume_from if experiment.resumable else None)
+            job.run_id = run.id
             job.status = "cancelled" if job.cancel_token.cancelled else "finished"
         except Cancelled:
             job.status = "cancelled"

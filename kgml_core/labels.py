@@ -43,6 +43,11 @@ MODEL_HELP: dict[str, str] = {
     "global": "level 2: KGML-ag, one model for the whole region",
     "state_specific": "level 3: SDSA-KGML fine-tuned per state",
     "auto_region": "level 3: SDSA-KGML fine-tuned per auto-detected region",
+    "tamrl": "TAM-RL, few-shot: adapted to each test site on a 30-day support window",
+    "tamrl_zero_shot": "TAM-RL without adaptation (site features only)",
+    "gbm": "gradient boosting on daily drivers and site features (FLUXCOM-style)",
+    "lstm": "plain LSTM on drivers and site features",
+    "ct_lstm": "context LSTM (CT-LSTM): static features condition the recurrent state",
 }
 MODEL_ORDER = ("process_model", "no_knowledge", "global", "state_specific", "auto_region",
                "tamrl", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")

@@ -1,9 +1,6 @@
 """Train: start experiments in the background, follow their progress, manage the runs."""
 from __future__ import annotations
 
-import dataclasses
-import importlib
-import time
 
 import pandas as pd
 import plotly.express as px
@@ -11,7 +8,8 @@ import streamlit as st
 
 from components import page, runtime, selection, theme
 from kgml_core import geo
-from kgml_core.jobs import EXPERIMENTS, TERMINAL, available_experiments, can_resume
+from kgml_core.experiments import EXPERIMENTS
+from kgml_core.jobs import TERMINAL, can_resume
 
 page.enter(__file__)
 
@@ -19,85 +17,65 @@ st.title("Train models")
 st.caption("Jobs run in the background, one at a time per server (they queue), so this page "
            "and other users' sessions stay responsive. Finished runs appear on every page.")
 
-KINDS = {
-    "state_vs_global": "SDSA-KGML: state- and region-specific against global KGML-ag (Ra, Rh, NEE)",
-    "tamrl": "TAM-RL: upscale flux towers to places without towers, against GBM / LSTM baselines",
-}
-MODEL_HELP = {
-    "process_model": "the process model with default parameters (no learning)",
-    "no_knowledge": "level 1: GRU trained on observations only, no knowledge guidance",
-    "global": "level 2: KGML-ag, one model for the whole region",
-    "state_specific": "level 3: SDSA-KGML fine-tuned per state",
-    "auto_region": "level 3: SDSA-KGML fine-tuned per auto-detected region",
-}
+def _experiment(kind: str):
+    return EXPERIMENTS[kind]
 
 
 @st.cache_data(show_spinner=False)
 def _defaults(kind: str, preset: str) -> dict:
     """The preset's config as a dict (what the form starts from)."""
-    module = importlib.import_module(EXPERIMENTS[kind][0])
-    return dataclasses.asdict(module.preset(preset))
+    return _experiment(kind).config(preset).to_dict()
 
 
-@st.cache_data(show_spinner=False)
-def _presets(kind: str) -> list[str]:
-    """Preset names the experiment accepts, quick first."""
-    module = importlib.import_module(EXPERIMENTS[kind][0])
-    names = []
-    for name in ("quick", "tiny", "full"):
-        try:
-            module.preset(name)
-        except ValueError:
-            continue
-        names.append(name)
-    return names
+def _setting(kind: str, setting, defaults: dict, sel) -> tuple[bool, object]:
+    """Draw one of the experiment's declared settings; (whether to override, value)."""
+    key, label, hint = f"{setting.key}_{kind}", setting.label, setting.help
+    if setting.widget == "states":
+        states = st.multiselect(label, sorted(geo.CONUS_STATES), default=sel.states, key=key, help=hint)
+        return bool(states), tuple(states)
+    if setting.widget == "models":
+        labels = _experiment(kind).labels
+        options = list(defaults[setting.key])
+        return True, tuple(st.multiselect(label, options, default=options, key=key, help=hint,
+                                          format_func=lambda m: f"{m}: {labels.get(m, '')}"))
+    if setting.widget == "int":
+        return True, int(st.number_input(label, int(setting.low), int(setting.high), int(defaults[setting.key]),
+                                         key=key, help=hint))
+    if setting.widget == "slider":
+        return True, float(st.slider(label, setting.low, setting.high, float(defaults[setting.key]),
+                                     setting.step, key=key, help=hint))
+    if setting.widget == "floats":
+        return True, tuple(sorted(st.multiselect(label, list(setting.options), default=list(defaults[setting.key]),
+                                                 key=key, help=hint)))
+    if setting.widget == "map_sites":
+        towers = [s for s in sel.sites if s.startswith("VT-")]
+        use = st.checkbox(f"{label} ({len(towers)} picked)", value=False, disabled=len(towers) < int(setting.low),
+                          key=key, help=hint)
+        return use, tuple(towers)
+    raise ValueError(f"unknown widget {setting.widget!r} of setting {setting.key}")
 
 
 def _form(kind: str) -> tuple[str, dict, str]:
     sel = selection.current()
-    preset = st.selectbox("Preset", _presets(kind), key=f"preset_{kind}",
+    experiment = _experiment(kind)
+    preset = st.selectbox("Preset", experiment.config_class.preset_names(), key=f"preset_{kind}",
                           help="quick: a few minutes on 2 CPU cores; tiny: seconds, a smoke test; "
                                "full: the article's scale (long).")
     defaults = _defaults(kind, preset)
     overrides: dict = {}
-    states = st.multiselect("States", sorted(geo.CONUS_STATES), default=sel.states, key=f"states_{kind}",
-                            help="Counties of these states are modelled (SDSA-KGML) or upscaled to (TAM-RL).")
-    if "states" in defaults and states:
-        overrides["states"] = tuple(states)
-    if "models" in defaults:
-        all_models = list(defaults["models"])
-        overrides["models"] = tuple(st.multiselect(
-            "Models", all_models, default=all_models, key=f"models_{kind}",
-            format_func=lambda m: f"{m}: {MODEL_HELP.get(m, '')}",
-            help="The comparison ladder: process model, level 1, 2 and 3 models."))
-    if "seed" in defaults:
-        overrides["seed"] = int(st.number_input("Seed", 0, 10_000, int(defaults["seed"]), key=f"seed_{kind}",
-                                                help="Random seed of the world and the training."))
-    if "heterogeneity" in defaults:
-        overrides["heterogeneity"] = float(st.slider(
-            "Heterogeneity of the simulated world", 0.0, 2.0, float(defaults["heterogeneity"]), 0.25,
-            key=f"het_{kind}", help="0: one parameter set everywhere (no spatial shift); 1: the default."))
-    if "sweep" in defaults:
-        sweep = st.multiselect("Heterogeneity sweep (optional)", [0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
-                               default=list(defaults["sweep"]), key=f"sweep_{kind}",
-                               help="Also retrain global and state-specific models on worlds with these "
-                                    "heterogeneities (each point costs about one more run).")
-        overrides["sweep"] = tuple(sorted(sweep))
-    if kind == "tamrl" and "site_ids" in defaults:
-        towers = [s for s in sel.sites if s.startswith("VT-")]
-        use_sites = st.checkbox(f"Train only on the {len(towers)} virtual towers picked on the map",
-                                value=False, disabled=len(towers) < 3, key="tamrl_use_sites",
-                                help="Otherwise k folds over all towers, stratified by vegetation type.")
-        if use_sites:
-            overrides["site_ids"] = tuple(towers)
+    for setting in experiment.settings:
+        use, value = _setting(kind, setting, defaults, sel)
+        if use:
+            overrides[setting.key] = value
     name = st.text_input("Run name", "", max_chars=80, key=f"name_{kind}",
                          placeholder="kind, preset and states when left empty",
                          help="A label for the run store; you can rename it later.")
-    return preset, overrides, name.strip() or f"{kind} {preset} {'-'.join(states)}"
+    states = "-".join(overrides.get("states", ()))
+    return preset, overrides, name.strip() or f"{kind} {preset} {states}".strip()
 
 
 def _submit_panel() -> None:
-    kind = st.radio("Experiment", [k for k in KINDS if k in available_experiments()], format_func=KINDS.get, key="train_kind",
+    kind = st.radio("Experiment", list(EXPERIMENTS), format_func=lambda k: EXPERIMENTS[k].title, key="train_kind",
                     help="What to train. Both report held-out metrics and save predictions.")
     with st.form(f"train_form_{kind}", border=True):
         preset, overrides, name = _form(kind)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Iterable
@@ -43,14 +44,80 @@ def read_text_head(path: str | Path, n_bytes: int = 65536) -> str:
     return raw.decode("utf-8-sig", errors="replace")
 
 
+# keys of the ``key,value`` preamble ONEFlux writes before its TIMESTAMP_START header
+PREAMBLE_KEYS = {"site", "year", "lat", "lon", "timezone", "htower", "timeres", "sc_negl", "notes"}
+
+# (leading bytes, what they are) of binary formats a user might upload by mistake
+BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x80\x02", "a Python pickle"), (b"\x80\x03", "a Python pickle"), (b"\x80\x04", "a Python pickle"),
+    (b"\x80\x05", "a Python pickle"), (b"PAR1", "a Parquet file"), (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"), (b"%PDF", "a PDF document"),
+    (b"BM", "a BMP image"), (b"\x1f\x8b", "a gzip archive"), (b"7z\xbc\xaf", "a 7-zip archive"),
+    (b"Rar!", "a RAR archive"), (b"ARROW1", "an Arrow/Feather file"), (b"\x93NUMPY", "a NumPy array file"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel/Office file"), (b"SQLite format", "an SQLite database"),
+)
+RASTER_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def binary_kind(head: bytes) -> str | None:
+    """What a binary file that no loader reads is (e.g. 'a Python pickle'), from its first bytes; None otherwise."""
+    for magic, what in BINARY_MAGIC:
+        if head.startswith(magic):
+            return what
+    if head[:4] in RASTER_MAGIC or head[:3] == b"CDF" or head[:4] in (b"\x89HDF", b"PK\x03\x04"):
+        return None
+    if b"\x00" in head[:4096]:
+        return "a binary file of unknown format"
+    return None
+
+
+def refuse_binary(path: str | Path, head: bytes | None = None) -> None:
+    """Raise when ``path`` (or ``head``, its first bytes) is a binary file such as a pickle, Parquet or an image."""
+    if head is None:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    what = binary_kind(head)
+    if what:
+        raise LoaderError(path, f"is {what}, not a data file the loaders read",
+                          "a CSV, zip, NetCDF, GeoTIFF or ESRI ASCII grid file")
+
+
+def _content_lines(text: str) -> list[tuple[int, str]]:
+    """(0-based line number, line) of the lines that are neither blank nor ``#`` comments."""
+    return [(i, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def _preamble_end(lines: list[tuple[int, str]]) -> int:
+    """Index in ``lines`` of the TIMESTAMP header after a ONEFlux ``key,value`` preamble (0 when there is none)."""
+    if not lines or lines[0][1].split(",", 1)[0].strip().lower() not in PREAMBLE_KEYS:
+        return 0
+    for k, (_, line) in enumerate(lines[:200]):
+        if line.upper().startswith("TIMESTAMP"):
+            return k
+    return 0
+
+
 def split_comments(text: str) -> tuple[int, str]:
-    """Number of leading comment/blank lines (``#`` or empty) and the first data line."""
-    skipped = 0
-    for line in text.splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            return skipped, line
-        skipped += 1
-    return skipped, ""
+    """Number of lines before the header (``#`` comments, blanks, a ONEFlux preamble) and the header line.
+
+    A ONEFlux ``key,value`` preamble (``site,US-ARc``, ``lat,35.5``, ...) is recognised
+    when its first key is a ONEFlux key and a ``TIMESTAMP`` header follows.
+    """
+    lines = _content_lines(text)
+    if not lines:
+        return len(text.splitlines()), ""
+    i, header = lines[_preamble_end(lines)]
+    return i, header
+
+
+def read_preamble(text: str) -> dict[str, str]:
+    """The ONEFlux ``key,value`` preamble before the header, lower-case keys (empty when there is none)."""
+    lines = _content_lines(text)
+    out: dict[str, str] = {}
+    for _, line in lines[:_preamble_end(lines)]:
+        key, _, value = line.partition(",")
+        out[key.strip().lower()] = value.strip().strip(",").strip()
+    return out
 
 
 def check_delimiter(path: str | Path, header: str) -> None:
@@ -81,8 +148,12 @@ def read_csv_checked(path: str | Path, required: Iterable[str] = (), usecols=Non
     (table, header_line) : the table and the 1-based line number of its header, so that
     data row ``i`` (0-based) is line ``header_line + 1 + i`` of the file.
     """
-    text = source.decode("utf-8-sig", errors="replace")[:65536] if source is not None \
-        else read_text_head(path)
+    if source is not None:
+        refuse_binary(path, source[:4096])
+        text = source.decode("utf-8-sig", errors="replace")[:65536]
+    else:
+        refuse_binary(path)
+        text = read_text_head(path)
     if not text.strip():
         raise LoaderError(path, "the file is empty", f"a {kind} file with a header line and data rows")
     skipped, header = split_comments(text)
@@ -104,14 +175,32 @@ def read_csv_checked(path: str | Path, required: Iterable[str] = (), usecols=Non
         table = pd.read_csv(handle, skiprows=skipped, usecols=usecols, dtype=dtype,
                             encoding="utf-8-sig", skipinitialspace=True, low_memory=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise LoaderError(path, f"cannot be parsed as CSV ({str(err).splitlines()[0]})",
-                          f"a well-formed {kind} file") from None
+        raise LoaderError(path, parser_problem(err, skipped), f"a well-formed {kind} file") from None
     except pd.errors.EmptyDataError:
         raise LoaderError(path, "the file has no header line", f"a {kind} file") from None
     table.columns = [str(c).strip() for c in table.columns]
     if table.empty:
         raise LoaderError(path, "the file has a header but no data rows", f"at least one {kind} row")
+    table.attrs["preamble"] = read_preamble(text)
     return table, skipped + 1
+
+
+def parser_problem(err: Exception, skipped: int) -> str:
+    """A pandas/Unicode parsing error in our words (line numbers of the file, no pandas jargon)."""
+    import re
+
+    if isinstance(err, UnicodeDecodeError):
+        return f"is not UTF-8 text (byte {err.start})"
+    text = str(err)
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if fields:
+        want, line, saw = fields.groups()
+        return f"line {int(line) + skipped} has {saw} fields but the header has {want}"
+    if "EOF inside string" in text or "EOF while" in text:
+        line = re.search(r"line (\d+)", text)
+        where = f" starting on line {int(line.group(1)) + skipped}" if line else ""
+        return f"a quoted field{where} is never closed"
+    return "cannot be parsed as comma-separated text (unbalanced quotes or ragged rows)"
 
 
 def numeric_column(path, table: pd.DataFrame, column: str, header_line: int,
@@ -162,6 +251,45 @@ def parse_timestamps(path, table: pd.DataFrame, column: str, header_line: int,
                                 f"on line {header_line + 1 + i}",
                           f"a date written as {'YYYYMMDD' if width == 8 else 'YYYYMMDDHHMM'}")
     return pd.DatetimeIndex(parsed).as_unit("ns")
+
+
+# how a date column is written -> (pandas format, resolution); compact FLUXNET integers and ISO text
+DATE_FORMATS: tuple[tuple[str, str, str], ...] = (
+    (r"\d{12}", "%Y%m%d%H%M", "sub"), (r"\d{8}", "%Y%m%d", "D"), (r"\d{6}", "%Y%m", "M"), (r"\d{4}", "%Y", "Y"),
+    (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}", "%Y-%m-%d{sep}%H:%M:%S", "sub"),
+    (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", "%Y-%m-%d{sep}%H:%M", "sub"),
+    (r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d", "D"), (r"\d{4}/\d{2}/\d{2}", "%Y/%m/%d", "D"), (r"\d{4}-\d{2}", "%Y-%m", "M"),
+)
+RESOLUTION_TEXT = {"sub": "YYYYMMDDHHMM or YYYY-MM-DD HH:MM", "D": "YYYYMMDD or YYYY-MM-DD",
+                   "M": "YYYYMM or YYYY-MM", "Y": "YYYY"}
+
+
+def parse_dates(path, table: pd.DataFrame, column: str, header_line: int) -> tuple[pd.DatetimeIndex, str]:
+    """Parse a date column written compactly (``20010530``, ``200105``, ``200105301230``) or in ISO.
+
+    The layout is taken from the first value; every row must follow it. Returns the
+    timestamps and the resolution: "sub" (sub-daily), "D", "M" or "Y". Raises naming the
+    first row that is malformed or not a real date (e.g. 2001-02-30).
+    """
+    raw = table[column]
+    text = raw.astype(object).fillna("").astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
+    first = next((t for t in text if t), "")
+    layout = next(((pat, fmt, res) for pat, fmt, res in DATE_FORMATS if re.fullmatch(pat, first)), None)
+    if layout is None:
+        raise LoaderError(path, f"column '{column}' has {first!r} on line {header_line + 1}",
+                          "dates written YYYYMMDD[HHMM], YYYYMM, YYYY or ISO YYYY-MM-DD[ HH:MM]")
+    pat, fmt, res = layout
+    if fmt == "%Y%m%d%H%M" or fmt == "%Y%m%d":
+        return parse_timestamps(path, table, column, header_line, fmt), res
+    fmt = fmt.replace("{sep}", "T" if "T" in first else " ")
+    good_shape = text.str.fullmatch(pat)
+    parsed = pd.to_datetime(text.where(good_shape, None), format=fmt, errors="coerce")
+    bad = parsed.isna().to_numpy(dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise LoaderError(path, f"column '{column}' has an impossible date {text.iloc[i]!r} on line "
+                                f"{header_line + 1 + i}", f"a real date written like the first row ({first!r})")
+    return pd.DatetimeIndex(parsed).as_unit("ns"), res
 
 
 def _integer_stamps(values: np.ndarray, width: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
