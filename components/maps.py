@@ -12,6 +12,7 @@ from typing import Iterable, Mapping
 
 import folium
 
+from components import text
 from kgml_core import geo, places
 
 LEAFLET_JS = "/app/static/vendor/leaflet/leaflet.js"
@@ -68,10 +69,10 @@ def base_map(bounds: list[list[float]] | None = None, tiles_url: str | None = No
     return fmap
 
 
-def _label(lat: float, lon: float, text: str, kind: str) -> folium.Marker:
-    width = 8 * len(text) + 14
+def _label(lat: float, lon: float, label: str, kind: str) -> folium.Marker:
+    width = 8 * len(label) + 14
     return folium.Marker([lat, lon], interactive=False, icon=folium.DivIcon(
-        html=f'<div class="kgml-label {kind}">{html.escape(text)}</div>',
+        html=f'<div class="kgml-label {kind}">{html.escape(label)}</div>',
         icon_size=(width, 16), icon_anchor=(width // 2 if kind == "state" else 4, 8),
         class_name="kgml-label-icon"))
 
@@ -130,7 +131,7 @@ def region_map(states: Iterable[str], selected_counties: Iterable[str] = (),
         folium.CircleMarker(
             location=[lat, lon], radius=6 if chosen else 4, weight=1,
             color="#0D47A1", fill=True, fill_color="#FF8F00" if chosen else "#1E88E5",
-            fill_opacity=0.9, tooltip=site_id,  # no popup: folium popups stop st_folium from sizing its frame
+            fill_opacity=0.9, tooltip=text.tooltip(site_id),  # no popup: folium popups stop st_folium from sizing its frame
         ).add_to(fmap)
     return fmap
 
@@ -158,5 +159,5 @@ def selection_layer(selected_counties: Iterable[str], sites: Mapping[str, tuple[
         if site_id in (sites or {}):
             lat, lon = sites[site_id]
             folium.CircleMarker(location=[lat, lon], radius=7, weight=1, color="#0D47A1", fill=True,
-                                fill_color="#FF8F00", fill_opacity=1.0, tooltip=site_id).add_to(layer)
+                                fill_color="#FF8F00", fill_opacity=1.0, tooltip=text.tooltip(site_id)).add_to(layer)
     return layer
