@@ -14,12 +14,12 @@ from kgml_core.models import build_model
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.regions import detect_regions
 from kgml_core.training.data import DAYS, Normalizer, Samples, make_samples
-from kgml_core.training.protocol import finetune, finetune_region, pretrain, train_no_knowledge
+from kgml_core.training.protocol import finetune, finetune_group, pretrain, region_groups, train_no_knowledge
 from kgml_core.training.trainer import KGMLTrainer, default_device
 
 
 def _device(cfg: StateVsGlobalConfig) -> torch.device:
-    return default_device() if cfg.device == "auto" else torch.device(cfg.device)
+    return default_device(cfg.device)
 
 
 def _kgml(cfg: StateVsGlobalConfig, name: str = "kgml_ag"):
@@ -85,12 +85,12 @@ class Harness:
         """One SDSA-KGML model per group (state or region), from the global weights."""
         anchor = self.weights["global"]
         trainers = {}
-        for group in sorted(set(yield_groups.tolist()) | set(site_groups.tolist())):
+        for group in region_groups(yield_groups, site_groups):
             model = _kgml(self.cfg)
             model.load_state_dict(anchor)
-            trainers[group] = self._stage(f"{prefix}_{group}", model, lambda t, g=group: finetune_region(
-                t, self.sets.yields.subset(yield_groups == g), self.sets.sites.subset(site_groups == g),
-                self.cfg.protocol, anchor, f"{prefix}_{g}"))
+            trainers[group] = self._stage(f"{prefix}_{group}", model, lambda t, g=group: finetune_group(
+                t, g, self.sets.yields, self.sets.sites, yield_groups, site_groups, self.cfg.protocol, anchor,
+                f"{prefix}_{g}"))
         return trainers
 
     def train_no_knowledge(self) -> KGMLTrainer:
