@@ -29,6 +29,7 @@ from kgml_core import schema
 from kgml_core.models.fast_gru import gru_time_major
 from kgml_core.models.kgml_ag import KGMLAg
 from kgml_core.training.data import DAILY_INPUTS, DAYS, INPUTS, NEEDED, SOIL_INPUTS, Normalizer
+from kgml_core.training.trainer import residue_fn
 
 OUTPUTS = ("RA", "RH", "NEE")
 
@@ -148,25 +149,6 @@ def _flux(net: nn.Module, inp: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- batches
-def residue_fn(norm: Normalizer, gpp: torch.Tensor, time_major: bool):
-    """Callable ``(yield, ra) -> residue`` (standardised) with KGML-ag's residue rule.
-
-    residue = max(0, sum GPP - sum Ra - yield) * profile (g C m-2 d-1), as the
-    trainer computes it; ``gpp`` is (B, 365) or (365, B) g C m-2 d-1.
-    """
-    m, s = norm.y_mean, norm.y_std
-    axis = 0 if time_major else 1
-    profile = torch.from_numpy(norm.profile)
-    profile = profile[:, None] if time_major else profile[None, :]
-    gsum = gpp.sum(axis)
-
-    def residue(yield_std: torch.Tensor, ra_std: torch.Tensor) -> torch.Tensor:
-        total = torch.relu(gsum - (ra_std * s["RA"] + m["RA"]).sum(axis) - (yield_std * s["YIELD"] + m["YIELD"]))
-        tot = total[None, :] if time_major else total[:, None]
-        return (tot * profile - m["RESIDUE"]) / s["RESIDUE"]
-    return residue
-
-
 def predict_arrays(model: nn.Module, x: np.ndarray, gpp: np.ndarray, norm: Normalizer,
                    batch_size: int = 256) -> dict[str, np.ndarray]:
     """Physical predictions for unit-year inputs, in batches.
@@ -196,10 +178,10 @@ def predict_arrays(model: nn.Module, x: np.ndarray, gpp: np.ndarray, norm: Norma
             gb = torch.from_numpy(np.ascontiguousarray(gpp[lo:hi]))
             if fast:
                 pred = kgml_ag_forward(model, xb.transpose(0, 1).contiguous(),
-                                       residue_fn(norm, gb.t(), time_major=True))
+                                       residue_fn(norm, gb.t(), day_axis=0))
                 pred = {k: (v.t() if v.ndim == 2 else v) for k, v in pred.items()}
             else:
-                pred = model(xb, residue_fn(norm, gb, time_major=False))
+                pred = model(xb, residue_fn(norm, gb))
             for k in OUTPUTS:
                 out[k][lo:hi] = (pred[k.lower()] * norm.y_std[k] + norm.y_mean[k]).numpy()
             out["YIELD"][lo:hi] = (pred["yield"] * norm.y_std["YIELD"] + norm.y_mean["YIELD"]).numpy()

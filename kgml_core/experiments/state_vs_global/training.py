@@ -16,12 +16,12 @@ from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, rep
 from kgml_core.regions import detect_regions
 from kgml_core.stages import StageReuse, array_digest, samples_digest, stage_key
 from kgml_core.training.data import DAYS, Normalizer, Samples, make_samples
-from kgml_core.training.protocol import finetune, finetune_region, pretrain, train_no_knowledge
+from kgml_core.training.protocol import finetune, finetune_group, pretrain, region_groups, train_no_knowledge
 from kgml_core.training.trainer import KGMLTrainer, default_device
 
 
 def _device(cfg: StateVsGlobalConfig) -> torch.device:
-    return default_device() if cfg.device == "auto" else torch.device(cfg.device)
+    return default_device(cfg.device)
 
 
 def _kgml(cfg: StateVsGlobalConfig, name: str = "kgml_ag"):
@@ -125,14 +125,15 @@ class Harness:
         anchor = self.weights["global"]
         p = self.cfg.protocol
         trainers = {}
-        for group in sorted(set(yield_groups.tolist()) | set(site_groups.tolist())):
+        for group in region_groups(yield_groups, site_groups):
             model = _kgml(self.cfg)
             model.load_state_dict(anchor)
             yields, sites = self.sets.yields.subset(yield_groups == group), self.sets.sites.subset(site_groups == group)
             parts = {"parent": array_digest(anchor), "data": [samples_digest(yields), samples_digest(sites)],
                      "steps": [asdict(p.region3), asdict(p.region5), list(p.region_groups)]}
-            trainers[group] = self._stage(f"{prefix}_{group}", model, lambda t, g=group, y=yields, s=sites:
-                                          finetune_region(t, y, s, p, anchor, f"{prefix}_{g}"), parts)
+            trainers[group] = self._stage(f"{prefix}_{group}", model, lambda t, g=group: finetune_group(
+                t, g, self.sets.yields, self.sets.sites, yield_groups, site_groups, p, anchor,
+                f"{prefix}_{g}"), parts)
         return trainers
 
     def train_no_knowledge(self) -> KGMLTrainer:
