@@ -81,6 +81,70 @@ def dask_client(client=None, **kwargs) -> Iterator[Any]:
             cluster.close()
 
 
+# --------------------------------------------------------------------------- experiments
+SCHEDULER_CHOICES = ("auto", "sequential", "local")
+
+
+def check_scheduler(setting: str) -> str:
+    """``setting`` if it is "auto", "sequential", "local" or a scheduler address (``tcp://host:8786``)."""
+    value = str(setting or "auto").strip()
+    if value in SCHEDULER_CHOICES or "://" in value or (":" in value and value.rsplit(":", 1)[1].isdigit()):
+        return value
+    raise ValueError(f"scheduler {setting!r}: expected auto, sequential, local or a scheduler address "
+                     f"such as tcp://host:8786")
+
+
+def free_cores() -> float:
+    """Cores not used by other processes right now (cores minus the 1-minute load average)."""
+    return machine_cores() - os.getloadavg()[0]
+
+
+class ExperimentCluster:
+    """Where an experiment's independent parts run: a Dask client, opened on first need, or None.
+
+    ``setting`` (an experiment's ``scheduler``): "sequential" (always in this
+    process), "local" (a local cluster), a scheduler address, or "auto":
+    ``KGML_DASK_SCHEDULER`` when set, else a local cluster when it helps (at least
+    two parts and two idle cores: :func:`free_cores`), else in this process.
+    :meth:`client` is called with the number of parts about to run; the client
+    (and a local cluster) is closed by :meth:`close` or at the end of a ``with`` block.
+    """
+
+    def __init__(self, setting: str = "auto"):
+        self.setting = check_scheduler(setting)
+        self._client = None
+        self.used = "sequential"
+
+    def client(self, n_tasks: int):
+        """A client for ``n_tasks`` independent parts, or None to run them here."""
+        if self._client is not None:
+            return self._client
+        address = self.setting if self.setting not in SCHEDULER_CHOICES else None
+        if self.setting == "auto":
+            address = settings.dask_scheduler()
+        if address:
+            self._client, self.used = get_client(scheduler=address), address
+        elif n_tasks >= 2 and (self.setting == "local" or (self.setting == "auto" and free_cores() >= 2)):
+            workers = max(1, min(n_tasks, machine_cores() if self.setting == "local" else int(free_cores())))
+            self._client, self.used = get_client(n_workers=workers), f"local cluster of {workers} workers"
+        return self._client
+
+    def close(self) -> None:
+        if self._client is None:
+            return
+        cluster = self._client.cluster
+        self._client.close()
+        if cluster is not None and self.used.startswith("local"):
+            cluster.close()
+        self._client = None
+
+    def __enter__(self) -> "ExperimentCluster":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def _warm() -> bool:
     from kgml_core import geo
     import kgml_core.inference  # noqa: F401  (torch and the models)
@@ -287,33 +351,40 @@ def upscale_world_annual(world_cfg, model, norm, client=None, chunk_size: int = 
 
 
 def _train_region(group: str, model_name: str, model_config: dict, norm, anchor: dict, yields,
-                  sites, yield_groups, site_groups, protocol, seed: int) -> tuple[str, dict]:
+                  sites, yield_groups, site_groups, protocol, seed: int, prefix: str = "region",
+                  device: str | None = None) -> tuple[str, dict]:
+    import torch
+
     from kgml_core.models import build_model
     from kgml_core.training.protocol import finetune_group
     from kgml_core.training.trainer import KGMLTrainer
 
     model = build_model(model_name, model_config)
     model.load_state_dict(anchor)
-    trainer = KGMLTrainer(model, norm, seed=seed)
-    finetune_group(trainer, group, yields, sites, yield_groups, site_groups, protocol, anchor, f"region_{group}")
+    trainer = KGMLTrainer(model, norm, torch.device(device) if device else None, seed=seed)
+    finetune_group(trainer, group, yields, sites, yield_groups, site_groups, protocol, anchor, f"{prefix}_{group}")
     return group, trainer.state_dict()
 
 
 def train_region_models(anchor: dict, norm, yields, sites, yield_groups: np.ndarray,
                         site_groups: np.ndarray, protocol, client=None, model_name: str = "kgml_ag",
-                        model_config: dict | None = None, seed: int = 0) -> dict[str, dict]:
+                        model_config: dict | None = None, seed: int = 0, groups: Sequence | None = None,
+                        prefix: str = "region", device: str | None = None) -> dict[str, dict]:
     """SDSA-KGML: one fine-tuned model per region (or state), one Dask task each.
 
     Runs :func:`kgml_core.training.protocol.finetune_group` (what the
     state-vs-global harness runs per group, in process) from the global
-    weights ``anchor``. Returns group -> state dict.
+    weights ``anchor``, for ``groups`` (default: every group with data).
+    Returns group -> state dict; the same weights as in process for the same seed.
     """
     from kgml_core.training.protocol import region_groups
 
-    results = map_tasks(_train_region, region_groups(yield_groups, site_groups), client, model_name=model_name,
+    groups = region_groups(yield_groups, site_groups) if groups is None else list(groups)
+    results = map_tasks(_train_region, groups, client, model_name=model_name,
                         model_config=model_config or {}, norm=norm, anchor=anchor, yields=yields,
                         sites=sites, yield_groups=np.asarray(yield_groups),
-                        site_groups=np.asarray(site_groups), protocol=protocol, seed=seed)
+                        site_groups=np.asarray(site_groups), protocol=protocol, seed=seed, prefix=prefix,
+                        device=device)
     return dict(results)
 
 

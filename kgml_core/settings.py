@@ -10,7 +10,7 @@
   the server; unset (the default) turns server-side loading off.
 * ``KGML_LOAD_MEMORY_MB``: memory one data load may use (default: half of what is available).
 * ``KGML_STAGE_CACHE_MB``: size cap of the store of trained stages reused across runs (default 2048;
-  0 keeps none).
+  0 keeps none); ``KGML_STAGE_DIR``: its folder (default ``KGML_CACHE_DIR/stages``).
 """
 from __future__ import annotations
 
@@ -67,6 +67,13 @@ def load_memory_bytes() -> int | None:
     if not value > 0:
         raise ValueError(f"KGML_LOAD_MEMORY_MB={raw!r}: expected a positive number of megabytes")
     return int(value * 2**20)
+
+
+def stage_dir() -> Path:
+    """Folder of the store of trained stages (created on demand)."""
+    path = Path(os.environ.get("KGML_STAGE_DIR", cache_dir() / "stages")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def stage_cache_bytes() -> int:

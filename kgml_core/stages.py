@@ -9,7 +9,7 @@ the seed and device, and the code version of the models and the trainer
 key, so the second loads them (:meth:`StageStore.get`) and says which run
 trained them; any change to the settings, the data or the code gives a new key.
 
-The store is a folder (``settings.cache_dir() / "stages"``; one sub-folder per
+The store is a folder (:func:`kgml_core.settings.stage_dir`; one sub-folder per
 key with ``weights.pt`` and ``meta.json``) capped in size
 (``KGML_STAGE_CACHE_MB``, :func:`kgml_core.settings.stage_cache_bytes`):
 after each :meth:`StageStore.put` the least recently used entries go first,
@@ -104,12 +104,12 @@ class StageStore:
 
     Parameters
     ----------
-    root : folder (default ``settings.cache_dir() / "stages"``).
+    root : folder (default :func:`kgml_core.settings.stage_dir`).
     max_bytes : size cap (default :func:`kgml_core.settings.stage_cache_bytes`); 0 keeps nothing.
     """
 
     def __init__(self, root: Path | None = None, max_bytes: int | None = None):
-        self.root = Path(root) if root is not None else settings.cache_dir() / "stages"
+        self.root = Path(root) if root is not None else settings.stage_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_bytes = settings.stage_cache_bytes() if max_bytes is None else int(max_bytes)
 
@@ -154,6 +154,11 @@ class StageStore:
                 self._evict()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def has(self, key: str) -> bool:
+        """Whether a complete entry ``key`` exists."""
+        folder = self._dir(key)
+        return (folder / "meta.json").exists() and (folder / "weights.pt").exists()
 
     def keys(self) -> list[str]:
         """Keys of the complete entries."""

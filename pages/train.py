@@ -7,7 +7,8 @@ import plotly.express as px
 import streamlit as st
 
 from components import auth, page, runtime, selection, text, theme
-from kgml_core import geo
+from kgml_core import geo, settings
+from kgml_core.distributed import SCHEDULER_CHOICES
 from kgml_core.experiments import EXPERIMENTS
 from kgml_core.jobs import TERMINAL, QueueFull, can_resume
 from kgml_core.runs import RunBusy
@@ -53,6 +54,11 @@ def _setting(kind: str, setting, defaults: dict, sel) -> tuple[bool, object]:
         use = st.checkbox(f"{label} ({len(towers)} picked)", value=False, disabled=len(towers) < int(setting.low),
                           key=key, help=hint)
         return use, tuple(towers)
+    if setting.widget == "scheduler":
+        options = list(SCHEDULER_CHOICES) + ([settings.dask_scheduler()] if settings.dask_scheduler() else [])
+        value = st.selectbox(label, options, index=options.index(defaults[setting.key])
+                             if defaults[setting.key] in options else 0, key=key, help=hint)
+        return True, value
     raise ValueError(f"unknown widget {setting.widget!r} of setting {setting.key}")
 
 

@@ -27,8 +27,9 @@ class Setting:
     ``widget`` is one of "states" (the map's selection of states), "models"
     (pick among the config's default list, labelled by ``Experiment.labels``),
     "int", "slider" (float between ``low`` and ``high`` by ``step``),
-    "floats" (pick among ``options``), or "map_sites" (use the towers picked
-    on the map, at least ``low`` of them).
+    "floats" (pick among ``options``), "map_sites" (use the towers picked
+    on the map, at least ``low`` of them), or "scheduler" (where independent
+    parts run: auto, sequential, local, or the server's ``KGML_DASK_SCHEDULER``).
     """
 
     key: str
@@ -50,6 +51,16 @@ class Option:
     help: str
     const: Any = None
     choices: tuple = ()
+
+
+SCHEDULER_SETTING = Setting(
+    "scheduler", "Where to compute",
+    "auto: the Dask cluster named by KGML_DASK_SCHEDULER, else a local cluster when at least two cores are "
+    "idle, else this server; sequential: always this server. The results are the same either way.",
+    "scheduler")
+SCHEDULER_OPTION = Option("--scheduler", "scheduler",
+                          "auto, sequential, local or a Dask scheduler address (default auto: $KGML_DASK_SCHEDULER, "
+                          "else a local cluster when two cores are idle)")
 
 
 class Experiment:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from kgml_core.config import ExperimentConfig
+from kgml_core.distributed import check_scheduler
 from kgml_core.training.protocol import ProtocolConfig
 from kgml_core.training.trainer import StepConfig
 
@@ -29,7 +30,10 @@ class StateVsGlobalConfig(ExperimentConfig):
     resamples), models (the rungs of the ladder to train; "global" is always
     trained, the region models start from it), sweep (heterogeneity values, run after the main experiment),
     threads (torch CPU threads: 1 is fastest for these small GRUs, and
-    several OpenMP threads thrash on a shared machine), device ("auto", "cpu", "cuda").
+    several OpenMP threads thrash on a shared machine), device ("auto", "cpu", "cuda"),
+    scheduler (where the per-state and per-region models and the sweep points
+    run: "auto", "sequential", "local" or a Dask scheduler address; see
+    :class:`kgml_core.distributed.ExperimentCluster`; results do not depend on it).
     """
 
     states: tuple[str, ...] = ("IL", "IA", "IN")
@@ -66,9 +70,11 @@ class StateVsGlobalConfig(ExperimentConfig):
     sweep: tuple[float, ...] = ()
     threads: int = 1
     device: str = "auto"
+    scheduler: str = "auto"
     preset: str = "quick"
 
     LABEL: ClassVar[str] = "state-vs-global config"
+    EXECUTION_KEYS: ClassVar[tuple[str, ...]] = ("threads", "device", "scheduler")
 
     def check(self) -> None:
         """Known models ("global" always trained), a training year left, a fraction in (0, 1), a device."""
@@ -85,6 +91,7 @@ class StateVsGlobalConfig(ExperimentConfig):
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        self.scheduler = check_scheduler(self.scheduler)
 
 
 _ONE = StepConfig(epochs=1, batch_size=8, lr=3e-3)

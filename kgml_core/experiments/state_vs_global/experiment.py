@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 
 from kgml_core import labels
-from kgml_core.experiments.base import Experiment, Option, Setting
+from kgml_core.distributed import ExperimentCluster, map_tasks
+from kgml_core.experiments.base import SCHEDULER_OPTION, SCHEDULER_SETTING, Experiment, Option, Setting
 from kgml_core.experiments.state_vs_global.config import KIND, MODEL_NAMES, StateVsGlobalConfig
 from kgml_core.experiments.state_vs_global.data import load_data
 from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate, headline, region_summary
@@ -45,6 +46,7 @@ class StateVsGlobal(Experiment):
         Setting("sweep", "Heterogeneity sweep (optional)",
                 "Also retrain global and state-specific models on worlds with these heterogeneities "
                 "(each point costs about one more run).", "floats", options=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5)),
+        SCHEDULER_SETTING,
     )
     options = (
         Option("--states", "states", "postal codes"),
@@ -55,6 +57,7 @@ class StateVsGlobal(Experiment):
         Option("--n-regions", "n_regions", "fixed number of auto regions"),
         Option("--threads", "threads", "torch CPU threads (1 is fastest on a shared CPU)"),
         Option("--device", "device", "auto, cpu or cuda", choices=("auto", "cpu", "cuda")),
+        SCHEDULER_OPTION,
     )
 
     def run(self, config: StateVsGlobalConfig, run: Run, progress: ProgressCallback | None,
@@ -70,15 +73,20 @@ class StateVsGlobal(Experiment):
             run.log(f"stage {key} done")
         reuse = StageReuse.for_run(run, note=_noter(progress))
         try:
-            metrics = self._fit_and_score(cfg, run, data, progress, cancel, checkpoint, completed, reuse)
+            with ExperimentCluster(cfg.scheduler) as cluster:
+                metrics = self._fit_and_score(cfg, run, data, progress, cancel, checkpoint, completed, reuse,
+                                              cluster)
+                metrics["parallel"] = cluster.used
+                run.log(f"independent parts ran: {cluster.used}")
         finally:
             if reuse is not None:
                 reuse.close()
         return metrics
 
-    def _fit_and_score(self, cfg, run, data, progress, cancel, checkpoint, completed, reuse) -> dict:
+    def _fit_and_score(self, cfg, run, data, progress, cancel, checkpoint, completed, reuse, cluster) -> dict:
         ds, harness, regions = fit_ladder(cfg, data, progress, cancel, models=cfg.models,
-                                          checkpoint=checkpoint, completed=completed, reuse=reuse)
+                                          checkpoint=checkpoint, completed=completed, reuse=reuse,
+                                          cluster=cluster)
         metrics = {"states": evaluate(ds), "by_split": {w: evaluate(ds, w) for w in
                                                         ("heldout_counties", "heldout_years")},
                    "bootstrap": bootstrap(ds, cfg.n_boot, cfg.seed),
@@ -90,7 +98,8 @@ class StateVsGlobal(Experiment):
         if cfg.sweep:
             run.log(f"heterogeneity sweep {cfg.sweep}")
             metrics["heterogeneity_sweep"] = heterogeneity_sweep(
-                cfg, cfg.sweep, harness.weights["pretrained"], progress, cancel, reuse)
+                cfg, cfg.sweep, harness.weights["pretrained"], progress, cancel, reuse,
+                cluster.client(len(cfg.sweep)))
         metrics["reused_stages"] = dict(reuse.reused) if reuse is not None else {}
         run.save_predictions(ds)
         for key, weights in harness.weights.items():
@@ -121,26 +130,37 @@ def _stage_keys(cfg: StateVsGlobalConfig) -> set[str]:
 
 
 def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | None = None,
-                        progress=None, cancel=None, reuse: StageReuse | None = None) -> dict:
+                        progress=None, cancel=None, reuse: StageReuse | None = None, client=None) -> dict:
     """Global against state-specific Rh RMSE for each heterogeneity in ``values``.
 
     Returns ``{"values": [...], "states": {STATE: {"global_rmse": [...],
     "state_specific_rmse": [...], "rmse_reduction": [...]}}}`` (reduction = 1 - state/global).
+    With ``client`` each point is one Dask task (no progress, no stage reuse; the same results).
     """
-    out: dict = {"values": [float(v) for v in values], "states": {}}
-    for h in values:
-        data = load_data(cfg, heterogeneity=float(h))
-        ds, harness, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"),
-                                    reuse=reuse)
-        pretrained = harness.weights["pretrained"]
-        for state, m in evaluate(ds).items():
+    values = [float(v) for v in values]
+    if client is not None:
+        points = map_tasks(sweep_point, values, client, cfg=cfg, pretrained=pretrained)
+    else:
+        points = [sweep_point(h, cfg, pretrained, progress, cancel, reuse) for h in values]
+    out: dict = {"values": values, "states": {}}
+    for point in points:
+        for state, (g, s) in point.items():
             row = out["states"].setdefault(state, {"global_rmse": [], "state_specific_rmse": [],
                                                    "rmse_reduction": []})
-            g, s = m["global"]["RH"]["rmse"], m["state_specific"]["RH"]["rmse"]
             row["global_rmse"].append(g)
             row["state_specific_rmse"].append(s)
             row["rmse_reduction"].append(1 - s / g)
     return out
+
+
+def sweep_point(h: float, cfg: StateVsGlobalConfig, pretrained: dict | None = None, progress=None, cancel=None,
+                reuse: StageReuse | None = None) -> dict[str, tuple[float, float]]:
+    """State -> (global, state-specific) Rh RMSE on the world of heterogeneity ``h``."""
+    data = load_data(cfg, heterogeneity=float(h))
+    ds, _, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"),
+                          reuse=reuse)
+    return {state: (m["global"]["RH"]["rmse"], m["state_specific"]["RH"]["rmse"])
+            for state, m in evaluate(ds).items()}
 
 
 def run_state_vs_global(config: StateVsGlobalConfig | None = None, store: RunStore | None = None,

@@ -24,11 +24,15 @@ def _device(cfg: StateVsGlobalConfig) -> torch.device:
     return default_device(cfg.device)
 
 
-def _kgml(cfg: StateVsGlobalConfig, name: str = "kgml_ag"):
+def _sizes(cfg: StateVsGlobalConfig, name: str = "kgml_ag") -> dict:
     sizes = {"n_inputs": 19, "hidden": cfg.hidden, "head_hidden": cfg.head_hidden, "dropout": cfg.dropout}
     if name == "kgml_ag":
         sizes["flux_hidden"] = cfg.flux_hidden
-    return build_model(name, sizes)
+    return sizes
+
+
+def _kgml(cfg: StateVsGlobalConfig, name: str = "kgml_ag"):
+    return build_model(name, _sizes(cfg, name))
 
 
 class Harness:
@@ -42,13 +46,16 @@ class Harness:
     :class:`~kgml_core.stages.StageReuse`), a stage trained before, by any run,
     from the same settings, data, parent weights, seed, device and code is
     loaded from the stage store, and every stage trained here is stored.
+    With ``cluster`` (a :class:`~kgml_core.distributed.ExperimentCluster`) the
+    per-state and per-region models that must be trained run as Dask tasks when
+    the cluster gives a client (the same weights for the same seed).
     """
 
     def __init__(self, cfg: StateVsGlobalConfig, sets: TrainingSets, norm: Normalizer,
                  progress: ProgressCallback | None, cancel: CancelToken | None,
                  checkpoint: Callable[[str, dict], None] | None = None,
                  completed: dict[str, dict[str, torch.Tensor]] | None = None,
-                 reuse: StageReuse | None = None):
+                 reuse: StageReuse | None = None, cluster=None):
         self.cfg, self.sets, self.norm = cfg, sets, norm
         self.progress, self.cancel = progress, cancel
         self.device = _device(cfg)
@@ -57,6 +64,7 @@ class Harness:
         self.completed = dict(completed or {})
         self.skipped: list[str] = []
         self.reuse = reuse
+        self.cluster = cluster
         self._digests: dict[str, str] = {}
 
     def trainer(self, model) -> KGMLTrainer:
@@ -124,17 +132,46 @@ class Harness:
         """One SDSA-KGML model per group (state or region), from the global weights."""
         anchor = self.weights["global"]
         p = self.cfg.protocol
+        groups = region_groups(yield_groups, site_groups)
+        parts = {}
+        for group in groups:
+            yields, sites = self.sets.yields.subset(yield_groups == group), self.sets.sites.subset(site_groups == group)
+            parts[group] = {"parent": array_digest(anchor), "data": [samples_digest(yields), samples_digest(sites)],
+                            "steps": [asdict(p.region3), asdict(p.region5), list(p.region_groups)]}
+        remote = self._train_remote(prefix, [g for g in groups if self._must_train(f"{prefix}_{g}", parts[g])],
+                                    yield_groups, site_groups)
         trainers = {}
-        for group in region_groups(yield_groups, site_groups):
+        for group in groups:
             model = _kgml(self.cfg)
             model.load_state_dict(anchor)
-            yields, sites = self.sets.yields.subset(yield_groups == group), self.sets.sites.subset(site_groups == group)
-            parts = {"parent": array_digest(anchor), "data": [samples_digest(yields), samples_digest(sites)],
-                     "steps": [asdict(p.region3), asdict(p.region5), list(p.region_groups)]}
-            trainers[group] = self._stage(f"{prefix}_{group}", model, lambda t, g=group: finetune_group(
-                t, g, self.sets.yields, self.sets.sites, yield_groups, site_groups, p, anchor,
-                f"{prefix}_{g}"), parts)
+            if group in remote:
+                train = lambda t, w=remote[group]: t.model.load_state_dict(w)       # noqa: E731 (trained as a task)
+            else:
+                train = lambda t, g=group: finetune_group(                          # noqa: E731
+                    t, g, self.sets.yields, self.sets.sites, yield_groups, site_groups, p, anchor, f"{prefix}_{g}")
+            trainers[group] = self._stage(f"{prefix}_{group}", model, train, parts[group])
         return trainers
+
+    def _must_train(self, key: str, parts: dict) -> bool:
+        """Whether stage ``key`` is neither completed in this run nor in the stage store."""
+        if key in self.completed:
+            return False
+        content = self._content_key(key, _kgml(self.cfg), parts)
+        return content is None or not self.reuse.store.has(content)
+
+    def _train_remote(self, prefix: str, groups: list, yield_groups: np.ndarray,
+                      site_groups: np.ndarray) -> dict:
+        """``groups``' models trained as Dask tasks when the cluster gives a client; {} otherwise."""
+        client = self.cluster.client(len(groups)) if self.cluster is not None and groups else None
+        if client is None:
+            return {}
+        from kgml_core.distributed import train_region_models
+        report(self.progress, self.cancel, ProgressEvent(
+            prefix, 1, 1, 0, 1, {}, f"{len(groups)} {prefix} models training as Dask tasks ({self.cluster.used})"))
+        return train_region_models(self.weights["global"], self.norm, self.sets.yields, self.sets.sites,
+                                   yield_groups, site_groups, self.cfg.protocol, client, "kgml_ag",
+                                   _sizes(self.cfg), self.cfg.seed, groups=groups, prefix=prefix,
+                                   device=self.device.type)
 
     def train_no_knowledge(self) -> KGMLTrainer:
         """Level 1, from scratch on the observations."""
@@ -165,18 +202,19 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
                pretrained: dict | None = None, models=MODEL_NAMES,
                checkpoint: Callable[[str, dict], None] | None = None,
                completed: dict[str, dict] | None = None,
-               reuse: StageReuse | None = None) -> tuple[xr.Dataset, Harness, object]:
+               reuse: StageReuse | None = None, cluster=None) -> tuple[xr.Dataset, Harness, object]:
     """Train the requested models of the ladder on ``data`` and return their predictions.
 
     ``pretrained`` (steps 1-2 weights) is reused when given, since the process
     world does not depend on the observed world's heterogeneity.
     ``checkpoint(key, weights)`` is called after each trained stage;
     ``completed`` maps stage keys to weights that are loaded instead of trained
-    (see :class:`Harness`); ``reuse`` looks stages up in the stage store.
+    (see :class:`Harness`); ``reuse`` looks stages up in the stage store;
+    ``cluster`` runs the per-group models as Dask tasks when it gives a client.
     """
     sets = training_sets(cfg, data)
     norm = Normalizer.fit(sets.process)
-    harness = Harness(cfg, sets, norm, progress, cancel, checkpoint, completed, reuse)
+    harness = Harness(cfg, sets, norm, progress, cancel, checkpoint, completed, reuse, cluster)
     pretrained = pretrained if pretrained is not None else harness.pretrain_global()
     harness.weights["pretrained"] = pretrained
     glob = harness.train_global(pretrained)

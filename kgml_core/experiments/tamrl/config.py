@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from kgml_core.config import ExperimentConfig
+from kgml_core.distributed import check_scheduler
 from kgml_core.tasks import DEFAULT_DRIVERS, DEFAULT_STATICS
 from kgml_core.training.tamrl import TrainConfig
 
@@ -36,6 +37,8 @@ class TamrlConfig(ExperimentConfig):
     real_virtual_sites : virtual sites added to the real-site training set (tasks for the encoder).
     real_n_seeds : how many of ``seeds`` the real-site part trains (it costs as much as a fold).
     threads : torch CPU threads.
+    scheduler : where the (fold, seed) pairs train: "auto", "sequential", "local" or a
+        Dask scheduler address (:class:`kgml_core.distributed.ExperimentCluster`).
     """
 
     preset: str = "quick"
@@ -67,9 +70,10 @@ class TamrlConfig(ExperimentConfig):
     real_virtual_sites: int = 12
     real_n_seeds: int = 1
     threads: int = 2
+    scheduler: str = "auto"
 
     LABEL: ClassVar[str] = "tamrl config"
-    EXECUTION_KEYS: ClassVar[tuple[str, ...]] = ("threads",)
+    EXECUTION_KEYS: ClassVar[tuple[str, ...]] = ("threads", "scheduler")
 
     def check(self) -> None:
         """A known stratification and at least one seed."""
@@ -77,6 +81,7 @@ class TamrlConfig(ExperimentConfig):
             raise ValueError(f"stratify must be 'igbp' or 'climate', got {self.stratify!r}")
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
+        self.scheduler = check_scheduler(self.scheduler)
 
 
 TamrlConfig.PRESETS = {  # overrides of the defaults (the quick preset)

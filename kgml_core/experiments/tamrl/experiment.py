@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from kgml_core import labels, settings
-from kgml_core.experiments.base import Experiment, Option, Setting
+from kgml_core.distributed import ExperimentCluster
+from kgml_core.experiments.base import SCHEDULER_OPTION, SCHEDULER_SETTING, Experiment, Option, Setting
 from kgml_core.experiments.tamrl.config import MODEL_NAMES, TamrlConfig
 from kgml_core.experiments.tamrl.data import load_real_sites, tower_network
 from kgml_core.experiments.tamrl.real import real_experiment
@@ -35,6 +36,7 @@ class Tamrl(Experiment):
         Setting("states", "States", "Counties of these states are upscaled to.", "states"),
         Setting("site_ids", "Train only on the virtual towers picked on the map",
                 "Otherwise k folds over all towers, stratified by vegetation type.", "map_sites", low=3),
+        SCHEDULER_SETTING,
     )
     options = (
         Option("--sites", "site_ids", "training site ids (default: k folds)"),
@@ -43,6 +45,7 @@ class Tamrl(Experiment):
         Option("--stratify", "stratify", "the class site folds are stratified by", choices=("igbp", "climate")),
         Option("--no-real", "real_sites", "skip the real FLUXNET sites", const=False),
         Option("--threads", "threads", "CPU threads for torch and the trees (default 2)"),
+        SCHEDULER_OPTION,
     )
 
     def default_name(self, config: TamrlConfig) -> str:
@@ -53,7 +56,10 @@ class Tamrl(Experiment):
         cfg = config
         network = tower_network(cfg)
         run.log(f"virtual tower network: {network.sizes['unit']} sites, {cfg.years[0]}-{cfg.years[1]}")
-        part, preds, members = virtual_experiment(network, cfg, progress, cancel)
+        with ExperimentCluster(cfg.scheduler) as cluster:
+            n_parts = (1 if cfg.site_ids else len(cfg.folds or range(cfg.k_folds))) * len(cfg.seeds)
+            part, preds, members = virtual_experiment(network, cfg, progress, cancel, cluster.client(n_parts))
+            run.log(f"folds and seeds ran: {cluster.used}")
         run.save_predictions(preds)
         for i, m in enumerate(members):
             run.save_weights(f"tamrl_seed{cfg.seeds[i]}", m.model.state_dict())
