@@ -77,7 +77,7 @@ def test_run_difference_maps_regions_and_report(tmp_path, monkeypatch, fresh_run
     run = _fake_run(tmp_path, monkeypatch)
     st.cache_data.clear()
     at = _open()
-    at.selectbox(key="em_source").set_value(f"svg:{run.id}").run()
+    at.selectbox(key="em_source").set_value(run.id).run()
     assert not at.exception and not at.error
     assert at.selectbox(key="em_model").value == "state_specific"  # a model by default, not the truth
     assert at.selectbox(key="em_diff").options == ["Values", "Which is closer to the truth", "Model − truth"]
