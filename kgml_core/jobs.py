@@ -126,11 +126,6 @@ def build_config(kind: str, preset: str, overrides: dict[str, Any]):
     return get(kind).config(preset, **overrides)
 
 
-def available_experiments() -> list[str]:
-    """The registered experiment kinds."""
-    return list(EXPERIMENTS)
-
-
 def can_resume(kind: str) -> bool:
     """Whether experiment ``kind`` continues an interrupted run from its checkpoints."""
     return kind in EXPERIMENTS and EXPERIMENTS[kind].resumable

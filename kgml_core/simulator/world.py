@@ -1,7 +1,6 @@
 """Simulated county worlds: assemble weather, soils, parameters and the engine into a contract dataset."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import uuid
@@ -146,8 +145,3 @@ def cached(cfg, build) -> xr.Dataset:
 def load_world(cfg: WorldConfig) -> xr.Dataset:
     """:func:`simulate_world`, cached on disk as NetCDF keyed by a hash of the configuration."""
     return cached(cfg, simulate_world)
-
-
-def config_of(ds: xr.Dataset) -> dict:
-    """The configuration a simulated dataset was made with (from its ``config`` attribute)."""
-    return json.loads(ds.attrs["config"])
