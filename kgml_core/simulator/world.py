@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from kgml_core import geo, schema, settings
+from kgml_core.atomic import write_atomic
 from kgml_core.simulator import engine
 from kgml_core.simulator.config import WorldConfig
 from kgml_core.simulator.parameters import PARAMS, default_parameters, spatial_parameters
@@ -132,13 +131,7 @@ def cached(cfg, build) -> xr.Dataset:
         except (OSError, ValueError) as err:
             log.warning("ignoring unreadable cache file %s (%s)", path, err)
     ds = build(cfg)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, ds.to_netcdf)
     return ds
 
 
