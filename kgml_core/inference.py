@@ -27,7 +27,8 @@ from torch import nn
 
 from kgml_core import schema
 from kgml_core.models.kgml_ag import KGMLAg
-from kgml_core.training.data import DAILY_INPUTS, DAYS, INPUTS, NEEDED, SOIL_INPUTS, Normalizer
+from kgml_core.training.data import DAILY_INPUTS, DAYS, INPUTS, NEEDED, SOIL_INPUTS, Normalizer, \
+    harvest_profile, previous_year_gpp
 
 OUTPUTS = ("RA", "RH", "NEE")
 
@@ -110,7 +111,7 @@ def county_inputs(ds: xr.Dataset, years=None) -> tuple[np.ndarray, np.ndarray, l
             x[:, :, j] = cols[name]
     crop = ds["CROP"].transpose("unit", "year").sel(year=years).values.astype(np.float32)
     x[:, :, INPUTS.index("CROP")] = np.nan_to_num(crop.T.reshape(-1), nan=-1.0)[:, None]
-    x[:, :, INPUTS.index("YEAR")] = np.repeat(np.asarray(years, np.float32), n_units)[:, None]
+    x[:, :, INPUTS.index("PREV_GPP")] = previous_year_gpp(ds, years)[:, None]
     for name in SOIL_INPUTS:
         x[:, :, INPUTS.index(name)] = np.tile(ds[name].values.astype(np.float32), n_years)[:, None]
     return x, cols["GPP"], years
@@ -141,6 +142,7 @@ def kgml_ag_forward(model: KGMLAg, x: torch.Tensor, residue) -> dict[str, torch.
     -------
     dict ``yield`` (B,), ``ra``, ``rh``, ``nee`` (T, B), standardised.
     """
+    x = model.with_parameters(x, time_major=True)
     h = gru_time_major(model.shared, x)
     head = model.yield_head
     weights = torch.softmax(head.score(h).squeeze(-1), dim=0)          # softmax over days
@@ -161,13 +163,14 @@ def _flux(net: nn.Module, inp: torch.Tensor) -> torch.Tensor:
 def residue_fn(norm: Normalizer, gpp: torch.Tensor, time_major: bool):
     """Callable ``(yield, ra) -> residue`` (standardised) with KGML-ag's residue rule.
 
-    residue = max(0, sum GPP - sum Ra - yield) * profile (g C m-2 d-1), as the
-    trainer computes it; ``gpp`` is (B, 365) or (365, B) g C m-2 d-1.
+    residue = max(0, sum GPP - sum Ra - yield) from each unit-year's own harvest
+    day on (:func:`~kgml_core.training.data.harvest_profile`), as the trainer
+    computes it; ``gpp`` is (B, 365) or (365, B) g C m-2 d-1.
     """
     m, s = norm.y_mean, norm.y_std
     axis = 0 if time_major else 1
-    profile = torch.from_numpy(norm.profile)
-    profile = profile[:, None] if time_major else profile[None, :]
+    profile = torch.from_numpy(harvest_profile((gpp.t() if time_major else gpp).numpy()))
+    profile = profile.t() if time_major else profile
     gsum = gpp.sum(axis)
 
     def residue(yield_std: torch.Tensor, ra_std: torch.Tensor) -> torch.Tensor:

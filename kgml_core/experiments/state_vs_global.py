@@ -42,14 +42,17 @@ from kgml_core.models import build_model
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.regions import detect_regions
 from kgml_core.runs import Run, RunStore
-from kgml_core.training.data import DAYS, Normalizer, Samples, make_samples
+from kgml_core.sdsa import ceiling, parameter_table
+from kgml_core.training.data import DAYS, INPUTS, PARAM_NAMES, Normalizer, Samples, make_samples
 from kgml_core.training.protocol import ProtocolConfig, finetune, finetune_region, pretrain, \
     train_no_knowledge
 from kgml_core.training.trainer import KGMLTrainer, StepConfig, default_device
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES = ("process_model", "no_knowledge", "global", "state_specific", "auto_region")
+MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "no_knowledge", "global",
+               "state_specific", "auto_region")
+ORACLES = ("oracle_global", "oracle_state")
 FLUXES = ("RA", "RH", "NEE", "RECO")
 TARGETS = FLUXES + ("YIELD",)
 KIND = "state_vs_global"
@@ -89,19 +92,16 @@ class StateVsGlobalConfig:
     dropout: float = 0.1
     # few large full-year batches, a high learning rate annealed by a cosine: the
     # GRUs' cost is per time step, so large batches are nearly free on a CPU
-    protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(
-        step1=StepConfig(epochs=4, batch_size=64, lr=1e-2, self_paced=True, balance=0.0, cosine=True),
-        step2=StepConfig(epochs=30, batch_size=64, lr=1e-2, cosine=True),
-        step3=StepConfig(epochs=30, batch_size=128, lr=1e-2, cosine=True),
-        step4=StepConfig(epochs=2, batch_size=64, lr=1e-3),
-        step5=StepConfig(epochs=15, batch_size=16, lr=1e-3, cosine=True),
-        region3=StepConfig(epochs=2, batch_size=64, lr=2e-3, l2sp=1e-3),
-        region5=StepConfig(epochs=30, batch_size=24, lr=1e-3, l2sp=1e-2, cosine=True),
-        region_groups=("rh", "nee")))
+    protocol: ProtocolConfig = field(default_factory=lambda: quick_protocol("ensemble"))
     no_knowledge: StepConfig = field(default_factory=lambda: StepConfig(epochs=10, batch_size=64, lr=1e-2,
                                                                         cosine=True))
     region_method: str = "kmeans"
     n_regions: int | None = 3
+    # "ensemble": pretrain a parameter-conditioned emulator on per-county prior draws
+    # (the global and regional models then estimate parameter vectors); "process":
+    # the original single-parameter pretraining (the models fine-tune weights)
+    pretrain_world: str = "ensemble"
+    block_deg: float | None = 1.0
     n_boot: int = 300
     models: tuple[str, ...] = MODEL_NAMES
     sweep: tuple[float, ...] = ()
@@ -124,6 +124,8 @@ class StateVsGlobalConfig:
                              f"got {self.test_years}")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        if self.pretrain_world not in ("ensemble", "process"):
+            raise ValueError(f"pretrain_world must be 'ensemble' or 'process', got {self.pretrain_world!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 
@@ -143,16 +145,55 @@ class StateVsGlobalConfig:
         return cls(**d)
 
 
+def quick_protocol(pretrain_world: str) -> ProtocolConfig:
+    """The ``quick`` protocol for a pretraining world.
+
+    Few large full-year batches, a high learning rate annealed by a cosine: the
+    GRUs' cost is per time step, so large batches are nearly free on a CPU.
+    With the ``ensemble`` (a parameter-conditioned emulator) step 5 and the
+    regions estimate the parameter vector with the networks frozen (a large
+    rate: ``theta`` is in prior standard units); with ``process`` (the original
+    single-parameter pretraining) they fine-tune the Rh and NEE networks.
+    """
+    common = dict(
+        step1=StepConfig(epochs=4, batch_size=64, lr=1e-2, self_paced=True, balance=0.0, cosine=True),
+        step2=StepConfig(epochs=30, batch_size=64, lr=1e-2, cosine=True),
+        step3=StepConfig(epochs=30, batch_size=128, lr=1e-2, cosine=True),
+        step4=StepConfig(epochs=2, batch_size=64, lr=1e-3),
+        region3=StepConfig(epochs=2, batch_size=64, lr=2e-3, l2sp=1e-3))
+    legacy = ProtocolConfig(**common, step5=StepConfig(epochs=15, batch_size=16, lr=1e-3, cosine=True),
+                            region5=StepConfig(epochs=30, batch_size=24, lr=1e-3, l2sp=1e-2, cosine=True),
+                            region_groups=("rh", "nee"), step5_groups=("rh", "nee"))
+    return estimation_steps(legacy, pretrain_world, 15, 30)
+
+
+def estimation_steps(protocol: ProtocolConfig, pretrain_world: str, epochs: int,
+                     region_epochs: int) -> ProtocolConfig:
+    """``protocol`` with step 5 and the regions estimating parameters (``ensemble``), else unchanged.
+
+    ``theta`` is in prior standard units, so the rate is large (0.1); the
+    global estimate is pulled weakly toward the prior mean, a region's toward
+    the global estimate (L2-SP on ``theta`` alone).
+    """
+    if pretrain_world != "ensemble":
+        return protocol
+    return replace(protocol,
+                   step5=StepConfig(epochs=epochs, batch_size=64, lr=0.1, cosine=True, param_prior=1e-2),
+                   region5=StepConfig(epochs=region_epochs, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2),
+                   region_groups=("params",), step5_groups=("params",))
+
+
 def preset(name: str, **overrides) -> StateVsGlobalConfig:
     """``tiny`` (tests, seconds), ``quick`` (app and CI, minutes on 2 cores) or ``full`` (article scale)."""
+    world = overrides.get("pretrain_world", "ensemble")
     if name == "quick":
-        cfg = StateVsGlobalConfig()
+        cfg = StateVsGlobalConfig(protocol=quick_protocol(world))
     elif name == "tiny":
         one = StepConfig(epochs=1, batch_size=8, lr=3e-3)
         cfg = StateVsGlobalConfig(
             years=(2012, 2014), test_years=1, max_counties=6, sites_per_state=1, pretrain_units=6,
             max_yield_samples=12, hidden=8, flux_hidden=8, head_hidden=8, n_regions=2, n_boot=50,
-            protocol=ProtocolConfig(*(one,) * 7), no_knowledge=one, preset="tiny")
+            protocol=estimation_steps(ProtocolConfig(*(one,) * 7), world, 1, 1), no_knowledge=one, preset="tiny")
     elif name == "full":
         cfg = StateVsGlobalConfig(
             years=(2000, 2019), test_years=4, sites_per_state=6, pretrain_units=200, max_yield_samples=None,
@@ -166,8 +207,9 @@ def preset(name: str, **overrides) -> StateVsGlobalConfig:
                 step5=StepConfig(epochs=30, batch_size=32, lr=1e-3, cosine=True),
                 region3=StepConfig(epochs=8, batch_size=128, lr=1e-3, l2sp=1e-3),
                 region5=StepConfig(epochs=60, batch_size=32, lr=1e-3, l2sp=1e-2, cosine=True),
-                region_groups=("rh", "nee")),
+                region_groups=("rh", "nee"), step5_groups=("rh", "nee")),
             no_knowledge=StepConfig(epochs=40, batch_size=64, lr=5e-3, cosine=True))
+        cfg = replace(cfg, protocol=estimation_steps(cfg.protocol, world, 30, 60))
     else:
         raise ValueError(f"unknown preset '{name}'; expected tiny, quick or full")
     return replace(cfg, **overrides) if overrides else cfg
@@ -180,7 +222,10 @@ class ExperimentData:
 
     truth : observed world (counties); process : process world, same counties;
     yields : noisy county yields; sites : flux towers; split : unit -> "train"/"test";
-    train_years, test_years : lists of int.
+    train_years, test_years : lists of int; pretrain : the world the emulator is
+    pretrained on (the prior ensemble, or the process world); oracles : the
+    process model run with the state-mean (``state_mean``) and the domain-mean
+    (``domain_mean``) true parameters.
     """
 
     truth: xr.Dataset
@@ -190,6 +235,8 @@ class ExperimentData:
     split: pd.Series
     train_years: list[int]
     test_years: list[int]
+    pretrain: xr.Dataset | None = None
+    oracles: dict[str, xr.Dataset] = field(default_factory=dict)
 
 
 def _choose_counties(cfg: StateVsGlobalConfig) -> tuple[str, ...] | None:
@@ -205,17 +252,34 @@ def _choose_counties(cfg: StateVsGlobalConfig) -> tuple[str, ...] | None:
     return tuple(picks)
 
 
-def split_counties(truth: xr.Dataset, hosts: set[str], test_fraction: float, seed: int) -> pd.Series:
-    """Hold out ``test_fraction`` of each state's counties; flux-site host counties stay in training."""
+def split_counties(truth: xr.Dataset, hosts: set[str], test_fraction: float, seed: int,
+                   block_deg: float | None = None) -> pd.Series:
+    """Hold out ``test_fraction`` of each state's counties; flux-site host counties stay in training.
+
+    With ``block_deg`` the held-out counties come in spatial blocks (cells of
+    ``block_deg`` degrees of latitude and longitude, drawn at random until the
+    fraction is reached), so a held-out county's neighbours are mostly held
+    out too; otherwise counties are drawn one by one.
+    """
     units = truth["unit"].values.astype(str)
     states = truth["state"].values.astype(str)
     split = pd.Series("train", index=pd.Index(units, name="unit"))
     g = np.random.default_rng(seed + 1)
+    if block_deg:
+        cell = np.char.add(np.floor(truth["lat"].values / block_deg).astype(int).astype(str),
+                           np.floor(truth["lon"].values / block_deg).astype(int).astype(str).astype("<U8"))
+    else:
+        cell = units
     for state in dict.fromkeys(states):
-        free = [u for u in units[states == state] if u not in hosts]
-        n_test = int(round(test_fraction * (states == state).sum()))
-        chosen = g.choice(free, size=min(n_test, len(free)), replace=False) if free else []
-        split.loc[list(chosen)] = "test"
+        in_state = states == state
+        n_test = int(round(test_fraction * in_state.sum()))
+        chosen: list[str] = []
+        for c in g.permutation(np.unique(cell[in_state])):
+            if len(chosen) >= n_test:
+                break
+            free = [u for u in units[in_state & (cell == c)] if u not in hosts]
+            chosen += free[:n_test - len(chosen)]
+        split.loc[chosen] = "test"
     return split
 
 
@@ -228,12 +292,17 @@ def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None) -> E
                         heterogeneity=h, counties=_choose_counties(cfg))
     truth = load_world(world)
     process = load_world(replace(world, world="process"))
+    # the ensemble's draws do not depend on heterogeneity: one cached world serves a sweep
+    pretrain = process if cfg.pretrain_world == "process" else \
+        load_world(replace(world, world="ensemble", heterogeneity=1.0))
+    oracles = {name: load_world(replace(world, world=name)) for name in ("state_mean", "domain_mean")
+               if set(ORACLES) & set(cfg.models)}
     yields, sites = simulate_observations(world, sites_per_state=cfg.sites_per_state, seed=cfg.seed)
     hosts = set(sites["county"].values.astype(str))
-    split = split_counties(truth, hosts, cfg.test_fraction, cfg.seed)
+    split = split_counties(truth, hosts, cfg.test_fraction, cfg.seed, cfg.block_deg)
     years = list(range(cfg.years[0], cfg.years[1] + 1))
     return ExperimentData(truth, process, yields, sites, split, years[:-cfg.test_years],
-                          years[-cfg.test_years:])
+                          years[-cfg.test_years:], pretrain, oracles)
 
 
 def _subsample(samples: Samples, n: int | None, seed: int) -> Samples:
@@ -264,7 +333,8 @@ def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSet
     g = np.random.default_rng(cfg.seed + 2)
     pre_units = train_units if cfg.pretrain_units is None or cfg.pretrain_units >= len(train_units) \
         else np.sort(g.choice(train_units, size=cfg.pretrain_units, replace=False))
-    process = make_samples(data.process.sel(unit=pre_units), data.train_years)
+    pretrain_world = data.pretrain if data.pretrain is not None else data.process
+    process = make_samples(pretrain_world.sel(unit=pre_units), data.train_years)
     yields = make_samples(_yield_world(data).sel(unit=train_units), data.train_years)
     yields = _subsample(yields, cfg.max_yield_samples, cfg.seed + 3)
     sites = make_samples(data.sites, data.train_years)
@@ -278,9 +348,11 @@ def _device(cfg: StateVsGlobalConfig) -> torch.device:
 
 
 def _kgml(cfg: StateVsGlobalConfig, name: str = "kgml_ag"):
-    sizes = {"n_inputs": 19, "hidden": cfg.hidden, "head_hidden": cfg.head_hidden, "dropout": cfg.dropout}
+    sizes = {"n_inputs": len(INPUTS), "hidden": cfg.hidden, "head_hidden": cfg.head_hidden,
+             "dropout": cfg.dropout}
     if name == "kgml_ag":
         sizes["flux_hidden"] = cfg.flux_hidden
+        sizes["n_params"] = len(PARAM_NAMES) if cfg.pretrain_world == "ensemble" else 0
     return build_model(name, sizes)
 
 
@@ -305,6 +377,8 @@ class Harness:
         self.checkpoint = checkpoint
         self.completed = dict(completed or {})
         self.skipped: list[str] = []
+        # kind ("global", "state", "region") -> group -> trained model (for the parameter table)
+        self.group_models: dict[str, dict[str, torch.nn.Module]] = {}
 
     def trainer(self, model) -> KGMLTrainer:
         return KGMLTrainer(model, self.norm, self.device, self.progress, self.cancel, self.cfg.seed)
@@ -443,7 +517,7 @@ def evaluate(ds: xr.Dataset, which: str = "heldout") -> dict:
     return out
 
 
-def bootstrap(ds: xr.Dataset, n_boot: int, seed: int) -> dict:
+def bootstrap(ds: xr.Dataset, n_boot: int, seed: int, targets=TARGETS) -> dict:
     """Paired bootstrap (resampling counties) of RMSE(model) - RMSE(global), per state and target."""
     daily_mask, annual_mask = _eval_masks(ds, "heldout")
     states = ds["state"].values.astype(str)
@@ -451,15 +525,19 @@ def bootstrap(ds: xr.Dataset, n_boot: int, seed: int) -> dict:
     for state in dict.fromkeys(states):
         rows = states == state
         out[state] = {}
-        for k in TARGETS:
+        for k in targets:
             mask = (annual_mask if k == "YIELD" else daily_mask)[rows]
             obs = np.where(mask, ds[k].sel(model="truth").values[rows], np.nan)
             base = ds[k].sel(model="global").values[rows]
             out[state][k] = {
                 f"{m}_vs_global": paired_bootstrap_rmse_diff(obs, ds[k].sel(model=m).values[rows], base,
                                                              n_boot=n_boot, seed=seed)
-                for m in ("state_specific", "auto_region", "no_knowledge", "process_model")
+                for m in ("state_specific", "auto_region", "no_knowledge", "process_model", "emulator_oracle")
                 if m in ds["model"].values}
+            if {"oracle_state", "oracle_global"} <= set(ds["model"].values):
+                out[state][k]["oracle_state_vs_oracle_global"] = paired_bootstrap_rmse_diff(
+                    obs, ds[k].sel(model="oracle_state").values[rows],
+                    ds[k].sel(model="oracle_global").values[rows], n_boot=n_boot, seed=seed)
     return out
 
 
@@ -486,25 +564,59 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
     pretrained = pretrained if pretrained is not None else harness.pretrain_global()
     harness.weights["pretrained"] = pretrained
     glob = harness.train_global(pretrained)
+    harness.group_models["global"] = {"all": glob.model}
     ev = sets.evaluation
     preds: dict[str, dict[str, np.ndarray]] = {}
+    years = data.train_years + data.test_years
     if "process_model" in models:
-        proc = make_samples(data.process, data.train_years + data.test_years)
-        preds["process_model"] = {**{k: proc.daily[k] for k in FLUXES}, "YIELD": proc.yield_}
+        preds["process_model"] = _world_predictions(data.process, years)
+    oracle_choice = None
+    if "oracle_global" in models:
+        oracle_choice, preds["oracle_global"] = best_single_parameter_set(data, years)
+    if "oracle_state" in models:
+        preds["oracle_state"] = _world_predictions(data.oracles["state_mean"], years)
+    if "emulator_oracle" in models and cfg.pretrain_world == "ensemble":
+        # the emulator given each county's true parameters: its own error, without estimation
+        preds["emulator_oracle"] = glob.predict(ev, sample_params=True)
     if "no_knowledge" in models:
         preds["no_knowledge"] = harness.train_no_knowledge().predict(ev)
     preds["global"] = glob.predict(ev)
     if "state_specific" in models:
         by_state = harness.train_groups("state", sets.yields.state, sets.sites.state)
         preds["state_specific"] = predict_grouped(by_state, ev, ev.state, glob)
+        harness.group_models["state"] = {k: t.model for k, t in by_state.items()}
     regions = _regions(data, cfg)
     if "auto_region" in models:
         label = regions.labels.astype(str)
         by_region = harness.train_groups("region", label.reindex(sets.yields.county).values,
                                          label.reindex(sets.sites.county).values)
         preds["auto_region"] = predict_grouped(by_region, ev, label.reindex(ev.county).values, glob)
+        harness.group_models["region"] = {k: t.model for k, t in by_region.items()}
     report(progress, cancel, ProgressEvent("evaluate", 1, 1, 1, 1, {}, "scoring"))
-    return predictions_dataset(preds, ev, data, regions.labels), harness, regions
+    ds = predictions_dataset(preds, ev, data, regions.labels)
+    ds.attrs["oracle_global_choice"] = oracle_choice or ""
+    return ds, harness, regions
+
+
+def _world_predictions(world: xr.Dataset, years) -> dict[str, np.ndarray]:
+    """A simulated world's fluxes and yields as sample-major predictions (the process-model rungs)."""
+    s = make_samples(world, years)
+    return {**{k: s.daily[k] for k in FLUXES}, "YIELD": s.yield_}
+
+
+def best_single_parameter_set(data: ExperimentData, years) -> tuple[str, dict[str, np.ndarray]]:
+    """The oracle of one parameter set for the whole domain: the better (Rh RMSE on the
+    training counties and years) of the defaults and the domain mean of the true parameters.
+
+    Returns the name of the choice ("default" or "domain_mean") and its predictions.
+    """
+    train_units = data.split.index[data.split == "train"].to_numpy()
+    truth = data.truth["RH"].sel(unit=train_units, time=data.truth["time.year"].isin(data.train_years)).values
+    candidates = {"default": data.process, "domain_mean": data.oracles["domain_mean"]}
+    rmse = {name: float(np.sqrt(np.nanmean((w["RH"].sel(unit=train_units, time=w["time.year"].isin(
+        data.train_years)).values - truth) ** 2))) for name, w in candidates.items()}
+    best = min(rmse, key=rmse.get)
+    return best, _world_predictions(candidates[best], years)
 
 
 def _headline(states_metrics: dict) -> dict:
@@ -519,7 +631,9 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
     """Global against state-specific Rh RMSE for each heterogeneity in ``values``.
 
     Returns ``{"values": [...], "states": {STATE: {"global_rmse": [...],
-    "state_specific_rmse": [...], "rmse_reduction": [...]}}}`` (reduction = 1 - state/global).
+    "state_specific_rmse": [...], "rmse_reduction": [...], "diff": [...], "lo": [...],
+    "hi": [...]}}}`` (reduction = 1 - state/global; diff, lo, hi: RMSE(state) -
+    RMSE(global) with its 95 % paired bootstrap interval over counties).
     """
     out: dict = {"values": [float(v) for v in values], "states": {}}
     for h in values:
@@ -527,13 +641,17 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
         ds, harness, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"))
         pretrained = harness.weights["pretrained"]
         metrics = evaluate(ds)
+        intervals = bootstrap(ds, cfg.n_boot, cfg.seed, targets=("RH",))
         for state, m in metrics.items():
             row = out["states"].setdefault(state, {"global_rmse": [], "state_specific_rmse": [],
-                                                   "rmse_reduction": []})
+                                                   "rmse_reduction": [], "diff": [], "lo": [], "hi": []})
             g, s = m["global"]["RH"]["rmse"], m["state_specific"]["RH"]["rmse"]
             row["global_rmse"].append(g)
             row["state_specific_rmse"].append(s)
             row["rmse_reduction"].append(1 - s / g)
+            ci = intervals[state]["RH"]["state_specific_vs_global"]
+            for key in ("diff", "lo", "hi"):
+                row[key].append(ci[key])
     return out
 
 
@@ -616,6 +734,7 @@ def run_state_vs_global(config: StateVsGlobalConfig | None = None, store: RunSto
                    "n_test_counties": int((data.split == "test").sum()),
                    "device": str(harness.device), "resumed_stages": sorted(harness.skipped)}
         metrics["headline"] = _headline(metrics["states"])
+        metrics.update(science_summary(metrics, ds, harness, data, regions))
         if cfg.sweep:
             run.log(f"heterogeneity sweep {cfg.sweep}")
             metrics["heterogeneity_sweep"] = heterogeneity_sweep(
@@ -628,6 +747,19 @@ def run_state_vs_global(config: StateVsGlobalConfig | None = None, store: RunSto
         run.save_metrics(metrics)
         run.log(f"finished in {metrics['seconds']:.1f} s")
     return run
+
+
+def science_summary(metrics: dict, ds: xr.Dataset, harness: Harness, data: ExperimentData, regions) -> dict:
+    """The ceiling (overall and per held-out split), the parameter table and the oracle choice."""
+    truth = data.truth
+    units = truth["unit"].values.astype(str)
+    labels = {"global": pd.Series("all", index=units),
+              "state": pd.Series(truth["state"].values.astype(str), index=units),
+              "region": regions.labels.astype(str)}
+    return {"ceiling": {"RH": ceiling(metrics["states"], "RH"), "NEE": ceiling(metrics["states"], "NEE"),
+                        "by_split": {w: ceiling(m, "RH") for w, m in metrics["by_split"].items()},
+                        "oracle_global_choice": ds.attrs.get("oracle_global_choice", "")},
+            "parameters": parameter_table(harness.group_models, harness.norm, truth, labels)}
 
 
 def _beating(run: Run, progress: ProgressCallback | None) -> ProgressCallback:
