@@ -11,13 +11,11 @@ import xarray as xr
 from streamlit_folium import st_folium
 
 from components import charts, choropleth, data_session, maps, page, selection, theme
-from kgml_core import geo
+from kgml_core import geo, labels
 
 page.enter(__file__)
 
 FLUXES = ("GPP", "RECO", "NEE")
-MODEL_LABELS = {"tamrl": "TAM-RL (few-shot)", "tamrl_zero_shot": "TAM-RL (zero-shot)", "gbm": "Gradient boosting",
-                "lstm": "LSTM", "ct_lstm": "CT-LSTM"}
 FLUX_UNITS = "g C m-2 d-1"
 
 
@@ -45,7 +43,7 @@ def _score_section(run_id: str, metrics: dict, preds: xr.Dataset) -> None:
     st.subheader("Scores at held-out sites")
     per_site = metrics.get("per_site", {})
     c1, c2, c3 = st.columns(3)
-    model = c1.selectbox("Model", list(per_site), format_func=lambda m: MODEL_LABELS.get(m, m), key="si_model",
+    model = c1.selectbox("Model", list(per_site), format_func=labels.model_name, key="si_model",
                          help="Every model was scored on sites it never saw in training.")
     flux = c2.selectbox("Flux", list(FLUXES), key="si_flux", help="GPP, ecosystem respiration or NEE.")
     score = c3.radio("Score", ["r2", "rmse"], horizontal=True, key="si_score",
@@ -59,15 +57,15 @@ def _score_section(run_id: str, metrics: dict, preds: xr.Dataset) -> None:
               width="stretch", returned_objects=[], key="sites_score_map")
     st.caption(f"{len(rows)} held-out sites; {metrics.get('split', '')}.")
     models = metrics.get("models", {})
-    table = pd.DataFrame({MODEL_LABELS.get(m, m): {f: per[f][f"median_{score}"] for f in FLUXES if f in per}
+    table = pd.DataFrame({m: {f: per[f][f"median_{score}"] for f in FLUXES if f in per}
                           for m, per in models.items()}).T
     st.plotly_chart(charts.model_bars(table, f"median {label.split(' (')[0]}", "–" if score == "r2" else FLUX_UNITS,
                                       "Leave-sites-out: median score across held-out sites"),
                     width="stretch")
     few, zero = metrics.get("few_shot", {}), metrics.get("zero_shot", {})
     if few and zero:
-        fz = pd.DataFrame({"few-shot (30-day support)": {f: few[f][f"median_{score}"] for f in few},
-                           "zero-shot (no data at the site)": {f: zero[f][f"median_{score}"] for f in zero}}).T
+        fz = pd.DataFrame({"tamrl": {f: few[f][f"median_{score}"] for f in few},
+                           "tamrl_zero_shot": {f: zero[f][f"median_{score}"] for f in zero}}).T
         st.plotly_chart(charts.model_bars(fz, f"median {label.split(' (')[0]}", "–" if score == "r2" else FLUX_UNITS,
                                           "TAM-RL: few-shot against zero-shot"), width="stretch")
 
@@ -115,7 +113,7 @@ def _series_section(series_sets: dict[str, xr.Dataset]) -> None:
         return
     da = ds[flux]
     if "model" in da.dims:
-        series = {("obs" if m == "obs" else MODEL_LABELS.get(str(m), str(m))): da.sel(model=m).values
+        series = {str(m): da.sel(model=m).values
                   for m in da["model"].values}
     else:
         series = {"obs": da.values}

@@ -300,17 +300,28 @@ def residue_profile(samples: Samples) -> np.ndarray:
     return prof / prof.sum()
 
 
-def residue_input(gpp: np.ndarray, ra: np.ndarray, yield_: np.ndarray,
-                  profile: np.ndarray | None = None) -> np.ndarray:
-    """Residue input to the Rh network: ``max(0, sum GPP - sum Ra - yield) * profile`` (g C m-2), (n, 365).
+def residue_input(gpp, ra, yield_, profile=None, day_axis: int = 1):
+    """KGML-ag's residue rule, the one copy: ``max(0, sum GPP - sum Ra - yield) * profile`` (g C m-2).
 
-    gpp, ra : (n, 365) g C m-2 d-1; yield_ : (n,) g C m-2 (NaN counts as 0);
-    profile : (365,) or (n, 365) timing; default :func:`harvest_profile` of
-    ``gpp`` (the residue amount from each sample's own harvest day on).
+    Works on NumPy arrays (float32 result; NaN yield counts as 0) and on torch
+    tensors (differentiable; ``profile`` a tensor on their device).
+    gpp, ra : (n, 365) g C m-2 d-1, or (365, n) with ``day_axis=0``;
+    yield_ : (n,) g C m-2; profile : the timing, (365,) or gpp's shape;
+    default (NumPy only) :func:`harvest_profile` of ``gpp``: the residue amount
+    from each unit-year's own harvest day on. Returns gpp's shape.
     """
-    total = np.maximum(0.0, gpp.sum(1) - ra.sum(1) - np.nan_to_num(yield_, nan=0.0))
-    profile = harvest_profile(gpp) if profile is None else np.asarray(profile)
-    return (total[:, None] * np.atleast_2d(profile)).astype(np.float32)
+    unit_axis = 1 - day_axis
+    if isinstance(gpp, np.ndarray):
+        if profile is None:
+            profile = harvest_profile(gpp if day_axis == 1 else gpp.T)
+            profile = profile if day_axis == 1 else profile.T
+        profile = np.asarray(profile)
+        total = np.maximum(0.0, gpp.sum(day_axis) - ra.sum(day_axis) - np.nan_to_num(yield_, nan=0.0))
+        timing = profile if profile.ndim == 2 else np.expand_dims(profile, unit_axis)
+        return (np.expand_dims(total, day_axis) * timing).astype(np.float32)
+    total = (gpp.sum(day_axis) - ra.sum(day_axis) - yield_).clamp(min=0.0)
+    timing = profile if profile.ndim == 2 else profile.unsqueeze(unit_axis)
+    return total.unsqueeze(day_axis) * timing
 
 
 @dataclass

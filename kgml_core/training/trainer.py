@@ -20,9 +20,30 @@ from kgml_core.training.data import Normalizer, Samples, harvest_profile, residu
 LOSS_KINDS = ("process_yield_ra", "process_fluxes", "county_yield", "site_fluxes")
 
 
-def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def default_device(name: str = "auto") -> torch.device:
+    """The torch device ``name`` ("cpu", "cuda", ...); "auto": CUDA when available, else CPU. The one device choice."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def residue_fn(norm: Normalizer, gpp: torch.Tensor, day_axis: int = 1):
+    """Callable ``(yield, ra) -> residue`` (all standardised) applying :func:`residue_input`.
+
+    The residue enters on each unit-year's own harvest day (:func:`harvest_profile` of ``gpp``).
+
+    ``gpp`` is (B, 365) g C m-2 d-1, or (365, B) with ``day_axis=0`` (then ``ra`` is too).
+    """
+    m, s = norm.y_mean, norm.y_std
+    g = gpp.detach().cpu().numpy()
+    timing = harvest_profile(g if day_axis == 1 else g.T)       # each unit-year's own harvest day
+    profile = torch.from_numpy(np.ascontiguousarray(timing if day_axis == 1 else timing.T)).to(gpp.device)
+
+    def residue(yield_std: torch.Tensor, ra_std: torch.Tensor) -> torch.Tensor:
+        ra = ra_std * s["RA"] + m["RA"]
+        yield_ = yield_std * s["YIELD"] + m["YIELD"]
+        return (residue_input(gpp, ra, yield_, profile, day_axis) - m["RESIDUE"]) / s["RESIDUE"]
+    return residue
 
 
 @dataclass
@@ -143,7 +164,8 @@ class KGMLTrainer:
         for start in range(0, len(samples), batch_size):
             x = x_all[start:start + batch_size].to(self.device)
             if residue is None:
-                res = self._residue_fn(samples.gpp[start:start + batch_size])
+                gpp = torch.from_numpy(samples.gpp[start:start + batch_size]).to(self.device)
+                res = residue_fn(self.norm, gpp)
             else:
                 res = self._residue_scaled(residue[start:start + batch_size]).to(self.device)
             params = None if p_all is None else p_all[start:start + batch_size].to(self.device)
@@ -152,22 +174,6 @@ class KGMLTrainer:
         pred = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         pred["RECO"] = pred["RA"] + pred["RH"]
         return pred
-
-    def _residue_fn(self, gpp_np: np.ndarray):
-        """A callable ``(yield, ra) -> residue`` (standardised) for ``gpp_np`` (batch, 365) g C m-2 d-1.
-
-        The residue enters on each sample's own harvest day (:func:`harvest_profile`).
-        """
-        m, s = self.norm.y_mean, self.norm.y_std
-        gpp = torch.from_numpy(np.ascontiguousarray(gpp_np)).to(self.device)
-        profile = torch.from_numpy(harvest_profile(gpp_np)).to(self.device)
-
-        def residue(yield_std: torch.Tensor, ra_std: torch.Tensor) -> torch.Tensor:
-            ra = ra_std * s["RA"] + m["RA"]
-            yield_ = yield_std * s["YIELD"] + m["YIELD"]
-            total = torch.relu(gpp.sum(1) - ra.sum(1) - yield_)
-            return (total[:, None] * profile - m["RESIDUE"]) / s["RESIDUE"]
-        return residue
 
     def _training_residue(self, source: Source) -> np.ndarray:
         s = source.samples

@@ -29,7 +29,7 @@ def test_distribution_and_curves():
     feats = pd.DataFrame({"SWC_GS": [20.0, 22, 30, 31]}, index=list("abcd"))
     groups = pd.Series(["IA", "IA", "IL", "IL"], index=list("abcd"))
     fig = charts.distribution_figure(feats, groups, "SWC_GS", "%")
-    assert fig.layout.yaxis.title.text == "SWC_GS (%)"
+    assert fig.layout.yaxis.title.text == "SWC_GS: growing-season mean soil water content (%)"
     curves = pd.DataFrame({"driver": "TA", "group": ["IA", "IA", "IL"], "x": [0, 10, 0], "mean": [1, 2, 1.5],
                            "std": [0.1, 0.1, 0.1]})
     fig = charts.response_curves_figure(curves, "TA", "RH", "degC", "g C m-2 d-1")
