@@ -59,6 +59,8 @@ class ProtocolConfig:
     region_groups: tuple[str, ...] = ("ra", "rh", "nee")
     # what the global step 5 trains (("params",): estimate one parameter vector, networks frozen)
     step5_groups: tuple[str, ...] = STEPS["step5"][0]
+    # a parameter estimate also fits the county yields (they inform light-use efficiency and drainage)
+    estimate_with_yields: bool = True
 
     def __post_init__(self) -> None:
         self.region_groups = tuple(self.region_groups)
@@ -88,14 +90,15 @@ def finetune(trainer: KGMLTrainer, process: Samples, yields: Samples, sites: Sam
     """Steps 3, 4 and 5: county yields, process-world fluxes with the yield part frozen, flux sites."""
     return [run_step(trainer, "step3", yields, cfg.step3, prefix),
             run_step(trainer, "step4", process, cfg.step4, prefix),
-            observation_step(trainer, yields, sites, cfg.step5_groups, cfg.step5, f"{prefix}/step5")]
+            observation_step(trainer, yields if cfg.estimate_with_yields else None, sites, cfg.step5_groups,
+                             cfg.step5, f"{prefix}/step5")]
 
 
-def observation_step(trainer: KGMLTrainer, yields: Samples, sites: Samples, groups, cfg: StepConfig,
+def observation_step(trainer: KGMLTrainer, yields: Samples | None, sites: Samples, groups, cfg: StepConfig,
                      name: str, anchor: dict[str, torch.Tensor] | None = None) -> StepLog:
-    """Step 5: the flux sites train ``groups``; a parameter estimate (``"params"``) also uses the yields."""
+    """Step 5: the flux sites train ``groups``; a parameter estimate (``"params"``) also uses the yields (if given)."""
     sources = [Source(sites, STEPS["step5"][1])]
-    if "params" in groups:
+    if "params" in groups and yields is not None:
         sources.append(Source(yields, "county_yield"))
     return trainer.train_step(name, sources, groups, cfg, anchor)
 
@@ -109,8 +112,8 @@ def finetune_region(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: 
     """
     logs = [] if tuple(cfg.region_groups) == ("params",) else \
         [run_step(trainer, "step3", yields, cfg.region3, prefix, anchor)]
-    return logs + [observation_step(trainer, yields, sites, cfg.region_groups, cfg.region5,
-                                    f"{prefix}/step5", anchor)]
+    return logs + [observation_step(trainer, yields if cfg.estimate_with_yields else None, sites,
+                                    cfg.region_groups, cfg.region5, f"{prefix}/step5", anchor)]
 
 
 def region_groups(yield_groups: np.ndarray, site_groups: np.ndarray) -> list:

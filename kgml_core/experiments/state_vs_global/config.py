@@ -53,7 +53,7 @@ class StateVsGlobalConfig(ExperimentConfig):
     seed: int = 0
     sites_per_state: int = 4
     max_counties: int | None = None
-    pretrain_units: int | None = 64
+    pretrain_units: int | None = None
     max_yield_samples: int | None = 256
     hidden: int = 32
     flux_hidden: int = 16
@@ -129,7 +129,7 @@ def estimation_steps(protocol: ProtocolConfig, pretrain_world: str, epochs: int,
     return dataclasses.replace(
         protocol, step5=StepConfig(epochs=epochs, batch_size=64, lr=0.1, cosine=True, param_prior=1e-2),
         region5=StepConfig(epochs=region_epochs, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2),
-        region_groups=("params",), step5_groups=("params",))
+        region_groups=("params",), step5_groups=("params",), estimate_with_yields=False)
 
 
 _ONE = StepConfig(epochs=1, batch_size=8, lr=3e-3)
