@@ -181,9 +181,9 @@ class JobQueue:
     def _path(self, job_id: str) -> Path:
         return self.folder / f"{job_id}.json"
 
-    def _save(self, job: Job) -> None:
+    def _save(self, job: Job, **changes: Any) -> None:
         try:
-            write_json_atomic(self._path(job.id), job.record())
+            write_json_atomic(self._path(job.id), {**job.record(), **changes})
         except OSError:  # a full disk must not kill the worker; the job still runs in memory
             log.exception("could not save job record %s", job.id)
 
@@ -362,10 +362,10 @@ class JobQueue:
     def _created(self, job: Job) -> Callable[[Run], None]:
         def created(run: Run) -> None:
             if job.run_id is None:
-                job.run_id = run.id
                 if job.owner:
                     self.store.set_owner(run.id, job.owner)
-                self._save(job)
+                self._save(job, run_id=run.id)  # on disk before readers of the job see it
+                job.run_id = run.id
         return created
 
     def _run(self, job: Job) -> None:

@@ -8,7 +8,9 @@ import xarray as xr
 from streamlit_folium import st_folium
 
 from components import charts, choropleth, data_session, maps, page, selection, theme
-from kgml_core import export, geo, report
+from kgml_core import export, report
+from kgml_core.experiments import EXPERIMENTS
+from kgml_core.experiments.tamrl.results import REAL_PREDICTIONS
 
 page.enter(__file__)
 
@@ -20,12 +22,10 @@ DIFFS = {"values": "Values", "state_minus_global": "State-specific − global",
 
 # ------------------------------------------------------------------------------------- data
 def _source_dataset(source: str, states: tuple[str, ...]) -> xr.Dataset:
+    """The observed world, or the county map of run ``source``."""
     if source == OBSERVED:
         return data_session.observed_world(states)
-    kind, run_id = source.split(":", 1)
-    if kind == "tamrl":
-        return data_session.run_predictions(run_id, "upscaled")
-    return data_session.run_predictions(run_id)
+    return data_session.run_map(source)
 
 
 def _field(ds: xr.Dataset, variable: str, model: str | None) -> xr.DataArray:
@@ -48,10 +48,8 @@ def period_values(source: str, states: tuple[str, ...], variable: str, model: st
 
 def _sources() -> dict[str, str]:
     out = {OBSERVED: "Observed world (embedded simulator)"}
-    for _, row in data_session.runs_table(("state_vs_global", "tamrl")).iterrows():
-        prefix = "tamrl" if row["kind"] == "tamrl" else "svg"
-        label = "TAM-RL upscaled" if row["kind"] == "tamrl" else "State vs global"
-        out[f"{prefix}:{row['run_id']}"] = f"{label}: {row['name']} ({row['run_id']})"
+    for _, row in data_session.runs_table(data_session.map_kinds()).iterrows():
+        out[row["run_id"]] = f"{EXPERIMENTS[row['kind']].short_title}: {row['name']} ({row['run_id']})"
     return out
 
 
@@ -64,16 +62,12 @@ def site_errors(flux: str) -> pd.DataFrame:
     runs = data_session.runs_table(("tamrl",))
     if len(runs):
         run_id = runs.iloc[0]["run_id"]
-        part = data_session.run_metrics(run_id).get("real_sites", {})
         try:
-            coords = data_session.site_table(data_session.run_predictions(run_id, "real_predictions"))[["lat", "lon"]]
+            coords = data_session.site_table(data_session.run_predictions(run_id, REAL_PREDICTIONS))[["lat", "lon"]]
         except FileNotFoundError:
             coords = pd.DataFrame(columns=["lat", "lon"])
-        err = {s: r.get("rmse") for s, r in part.get("zero_shot_sites", {}).get("tamrl", {}).get(flux, {}).items()}
-        target = part.get("temporal_holdout", {}).get("tamrl", {}).get(flux)
-        if target:
-            err[part.get("target")] = target.get("rmse")
-        frames.append(coords.assign(error=pd.Series(err, dtype=float).reindex(coords.index)))
+        errors = data_session.run_results(run_id).real_site_errors(flux)
+        frames.append(coords.assign(error=errors.reindex(coords.index)))
     if not frames:
         return pd.DataFrame(columns=["lat", "lon", "error"])
     out = pd.concat(frames)
@@ -164,19 +158,10 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
 
 # ------------------------------------------------------------------------------------- exports
 def _metrics_table(source: str, ds: xr.Dataset, values: pd.Series, title: str, units: str) -> pd.DataFrame:
-    if source.startswith("svg:"):
-        from kgml_core.experiments.state_vs_global import metrics_table
-        table = metrics_table(data_session.run_metrics(source.split(":", 1)[1]))
+    if source != OBSERVED:
+        table = data_session.run_results(source).summary_table()
         if len(table):
-            cols = [c for c in ("state", "model", "target", "r2", "rmse", "bias", "n") if c in table]
-            return table[cols].set_index(["state", "model", "target"])
-    if source.startswith("tamrl:"):
-        models = data_session.run_metrics(source.split(":", 1)[1]).get("models", {})
-        rows = {m: {f"{f} median R2 (–)": s["median_r2"] for f, s in per.items()}
-                | {f"{f} median RMSE (g C m-2 d-1)": s["median_rmse"] for f, s in per.items()}
-                for m, per in models.items()}
-        if rows:
-            return pd.DataFrame(rows).T.rename_axis("model")
+            return table
     states = pd.Series(ds["state"].values.astype(str), index=ds["unit"].values.astype(str))
     frame = pd.DataFrame({"value": values, "state": states.reindex(values.index)})
     out = frame.groupby("state")["value"].agg(["mean", "min", "max", "count"])

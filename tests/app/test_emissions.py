@@ -70,7 +70,7 @@ def test_run_difference_maps_regions_and_report(tmp_path, monkeypatch, fresh_run
     run = _fake_run(tmp_path, monkeypatch)
     st.cache_data.clear()
     at = _open()
-    at.selectbox(key="em_source").set_value(f"svg:{run.id}").run()
+    at.selectbox(key="em_source").set_value(run.id).run()
     assert not at.exception and not at.error
     assert at.radio(key="em_diff").options == ["Values", "State-specific − global", "Model − truth"]
     at.radio(key="em_diff").set_value("state_minus_global").run()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kgml_core.inference import kgml_ag_forward
 from kgml_core.models import build_model
 from kgml_core.models.kgml_ag import KGMLAg
 from kgml_core.training.trainer import KGMLTrainer
@@ -13,7 +12,8 @@ from kgml_core.training.trainer import KGMLTrainer
 
 def _model(n_params=3):
     torch.manual_seed(0)
-    return build_model("kgml_ag", {"n_inputs": 4, "hidden": 8, "flux_hidden": 6, "n_params": n_params}).eval()
+    return build_model("kgml_ag", {"n_inputs": 4, "hidden": 8, "flux_hidden": 6, "n_params": n_params,
+                                    "dropout": 0.0}).eval()
 
 
 def test_parameters_change_every_output_and_theta_is_the_default():
@@ -30,7 +30,7 @@ def test_parameters_change_every_output_and_theta_is_the_default():
     torch.testing.assert_close(own["rh"], given["rh"])
 
 
-def test_time_major_forward_uses_theta():
+def test_time_major_and_batch_first_forward_use_theta_alike():
     model = _model()
     with torch.no_grad():
         model.theta.copy_(torch.tensor([0.5, -0.5, 1.0]))
@@ -38,8 +38,8 @@ def test_time_major_forward_uses_theta():
 
     def residue(yield_, ra):
         return torch.zeros_like(ra)
-    fast = kgml_ag_forward(model, x.transpose(0, 1).contiguous(), residue)
-    slow = model(x, torch.zeros(3, 25))
+    fast = model(x.transpose(0, 1).contiguous(), residue, time_major=True)
+    slow = model.train()(x, torch.zeros(3, 25))          # the batch-first path (no dropout in this model)
     torch.testing.assert_close(fast["rh"].t(), slow["rh"], rtol=1e-5, atol=1e-5)
 
 

@@ -34,6 +34,8 @@ class StateVsGlobal(Experiment):
 
     kind = KIND
     title = "SDSA-KGML: state- and region-specific against global KGML-ag (Ra, Rh, NEE)"
+    short_title = "State vs global"
+    results_class = StateVsGlobalResults
     help = "The comparison ladder of the SDSA-KGML article on a simulated multi-state world."
     cli_name = "state-vs-global"
     config_class = StateVsGlobalConfig
@@ -102,9 +104,6 @@ class StateVsGlobal(Experiment):
             run.save_weights(key, weights)
         run.save_json("normalizer", harness.norm.to_dict())
         return metrics
-
-    def results(self, run: Run) -> StateVsGlobalResults:
-        return StateVsGlobalResults.open(run)
 
     def summary(self, metrics: dict) -> str:
         table = metrics_table(metrics)
