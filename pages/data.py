@@ -10,6 +10,7 @@ import xarray as xr
 from components import data_session, page, selection, theme
 from kgml_core import settings
 from kgml_core.loaders import LOADERS, LoaderError, load_any
+from kgml_core.loaders.uses import uses
 
 page.enter(__file__)
 
@@ -39,7 +40,7 @@ def _describe(item: data_session.Loaded) -> dict:
     kinds = sorted(set(ds["unit_kind"].values.astype(str))) if "unit_kind" in ds.coords else []
     return {"name": item.name, "format": item.kind, "units": f"{ds.sizes.get('unit', 0)} {'/'.join(kinds)}",
             "period": period, "variables": ", ".join(list(ds.data_vars)[:12]),
-            "provenance": item.provenance()}
+            "can be used for": "; ".join(uses(ds)), "provenance": item.provenance()}
 
 
 def _loaded_section(sel) -> None:
@@ -48,6 +49,7 @@ def _loaded_section(sel) -> None:
              "units": f"counties of {', '.join(sel.states)}",
              "period": f"{data_session.WORLD_YEARS[0]}-{data_session.WORLD_YEARS[1]} (daily)",
              "variables": "drivers, soils, GPP, RA, RH, RECO, NEE, YIELD",
+             "can be used for": "every experiment on the simulated world (Train page: 'simulated world')",
              "provenance": "kgml_core.simulator on US Census 2016 county boundaries (always available)"}]
     rows += [_describe(item) for item in data_session.loaded().values()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

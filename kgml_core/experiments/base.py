@@ -58,7 +58,7 @@ class Experiment:
     Class attributes: ``kind`` (registry key, saved with each run), ``title``
     (one line), ``help`` (a sentence for the Train page and ``--help``),
     ``cli_name`` (``experiment NAME``), ``config_class``, ``resumable``,
-    ``labels`` (name -> help text of the models or parts it compares),
+    ``labels`` (name -> help text of the models or parts it compares), ``data_source``,
     ``settings`` (:class:`Setting`), ``options`` (:class:`Option`).
     """
 
@@ -69,6 +69,8 @@ class Experiment:
     config_class: ClassVar[type[ExperimentConfig]]
     resumable: ClassVar[bool] = False
     labels: ClassVar[dict[str, str]] = {}
+    # what the experiment runs on: "simulated world" or "real data" (pages and exports label runs with it)
+    data_source: ClassVar[str] = "simulated world"
     settings: ClassVar[tuple[Setting, ...]] = ()
     options: ClassVar[tuple[Option, ...]] = ()
 
