@@ -26,6 +26,7 @@ import xarray as xr
 from torch import nn
 
 from kgml_core import schema
+from kgml_core.models.fast_gru import gru_time_major
 from kgml_core.models.kgml_ag import KGMLAg
 from kgml_core.training.data import DAILY_INPUTS, DAYS, INPUTS, NEEDED, SOIL_INPUTS, Normalizer
 
@@ -117,17 +118,6 @@ def county_inputs(ds: xr.Dataset, years=None) -> tuple[np.ndarray, np.ndarray, l
 
 
 # --------------------------------------------------------------------------- fast KGML-ag forward
-def gru_time_major(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
-    """Hidden states of the last layer of ``gru`` (eval mode, zero initial state) for x (T, B, F) -> (T, B, H).
-
-    Calls the same kernel as ``gru(x)`` but in time-major layout whatever the
-    module's ``batch_first``, so no transposed copies are made.
-    """
-    h0 = x.new_zeros(gru.num_layers, x.shape[1], gru.hidden_size)
-    return torch._VF.gru(x, h0, gru._flat_weights, gru.bias, gru.num_layers, 0.0, False,
-                         gru.bidirectional, False)[0]
-
-
 def kgml_ag_forward(model: KGMLAg, x: torch.Tensor, residue) -> dict[str, torch.Tensor]:
     """Eval-mode forward of KGML-ag in time-major layout (same values as ``model(x, residue)``).
 

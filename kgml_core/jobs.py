@@ -42,10 +42,17 @@ log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 5000
 TERMINAL = ("finished", "failed", "cancelled", "interrupted")
+# queued jobs allowed at once: on the whole server, and per owner (a signed-in user or a browser session)
+MAX_QUEUED = int(os.environ.get("KGML_MAX_QUEUED", "10"))
+MAX_QUEUED_PER_OWNER = int(os.environ.get("KGML_MAX_QUEUED_PER_USER", "3"))
 JOBS_FOLDER = "jobs"
 KEEP_ENDED = 200  # ended job records kept on disk (older ones are pruned at start-up)
 _RECORD_FIELDS = ("id", "kind", "name", "overrides", "preset", "status", "submitted", "started",
-                  "ended", "run_id", "error", "resume_from", "resumed_by", "pid", "host")
+                  "ended", "run_id", "error", "resume_from", "resumed_by", "pid", "host", "owner")
+
+
+class QueueFull(ValueError):
+    """Too many queued jobs (on the server, or of one owner): the job was not queued."""
 
 
 @dataclass
@@ -54,7 +61,11 @@ class Job:
 
     ``status`` is queued, running, finished, failed, cancelled or interrupted
     (its process died while it ran). ``resume_from`` is the run id a resumed
-    job continues; ``resumed_by`` the id of the job that resumed this one.
+    job continues; ``resumed_by`` the id of the job that resumed this one;
+    ``owner`` who submitted it (a user id, or a browser session's id).
+
+    ``history`` is an immutable tuple replaced whole at every event, so a reader
+    (the live loss chart) always holds a consistent snapshot while training appends.
     """
 
     id: str
@@ -72,8 +83,9 @@ class Job:
     resumed_by: str | None = None
     pid: int = field(default_factory=os.getpid)
     host: str = field(default_factory=socket.gethostname)
+    owner: str | None = None
     last: ProgressEvent | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: tuple[dict[str, Any], ...] = ()
     cancel_token: CancelToken = field(default_factory=CancelToken)
 
     @property
@@ -237,27 +249,45 @@ class JobQueue:
 
     # -- public API ----------------------------------------------------------
     def submit(self, kind: str, preset: str = "quick", overrides: dict[str, Any] | None = None,
-               name: str | None = None, resume_from: str | None = None) -> Job:
+               name: str | None = None, resume_from: str | None = None, owner: str | None = None) -> Job:
         """Queue experiment ``kind``; the config is built (and checked) now, run later.
 
         ``resume_from`` is the id of an interrupted run to continue (experiments
-        that cannot resume start from scratch; see :func:`can_resume`).
+        that cannot resume start from scratch; see :func:`can_resume`). ``owner``
+        is recorded with the job (and its run). Raises :class:`QueueFull` when
+        :data:`MAX_QUEUED` jobs wait already, or ``owner`` has
+        :data:`MAX_QUEUED_PER_OWNER` jobs waiting or running.
         """
         overrides = dict(overrides or {})
         build_config(kind, preset, overrides)  # fail fast on bad settings
         json.dumps(overrides, default=list)  # the record must be JSON (raises TypeError otherwise)
         with self._lock:
+            self._check_caps(owner)
             job_id = f"job-{int(time.time())}-{next(self._ids)}-{secrets.token_hex(2)}"
             job = Job(job_id, kind, name or f"{kind} ({preset})", overrides, preset,
-                      resume_from=resume_from if can_resume(kind) else None)
+                      resume_from=resume_from if can_resume(kind) else None, owner=owner)
             self._jobs[job_id] = job
         self._save(job)
         self._queue.put(job_id)
         log.info("queued %s: %s", job_id, job.name)
         return job
 
-    def resume(self, job_id: str) -> Job:
+    def _check_caps(self, owner: str | None) -> None:
+        """Raise :class:`QueueFull` when the server's or ``owner``'s share of the queue is used up (lock held)."""
+        waiting = [j for j in self._jobs.values() if j.status == "queued"]
+        if len(waiting) >= MAX_QUEUED:
+            raise QueueFull(f"{len(waiting)} jobs are already waiting on this server (at most {MAX_QUEUED}): "
+                            "try again when some have run")
+        if owner is not None:
+            mine = [j for j in self._jobs.values() if j.owner == owner and j.status in ("queued", "running")]
+            if len(mine) >= MAX_QUEUED_PER_OWNER:
+                raise QueueFull(f"you already have {len(mine)} jobs waiting or running (at most "
+                                f"{MAX_QUEUED_PER_OWNER} each): cancel one or wait for it to end")
+
+    def resume(self, job_id: str, owner: str | None = None) -> Job:
         """Start interrupted job ``job_id`` again as a new job (from its run's checkpoints if possible).
+
+        The new job belongs to ``owner`` (default: the interrupted job's owner).
 
         Raises ValueError when the job is not interrupted or was already resumed.
         """
@@ -266,7 +296,8 @@ class JobQueue:
             raise ValueError(f"job {job_id} is {old.status}"
                              + (f" and was resumed by {old.resumed_by}" if old.resumed_by else "")
                              + ": only an interrupted job can be resumed")
-        new = self.submit(old.kind, old.preset, old.overrides, name=old.name, resume_from=old.run_id)
+        new = self.submit(old.kind, old.preset, old.overrides, name=old.name, resume_from=old.run_id,
+                          owner=owner if owner is not None else old.owner)
         old.resumed_by = new.id
         self._save(old)
         return new
@@ -309,9 +340,10 @@ class JobQueue:
         def record(event: ProgressEvent) -> None:
             job.last = event
             if event.losses:
-                job.history.append({"t": time.time() - (job.started or time.time()),
-                                    "stage": event.stage, "epoch": event.epoch, **event.losses})
-                del job.history[:-HISTORY_LIMIT]
+                point = {"t": time.time() - (job.started or time.time()),
+                         "stage": event.stage, "epoch": event.epoch, **event.losses}
+                # publish a new tuple: readers never see a list that grows under them
+                job.history = (*job.history[-(HISTORY_LIMIT - 1):], point)
         return record
 
     def _work(self) -> None:
@@ -325,6 +357,8 @@ class JobQueue:
         def created(run: Run) -> None:
             if job.run_id is None:
                 job.run_id = run.id
+                if job.owner:
+                    self.store.set_owner(run.id, job.owner)
                 self._save(job)
         return created
 

@@ -123,6 +123,10 @@ def _headline(metrics: dict) -> tuple[str | None, float | None]:
     return None, None
 
 
+class RunBusy(ValueError):
+    """The run is still running: cancel its job before deleting it."""
+
+
 class Run:
     """One run directory. Create it with :meth:`RunStore.create`; open it with :meth:`RunStore.get`."""
 
@@ -148,6 +152,11 @@ class Run:
     @property
     def kind(self) -> str:
         return self._status().get("kind", "")
+
+    @property
+    def owner(self) -> str | None:
+        """Who started the run (recorded by the job queue; None for runs made outside it)."""
+        return self._status().get("owner")
 
     @property
     def status(self) -> str:
@@ -452,9 +461,19 @@ class RunStore:
         run._update_status(name=name.strip())
         self._update_index(run_id, name=name.strip())
 
+    def set_owner(self, run_id: str, owner: str) -> None:
+        """Record who started run ``run_id``."""
+        self.get(run_id)._update_status(owner=owner)
+
     def delete(self, run_id: str) -> None:
-        """Remove run ``run_id`` and its index entry."""
+        """Remove run ``run_id`` and its index entry.
+
+        Raises KeyError when it no longer exists (someone else deleted it) and
+        :class:`RunBusy` while it is running (its job still writes into it).
+        """
         run = self.get(run_id)
+        if run.status == "running":
+            raise RunBusy(f"run '{run_id}' is still running: cancel its job first, then delete it")
         trash = self.root / f".trash-{run_id}-{secrets.token_hex(2)}"
         os.replace(run.path, trash)
         self._update_index(run_id, remove=True)

@@ -6,10 +6,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from components import data_session, page, runtime, selection, theme
+from components import auth, data_session, page, runtime, selection, text, theme
 from kgml_core import geo
 from kgml_core.experiments import EXPERIMENTS
-from kgml_core.jobs import TERMINAL, can_resume
+from kgml_core.jobs import TERMINAL, QueueFull, can_resume
+from kgml_core.runs import RunBusy
 
 page.enter(__file__)
 
@@ -116,14 +117,16 @@ def _submit_panel() -> None:
         overrides.update(extra)
         if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=not ready):
             try:
-                job = runtime.job_queue().submit(kind, preset, overrides, name=name)
+                job = runtime.job_queue().submit(kind, preset, overrides, name=name, owner=auth.owner_id())
                 st.session_state.setdefault("my_jobs", []).append(job.id)
-                st.toast(f"Queued {job.name}", icon=":material/schedule:")
+                st.toast(text.fmt("Queued {}", job.name), icon=":material/schedule:")
+            except QueueFull as err:
+                st.warning(text.fmt("Not queued: {}", err), icon=":material/hourglass_top:")
             except Exception as err:
                 theme.show_error("Could not start the job", err)
 
 
-def _loss_figure(history: list[dict]):
+def _loss_figure(history: tuple[dict, ...]):
     frame = pd.DataFrame(history)
     value_cols = [c for c in frame.columns if c not in ("t", "stage", "epoch")]
     long = frame.melt(id_vars=["t", "stage"], value_vars=value_cols, var_name="loss").dropna()
@@ -137,10 +140,12 @@ def _job_card(job) -> None:
     q = runtime.job_queue()
     with st.container(border=True):
         head, button = st.columns([5, 1])
-        head.markdown(f"**{job.name}** · `{job.status}` · {job.seconds:.0f} s")
-        if job.status in ("queued", "running"):
-            if button.button("Cancel", key=f"cancel_{job.id}", help="Stop this job at its next step."):
-                q.cancel(job.id)
+        head.markdown(text.fmt("**{}** · {} · {} s", job.name, job.status, f"{job.seconds:.0f}"))
+        if job.status in ("queued", "running") and auth.may_manage(job.owner):
+            button.button("Cancel", key=f"cancel_{job.id}", help="Stop this job at its next step (asks first).",
+                          on_click=_ask, args=("confirm_cancel", job.id))
+            if st.session_state.get("confirm_cancel") == job.id:
+                _confirm_cancel(job)
         if job.status == "queued":
             st.caption(f"waiting: {q.position(job.id)} job(s) ahead")
         event = job.last
@@ -152,29 +157,31 @@ def _job_card(job) -> None:
         if job.status == "finished":
             st.progress(1.0, text=f"finished: run {job.run_id}")
         if job.status == "failed":
-            st.error(f"failed: {(job.error or '').splitlines()[0][:300]}")
+            first = (job.error or "").strip().splitlines()
+            st.error(text.fmt("failed: {}", text.redact_paths(first[0]) if first else "unknown error"))
         if job.status == "interrupted":
             _interrupted(job)
-        if job.history and job.status == "running":
-            st.plotly_chart(_loss_figure(job.history), key=f"loss_{job.id}_{len(job.history)}")
+        history = job.history  # an immutable snapshot: training publishes a new one at every event
+        if history and job.status == "running":
+            st.plotly_chart(_loss_figure(history), key=f"loss_{job.id}_{len(history)}")
 
 
 def _interrupted(job) -> None:
     """An interrupted job (the server stopped while it ran): say so and offer to resume it."""
     resumable = can_resume(job.kind)
-    st.warning(f"interrupted: the server stopped while this job ran"
-               + (f" (run {job.run_id})" if job.run_id else ""), icon=":material/warning:")
+    st.warning(text.fmt("interrupted: the server stopped while this job ran{}",
+                        f" (run {job.run_id})" if job.run_id else ""), icon=":material/warning:")
     if job.resumed_by:
-        st.caption(f"resumed as job {job.resumed_by}")
+        st.caption(text.fmt("resumed as job {}", job.resumed_by))
         return
     label = "Resume" if resumable and job.run_id else "Restart"
     hint = ("Continue from the run's last completed stage." if label == "Resume"
             else "This experiment cannot continue a run: it starts again from scratch.")
     if st.button(label, key=f"resume_{job.id}", icon=":material/replay:", help=hint):
         try:
-            new = runtime.job_queue().resume(job.id)
+            new = runtime.job_queue().resume(job.id, owner=auth.owner_id())
             st.session_state.setdefault("my_jobs", []).append(new.id)
-            st.toast(f"Queued {job.name} again ({label.lower()})", icon=":material/schedule:")
+            st.toast(text.fmt("Queued {} again ({})", job.name, label.lower()), icon=":material/schedule:")
         except ValueError as err:
             theme.show_error(f"Could not {label.lower()} the job", err)
 
@@ -193,29 +200,98 @@ def _jobs_panel() -> None:
         runtime.runs_changed()
 
 
+def _ask(key: str, item_id: str) -> None:
+    """Button callback: remember which job or run (by id, as shown when clicked) awaits confirmation."""
+    st.session_state[key] = item_id
+
+
+def _confirm_cancel(job) -> None:
+    st.warning(text.fmt("Cancel job {} ({})? It stops at its next step.", job.name, job.id),
+               icon=":material/help:")
+    yes, no = st.columns(2)
+    yes.button("Yes, cancel it", key=f"cancel_yes_{job.id}", on_click=_cancel, args=(job.id,))
+    no.button("Keep it running", key=f"cancel_no_{job.id}", on_click=_ask, args=("confirm_cancel", ""))
+
+
+def _cancel(job_id: str) -> None:
+    st.session_state["confirm_cancel"] = ""
+    q = runtime.job_queue()
+    try:
+        job = q.get(job_id)
+    except KeyError:
+        st.session_state["runs_message"] = ("error", text.fmt("Job {} no longer exists.", job_id))
+        return
+    if not auth.may_manage(job.owner):
+        st.session_state["runs_message"] = ("error", "Only the user who started this job (or an administrator) "
+                                                     "may cancel it.")
+        return
+    q.cancel(job_id)
+
+
+def _rename(run_id: str) -> None:
+    """Rename the run the user saw when clicking (its id is bound to the button), if it still exists."""
+    new_name = str(st.session_state.get("rename_to", "")).strip()
+    try:
+        runtime.run_store().rename(run_id, new_name)
+        st.session_state["runs_message"] = ("success", text.fmt("Renamed run {} to {}.", run_id, new_name))
+    except KeyError:
+        st.session_state["runs_message"] = ("error", text.fmt(
+            "Run {} no longer exists (someone else deleted it): nothing was renamed.", run_id))
+    except ValueError as err:
+        st.session_state["runs_message"] = ("error", text.fmt("Could not rename run {}: {}", run_id, err))
+    runtime.runs_changed()
+
+
+def _delete(run_id: str) -> None:
+    """Delete exactly run ``run_id`` (confirmed), refusing when it is gone, running or not this user's."""
+    st.session_state["confirm_delete"] = ""
+    store = runtime.run_store()
+    try:
+        owner = store.get(run_id).owner
+        if not auth.may_manage(owner):
+            raise PermissionError("only the user who started it (or an administrator) may delete it")
+        store.delete(run_id)
+        st.session_state["runs_message"] = ("success", text.fmt("Deleted run {}.", run_id))
+    except KeyError:
+        st.session_state["runs_message"] = ("error", text.fmt(
+            "Run {} no longer exists (someone else deleted it): nothing was deleted.", run_id))
+    except (RunBusy, PermissionError) as err:
+        st.session_state["runs_message"] = ("error", text.fmt("Run {} was not deleted: {}", run_id, err))
+    except OSError as err:
+        theme.log.error("deleting run %s failed", run_id, exc_info=err)
+        st.session_state["runs_message"] = ("error", text.fmt("Could not delete run {}: {}", run_id,
+                                                              text.error_line(err)))
+    runtime.runs_changed()
+
+
 def _runs_panel() -> None:
     st.subheader("Runs")
+    kind, message = st.session_state.pop("runs_message", (None, None))
+    if message:
+        getattr(st, kind)(message)
     runs = runtime.runs_table()
     if runs.empty:
         st.info("The run store is empty: start a job above.")
         return
     st.dataframe(runs, hide_index=True, width="stretch")
+    names = runs.set_index("run_id")["name"]
     run_id = st.selectbox("Run", runs["run_id"], key="manage_run",
-                          format_func=lambda r: f"{runs.set_index('run_id').loc[r, 'name']} ({r})",
+                          format_func=lambda r: f"{names.get(r, '?')} ({r})",
                           help="Pick a run to rename or delete.")
-    new_name = st.text_input("New name", key="rename_to", max_chars=80, help="Rename the picked run.")
+    st.text_input("New name", key="rename_to", max_chars=80, help="Rename the picked run.")
     c1, c2 = st.columns(2)
-    if c1.button("Rename", disabled=not new_name.strip(), help="Give the run a new name."):
-        runtime.run_store().rename(run_id, new_name.strip())
-        runtime.runs_changed()
-        st.rerun()
-    if c2.button("Delete", type="secondary", help="Delete the run and its files (asks nothing twice)."):
-        try:
-            runtime.run_store().delete(run_id)
-        except Exception as err:
-            theme.show_error(f"Could not delete run {run_id}", err)
-        runtime.runs_changed()
-        st.rerun()
+    # the buttons carry the id shown now: a click acts on that run even if the list changed meanwhile
+    c1.button("Rename", help="Give the picked run the new name.", on_click=_rename, args=(run_id,),
+              disabled=not str(st.session_state.get("rename_to", "")).strip())
+    c2.button("Delete", type="secondary", help="Delete the picked run and its files (asks first).",
+              on_click=_ask, args=("confirm_delete", run_id))
+    pending = st.session_state.get("confirm_delete")
+    if pending:
+        st.warning(text.fmt("Delete run {} ({}) and all its files? This cannot be undone.",
+                            names.get(pending, "(no longer listed)"), pending), icon=":material/help:")
+        yes, no = st.columns(2)
+        yes.button("Yes, delete it", type="primary", key="delete_yes", on_click=_delete, args=(pending,))
+        no.button("Keep it", key="delete_no", on_click=_ask, args=("confirm_delete", ""))
 
 
 left, right = st.columns([2, 3])

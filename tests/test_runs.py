@@ -7,7 +7,7 @@ import pytest
 import torch
 import xarray as xr
 
-from kgml_core.runs import RunStore
+from kgml_core.runs import RunBusy, RunStore
 
 
 def test_create_save_and_reload(tmp_path):
@@ -39,10 +39,17 @@ def test_rename_delete_and_bad_ids(tmp_path):
     run = store.create("k", {})
     store.rename(run.id, "renamed")
     assert store.list().loc[0, "name"] == "renamed"
+    with pytest.raises(RunBusy, match="still running"):  # its job still writes into it
+        store.delete(run.id)
+    run.finish()
     store.delete(run.id)
     assert store.list().empty
     with pytest.raises(KeyError):
         store.get(run.id)
+    with pytest.raises(KeyError):  # deleted by someone else meanwhile: refused, nothing else touched
+        store.delete(run.id)
+    with pytest.raises(KeyError):
+        store.rename(run.id, "again")
     with pytest.raises(KeyError):
         store.get("../../etc")
     with pytest.raises(ValueError):

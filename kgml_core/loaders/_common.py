@@ -5,6 +5,7 @@ or row, and what was expected, so that the CLI and the app can print it as one l
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -42,6 +43,91 @@ def read_text_head(path: str | Path, n_bytes: int = 65536) -> str:
     with open(path, "rb") as fh:
         raw = fh.read(n_bytes)
     return raw.decode("utf-8-sig", errors="replace")
+
+
+class ZipMember:
+    """One member of a zip archive, read only when needed and then as a stream (never whole in memory)."""
+
+    def __init__(self, archive: str | Path, name: str):
+        self.archive = Path(archive)
+        self.name = name
+
+    def head(self, n_bytes: int = 65536) -> bytes:
+        """The member's first ``n_bytes`` (decompressing no more than that)."""
+        with zipfile.ZipFile(self.archive) as zf, zf.open(self.name) as fh:
+            return fh.read(n_bytes)
+
+    def decode(self, encoding: str = "utf-8-sig", errors: str = "replace") -> str:
+        """The member's first 64 KiB as text (what header checks read)."""
+        return self.head().decode(encoding, errors=errors)
+
+    def read(self) -> bytes:
+        """The whole member (for small members only, such as a metadata sheet)."""
+        with zipfile.ZipFile(self.archive) as zf:
+            return zf.read(self.name)
+
+
+TAIL_BYTES = 4096
+
+
+class _Tail(io.RawIOBase):
+    """A binary stream passed through unchanged, remembering its last :data:`TAIL_BYTES` (truncation check)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.tail = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        if data:
+            self.tail = (self.tail + data)[-TAIL_BYTES:]
+        return len(data)
+
+
+def source_head(source: bytes | ZipMember, n_bytes: int = 65536) -> str:
+    """The first ``n_bytes`` of in-memory or zip-member content, decoded leniently."""
+    raw = source.head(n_bytes) if isinstance(source, ZipMember) else source[:n_bytes]
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+def _tail_of_file(path: str | Path) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(0, io.SEEK_END)
+        fh.seek(max(0, fh.tell() - TAIL_BYTES))
+        return fh.read()
+
+
+def _decimals(value: str) -> int:
+    return len(value.strip().split(".", 1)[1]) if "." in value else 0
+
+
+def check_complete(path, tail: bytes, n_columns: int, n_lines: int) -> None:
+    """Raise when the file looks cut off inside its last row.
+
+    ``tail`` is the file's last bytes, ``n_columns`` the header's. A cut-off download keeps
+    a truncated last row (e.g. 25.0 for 250.1). A last line without a line break is
+    refused when it has fewer fields than the header, or when its last value has fewer
+    decimals than the row before (``25`` after ``180.3``); files that simply lack the final
+    line break (NASS exports, ``"\\n".join``) still load.
+    """
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    lines = tail.decode("utf-8", errors="replace").splitlines()
+    try:
+        rows = list(csv.reader(lines[-2:]))
+    except csv.Error:
+        rows = [[]]
+    last, before = rows[-1], rows[0] if len(rows) == 2 else []
+    cut = len(last) < n_columns or (
+        len(before) == len(last) and last and _decimals(last[-1]) < _decimals(before[-1]))
+    if cut:
+        raise LoaderError(path, f"the last line (line {n_lines}) ends without a line break in the middle of "
+                                "a row or a value: the file looks cut off, so its last row is incomplete",
+                          "a complete file (download or copy it again)")
 
 
 # keys of the ``key,value`` preamble ONEFlux writes before its TIMESTAMP_START header
@@ -131,7 +217,8 @@ def check_delimiter(path: str | Path, header: str) -> None:
 
 
 def read_csv_checked(path: str | Path, required: Iterable[str] = (), usecols=None,
-                     dtype=None, kind: str = "CSV", source: bytes | None = None) -> tuple[pd.DataFrame, int]:
+                     dtype=None, kind: str = "CSV",
+                     source: bytes | ZipMember | None = None) -> tuple[pd.DataFrame, int]:
     """Read a comma-separated file, skipping leading ``#`` comment lines.
 
     Parameters
@@ -141,7 +228,10 @@ def read_csv_checked(path: str | Path, required: Iterable[str] = (), usecols=Non
     usecols : callable or list passed to :func:`pandas.read_csv`.
     dtype : dtype passed to :func:`pandas.read_csv`.
     kind : name of the expected format, used in messages.
-    source : file content (for zip members).
+    source : file content (for zip members: a :class:`ZipMember`, streamed).
+
+    A file that looks cut off is refused (:func:`check_complete`): a cut-off download
+    keeps a truncated last row, e.g. 25.0 for 250.1.
 
     Returns
     -------
@@ -149,8 +239,8 @@ def read_csv_checked(path: str | Path, required: Iterable[str] = (), usecols=Non
     data row ``i`` (0-based) is line ``header_line + 1 + i`` of the file.
     """
     if source is not None:
-        refuse_binary(path, source[:4096])
-        text = source.decode("utf-8-sig", errors="replace")[:65536]
+        refuse_binary(path, source.head(4096) if isinstance(source, ZipMember) else source[:4096])
+        text = source_head(source)
     else:
         refuse_binary(path)
         text = read_text_head(path)
@@ -170,14 +260,22 @@ def read_csv_checked(path: str | Path, required: Iterable[str] = (), usecols=Non
     if dupes:
         raise LoaderError(path, f"column(s) {dupes} appear more than once in the header",
                           "unique column names")
-    handle = io.BytesIO(source) if source is not None else path
-    try:
-        table = pd.read_csv(handle, skiprows=skipped, usecols=usecols, dtype=dtype,
-                            encoding="utf-8-sig", skipinitialspace=True, low_memory=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise LoaderError(path, parser_problem(err, skipped), f"a well-formed {kind} file") from None
-    except pd.errors.EmptyDataError:
-        raise LoaderError(path, "the file has no header line", f"a {kind} file") from None
+    with contextlib.ExitStack() as stack:
+        if isinstance(source, ZipMember):
+            zf = stack.enter_context(zipfile.ZipFile(source.archive))
+            handle = stack.enter_context(_Tail(stack.enter_context(zf.open(source.name))))
+        else:
+            handle = io.BytesIO(source) if source is not None else path
+        try:
+            table = pd.read_csv(handle, skiprows=skipped, usecols=usecols, dtype=dtype,
+                                encoding="utf-8-sig", skipinitialspace=True, low_memory=False)
+        except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise LoaderError(path, parser_problem(err, skipped), f"a well-formed {kind} file") from None
+        except pd.errors.EmptyDataError:
+            raise LoaderError(path, "the file has no header line", f"a {kind} file") from None
+        tail = handle.tail if isinstance(handle, _Tail) else (
+            source[-TAIL_BYTES:] if source is not None else _tail_of_file(path))
+    check_complete(path, tail, len(columns), skipped + 1 + len(table))
     table.columns = [str(c).strip() for c in table.columns]
     if table.empty:
         raise LoaderError(path, "the file has a header but no data rows", f"at least one {kind} row")
@@ -324,6 +422,19 @@ def check_unique_increasing(path, stamps: pd.DatetimeIndex, column: str, header_
                               "timestamps in increasing order")
 
 
+def check_coordinate(path, name: str, values: np.ndarray, low: float, high: float) -> None:
+    """Raise, naming coordinate variable ``name``, when ``values`` holds missing, infinite or out-of-range values."""
+    values = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise LoaderError(path, f"coordinate '{name}' has {int(bad.sum())} missing or infinite value(s) "
+                                f"of {values.size}", f"a finite value in [{low:g}, {high:g}] at every grid cell")
+    out = (values < low) | (values > high)
+    if out.any():
+        raise LoaderError(path, f"coordinate '{name}' has {int(out.sum())} value(s) outside [{low:g}, {high:g}] "
+                                f"(e.g. {values[out].flat[0]:g})", f"degrees in [{low:g}, {high:g}]")
+
+
 def provenance(path, column: str, note: str = "") -> str:
     """Provenance string for a variable: source file, original column and any conversion."""
     text = f"{name_of(path)}:{column}"
@@ -386,12 +497,15 @@ def quality_weight(ds: xr.Dataset, name: str) -> xr.DataArray:
     return xr.where(ds[name].notnull(), qc.fillna(0.0), 0.0)
 
 
-def iter_members(path: Path, suffixes: tuple[str, ...] = (".csv",)) -> list[tuple[str, bytes]]:
-    """(member name, bytes) of the CSV files inside a zip archive, in name order."""
+def iter_members(path: Path, suffixes: tuple[str, ...] = (".csv",)) -> list[tuple[str, ZipMember]]:
+    """(member name, :class:`ZipMember`) of the CSV files inside a zip archive, in name order.
+
+    Nothing is decompressed here: a member is read (streamed) only by the loader that uses it.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
             names = sorted(n for n in zf.namelist() if n.lower().endswith(suffixes)
                            and not Path(n).name.startswith("."))
-            return [(n, zf.read(n)) for n in names]
+            return [(n, ZipMember(path, n)) for n in names]
     except zipfile.BadZipFile:
         raise LoaderError(path, "is not a readable zip archive", "a zip file as downloaded") from None

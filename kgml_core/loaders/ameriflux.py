@@ -159,7 +159,7 @@ def load_one(path: str | Path, min_coverage: float = 0.8) -> xr.Dataset:
     ds.attrs["source_files"] = f"{path.name}!{Path(name).name}"
     bif = [(n, b) for n, b in members if "_BIF_" in Path(n).name.upper()]
     if bif:
-        ds = apply_badm(ds, read_bif(path, *bif[0]))
+        ds = apply_badm(ds, read_bif(path, bif[0][0], bif[0][1].read()))
     return ds
 
 

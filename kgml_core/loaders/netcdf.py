@@ -33,7 +33,7 @@ from scipy.spatial import cKDTree
 
 from kgml_core import geo, schema
 from kgml_core.loaders import units
-from kgml_core.loaders._common import LoaderError, provenance, refuse_binary
+from kgml_core.loaders._common import LoaderError, check_coordinate, provenance, refuse_binary
 
 NAMES = {"tmax": "TA_MAX", "tmin": "TA_MIN", "tmean": "TA", "tavg": "TA", "tas": "TA", "tasmax": "TA_MAX",
          "tasmin": "TA_MIN", "prcp": "P", "pr": "P", "precip": "P", "srad": "SW_IN", "rsds": "SW_IN",
@@ -56,6 +56,8 @@ def grid_coords(path, ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, tuple[str
     """2-D cell-centre latitude and longitude (degrees) and the grid's (y, x) dimension names."""
     lat = _find_coord(path, ds, ("lat", "latitude", "nav_lat"), "latitude")
     lon = _find_coord(path, ds, ("lon", "longitude", "nav_lon"), "longitude")
+    check_coordinate(path, str(lat.name), lat.values, -90.0, 90.0)
+    check_coordinate(path, str(lon.name), lon.values, -180.0, 360.0)
     if lat.ndim == 1 and lon.ndim == 1:
         lon2, lat2 = np.meshgrid(lon.values, lat.values)
         return lat2.astype(float), lon2.astype(float), (lat.dims[0], lon.dims[0])
