@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import data_session
+from components import data_session, text
 from kgml_core import labels, report
 from kgml_core.experiments.real_yields.config import MODEL_NAMES
 from kgml_core.experiments.real_yields.evaluation import SPLITS
@@ -50,9 +50,9 @@ def scatter(pred, models: list[str]) -> go.Figure:
 def show(run_id: str, name: str) -> None:
     """The real-data run's answer: every model beside the two baselines, with intervals, scatter, report."""
     metrics = data_session.run_metrics(run_id)
-    st.warning(f"{REAL}: this run used real weather ({metrics['sources'].get('weather')}) and real yields "
-               f"({metrics['sources'].get('yields')}); scores are against NASS on held-out county-years.",
-               icon=":material/public:")
+    st.warning(text.fmt("REAL DATA: this run used real weather ({}) and real yields ({}); scores are against "
+                        "NASS on held-out county-years.", metrics["sources"].get("weather"),
+                        metrics["sources"].get("yields")), icon=":material/public:")
     head = metrics.get("headline", {})
     if head:
         verb = "beats" if head["value"] < 0 else "does not beat"

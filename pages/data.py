@@ -15,9 +15,11 @@ from kgml_core.loaders.uses import uses
 page.enter(__file__)
 
 KINDS = ("auto", *LOADERS)
-KIND_HELP = ("auto: detected from the content. fluxnet: FLUXNET2015/ONEFlux daily or half-hourly CSV or zip; "
-             "ameriflux: AmeriFlux BASE; nass: NASS Quick Stats county yields; netcdf: gridded or contract "
-             "NetCDF; sites: a site list; hrrr: county daily weather.")
+KIND_HELP = ("auto: detected from the content. fluxnet: FLUXNET2015/ONEFlux/ICOS/AmeriFlux-FLUXNET files at any "
+             "resolution (HH to YY), ONEFlux output, long tables with a site column, or their zips; "
+             "ameriflux: AmeriFlux BASE (BASE-BADM zips give coordinates, IGBP and crop); nass: NASS county yields "
+             "(Quick Stats or tidy); netcdf: gridded or contract NetCDF; sites: a site list; hrrr: county daily "
+             "weather; soil: soil grids (GeoTIFF, ESRI ASCII, NetCDF without time).")
 
 
 def _load(paths: list[Path], kind: str, name: str) -> None:
@@ -72,9 +74,11 @@ def _loaded_section(sel) -> None:
 
 def _upload_section(kind: str) -> None:
     st.subheader("Upload files")
-    files = st.file_uploader("FLUXNET, AmeriFlux, NASS or NetCDF files", type=["csv", "nc", "zip"],
+    files = st.file_uploader("FLUXNET, AmeriFlux, NASS, NetCDF or soil grid files",
+                             type=["csv", "nc", "zip", "tif", "tiff", "asc"],
                              accept_multiple_files=True, key="data_upload",
-                             help="CSV, NetCDF or ZIP only; the content is checked, not just the name.")
+                             help="CSV, NetCDF, ZIP, GeoTIFF or ESRI ASCII grid; the content is checked, not just "
+                                  "the name.")
     done = st.session_state.setdefault("data_uploaded_ids", set())
     for f in files or []:
         if f.file_id in done:

@@ -90,9 +90,10 @@ def _real_inputs() -> tuple[dict, bool]:
     rows = []
     for role in ("weather", "yields", "soils"):
         if role in picked:
-            rows.append(f"- **{role}**: {picked[role][0]} (loaded on the Data page)")
+            rows.append(text.fmt("- **{}**: {} (loaded on the Data page)", role, picked[role][0]))
         elif role in defaults and defaults[role].exists():
-            rows.append(f"- **{role}**: {defaults[role].name} (the project's real-data folder; nothing loaded)")
+            rows.append(text.fmt("- **{}**: {} (the project's real-data folder; nothing loaded)", role,
+                                 defaults[role].name))
         elif role == "soils":
             rows.append("- **soils**: the simulator's soil fields (no soil data loaded)")
         else:
