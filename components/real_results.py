@@ -8,22 +8,10 @@ import streamlit as st
 from components import data_session, text
 from kgml_core import labels, report
 from kgml_core.experiments.real_yields.config import MODEL_NAMES
-from kgml_core.experiments.real_yields.evaluation import SPLITS
 from kgml_core.experiments.real_yields.experiment import MODEL_HELP
+from kgml_core.experiments.real_yields.results import NAMES
 
 REAL = "REAL DATA"
-NAMES = {"county_mean": "County mean yield (baseline)", "weather_linear": "Linear model of season weather (baseline)",
-         "process_model": "Process model on real weather", "global": "Global KGML-ag",
-         "auto_region": "Region-specific SDSA-KGML"}
-
-
-def score_table(metrics: dict) -> pd.DataFrame:
-    """Rows (held-out set, model): RMSE (bu/acre), R2, bias (bu/acre), RMSE (g C m-2), n."""
-    rows = [{"held out": split, "model": NAMES.get(m, m), "RMSE (bu/acre)": s["rmse_bu"], "R2": s["r2"],
-             "bias (bu/acre)": s["bias_bu"], "RMSE (g C m-2)": s["rmse"], "n county-years": s["n"]}
-            for split in SPLITS for m in MODEL_NAMES
-            if (s := metrics.get("scores", {}).get(split, {}).get(m))]
-    return pd.DataFrame(rows).set_index(["held out", "model"])
 
 
 def scatter(pred, models: list[str]) -> go.Figure:
@@ -49,7 +37,8 @@ def scatter(pred, models: list[str]) -> go.Figure:
 
 def show(run_id: str, name: str) -> None:
     """The real-data run's answer: every model beside the two baselines, with intervals, scatter, report."""
-    metrics = data_session.run_metrics(run_id)
+    results = data_session.run_results(run_id)
+    metrics = results.metrics
     st.warning(text.fmt("REAL DATA: this run used real weather ({}) and real yields ({}); scores are against "
                         "NASS on held-out county-years.", metrics["sources"].get("weather"),
                         metrics["sources"].get("yields")), icon=":material/public:")
@@ -58,7 +47,7 @@ def show(run_id: str, name: str) -> None:
         verb = "beats" if head["value"] < 0 else "does not beat"
         st.subheader(f"The answer: the best learned model {verb} the better baseline "
                      f"({NAMES.get(head.get('best_baseline'), '')}) by {abs(head['value']):.1f} bu/acre")
-    table = score_table(metrics)
+    table = results.summary_table()
     st.dataframe(table.round(3), width="stretch")
     st.caption("; ".join(f"{NAMES[m]}: {MODEL_HELP[m]}" for m in MODEL_NAMES))
     boot = pd.DataFrame([{"held out": s, "model": NAMES.get(m, m), **v}
@@ -74,7 +63,7 @@ def show(run_id: str, name: str) -> None:
     figures = []
     if st.toggle("Show predicted against real yields", value=False, key="real_scatter",
                  help="Reads the run's predictions (small)."):
-        pred = data_session.run_predictions(run_id)
+        pred = results.predictions()
         fig = scatter(pred, [m for m in ("county_mean", "weather_linear", "global", "auto_region")
                              if m in pred["model"].values])
         st.plotly_chart(fig, key="real_scatter_fig")

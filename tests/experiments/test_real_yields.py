@@ -74,7 +74,7 @@ def test_real_yields_experiment_on_built_files(tmp_path):
     pred = run.predictions()
     assert pred.attrs["data_source"] == "real" and pred["YIELD"].dims == ("model", "unit", "year")
     assert experiments.data_source(run.kind) == "real data"
-    assert "county_mean" in exp.summary(m) and m["headline"]["best_baseline"] in ("county_mean", "weather_linear")
+    assert "County mean yield" in exp.summary(m) and m["headline"]["best_baseline"] in ("county_mean", "weather_linear")
 
 
 def test_loaded_data_become_job_inputs_and_say_what_they_are_for(tmp_path):

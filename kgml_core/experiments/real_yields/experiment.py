@@ -7,7 +7,7 @@ import xarray as xr
 
 from kgml_core import labels, schema
 from kgml_core.experiments.base import Experiment, Option, Setting
-from kgml_core.experiments.real_yields.config import KIND, MODEL_NAMES, RealYieldsConfig
+from kgml_core.experiments.real_yields.config import KIND, RealYieldsConfig
 from kgml_core.experiments.real_yields.data import RealData, load_data
 from kgml_core.experiments.real_yields.evaluation import (SPLITS, county_mean_baseline, evaluate, headline, masks,
                                                           season_features, weather_linear_baseline)
@@ -110,6 +110,7 @@ class RealYields(Experiment):
             "fine-tuned and scored on real NASS yields against two simple baselines.")
     cli_name = "real-yields"
     config_class = RealYieldsConfig
+    results_class = RealYieldsResults
     resumable = True
     data_source = "real data"
     labels = MODEL_HELP
@@ -162,18 +163,9 @@ class RealYields(Experiment):
         run.save_json("normalizer", harness.norm.to_dict())
         return metrics
 
-    def results(self, run: Run) -> RealYieldsResults:
-        return RealYieldsResults.open(run)
-
     def summary(self, metrics: dict) -> str:
-        rows = []
-        for split in SPLITS:
-            for model in MODEL_NAMES:
-                s = metrics["scores"][split].get(model)
-                if s:
-                    rows.append({"held out": split, "model": model, "RMSE (bu/acre)": s["rmse_bu"],
-                                 "R2": s["r2"], "bias (bu/acre)": s["bias_bu"], "n": s["n"]})
-        with pd.option_context("display.width", 140):
-            text = pd.DataFrame(rows).set_index(["held out", "model"]).round(3).to_string()
+        table = RealYieldsResults(None, metrics).summary_table()  # type: ignore[arg-type]
+        with pd.option_context("display.width", 160):
+            text = table.round(3).to_string()
         head = metrics["headline"]
-        return f"real data ({metrics['sources']})\n{text}\n{head['name']}: {head['value']:+.2f}"
+        return f"REAL DATA ({metrics['sources']})\n{text}\n{head['name']}: {head['value']:+.2f}"
