@@ -60,8 +60,8 @@ def _upscaled_section(run_id: str) -> None:
     year = int(pd.DatetimeIndex(up["time"].values).year.max())
     if what == "mean":
         values = choropleth.aggregate(up[flux], "year")[year]
-        units, cmap = "g C m-2 yr-1", choropleth.CMAPS[flux]
-        lo, hi = choropleth.colour_range(values, flux in choropleth.DIVERGING)
+        units = "g C m-2 yr-1"
+        lo, hi, cmap = choropleth.scale(values, flux)
     else:
         values = up[f"{flux}_STD"].mean("time").to_pandas()
         values.index = values.index.astype(str)
