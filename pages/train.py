@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import auth, page, runtime, selection, text, theme
+from components import auth, data_session, page, runtime, selection, text, theme
 from kgml_core import geo
 from kgml_core import labels as labels_module
 from kgml_core.experiments import EXPERIMENTS
@@ -73,15 +73,51 @@ def _form(kind: str) -> tuple[str, dict, str]:
                          placeholder="kind, preset and states when left empty",
                          help="A label for the run store; you can rename it later.")
     states = "-".join(overrides.get("states", ()))
-    return preset, overrides, name.strip() or f"{kind} {preset} {states}".strip()
+    real = "[real data] " if experiment.data_source == "real data" else ""
+    return preset, overrides, name.strip() or f"{real}{kind} {preset} {states}".strip()
+
+
+SOURCES = {"simulated world": "simulated world", "real data (what is loaded)": "real data"}
+
+
+def _real_inputs() -> tuple[dict, bool]:
+    """Config overrides pointing at the real data loaded on the Data page; whether there is enough to run."""
+    from kgml_core.experiments.real_yields.config import HRRR_IOWA, NASS_CORN
+    from kgml_core.experiments.real_yields.data import pick_inputs, write_inputs
+    from kgml_core import settings
+
+    picked = pick_inputs({n: item.ds for n, item in data_session.loaded().items()})
+    defaults = {"weather": settings.data_dir() / HRRR_IOWA, "yields": settings.data_dir() / NASS_CORN}
+    rows = []
+    for role in ("weather", "yields", "soils"):
+        if role in picked:
+            rows.append(text.fmt("- **{}**: {} (loaded on the Data page)", role, picked[role][0]))
+        elif role in defaults and defaults[role].exists():
+            rows.append(text.fmt("- **{}**: {} (the project's real-data folder; nothing loaded)", role,
+                                 defaults[role].name))
+        elif role == "soils":
+            rows.append("- **soils**: the simulator's soil fields (no soil data loaded)")
+        else:
+            rows.append(f"- **{role}**: missing: load it on the Data page")
+    st.markdown("Runs on **real data**:\n" + "\n".join(rows))
+    ready = all(r in picked or defaults[r].exists() for r in ("weather", "yields"))
+    overrides = write_inputs(picked, settings.home_dir() / "real_inputs") if ready and picked else {}
+    return overrides, ready
 
 
 def _submit_panel() -> None:
-    kind = st.radio("Experiment", list(EXPERIMENTS), format_func=lambda k: EXPERIMENTS[k].title, key="train_kind",
-                    help="What to train. Both report held-out metrics and save predictions.")
+    source = SOURCES[st.radio("Data", list(SOURCES), horizontal=True, key="train_source",
+                              help="Simulated world: the embedded simulator (every experiment). Real data: the "
+                                   "county weather and yields loaded on the Data page (or the project's Iowa files), "
+                                   "scored against real yields.")]
+    kinds = [k for k, e in EXPERIMENTS.items() if e.data_source == source]
+    kind = st.radio("Experiment", kinds, format_func=lambda k: EXPERIMENTS[k].title, key=f"train_kind_{source}",
+                    help="What to train. Each reports held-out metrics and saves predictions.")
+    extra, ready = _real_inputs() if source == "real data" else ({}, True)
     with st.form(f"train_form_{kind}", border=True):
         preset, overrides, name = _form(kind)
-        if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
+        overrides.update(extra)
+        if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=not ready):
             try:
                 job = runtime.job_queue().submit(kind, preset, overrides, name=name, owner=auth.owner_id())
                 st.session_state.setdefault("my_jobs", []).append(job.id)

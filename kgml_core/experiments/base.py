@@ -60,7 +60,7 @@ class Experiment:
     sentence for the Train page and ``--help``), ``results_class`` (its
     :class:`Results` reader),
     ``cli_name`` (``experiment NAME``), ``config_class``, ``resumable``,
-    ``labels`` (name -> help text of the models or parts it compares),
+    ``labels`` (name -> help text of the models or parts it compares), ``data_source``,
     ``settings`` (:class:`Setting`), ``options`` (:class:`Option`).
     """
 
@@ -73,6 +73,8 @@ class Experiment:
     config_class: ClassVar[type[ExperimentConfig]]
     resumable: ClassVar[bool] = False
     labels: ClassVar[dict[str, str]] = {}
+    # what the experiment runs on: "simulated world" or "real data" (pages and exports label runs with it)
+    data_source: ClassVar[str] = "simulated world"
     settings: ClassVar[tuple[Setting, ...]] = ()
     options: ClassVar[tuple[Option, ...]] = ()
 
