@@ -8,7 +8,8 @@ from kgml_core.distributed import ExperimentCluster, map_tasks
 from kgml_core.experiments.base import SCHEDULER_OPTION, SCHEDULER_SETTING, Experiment, Option, Setting
 from kgml_core.experiments.state_vs_global.config import KIND, MODEL_NAMES, StateVsGlobalConfig
 from kgml_core.experiments.state_vs_global.data import load_data
-from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate, headline, region_summary
+from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate, headline, region_summary, \
+    science_summary
 from kgml_core.experiments.state_vs_global.results import StateVsGlobalResults, metrics_table
 from kgml_core.experiments.state_vs_global.training import fit_ladder
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent
@@ -23,7 +24,10 @@ class StateVsGlobal(Experiment):
 
     metrics.json: ``states`` -> state -> model -> target -> scores, plus
     ``by_split``, ``bootstrap``, ``regions``, ``heterogeneity_sweep`` when
-    ``config.sweep`` is set, ``seconds``; predictions.nc; the weights of every
+    ``config.sweep`` is set, ``seconds``, ``ceiling`` (the oracle ceiling, the
+    realised gain and the fraction reached per state, see :mod:`kgml_core.sdsa`)
+    and ``parameters`` (estimated against true parameters per state and
+    region); predictions.nc; the weights of every
     stage (``pretrained``, ``global``, ``state_XX``, ``region_N``,
     ``no_knowledge``), each saved as soon as the stage ends, so a resumed run
     trains only the missing stages.
@@ -50,6 +54,19 @@ class StateVsGlobal(Experiment):
                 "(each point costs about one more run).", "floats", options=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5)),
         SCHEDULER_SETTING,
     )
+
+    def stage_plan(self, config) -> list[tuple[str, float]]:
+        """The ladder's stages weighted by their epochs (sweep points come after, unplanned)."""
+        p = config.protocol
+        plan = [(f"global/step{i}", getattr(p, f"step{i}").epochs) for i in range(1, 6)]
+        if "no_knowledge" in config.models:
+            plan.append(("no_knowledge", config.no_knowledge.epochs))
+        if "state_specific" in config.models:
+            for state in config.states:
+                plan += [(f"state_{state}/step3", p.region3.epochs), (f"state_{state}/step5", p.region5.epochs)]
+        if "auto_region" in config.models:
+            plan += [("region_*/step3", p.region3.epochs), ("region_*/step5", p.region5.epochs)]
+        return plan + [("evaluate", 1.0)]
     options = (
         Option("--states", "states", "postal codes"),
         Option("--seed", "seed", "random seed"),
@@ -97,6 +114,7 @@ class StateVsGlobal(Experiment):
                    "n_test_counties": int((data.split == "test").sum()),
                    "device": str(harness.device), "resumed_stages": sorted(harness.skipped)}
         metrics["headline"] = headline(metrics["states"])
+        metrics.update(science_summary(metrics, ds, harness, data, regions))
         if cfg.sweep:
             run.log(f"heterogeneity sweep {cfg.sweep}")
             metrics["heterogeneity_sweep"] = heterogeneity_sweep(
@@ -133,7 +151,9 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
     """Global against state-specific Rh RMSE for each heterogeneity in ``values``.
 
     Returns ``{"values": [...], "states": {STATE: {"global_rmse": [...],
-    "state_specific_rmse": [...], "rmse_reduction": [...]}}}`` (reduction = 1 - state/global).
+    "state_specific_rmse": [...], "rmse_reduction": [...], "diff": [...], "lo": [...],
+    "hi": [...]}}}`` (reduction = 1 - state/global; diff, lo, hi: RMSE(state) -
+    RMSE(global) with its 95 % paired bootstrap interval over counties).
     With ``client`` each point is one Dask task (no progress, no stage reuse; the same results).
     """
     values = [float(v) for v in values]
@@ -143,23 +163,28 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
         points = [sweep_point(h, cfg, pretrained, progress, cancel, reuse) for h in values]
     out: dict = {"values": values, "states": {}}
     for point in points:
-        for state, (g, s) in point.items():
+        for state, cells in point.items():
             row = out["states"].setdefault(state, {"global_rmse": [], "state_specific_rmse": [],
-                                                   "rmse_reduction": []})
-            row["global_rmse"].append(g)
-            row["state_specific_rmse"].append(s)
-            row["rmse_reduction"].append(1 - s / g)
+                                                   "rmse_reduction": [], "diff": [], "lo": [], "hi": []})
+            for key, value in cells.items():
+                row[key].append(value)
     return out
 
 
 def sweep_point(h: float, cfg: StateVsGlobalConfig, pretrained: dict | None = None, progress=None, cancel=None,
-                reuse: StageReuse | None = None) -> dict[str, tuple[float, float]]:
-    """State -> (global, state-specific) Rh RMSE on the world of heterogeneity ``h``."""
+                reuse: StageReuse | None = None) -> dict[str, dict[str, float]]:
+    """State -> global and state-specific Rh RMSE, their reduction and paired interval, on the world of ``h``."""
     data = load_data(cfg, heterogeneity=float(h))
     ds, _, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"),
                           reuse=reuse)
-    return {state: (m["global"]["RH"]["rmse"], m["state_specific"]["RH"]["rmse"])
-            for state, m in evaluate(ds).items()}
+    intervals = bootstrap(ds, cfg.n_boot, cfg.seed, targets=("RH",))
+    out = {}
+    for state, m in evaluate(ds).items():
+        g, s = m["global"]["RH"]["rmse"], m["state_specific"]["RH"]["rmse"]
+        ci = intervals[state]["RH"]["state_specific_vs_global"]
+        out[state] = {"global_rmse": g, "state_specific_rmse": s, "rmse_reduction": 1 - s / g,
+                      **{key: ci[key] for key in ("diff", "lo", "hi")}}
+    return out
 
 
 def run_state_vs_global(config: StateVsGlobalConfig | None = None, store: RunStore | None = None,
