@@ -93,6 +93,15 @@ class Experiment:
         head = metrics.get("headline") or {}
         return f"{head.get('name', 'headline')}: {head.get('value')}"
 
+    def stage_plan(self, config: Any) -> list[tuple[str, float]]:
+        """The stages a run of ``config`` goes through, as (progress stage pattern, relative work).
+
+        Patterns are ``fnmatch`` patterns of the :class:`~kgml_core.progress.ProgressEvent` stage
+        names; the work (e.g. epochs) weights the overall progress bar and the time-left estimate
+        (:class:`~kgml_core.progress.Timeline`). Empty: stages are listed as they come.
+        """
+        return []
+
     def default_name(self, config: Any) -> str:
         """The run's display name when the user gives none."""
         states = "-".join(getattr(config, "states", ()) or ())

@@ -52,6 +52,19 @@ class StateVsGlobal(Experiment):
                 "Also retrain global and state-specific models on worlds with these heterogeneities "
                 "(each point costs about one more run).", "floats", options=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5)),
     )
+
+    def stage_plan(self, config) -> list[tuple[str, float]]:
+        """The ladder's stages weighted by their epochs (sweep points come after, unplanned)."""
+        p = config.protocol
+        plan = [(f"global/step{i}", getattr(p, f"step{i}").epochs) for i in range(1, 6)]
+        if "no_knowledge" in config.models:
+            plan.append(("no_knowledge", config.no_knowledge.epochs))
+        if "state_specific" in config.models:
+            for state in config.states:
+                plan += [(f"state_{state}/step3", p.region3.epochs), (f"state_{state}/step5", p.region5.epochs)]
+        if "auto_region" in config.models:
+            plan += [("region_*/step3", p.region3.epochs), ("region_*/step5", p.region5.epochs)]
+        return plan + [("evaluate", 1.0)]
     options = (
         Option("--states", "states", "postal codes"),
         Option("--seed", "seed", "random seed"),
