@@ -56,6 +56,10 @@ def _loaded_section(sel) -> None:
     rows += [_describe(item) for item in data_session.loaded().values()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if data_session.loaded():
+        st.markdown("**What each loaded source can be used for**")
+        for item in data_session.loaded().values():
+            st.markdown(text.fmt("- **{}**: ", item.name) + "; ".join(text.plain(u, 1000) for u in uses(item.ds)))
+    if data_session.loaded():
         # a widget's own key is dropped on other pages, so the choice lives in a plain key
         st.toggle("Use the real data in the other pages", value=st.session_state.get("use_real_data", True),
                   key="data_use_real", on_change=lambda: st.session_state.update(
@@ -171,7 +175,7 @@ def _folder_section(kind: str) -> None:
 def main() -> None:
     st.title("Data")
     st.caption("Out of the box every page uses the embedded simulated world. Real files loaded here "
-               "(FLUXNET, AmeriFlux, NASS, NetCDF) are checked against the data contract and shown on "
+               "(FLUXNET, AmeriFlux, NASS, NetCDF, soil grids) are checked against the data contract and shown on "
                "the Flux sites page and the emission maps.")
     sel = selection.current()
     loaded_box = st.container()  # filled last, so it already lists what this run loaded
