@@ -63,6 +63,9 @@ def screenshots(page, url: str, svg_run: str | None, tamrl_run: str | None) -> l
             page.goto(f"{url}/emissions?states=IL,IA,IN&em_source={svg_run}", wait_until="domcontentloaded")
             _heading(page, heading)
             _settled(page)
+        if path in ("emissions", "map", "sites", ""):  # the Leaflet map inside its frame has drawn
+            page.frame_locator("iframe[title*='streamlit_folium']").first.locator(
+                "path.leaflet-interactive").first.wait_for(state="attached", timeout=120000)
         if path == "shift":
             page.locator('[data-testid="stCheckbox"]', has_text="Run the diagnostic").first.locator("label").click()
             page.get_by_text("What differs most").wait_for(timeout=240000)
@@ -108,10 +111,15 @@ def progress_and_cancel(page, url: str, when: str) -> tuple[float, float]:
     progress = time.perf_counter() - t0
     if when == "training":
         page.get_by_text(re.compile(r"% overall")).first.wait_for(timeout=900000)
+    cancelled = page.get_by_text(re.compile(r"· cancelled ·"))
+    before = cancelled.count()  # earlier jobs' cards may say cancelled already
     page.get_by_role("button", name="Cancel").first.click()
     page.get_by_role("button", name="Yes, cancel it").first.click()
     t1 = time.perf_counter()
-    page.get_by_text(re.compile(r"· cancelled ·")).first.wait_for(timeout=900000)
+    while cancelled.count() <= before:
+        if time.perf_counter() - t1 > 900:
+            raise TimeoutError("the job did not say cancelled within 900 s")
+        page.wait_for_timeout(100)
     return progress, time.perf_counter() - t1
 
 
