@@ -34,7 +34,7 @@ import xarray as xr
 
 from kgml_core import geo, schema, settings
 from kgml_core.config import check_known_keys
-from kgml_core.baselines import GBMFluxRegressor
+from kgml_core.baselines import GBMFluxRegressor, tune_gbm
 from kgml_core.metrics import scores
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.runs import Run, RunStore
@@ -66,7 +66,8 @@ class TamrlConfig:
     memory_days : trailing-mean lengths (days) of the drivers added as inputs to every model.
     qc_test : a test day counts only when the flux's QC is at least this (fraction of good data).
     support_month : few-shot support window: 30 days from the 1st of this month (first good year).
-    train : training hyper-parameters; gbm_iter : boosting rounds of the baseline.
+    train : training hyper-parameters; gbm_iter : most boosting rounds of the baseline (early-stopped
+        on the validation sites); gbm_trials : configurations its random search tries on them.
     states, upscale_years, counties : the counties to upscale to (counties: optional FIPS subset).
     real_sites : run the real FLUXNET part when the files are present.
     real_target, real_train_end, real_test_start : the temporal hold-out on a real tower.
@@ -76,7 +77,7 @@ class TamrlConfig:
     """
 
     preset: str = "quick"
-    n_sites: int = 40
+    n_sites: int = 80
     years: tuple[int, int] = (2010, 2012)
     network_seed: int = 0
     site_ids: tuple[str, ...] = ()
@@ -93,7 +94,8 @@ class TamrlConfig:
     support_month: int = 7
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         hidden=96, dropout=0.0, lr=2e-3, pretrain_epochs=30, epochs=20, batch_size=64, patience=8))
-    gbm_iter: int = 150
+    gbm_iter: int = 1000
+    gbm_trials: int = 6
     states: tuple[str, ...] = ("IA",)
     upscale_years: tuple[int, int] = (2012, 2012)
     counties: tuple[str, ...] = ()
@@ -127,12 +129,12 @@ class TamrlConfig:
 PRESETS: dict[str, dict] = {
     "tiny": dict(n_sites=10, years=(2011, 2012), k_folds=3, folds=(0,), seeds=(0,),
                  train=TrainConfig(pretrain_epochs=1, epochs=1, hidden=16, z_dim=8, batch_size=128),
-                 gbm_iter=20, counties=("19001", "19003"), real_virtual_sites=2, states=("IA",), threads=1),
+                 gbm_iter=20, gbm_trials=1, counties=("19001", "19003"), real_virtual_sites=2, states=("IA",), threads=1),
     "quick": {},
     "full": dict(n_sites=160, years=(2005, 2016), k_folds=5, folds=(), seeds=(0, 1, 2),
                  train=TrainConfig(hidden=128, dropout=0.0, lr=2e-3, pretrain_epochs=40, epochs=30,
                                    batch_size=64, patience=8),
-                 gbm_iter=400, real_virtual_sites=40, real_n_seeds=3, states=("IL", "IA", "IN"), upscale_years=(2012, 2016)),
+                 gbm_iter=2000, gbm_trials=10, real_virtual_sites=40, real_n_seeds=3, states=("IL", "IA", "IN"), upscale_years=(2012, 2016)),
 }
 
 
@@ -210,7 +212,7 @@ def train_and_predict(a: SiteArrays, vocab: ClassVocab, train_idx: np.ndarray, t
     support = test_support if test_support is not None else fixed_support_start(
         te.qc, te.time, cfg.train.window, cfg.support_month, cfg.train.qc_min)
     wrap = _staged(progress, stage)
-    preds = {"gbm": fit_predict_gbm(tr, te, cfg, seed)}
+    preds = {"gbm": fit_predict_gbm(tr, te, cfg, seed, val)}
     report(wrap, cancel, ProgressEvent("gbm", 1, 1, 1, 1, message="gradient boosting fitted"))
     torch.manual_seed(seed)
     lstm = train_lstm(data, trs.x.shape[-1], cfg.train, seed, wrap, cancel)
@@ -229,13 +231,25 @@ def _staged(progress: ProgressCallback | None, prefix: str) -> ProgressCallback 
     return lambda e: progress(replace(e, stage=f"{prefix}/{e.stage}"))
 
 
-def fit_predict_gbm(tr: SiteArrays, te: SiteArrays, cfg: TamrlConfig, seed: int) -> np.ndarray:
-    """Gradient boosting on per-day drivers and site features; predictions (n_test, n_time, 3)."""
+def fit_predict_gbm(tr: SiteArrays, te: SiteArrays, cfg: TamrlConfig, seed: int,
+                    val: np.ndarray | None = None) -> np.ndarray:
+    """LightGBM on per-day drivers and site features; predictions (n_test, n_time, 3).
+
+    Tuned like the networks are early-stopped: ``cfg.gbm_trials`` configurations,
+    each early-stopped on the validation sites ``val`` (the networks' ones),
+    the best by validation loss kept; trained on the other training sites.
+    """
     ftr, _ = tabular_features(tr)
     fte, _ = tabular_features(te)
     w = np.where(tr.qc >= cfg.train.qc_min, tr.qc, 0.0) * class_weights(tr.igbp, tr.climate)[:, None, None]
-    gbm = GBMFluxRegressor(max_iter=cfg.gbm_iter, random_state=seed, n_threads=max(1, int(cfg.threads)))
-    gbm.fit(ftr.reshape(-1, ftr.shape[-1]), tr.y.reshape(-1, 3), w.reshape(-1, 3))
+    val = np.zeros(tr.n_unit, bool) if val is None else val
+    rows = lambda m: (ftr[m].reshape(-1, ftr.shape[-1]), tr.y[m].reshape(-1, 3), w[m].reshape(-1, 3))  # noqa: E731
+    threads = max(1, int(cfg.threads))
+    if val.any():
+        gbm, _ = tune_gbm(*rows(~val), rows(val), n_trials=cfg.gbm_trials, max_iter=cfg.gbm_iter, seed=seed,
+                          n_threads=threads, scale=np.nanstd(tr.y.reshape(-1, 3), axis=0))
+    else:
+        gbm = GBMFluxRegressor(max_iter=cfg.gbm_iter, random_state=seed, n_threads=threads).fit(*rows(~val))
     return gbm.predict(fte.reshape(-1, fte.shape[-1])).reshape(te.y.shape)
 
 
