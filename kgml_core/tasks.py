@@ -375,6 +375,43 @@ def fixed_support_start(qc: np.ndarray, time: np.ndarray, length: int = 30, mont
     return out.astype(int)
 
 
+def first_observed_day(qc: np.ndarray) -> np.ndarray:
+    """(n_unit,) index of each unit's first day with any observation (qc > 0); 0 when none."""
+    seen = (qc > 0).any(axis=-1)
+    return np.where(seen.any(axis=1), seen.argmax(axis=1), 0).astype(int)
+
+
+def support_mask(qc: np.ndarray, time: np.ndarray, length: int, anchor: str = "midsummer",
+                 year_days: int = 365) -> np.ndarray:
+    """Few-shot support days of every unit, taken from its first year of record, (n_unit, n_time) bool.
+
+    The first year starts at the unit's first observed day. ``length >= year_days``:
+    that whole year; otherwise ``length`` days either from the record start
+    (``anchor="start"``) or centred on the first 15 July of that year
+    (``anchor="midsummer"``: a short support in the growing season says most
+    about a site); ``length`` 0 gives no support (zero-shot).
+    """
+    if anchor not in ("midsummer", "start"):
+        raise ValueError(f"anchor must be 'midsummer' or 'start', got {anchor!r}")
+    n_unit, n_time = qc.shape[:2]
+    mask = np.zeros((n_unit, n_time), bool)
+    if length <= 0:
+        return mask
+    first = first_observed_day(qc)
+    days = time.astype("datetime64[D]")
+    mid_july = np.nonzero((days.astype("datetime64[M]").astype(int) % 12 == 6)
+                          & ((days - days.astype("datetime64[M]")).astype(int) == 14))[0]
+    for i, f in enumerate(first):
+        if length >= year_days or anchor == "start":
+            start = f
+        else:
+            inside = mid_july[(mid_july >= f) & (mid_july < f + year_days)]
+            start = (int(inside[0]) if len(inside) else f + year_days // 2) - length // 2
+        start = int(np.clip(start, f, max(f, f + year_days - length)))
+        mask[i, start:min(start + min(length, year_days), n_time)] = True
+    return mask
+
+
 # ---------------------------------------------------------------------------------------------
 # folds and weights
 # ---------------------------------------------------------------------------------------------

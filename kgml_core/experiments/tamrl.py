@@ -38,14 +38,16 @@ from kgml_core.baselines import GBMFluxRegressor, tune_gbm
 from kgml_core.metrics import scores
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.runs import Run, RunStore
+from kgml_core.metrics import paired_bootstrap_median_ratio
 from kgml_core.tasks import (DEFAULT_DRIVERS, DEFAULT_STATICS, TARGETS, ClassVocab, Scaler, SiteArrays,
-                             class_weights, complete_static_features, fixed_support_start, site_arrays,
-                             site_folds, tabular_features)
+                             class_weights, complete_static_features, first_observed_day, site_arrays,
+                             site_folds, support_mask, tabular_features)
 from kgml_core.training.tamrl import (TrainConfig, predict_series, train_ct_lstm, train_lstm, train_tamrl,
                                       window_data)
 from kgml_core.upscale import Member, upscale
 
 MODEL_NAMES = ("tamrl", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")
+STRATA = ("igbp+climate", "igbp", "climate")
 REAL_DRIVERS = ("TA", "SW_IN", "VPD", "P", "WS")  # in every FLUXNET SUBSET daily file
 
 
@@ -58,14 +60,18 @@ class TamrlConfig:
     n_sites, years, network_seed : the virtual tower network (:class:`~kgml_core.simulator.TowerConfig`).
     site_ids : training sites picked by the user (virtual ids such as "VT-0001"); empty: k folds over all sites.
     test_site_ids : held-out sites when ``site_ids`` is given (default: every other site).
-    stratify : "igbp" or "climate": the class the site folds are stratified by.
+    stratify : "igbp+climate", "igbp" or "climate": the classes the site folds are stratified by
+        ("igbp+climate": vegetation type and main Koeppen group together).
     k_folds : number of folds over sites; ``folds`` lists the folds run (empty: all).
     seeds : training seeds; scores are averaged over them and the upscaled map is their ensemble.
     val_fraction : share of the training sites held out for early stopping.
     drivers, statics : daily and static inputs.
     memory_days : trailing-mean lengths (days) of the drivers added as inputs to every model.
     qc_test : a test day counts only when the flux's QC is at least this (fraction of good data).
-    support_month : few-shot support window: 30 days from the 1st of this month (first good year).
+    support_days : few-shot TAM-RL reads this many days of each test site's first year of
+        record (365: the whole year; fewer: centred on 15 July); every model is scored
+        only after that first year.
+    support_curve : support lengths (days) of the few-shot skill curve (0 = zero-shot).
     train : training hyper-parameters; gbm_iter : most boosting rounds of the baseline (early-stopped
         on the validation sites); gbm_trials : configurations its random search tries on them.
     states, upscale_years, counties : the counties to upscale to (counties: optional FIPS subset).
@@ -73,6 +79,8 @@ class TamrlConfig:
     real_target, real_train_end, real_test_start : the temporal hold-out on a real tower.
     real_virtual_sites : virtual sites added to the real-site training set (tasks for the encoder).
     real_n_seeds : how many of ``seeds`` the real-site part trains (it costs as much as a fold).
+    real_short_support : few-shot support (days from the record start) of a real site with
+        less than two years of record (the others read their first year).
     threads : torch CPU threads.
     """
 
@@ -82,7 +90,7 @@ class TamrlConfig:
     network_seed: int = 0
     site_ids: tuple[str, ...] = ()
     test_site_ids: tuple[str, ...] = ()
-    stratify: str = "igbp"
+    stratify: str = "igbp+climate"
     k_folds: int = 5
     folds: tuple[int, ...] = (0,)
     seeds: tuple[int, ...] = (0, 1)
@@ -91,7 +99,8 @@ class TamrlConfig:
     statics: tuple[str, ...] = DEFAULT_STATICS
     memory_days: tuple[int, ...] = (30, 90)
     qc_test: float = 0.8
-    support_month: int = 7
+    support_days: int = 365
+    support_curve: tuple[int, ...] = (0, 7, 30, 90, 365)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         hidden=96, dropout=0.0, lr=2e-3, pretrain_epochs=30, epochs=20, batch_size=64, patience=8))
     gbm_iter: int = 1000
@@ -105,18 +114,19 @@ class TamrlConfig:
     real_test_start: str = "2010-01-01"
     real_virtual_sites: int = 12
     real_n_seeds: int = 1
+    real_short_support: int = 90
     threads: int = 2
 
     def __post_init__(self) -> None:
-        if self.stratify not in ("igbp", "climate"):
-            raise ValueError(f"stratify must be 'igbp' or 'climate', got {self.stratify!r}")
+        if self.stratify not in STRATA:
+            raise ValueError(f"stratify must be one of {list(STRATA)}, got {self.stratify!r}")
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
         self.states = tuple(geo.resolve_states(self.states))  # unknown codes fail before any run exists
         if isinstance(self.train, dict):
             self.train = TrainConfig(**self.train)
         for name in ("years", "upscale_years", "site_ids", "test_site_ids", "folds", "seeds",
-                     "drivers", "statics", "states", "counties", "memory_days"):
+                     "drivers", "statics", "states", "counties", "memory_days", "support_curve"):
             setattr(self, name, tuple(getattr(self, name)))
 
     @classmethod
@@ -192,25 +202,35 @@ def validation_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarra
 
 @dataclass
 class FoldResult:
-    """Predictions (model -> (n_test, n_time, 3) g C m-2 d-1) and the trained TAM-RL member."""
+    """Predictions (model -> (n_test, n_time, 3) g C m-2 d-1) and the trained TAM-RL member.
+
+    ``support``: (n_test, n_time) bool, the days TAM-RL few-shot read. Keys of
+    ``predictions``: :data:`MODEL_NAMES` plus ``tamrl_support_<days>`` for the
+    support-length curve.
+    """
 
     predictions: dict[str, np.ndarray]
     member: Member
-    support_start: np.ndarray
+    support: np.ndarray
     histories: dict[str, dict]
 
 
 def train_and_predict(a: SiteArrays, vocab: ClassVocab, train_idx: np.ndarray, test_idx: np.ndarray,
                       cfg: TamrlConfig, seed: int, stage: str, progress=None, cancel=None,
-                      test_support: np.ndarray | None = None) -> FoldResult:
-    """Fit the four models on ``train_idx`` and predict the units ``test_idx`` of ``a`` (raw arrays)."""
+                      test_support: np.ndarray | None = None,
+                      curve: dict[int, np.ndarray] | None = None) -> FoldResult:
+    """Fit the four models on ``train_idx`` and predict the units ``test_idx`` of ``a`` (raw arrays).
+
+    ``test_support``: (n_test, n_time) support days of few-shot TAM-RL (default:
+    :func:`support_mask` with ``cfg.support_days`` from each site's first year);
+    ``curve``: support length (days) -> such a mask, each predicted as ``tamrl_support_<days>``.
+    """
     tr, te = a.subset(train_idx), a.subset(test_idx)
     scaler = Scaler().fit(tr, n_one_hot=len(vocab.names))
     trs, tes = scaler.transform(tr), scaler.transform(te)
     val = validation_mask(tr.igbp, cfg.val_fraction, seed)
     data = window_data(trs, scaler, class_weights(tr.igbp, tr.climate), val, cfg.train)
-    support = test_support if test_support is not None else fixed_support_start(
-        te.qc, te.time, cfg.train.window, cfg.support_month, cfg.train.qc_min)
+    support = test_support if test_support is not None else support_mask(te.qc, te.time, cfg.support_days)
     wrap = _staged(progress, stage)
     preds = {"gbm": fit_predict_gbm(tr, te, cfg, seed, val)}
     report(wrap, cancel, ProgressEvent("gbm", 1, 1, 1, 1, message="gradient boosting fitted"))
@@ -222,6 +242,9 @@ def train_and_predict(a: SiteArrays, vocab: ClassVocab, train_idx: np.ndarray, t
     tam = train_tamrl(data, lstm, trs.s.shape[-1], cfg.train, seed, wrap, cancel)
     preds["tamrl"] = predict_series(tam, tes, scaler, cfg.train, support)
     preds["tamrl_zero_shot"] = predict_series(tam, tes, scaler, cfg.train, None)
+    for days, mask in (curve or {}).items():
+        preds[f"tamrl_support_{days}"] = (preds["tamrl_zero_shot"] if not mask.any()
+                                          else predict_series(tam, tes, scaler, cfg.train, mask))
     return FoldResult(preds, Member(tam, scaler, vocab), support, {})
 
 
@@ -312,51 +335,161 @@ def tower_network(cfg: TamrlConfig) -> xr.Dataset:
     return load_tower_network(TowerConfig(n_sites=cfg.n_sites, years=tuple(cfg.years), seed=cfg.network_seed))
 
 
+def strata_labels(a: SiteArrays, stratify: str) -> np.ndarray:
+    """Per-site class the folds are stratified by: IGBP, climate, or IGBP with the main Koeppen group."""
+    if stratify == "igbp":
+        return a.igbp
+    if stratify == "climate":
+        return a.climate
+    return np.array([f"{v}/{str(c)[:1]}" for v, c in zip(a.igbp, a.climate)], dtype=object)
+
+
+def truth_arrays(ds: xr.Dataset) -> np.ndarray | None:
+    """(unit, time, 3) noise-free GPP, RECO, NEE of a simulated network (``*_TRUE``), None when absent."""
+    names = tuple(f"{t}_TRUE" for t in TARGETS)
+    if not all(n in ds.data_vars for n in names):
+        return None
+    return np.stack([ds[n].transpose("unit", "time").values.astype(np.float32) for n in names], axis=-1)
+
+
+def scored_days(qc: np.ndarray, start: np.ndarray, qc_min: float | None) -> np.ndarray:
+    """(n_unit, n_time, 3) True on the days scored: from ``start`` (per unit) on, with QC >= ``qc_min``
+    (None: every day, for the noise-free truth)."""
+    after = np.arange(qc.shape[1])[None, :] >= np.asarray(start)[:, None]
+    ok = np.ones(qc.shape, bool) if qc_min is None else qc >= qc_min
+    return ok & after[..., None]
+
+
+AGAINST = ("obs", "truth")
+PAIRS = (("tamrl", "gbm"), ("tamrl", "lstm"), ("tamrl", "ct_lstm"), ("tamrl", "tamrl_zero_shot"),
+         ("tamrl_zero_shot", "gbm"))
+
+
 def virtual_experiment(ds: xr.Dataset, cfg: TamrlConfig, progress=None, cancel=None):
-    """Held-out-site evaluation on a site dataset; returns (metrics part, predictions, members)."""
+    """Held-out-site evaluation on a site dataset; returns (metrics part, predictions, members).
+
+    Every model is scored on the same days of each held-out site: after its
+    first year of record (the few-shot support comes from that year), against
+    the observations (QC >= ``cfg.qc_test``) and, on a simulated network, against
+    the simulator's noise-free truth (every day).
+    """
     a, vocab = site_arrays(ds, cfg.drivers, cfg.statics, memory=cfg.memory_days)
-    labels = a.igbp if cfg.stratify == "igbp" else a.climate
-    splits = site_splits(a.units, labels, cfg)
+    truth = truth_arrays(ds)
+    splits = site_splits(a.units, strata_labels(a, cfg.stratify), cfg)
+    curve_names = tuple(f"tamrl_support_{d}" for d in cfg.support_curve)
+    names = MODEL_NAMES + curve_names
+    against = AGAINST if truth is not None else ("obs",)
     fold_of = np.full(a.n_unit, -1, dtype=int)
     preds = {m: np.full(a.y.shape, np.nan, np.float32) for m in MODEL_NAMES}
-    tables: dict[str, list[dict]] = {m: [] for m in MODEL_NAMES}
+    tables: dict[str, dict[str, list[dict]]] = {g: {m: [] for m in names} for g in against}
     by_seed: dict[str, dict[str, list[float]]] = {m: {f: [] for f in TARGETS} for m in MODEL_NAMES}
     members: list[Member] = []
     for fold, train_idx, test_idx in splits:
         fold_of[test_idx] = fold
-        seed_tables: dict[str, list[dict]] = {m: [] for m in MODEL_NAMES}
+        te = a.subset(test_idx)
+        start = first_observed_day(te.qc) + 365
+        curve = {d: support_mask(te.qc, te.time, d) for d in cfg.support_curve}
+        masks = {"obs": scored_days(te.qc, start, cfg.qc_test), "truth": scored_days(te.qc, start, None)}
+        target = {"obs": te.y, "truth": truth[test_idx] if truth is not None else None}
+        seed_tables: dict[str, dict[str, list[dict]]] = {g: {m: [] for m in names} for g in against}
         seed_preds = {m: [] for m in MODEL_NAMES}
         for seed in cfg.seeds:
             res = train_and_predict(a, vocab, train_idx, test_idx, cfg, seed, f"fold{fold}/seed{seed}",
-                                    progress, cancel)
+                                    progress, cancel, curve=curve)
             if fold == splits[0][0]:
                 members.append(res.member)
-            te = a.subset(test_idx)
-            mask = score_mask(te.qc, res.support_start, cfg.qc_test, cfg.train.window)
+            for g in against:
+                for m in names:
+                    seed_tables[g][m].append(per_site_scores(target[g], res.predictions[m], masks[g], te.units))
             for m in MODEL_NAMES:
-                table = per_site_scores(te.y, res.predictions[m], mask, te.units)
-                seed_tables[m].append(table)
                 seed_preds[m].append(res.predictions[m])
-                for flux, s in summarise(table).items():
-                    by_seed[m][flux].append(s["median_rmse"])
+                for flux, sm in summarise(seed_tables["obs"][m][-1]).items():
+                    by_seed[m][flux].append(sm["median_rmse"])
+        for g in against:
+            for m in names:
+                tables[g][m].append(_mean_tables(seed_tables[g][m]))
         for m in MODEL_NAMES:
-            tables[m].append(_mean_tables(seed_tables[m]))
             preds[m][test_idx] = np.mean(seed_preds[m], axis=0)
-    per_site = {m: {flux: {u: r for t in tables[m] for u, r in t[flux].items()} for flux in TARGETS}
-                for m in MODEL_NAMES}
+    per_site = {g: {m: {flux: {u: r for t in tables[g][m] for u, r in t[flux].items()} for flux in TARGETS}
+                    for m in names} for g in against}
     tested = np.nonzero(fold_of >= 0)[0]
+    igbp = {str(u): str(v) for u, v in zip(a.units, a.igbp)}
     part = {
         "split": _split_name(cfg, splits),
         "n_test_sites": int(len(tested)),
         "n_train_sites": int(len(splits[0][1])),
-        "models": {m: summarise(per_site[m]) for m in MODEL_NAMES},
+        "scoring": (f"every model on the same days: after each held-out site's first year of record; "
+                    f"observations with QC >= {cfg.qc_test}" + ("; truth: the simulator's noise-free fluxes, "
+                                                                  "every day" if truth is not None else "")),
+        "support_days": int(cfg.support_days),
+        "models": {m: summarise(per_site["obs"][m]) for m in MODEL_NAMES},
         "median_rmse_by_seed": by_seed,
-        "per_site": per_site,
+        "per_site": {m: per_site["obs"][m] for m in MODEL_NAMES},
     }
+    if truth is not None:
+        part["models_truth"] = {m: summarise(per_site["truth"][m]) for m in MODEL_NAMES}
+        part["per_site_truth"] = {m: per_site["truth"][m] for m in MODEL_NAMES}
     part["relative_rmse"] = relative_rmse(part["models"])
+    part["paired"] = {g: paired_differences(per_site[g]) for g in against}
+    part["per_vegetation"] = {g: per_vegetation(per_site[g], igbp, MODEL_NAMES) for g in against}
+    part["support_curve"] = {g: support_curve(per_site[g], cfg.support_curve) for g in against}
     part["few_shot"] = {f: part["models"]["tamrl"][f] for f in TARGETS}
     part["zero_shot"] = {f: part["models"]["tamrl_zero_shot"][f] for f in TARGETS}
     return part, prediction_dataset(ds, a, preds, fold_of, tested), members
+
+
+def _rmse_vector(table: dict, flux: str, units: Sequence[str]) -> np.ndarray:
+    return np.array([table[flux][u]["rmse"] if table[flux][u]["n"] > 1 else np.nan for u in units], float)
+
+
+def paired_differences(per_site: dict, pairs=PAIRS, seed: int = 0) -> dict:
+    """``{"a_vs_b": {flux: paired bootstrap of median per-site RMSE}}`` (negative: a is lower)."""
+    out = {}
+    for a_name, b_name in pairs:
+        if a_name not in per_site or b_name not in per_site:
+            continue
+        units = sorted(per_site[a_name]["GPP"])
+        out[f"{a_name}_vs_{b_name}"] = {
+            flux: paired_bootstrap_median_ratio(_rmse_vector(per_site[a_name], flux, units),
+                                                _rmse_vector(per_site[b_name], flux, units), seed=seed)
+            for flux in TARGETS}
+    return out
+
+
+def per_vegetation(per_site: dict, igbp: dict[str, str], models: Sequence[str]) -> dict:
+    """``{IGBP: {"n_sites": k, model: {flux: median per-site RMSE}}}`` over the held-out sites of each type."""
+    units = sorted(per_site[models[0]]["GPP"])
+    classes = sorted({igbp[u] for u in units})
+    out = {}
+    for c in classes:
+        members = [u for u in units if igbp[u] == c]
+        row: dict = {"n_sites": len(members)}
+        for m in models:
+            row[m] = {flux: float(np.nanmedian(_rmse_vector(per_site[m], flux, members)))
+                      if np.isfinite(_rmse_vector(per_site[m], flux, members)).any() else float("nan")
+                      for flux in TARGETS}
+        out[c] = row
+    return out
+
+
+def support_curve(per_site: dict, lengths: Sequence[int]) -> dict:
+    """Few-shot skill against support length: ``{flux: {days: {"median_rmse", "vs_zero_shot"}}}``.
+
+    ``vs_zero_shot`` is the paired bootstrap of the median per-site RMSE with
+    that support against no support (the zero-shot embedding).
+    """
+    out: dict = {}
+    for flux in TARGETS:
+        zero = per_site.get("tamrl_zero_shot")
+        units = sorted(per_site[f"tamrl_support_{lengths[0]}"][flux]) if lengths else []
+        rows = {}
+        for d in lengths:
+            v = _rmse_vector(per_site[f"tamrl_support_{d}"], flux, units)
+            rows[str(d)] = {"median_rmse": float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan"),
+                            "vs_zero_shot": paired_bootstrap_median_ratio(v, _rmse_vector(zero, flux, units))
+                            if zero is not None else None}
+        out[flux] = rows
+    return out
 
 
 def _split_name(cfg: TamrlConfig, splits) -> str:
@@ -407,17 +540,38 @@ def load_real_sites() -> xr.Dataset | None:
         return None
     site_list = root / "sites" / "fluxnet2015_site_list.csv"
     ds = load_fluxnet(files, site_list=site_list if site_list.exists() else None)
-    return complete_static_features(ds)
+    return with_known_crops(complete_static_features(ds))
+
+
+# crops of real cropland towers from their site descriptions (code: 0 corn, 1 soybean), by site and year
+KNOWN_CROPS: dict[str, dict[str, int]] = {
+    # Mead irrigated continuous maize (Suyker et al. 2005, Agric. For. Meteorol. 131: 180-190)
+    "US-Ne1": {"default": 0},
+}
+
+
+def with_known_crops(ds: xr.Dataset) -> xr.Dataset:
+    """Add the annual ``CROP`` (unit, year) of the real towers listed in :data:`KNOWN_CROPS` (-1 elsewhere)."""
+    years = np.unique(ds["time"].values.astype("datetime64[Y]").astype(int) + 1970)
+    crop = np.full((ds.sizes["unit"], len(years)), -1, np.int8)
+    for i, u in enumerate(map(str, ds["unit"].values)):
+        known = KNOWN_CROPS.get(u, {})
+        crop[i] = [known.get(str(y), known.get("default", -1)) for y in years]
+    ds = ds.assign_coords(year=("year", years))
+    schema.set_variable(ds, "CROP", crop, provenance="site descriptions (kgml_core.experiments.tamrl.KNOWN_CROPS)")
+    return ds
 
 
 def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, progress=None, cancel=None):
-    """Temporal hold-out at ``cfg.real_target`` and zero-shot predictions at the other real sites.
+    """Temporal hold-out at ``cfg.real_target``; zero- and few-shot at every real site.
 
     Training set: the target tower before ``real_test_start`` plus
     ``real_virtual_sites`` virtual towers (more tasks for the encoders), on the
-    drivers every FLUXNET SUBSET file has. Few-shot TAM-RL at the target takes
-    its support window from the training years; the other real sites are
-    never seen (zero-shot for TAM-RL, plain prediction for the baselines).
+    drivers every FLUXNET SUBSET file has. Few-shot TAM-RL at every real site
+    reads its first year of record (:func:`real_support`: a site with one year
+    only, its first ``real_short_support`` days); each site is scored after its
+    support (the target only in its test years). The other real sites are never
+    seen in training.
     """
     if cfg.real_target not in set(map(str, real["unit"].values)):
         raise ValueError(f"real_target '{cfg.real_target}' is not among the real sites "
@@ -436,13 +590,27 @@ def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, pro
     joint = _stack_units(_stack_units(a_v, a_t), a_r)
     n_train = a_v.n_unit + 1
     test = joint.subset(np.arange(n_train, joint.n_unit))
-    seen = joint.time <= np.datetime64(cfg.real_train_end)
-    support = fixed_support_start(np.where(seen[None, :, None], test.qc, 0.0), joint.time,
-                                  cfg.train.window, cfg.support_month, cfg.train.qc_min)
+    support, score_from = real_support(test.qc, test.time, cfg.real_short_support)
     results = [train_and_predict(joint, vocab, np.arange(n_train), np.arange(n_train, joint.n_unit), rcfg,
                                  seed, f"real/seed{seed}", progress, cancel, test_support=support)
                for seed in cfg.seeds[:max(1, cfg.real_n_seeds)]]
-    return _real_metrics(test, results, cfg, target, support), _real_dataset(real, test, results)
+    return _real_metrics(test, results, cfg, target, score_from), _real_dataset(real, test, results)
+
+
+def real_support(qc: np.ndarray, time: np.ndarray, short_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Support days (n_unit, n_time) and first scored day (n_unit,) of real towers.
+
+    A site with at least two years of record reads its first year (365 days from
+    its first observed day); a shorter record its first ``short_days`` days.
+    Scoring starts after the support.
+    """
+    first = first_observed_day(qc)
+    last = (qc > 0).any(axis=-1).shape[1] - 1 - np.argmax((qc > 0).any(axis=-1)[:, ::-1], axis=1)
+    long = (last - first) >= 2 * 365 - 1
+    year = support_mask(qc, time, 365)
+    short = support_mask(qc, time, short_days, anchor="start")
+    mask = np.where(long[:, None], year, short)
+    return mask, first + np.where(long, 365, short_days)
 
 
 def _stack_units(a: SiteArrays, b: SiteArrays) -> SiteArrays:
@@ -464,22 +632,26 @@ def _stack_units(a: SiteArrays, b: SiteArrays) -> SiteArrays:
                    lat=np.concatenate([a.lat, b.lat]), lon=np.concatenate([a.lon, b.lon]))
 
 
-def _real_metrics(a: SiteArrays, results, cfg: TamrlConfig, target: int, support: np.ndarray) -> dict:
-    """Scores at the target tower in the test years and per-site scores at the other real sites."""
+def _real_metrics(a: SiteArrays, results, cfg: TamrlConfig, target: int, score_from: np.ndarray) -> dict:
+    """Scores at the target tower in its test years and, per real site, after its support."""
     test_time = a.time >= np.datetime64(cfg.real_test_start)
     out = {"target": cfg.real_target, "train_period": f"record start to {cfg.real_train_end}",
            "test_period": f"{cfg.real_test_start} to record end", "drivers": list(REAL_DRIVERS),
-           "temporal_holdout": {}, "zero_shot_sites": {}}
+           "support": {str(u): {"first_day": str(a.time[int(np.argmax(r.support[i]))])[:10],
+                                "days": int(r.support[i].sum()), "scored_from": str(a.time[min(int(s), len(a.time) - 1)])[:10]}
+                       for r in results[:1] for i, (u, s) in enumerate(zip(a.units, score_from))},
+           "temporal_holdout": {}, "sites": {}, "zero_shot_sites": {}}
     mask_t = score_mask(a.qc[[target]], None, cfg.qc_test, cfg.train.window, test_time)[0]
-    others = np.array([i for i in range(a.n_unit) if i != target], dtype=int)
-    mask_o = score_mask(a.qc[others], support[others], cfg.qc_test, cfg.train.window)
+    mask = scored_days(a.qc, score_from, cfg.qc_test)
+    mask[target] &= mask_t
     for m in MODEL_NAMES:
         pred = np.mean([r.predictions[m] for r in results], axis=0)
         out["temporal_holdout"][m] = {
             flux: {k: scores(np.where(mask_t[:, j], a.y[target, :, j], np.nan), pred[target, :, j])[k]
                    for k in ("r2", "rmse", "n")} for j, flux in enumerate(TARGETS)}
-        if len(others):
-            out["zero_shot_sites"][m] = per_site_scores(a.y[others], pred[others], mask_o, a.units[others])
+        out["sites"][m] = per_site_scores(a.y, pred, mask, a.units)
+        out["zero_shot_sites"][m] = {f: {u: r for u, r in rows.items() if u != cfg.real_target}
+                                     for f, rows in out["sites"][m].items()}
     return out
 
 

@@ -143,3 +143,18 @@ def test_memory_features_are_trailing_means(sites):
     feats, names = tasks.tabular_features(a)
     assert names[:8] == list(a.dyn_names) and names[8:10] == ["TA_MEAN7", "P_MEAN7"]
     assert feats.shape[-1] == len(names)
+
+
+def test_support_mask_from_the_first_year():
+    time = np.arange("2010-01-01", "2013-01-01", dtype="datetime64[D]").astype("datetime64[ns]")
+    qc = np.ones((2, len(time), 3), np.float32)
+    qc[1, :100] = 0                                   # unit 1's record starts on day 100
+    year = tasks.support_mask(qc, time, 365)
+    assert year[0, :365].all() and not year[0, 365:].any() and year[1].sum() == 365 and year[1, 100:465].all()
+    week = tasks.support_mask(qc, time, 7)
+    mid = int(np.nonzero(time == np.datetime64("2010-07-15"))[0][0])
+    assert week.sum(axis=1).tolist() == [7, 7] and week[0, mid - 3:mid + 4].all()
+    start = tasks.support_mask(qc, time, 90, anchor="start")
+    assert start[1, 100:190].all() and start[1].sum() == 90
+    assert not tasks.support_mask(qc, time, 0).any()
+    assert list(tasks.first_observed_day(qc)) == [0, 100]
