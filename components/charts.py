@@ -138,3 +138,37 @@ def histogram_figure(values: pd.Series, label: str, units: str, title: str) -> g
     fig.update_xaxes(title=f"{label} ({units})")
     fig.update_yaxes(title="counties (count)")
     return _layout(fig, title, 320)
+
+
+def interval_figure(rows: pd.DataFrame, title: str, x_title: str) -> go.Figure:
+    """Point estimates with 95 % intervals, one row per comparison (``rows``: label, group, rel, lo, hi).
+
+    Values are fractions (drawn as %); a vertical line marks no difference.
+    """
+    fig = go.Figure()
+    for i, (group, part) in enumerate(rows.groupby("group", sort=False)):
+        est = 100 * part["rel"].to_numpy(float)
+        fig.add_trace(go.Scatter(
+            x=est, y=part["label"], mode="markers", name=str(group),
+            marker=dict(size=9, color=PALETTE[i % len(PALETTE)]),
+            error_x=dict(type="data", symmetric=False, array=100 * part["hi"].to_numpy(float) - est,
+                         arrayminus=est - 100 * part["lo"].to_numpy(float))))
+    fig.add_vline(x=0, line_dash="dot", line_color="#555555")
+    fig.update_xaxes(title=x_title, ticksuffix=" %")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, height=max(260, 42 * rows["label"].nunique() + 120))
+
+
+def support_curve_figure(curve: pd.DataFrame, references: Mapping[str, float], value: str, units: str,
+                         title: str) -> go.Figure:
+    """Median RMSE against support length (``curve``: index days, column median), reference lines."""
+    fig = go.Figure()
+    labels = [("none (zero-shot)" if int(d) == 0 else f"{int(d)} d") for d in curve.index]
+    fig.add_trace(go.Scatter(x=labels, y=curve["median"].to_numpy(float), mode="lines+markers",
+                             name="TAM-RL few-shot", line=dict(width=2.5, color=PALETTE[0])))
+    for i, (name, v) in enumerate(references.items(), 1):
+        fig.add_hline(y=float(v), line_dash="dash", line_color=PALETTE[i % len(PALETTE)],
+                      annotation_text=name, annotation_position="top right")
+    fig.update_xaxes(title="support: days of the site's own observations (first year)", type="category")
+    fig.update_yaxes(title=f"{value} ({units})")
+    return _layout(fig, title)
