@@ -699,7 +699,7 @@ def _run(cfg: TamrlConfig, run: Run, progress, cancel) -> dict:
     gpp = part["relative_rmse"]["tamrl_vs_gbm"]["GPP"]
     metrics["headline"] = {"name": "TAM-RL GPP median RMSE vs GBM (relative)", "value": gpp}
     metrics["real_sites"] = _real_part(cfg, network, run, progress, cancel)
-    metrics["upscaled"] = _upscale_part(cfg, members, run, progress, cancel)
+    metrics["upscaled"] = _upscale_part(cfg, members, run, progress, cancel, set(network.data_vars))
     return metrics
 
 
@@ -715,12 +715,15 @@ def _real_part(cfg, network, run, progress, cancel) -> dict:
     return part
 
 
-def _upscale_part(cfg, members, run, progress, cancel) -> dict:
+def _upscale_part(cfg, members, run, progress, cancel, network_vars=()) -> dict:
     from kgml_core.simulator import WorldConfig, load_world
 
     report(progress, cancel, ProgressEvent("upscale", 1, 1, 0, 1, message="upscaling to counties"))
     world = load_world(WorldConfig(states=tuple(cfg.states), years=tuple(cfg.upscale_years),
                                    seed=cfg.network_seed, counties=tuple(cfg.counties) or None))
+    if "LAI_MODEL" in network_vars:   # the models learned satellite LAI and probe soil water: give them the same
+        from kgml_core.simulator.towers import observe_drivers
+        world = observe_drivers(world.copy(), cfg.network_seed)
     ds = upscale(members, world, cfg.drivers, cfg.statics, cfg.train, memory=cfg.memory_days)
     path = run.path / "upscaled.nc"
     ds.to_netcdf(path)

@@ -264,7 +264,7 @@ def simulate_tower_network(cfg: TowerConfig) -> xr.Dataset:
     for k, v in obs.items():
         schema.set_variable(ds, k, v, provenance="simulated eddy covariance (virtual tower)")
     if cfg.drivers == "observed":
-        _observed_drivers(ds, drivers, soils, cfg.seed)
+        observe_drivers(ds, cfg.seed, soils)
     for k, v in history.items():
         ds[k] = ("unit", v, {"units": "years" if k.endswith("AGE") else "1",
                              "long_name": k.removeprefix("SITE_").replace("_", " ").lower() + " (not a model input)"})
@@ -278,10 +278,18 @@ def simulate_tower_network(cfg: TowerConfig) -> xr.Dataset:
     return ds
 
 
-def _observed_drivers(ds: xr.Dataset, drivers: dict, soils: dict, seed: int) -> None:
-    """Replace LAI and SWC by what a satellite and a shallow probe give; keep the states as ``*_MODEL``."""
+def observe_drivers(ds: xr.Dataset, seed: int, soils: dict | None = None) -> xr.Dataset:
+    """Replace LAI and SWC by what a satellite and a shallow probe give; keep the states as ``*_MODEL``.
+
+    In place on ``ds`` (daily ``LAI``, ``SWC``, ``TA``, ``SW_IN``, ``P``; soils
+    ``FC``, ``WP`` and ``SAT``, from ``soils`` or recomputed at the units'
+    locations with ``seed``); also returned.
+    """
     time = pd.DatetimeIndex(ds["time"].values)
-    lai, swc = ds["LAI"].values, ds["SWC"].values
+    lai, swc = ds["LAI"].transpose("unit", "time").values, ds["SWC"].transpose("unit", "time").values
+    if soils is None:
+        soils = soil_properties(ds["lat"].values, ds["lon"].values, seed)
+    drivers = {k: ds[k].transpose("unit", "time").values for k in ("TA", "SW_IN", "P")}
     ds["LAI_MODEL"] = (schema.DAILY, lai, {"units": "m2 m-2", "long_name": "simulated leaf area index (state)"})
     ds["SWC_MODEL"] = (schema.DAILY, swc, {"units": "%", "long_name": "simulated root-zone soil water (state)"})
     schema.set_variable(ds, "LAI", satellite_lai(lai, time, rng(seed, "towers/lai")),
@@ -289,6 +297,7 @@ def _observed_drivers(ds: xr.Dataset, drivers: dict, soils: dict, seed: int) -> 
     schema.set_variable(ds, "SWC", probe_swc(swc, drivers, soils, rng(seed, "towers/probe")),
                         provenance="shallow (5-10 cm) probe reading of the simulated soil water",
                         extra_attrs={"long_name": "volumetric soil water content at 5-10 cm (probe)"})
+    return ds
 
 
 def load_tower_network(cfg: TowerConfig) -> xr.Dataset:
