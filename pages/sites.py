@@ -16,7 +16,8 @@ from kgml_core import geo
 page.enter(__file__)
 
 FLUXES = ("GPP", "RECO", "NEE")
-MODEL_LABELS = {"tamrl": "TAM-RL (few-shot)", "tamrl_zero_shot": "TAM-RL (zero-shot)", "gbm": "Gradient boosting",
+MODEL_LABELS = {"tamrl": "TAM-RL (few-shot)", "tamrl_encoder_only": "TAM-RL (few-shot, encoder only)",
+                "tamrl_zero_shot": "TAM-RL (zero-shot)", "gbm": "Gradient boosting (LightGBM)",
                 "lstm": "LSTM", "ct_lstm": "CT-LSTM"}
 FLUX_UNITS = "g C m-2 d-1"
 

@@ -46,7 +46,7 @@ from kgml_core.training.tamrl import (TrainConfig, predict_series, train_ct_lstm
                                       window_data)
 from kgml_core.upscale import Member, upscale
 
-MODEL_NAMES = ("tamrl", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")
+MODEL_NAMES = ("tamrl", "tamrl_encoder_only", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")
 STRATA = ("igbp+climate", "igbp", "climate")
 REAL_DRIVERS = ("TA", "SW_IN", "VPD", "P", "WS")  # in every FLUXNET SUBSET daily file
 
@@ -241,6 +241,7 @@ def train_and_predict(a: SiteArrays, vocab: ClassVocab, train_idx: np.ndarray, t
     preds["ct_lstm"] = predict_series(ct, tes, scaler, cfg.train)
     tam = train_tamrl(data, lstm, trs.s.shape[-1], cfg.train, seed, wrap, cancel)
     preds["tamrl"] = predict_series(tam, tes, scaler, cfg.train, support)
+    preds["tamrl_encoder_only"] = predict_series(tam, tes, scaler, cfg.train, support, adapt=False)
     preds["tamrl_zero_shot"] = predict_series(tam, tes, scaler, cfg.train, None)
     for days, mask in (curve or {}).items():
         preds[f"tamrl_support_{days}"] = (preds["tamrl_zero_shot"] if not mask.any()
@@ -362,7 +363,7 @@ def scored_days(qc: np.ndarray, start: np.ndarray, qc_min: float | None) -> np.n
 
 AGAINST = ("obs", "truth")
 PAIRS = (("tamrl", "gbm"), ("tamrl", "lstm"), ("tamrl", "ct_lstm"), ("tamrl", "tamrl_zero_shot"),
-         ("tamrl_zero_shot", "gbm"))
+         ("tamrl_encoder_only", "tamrl_zero_shot"), ("tamrl_zero_shot", "gbm"))
 
 
 def virtual_experiment(ds: xr.Dataset, cfg: TamrlConfig, progress=None, cancel=None):
