@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 LEAFLET_VERSION := 1.9.4
 LEAFLET := static/vendor/leaflet/leaflet.js
 PORT ?= 8501
+# localhost by default; ADDRESS=0.0.0.0 only behind an authenticating proxy (README, Security)
+ADDRESS ?= 127.0.0.1
 
 .PHONY: install chromium run test bench clean
 
@@ -28,7 +30,7 @@ chromium:
 	@command -v /usr/bin/chromium > /dev/null || (apt-get update -qq && apt-get install -y -qq chromium > /dev/null)
 
 run: install
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m components.serve --server.port $(PORT) --server.address $(ADDRESS)
 
 test: install chromium
 	$(PY) -m pytest tests -q -p no:cacheprovider

@@ -9,7 +9,7 @@ import logging
 
 import streamlit as st
 
-from components import page as page_guard, selection, theme
+from components import auth, page as page_guard, selection, theme
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -33,6 +33,7 @@ PAGES = {
 }
 
 theme.apply()
+auth.require_sign_in()
 selection.init()
 page = st.navigation(PAGES)
 page_guard.mark_app_run()

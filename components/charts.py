@@ -5,28 +5,43 @@ from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
+from kgml_core import labels
+
 TEMPLATE = "plotly_white"
-PALETTE = px.colors.qualitative.Safe
 
 
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
-    fig.update_layout(template=TEMPLATE, title=title, height=height, margin=dict(l=60, r=20, t=50, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    """Explicit template (never Streamlit's placeholder colours), title above, legend below the axes."""
+    fig.update_layout(template=TEMPLATE, title=dict(text=title, x=0, xanchor="left"), height=height,
+                      margin=dict(l=70, r=20, t=50, b=60),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
+
+
+def _group_label(group) -> str:
+    """A state code as its name ("IA" -> "Iowa"), anything else as it is."""
+    text = str(group)
+    return labels.state_name(text) if len(text) == 2 and text.isupper() else text
 
 
 def distribution_figure(features: pd.DataFrame, groups: pd.Series, variable: str, units: str) -> go.Figure:
     """Box-and-points of one unit feature per group (e.g. per state)."""
-    frame = pd.DataFrame({"value": features[variable].astype(float), "group": groups.reindex(features.index)})
-    fig = px.box(frame.dropna(), x="group", y="value", color="group", points="all",
-                 color_discrete_sequence=PALETTE, hover_name=frame.dropna().index)
-    fig.update_yaxes(title=f"{variable} ({units})")
+    frame = pd.DataFrame({"value": features[variable].astype(float),
+                          "group": groups.reindex(features.index)}).dropna()
+    fig = go.Figure()
+    for group, rows in frame.groupby("group", sort=True):
+        fig.add_trace(go.Box(y=rows["value"], name=_group_label(group), boxpoints="all", jitter=0.4,
+                             marker=dict(color=labels.colour(group), size=4), text=list(rows.index),
+                             hovertemplate="%{text}: %{y:.3g}" + f" {units}<extra>{_group_label(group)}</extra>"))
+    described = labels.glossary().get(variable, "").rsplit(" (", 1)[0]
+    fig.update_yaxes(title=f"{variable}: {described} ({units})" if described else f"{variable} ({units})")
     fig.update_xaxes(title="group")
     fig.update_layout(showlegend=False)
-    return _layout(fig, f"{variable} by group")
+    return _layout(fig, f"{described or variable} by group")
 
 
 def shift_matrix_figure(matrix: pd.DataFrame, value: str = "MMD²") -> go.Figure:
@@ -47,8 +62,8 @@ def response_curves_figure(curves: pd.DataFrame, driver: str, response: str, dri
     fig = go.Figure()
     sub = curves[curves["driver"] == driver]
     for i, (group, rows) in enumerate(sub.groupby("group", sort=True)):
-        colour = PALETTE[i % len(PALETTE)]
-        fig.add_trace(go.Scatter(x=rows["x"], y=rows["mean"], mode="lines+markers", name=str(group),
+        colour = labels.colour(group)
+        fig.add_trace(go.Scatter(x=rows["x"], y=rows["mean"], mode="lines+markers", name=_group_label(group),
                                  line=dict(color=colour),
                                  error_y=dict(type="data", array=rows["std"], visible=True, thickness=1)))
     fig.update_xaxes(title=f"{driver} ({driver_units})")
@@ -68,8 +83,8 @@ def distance_error_figure(unit_distance: pd.DataFrame, error_label: str | None,
     fig = go.Figure()
     for i, (group, rows) in enumerate(frame.groupby("group", sort=True)):
         yy = y.loc[rows.index]
-        fig.add_trace(go.Scatter(x=rows["distance"], y=yy, mode="markers", name=str(group),
-                                 customdata=rows["unit"], marker=dict(size=8, color=PALETTE[i % len(PALETTE)]),
+        fig.add_trace(go.Scatter(x=rows["distance"], y=yy, mode="markers", name=_group_label(group),
+                                 customdata=rows["unit"], marker=dict(size=8, color=labels.colour(group)),
                                  hovertemplate="unit %{customdata}<br>distance %{x:.2f}<br>"
                                                + ("error" if has_err else "distance") + " %{y:.3f}<extra></extra>"))
     chosen = frame[frame["unit"].isin(list(highlight))]
@@ -86,8 +101,11 @@ def embedding_figure(embedding: pd.DataFrame, explained: Iterable[float] = ()) -
     """PCA view of the unit features (pc1, pc2) coloured by group."""
     ev = list(explained)
     frame = embedding.reset_index()
-    fig = px.scatter(frame, x="pc1", y="pc2", color="group", hover_name=frame.columns[0],
-                     color_discrete_sequence=PALETTE)
+    fig = go.Figure()
+    for group, rows in frame.groupby("group", sort=True):
+        fig.add_trace(go.Scatter(x=rows["pc1"], y=rows["pc2"], mode="markers", name=_group_label(group),
+                                 marker=dict(size=7, color=labels.colour(group)), text=rows[frame.columns[0]],
+                                 hovertemplate="%{text}<extra></extra>"))
     fig.update_xaxes(title=f"PC1 ({ev[0]:.0%} of variance, standardised)" if ev else "PC1 (standardised)")
     fig.update_yaxes(title=f"PC2 ({ev[1]:.0%} of variance, standardised)" if len(ev) > 1 else "PC2 (standardised)")
     return _layout(fig, "Units in feature space (PCA)")
@@ -98,19 +116,26 @@ def importance_figure(per_variable: pd.DataFrame, top: int = 10) -> go.Figure:
     frame = per_variable.assign(pair=per_variable["group_a"] + " vs " + per_variable["group_b"],
                                 abs_smd=per_variable["smd"].abs())
     frame = frame.sort_values("abs_smd", ascending=False).head(top)
-    fig = px.bar(frame[::-1], x="abs_smd", y="variable", color="pair", orientation="h",
-                 color_discrete_sequence=PALETTE)
-    fig.update_xaxes(title="|standardised mean difference| (–)")
-    fig.update_yaxes(title="feature")
-    return _layout(fig, "What differs most between groups")
+    frame = frame.assign(label=[f"{v} ({_group_label(a)} vs {_group_label(b)})" for v, a, b in
+                                zip(frame["variable"], frame["group_a"], frame["group_b"])])[::-1]
+    glossary = labels.glossary()
+    fig = go.Figure(go.Bar(
+        x=frame["abs_smd"], y=frame["label"], orientation="h", marker_color=labels.CATEGORICAL[0],
+        text=[glossary.get(v, v) for v in frame["variable"]],
+        hovertemplate="%{y}<br>%{text}<br>|SMD| %{x:.2f}<extra></extra>"))
+    fig.update_xaxes(title="|standardised mean difference| (pooled standard deviations)")
+    fig.update_yaxes(title="")
+    fig.update_layout(showlegend=False)
+    return _layout(fig, f"The {len(frame)} largest differences between two groups (each bar one feature "
+                        "and one pair)", 40 + 32 * len(frame) + 120)
 
 
 def model_bars(table: pd.DataFrame, value: str, units: str, title: str) -> go.Figure:
-    """Grouped bars: rows are models, columns fluxes (``table``: model x flux)."""
+    """Grouped bars: rows are models (identifiers or labels), columns fluxes (``table``: model x flux)."""
     fig = go.Figure()
-    for i, model in enumerate(table.index):
-        fig.add_trace(go.Bar(name=str(model), x=list(table.columns), y=table.loc[model].to_numpy(float),
-                             marker_color=PALETTE[i % len(PALETTE)]))
+    for model in table.index:
+        fig.add_trace(go.Bar(name=labels.model_name(model), x=list(table.columns), y=table.loc[model].to_numpy(float),
+                             marker_color=labels.colour(model)))
     fig.update_layout(barmode="group")
     fig.update_xaxes(title="flux")
     fig.update_yaxes(title=f"{value} ({units})")
@@ -121,12 +146,12 @@ def timeseries_figure(time: np.ndarray, series: Mapping[str, np.ndarray], variab
                       title: str) -> go.Figure:
     """Daily series (observations drawn as dots, models as lines)."""
     fig = go.Figure()
-    for i, (name, values) in enumerate(series.items()):
+    for name, values in series.items():
         obs = name in ("obs", "observed", "truth")
-        fig.add_trace(go.Scattergl(x=time, y=np.asarray(values, float), name=name,
+        fig.add_trace(go.Scattergl(x=time, y=np.asarray(values, float), name=labels.model_name(name),
                                    mode="markers" if obs else "lines",
                                    marker=dict(size=3, color="#222222") if obs else None,
-                                   line=None if obs else dict(width=1.4, color=PALETTE[i % len(PALETTE)])))
+                                   line=None if obs else dict(width=1.4, color=labels.colour(name))))
     fig.update_xaxes(title="date")
     fig.update_yaxes(title=f"{variable} ({units})")
     return _layout(fig, title)
@@ -146,11 +171,11 @@ def interval_figure(rows: pd.DataFrame, title: str, x_title: str) -> go.Figure:
     Values are fractions (drawn as %); a vertical line marks no difference.
     """
     fig = go.Figure()
-    for i, (group, part) in enumerate(rows.groupby("group", sort=False)):
+    for group, part in rows.groupby("group", sort=False):
         est = 100 * part["rel"].to_numpy(float)
         fig.add_trace(go.Scatter(
             x=est, y=part["label"], mode="markers", name=str(group),
-            marker=dict(size=9, color=PALETTE[i % len(PALETTE)]),
+            marker=dict(size=9, color=labels.flux_colour(str(group))),
             error_x=dict(type="data", symmetric=False, array=100 * part["hi"].to_numpy(float) - est,
                          arrayminus=est - 100 * part["lo"].to_numpy(float))))
     fig.add_vline(x=0, line_dash="dot", line_color="#555555")
@@ -161,14 +186,14 @@ def interval_figure(rows: pd.DataFrame, title: str, x_title: str) -> go.Figure:
 
 def support_curve_figure(curve: pd.DataFrame, references: Mapping[str, float], value: str, units: str,
                          title: str) -> go.Figure:
-    """Median RMSE against support length (``curve``: index days, column median), reference lines."""
+    """Median RMSE against support length (``curve``: index days, column median); ``references``: model key -> level."""
     fig = go.Figure()
-    labels = [("none (zero-shot)" if int(d) == 0 else f"{int(d)} d") for d in curve.index]
-    fig.add_trace(go.Scatter(x=labels, y=curve["median"].to_numpy(float), mode="lines+markers",
-                             name="TAM-RL few-shot", line=dict(width=2.5, color=PALETTE[0])))
-    for i, (name, v) in enumerate(references.items(), 1):
-        fig.add_hline(y=float(v), line_dash="dash", line_color=PALETTE[i % len(PALETTE)],
-                      annotation_text=name, annotation_position="top right")
+    ticks = [("none (zero-shot)" if int(d) == 0 else f"{int(d)} d") for d in curve.index]
+    fig.add_trace(go.Scatter(x=ticks, y=curve["median"].to_numpy(float), mode="lines+markers",
+                             name="TAM-RL few-shot", line=dict(width=2.5, color=labels.model_colour("tamrl"))))
+    for key, v in references.items():
+        fig.add_hline(y=float(v), line_dash="dash", line_color=labels.model_colour(key),
+                      annotation_text=labels.model_name(key), annotation_position="top right")
     fig.update_xaxes(title="support: days of the site's own observations (first year)", type="category")
     fig.update_yaxes(title=f"{value} ({units})")
     return _layout(fig, title)

@@ -19,7 +19,7 @@ import xarray as xr
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from components import maps
+from components import maps, text
 from kgml_core import geo
 
 SEASONS = {"DJF": (12, 1, 2), "MAM": (3, 4, 5), "JJA": (6, 7, 8), "SON": (9, 10, 11)}
@@ -168,7 +168,7 @@ def site_layer(sites: pd.DataFrame, cmap: str = "magma_r", label: str = "error")
             continue
         tip = f"{sid}: {label} {_fmt(e)}"
         folium.CircleMarker([row["lat"], row["lon"]], radius=7, color="#0D2B45", weight=1.5,
-                            fill=True, fill_color=fill, fill_opacity=0.95, tooltip=tip).add_to(layer)
+                            fill=True, fill_color=fill, fill_opacity=0.95, tooltip=text.tooltip(tip)).add_to(layer)
     return layer
 
 
@@ -181,7 +181,7 @@ def region_layer(states: Iterable[str], regions: pd.Series, names: dict | None =
     tint = {r: to_hex(palette(i % 10)) for i, r in enumerate(labels)}
     for feat in base["features"]:
         r = regions.get(feat["properties"]["id"])
-        feat["properties"]["region"] = (names or {}).get(r, f"region {r}") if r is not None else "none"
+        feat["properties"]["region"] = text.tooltip((names or {}).get(r, f"region {r}") if r is not None else "none")
         feat["properties"]["tint"] = tint.get(r, NO_DATA)
     layer = folium.FeatureGroup(name="detected regions", show=True)
     folium.GeoJson(base, name="regions",
@@ -208,7 +208,7 @@ def choropleth_layers(states: Iterable[str], values: pd.Series, title: str, unit
     states = geo.resolve_states(states)
     data = county_geojson(states, values, vmin, vmax, cmap, extra)
     fields = ["name", "state", "value", *(extra or {})]
-    aliases = ["County", "State", f"{title} ({units})", *(extra or {})]
+    aliases = [text.tooltip(a) for a in ("County", "State", f"{title} ({units})", *(extra or {}))]
     chosen = set(highlight)
     counties = folium.FeatureGroup(name=title)
     folium.GeoJson(

@@ -29,11 +29,15 @@ ACCEPTED = (".csv", ".nc", ".zip")
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 # zip archives: refused before anything is extracted when they would unpack to more than this
 MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
-MAX_ZIP_RATIO = 200  # uncompressed / compressed size of a member (zip bombs reach ~1000)
+# uncompressed / compressed size of a member: zip bombs reach ~1000, real FLUXNET/AmeriFlux CSV 2-30
+MAX_ZIP_RATIO = 100
 MAX_ZIP_MEMBERS = 500
 DATA_MEMBERS = (".csv", ".nc")
 # shipped beside the data in FLUXNET / AmeriFlux BASE-BADM archives; never read
 DOC_MEMBERS = (".txt", ".xlsx", ".pdf", ".md", ".json", ".xml")
+# peak memory of loading a CSV (tokens, then parsed columns), times its text size
+LOAD_MEMORY_FACTOR = 4
+MEMORY_SHARE = 0.5  # of the available memory, one load may use this share (unless KGML_LOAD_MEMORY_MB)
 UPLOAD_PREFIX = "kgml-upload-"
 STALE_UPLOAD_S = 24 * 3600
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -94,16 +98,46 @@ def check_upload(name: str, data: bytes) -> str:
     return ext
 
 
+def available_memory() -> int:
+    """Memory available to new allocations on this machine, bytes (``MemAvailable``)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def load_budget() -> int:
+    """Memory one data load may use, bytes: ``KGML_LOAD_MEMORY_MB``, else half the available memory."""
+    return settings.load_memory_bytes() or int(available_memory() * MEMORY_SHARE)
+
+
+def _mb(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:,.0f} MB"
+
+
+def check_memory(name: str, data_bytes: int, factor: float = LOAD_MEMORY_FACTOR) -> None:
+    """Raise ValueError naming ``name`` when loading ``data_bytes`` of data would exceed :func:`load_budget`."""
+    need, budget = data_bytes * factor, load_budget()
+    if need > budget:
+        raise ValueError(f"{shown_name(name)}: holds {_mb(data_bytes)} of data; loading it needs about "
+                         f"{_mb(need)} of memory, more than the {_mb(budget)} this server allows for one load")
+
+
 def _unsafe_member(member: str) -> bool:
     parts = PurePosixPath(member.replace("\\", "/")).parts
     return member.startswith(("/", "\\")) or ".." in parts or bool(re.match(r"^[A-Za-z]:", member))
 
 
-def check_archive(name: str, data: bytes) -> list[str]:
-    """The data members (CSV, NetCDF) of zip archive ``data``, after checking it without extracting.
+def check_archive(name: str, data: bytes | str | Path) -> list[str]:
+    """The data members (CSV, NetCDF) of zip archive ``data`` (bytes or a path), checked without extracting.
 
     Raises ValueError naming the archive (and member) when it is unreadable,
-    encrypted, would unpack to more than :data:`MAX_UNZIPPED_BYTES`, has a member
+    encrypted, would unpack to more than :data:`MAX_UNZIPPED_BYTES` or than the
+    memory one load may use (:func:`check_memory`), has a member
     compressed more than :data:`MAX_ZIP_RATIO` times (a zip bomb), more than
     :data:`MAX_ZIP_MEMBERS` members, a member with an absolute path or '..', a
     member that is neither data (CSV, NetCDF) nor documentation (nested archives
@@ -111,7 +145,7 @@ def check_archive(name: str, data: bytes) -> list[str]:
     """
     name = shown_name(name)
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as err:
         raise ValueError(f"{name}: not a readable zip archive ({err})") from None
@@ -138,10 +172,11 @@ def check_archive(name: str, data: bytes) -> list[str]:
         if suffix not in DATA_MEMBERS:
             raise ValueError(f"{name}: member '{member}' is not CSV or NetCDF "
                              "(archives may hold only CSV and NetCDF files)")
-        members.append(info.filename)
+        members.append(info)
     if not members:
         raise ValueError(f"{name}: the archive holds no CSV or NetCDF file")
-    return members
+    check_memory(name, sum(i.file_size for i in members))
+    return [i.filename for i in members]
 
 
 def save_upload(folder: Path, name: str, data: bytes) -> Path:
@@ -150,8 +185,11 @@ def save_upload(folder: Path, name: str, data: bytes) -> Path:
     Nothing is written when a check fails; the file appears in ``folder`` only
     complete (written to a temporary name, then renamed).
     """
-    if check_upload(name, data) == ".zip":
+    ext = check_upload(name, data)
+    if ext == ".zip":
         check_archive(name, data)
+    elif ext == ".csv":
+        check_memory(name, len(data))
     path = Path(folder) / sanitise_name(name)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
     try:
@@ -162,6 +200,33 @@ def save_upload(folder: Path, name: str, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def data_bytes(path: Path) -> int:
+    """How many bytes of data loading ``path`` reads: a zip's data members unpacked, a NetCDF's arrays.
+
+    A zip archive is checked by :func:`check_archive` on the way (without extracting).
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        check_archive(path.name, path)
+        with zipfile.ZipFile(path) as zf:
+            return sum(i.file_size for i in zf.infolist() if PurePosixPath(i.filename).suffix.lower() in DATA_MEMBERS)
+    if suffix == ".nc":  # compressed NetCDF4 unpacks: count its arrays (read lazily, nothing loaded)
+        try:
+            with xr.open_dataset(path, decode_times=False) as ds:
+                return int(sum(v.nbytes for v in ds.variables.values()))
+        except (OSError, ValueError):
+            return path.stat().st_size  # the loader reports what is wrong with it
+    return path.stat().st_size
+
+
+def check_files(paths: list[Path]) -> None:
+    """Raise ValueError naming the first file when the data of ``paths`` together would not fit :func:`load_budget`."""
+    total = 0
+    for path in paths:
+        total += data_bytes(path)
+        check_memory(path.name if len(paths) == 1 else f"{path.name} and the files before it", total)
 
 
 class UploadFolder:
@@ -282,16 +347,16 @@ def runs_table(kinds: tuple[str, ...]) -> pd.DataFrame:
 @st.cache_resource(max_entries=6, show_spinner="Reading the run's predictions...")
 def run_predictions(run_id: str, which: str = "predictions") -> xr.Dataset:
     """A run's saved NetCDF: ``predictions``, ``upscaled`` or ``real_predictions``."""
-    run = runtime.run_store().get(run_id)
-    if which == "predictions":
-        return run.predictions()
-    path = Path(run.path) / f"{which}.nc"
-    if not path.exists():
-        raise FileNotFoundError(f"run '{run_id}' has no {which}.nc")
-    return xr.load_dataset(path)
+    return runtime.run_store().get(run_id).dataset(which)
 
 
 @st.cache_data(ttl=60, max_entries=16, show_spinner=False)
 def run_metrics(run_id: str) -> dict:
     """A run's metrics.json."""
     return runtime.run_store().get(run_id).metrics()
+
+
+@st.cache_data(ttl=60, max_entries=16, show_spinner=False)
+def run_config(run_id: str) -> dict:
+    """A run's saved configuration (config.json)."""
+    return runtime.run_store().get(run_id).config

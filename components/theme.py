@@ -6,6 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from components import text
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 log = logging.getLogger("kgml_app")
 
@@ -22,9 +24,13 @@ def apply() -> None:
 
 
 def show_error(user_message: str, err: BaseException | None = None) -> None:
-    """Tell the user what went wrong in one line; the details go to the server log."""
+    """Tell the user what went wrong in one line; the details go to the server log.
+
+    ``user_message`` is plain text (names in it are shown literally); the error's first
+    line follows it without server paths.
+    """
     if err is not None:
         log.error("%s: %s", user_message, err, exc_info=err)
-        detail = str(err).strip().splitlines()
-        user_message = f"{user_message}: {detail[0]}" if detail else user_message
-    st.error(user_message, icon=":material/error:")
+        st.error(text.fmt("{}: {}", user_message, text.error_line(err)), icon=":material/error:")
+    else:
+        st.error(text.fmt("{}", user_message), icon=":material/error:")

@@ -26,8 +26,10 @@ import xarray as xr
 from torch import nn
 
 from kgml_core import schema
+from kgml_core.models.fast_gru import gru_time_major
 from kgml_core.models.kgml_ag import KGMLAg
 from kgml_core.training.data import DAILY_INPUTS, DAYS, INPUTS, NEEDED, SOIL_INPUTS, Normalizer
+from kgml_core.training.trainer import residue_fn
 
 OUTPUTS = ("RA", "RH", "NEE")
 
@@ -117,17 +119,6 @@ def county_inputs(ds: xr.Dataset, years=None) -> tuple[np.ndarray, np.ndarray, l
 
 
 # --------------------------------------------------------------------------- fast KGML-ag forward
-def gru_time_major(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
-    """Hidden states of the last layer of ``gru`` (eval mode, zero initial state) for x (T, B, F) -> (T, B, H).
-
-    Calls the same kernel as ``gru(x)`` but in time-major layout whatever the
-    module's ``batch_first``, so no transposed copies are made.
-    """
-    h0 = x.new_zeros(gru.num_layers, x.shape[1], gru.hidden_size)
-    return torch._VF.gru(x, h0, gru._flat_weights, gru.bias, gru.num_layers, 0.0, False,
-                         gru.bidirectional, False)[0]
-
-
 def kgml_ag_forward(model: KGMLAg, x: torch.Tensor, residue) -> dict[str, torch.Tensor]:
     """Eval-mode forward of KGML-ag in time-major layout (same values as ``model(x, residue)``).
 
@@ -158,25 +149,6 @@ def _flux(net: nn.Module, inp: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- batches
-def residue_fn(norm: Normalizer, gpp: torch.Tensor, time_major: bool):
-    """Callable ``(yield, ra) -> residue`` (standardised) with KGML-ag's residue rule.
-
-    residue = max(0, sum GPP - sum Ra - yield) * profile (g C m-2 d-1), as the
-    trainer computes it; ``gpp`` is (B, 365) or (365, B) g C m-2 d-1.
-    """
-    m, s = norm.y_mean, norm.y_std
-    axis = 0 if time_major else 1
-    profile = torch.from_numpy(norm.profile)
-    profile = profile[:, None] if time_major else profile[None, :]
-    gsum = gpp.sum(axis)
-
-    def residue(yield_std: torch.Tensor, ra_std: torch.Tensor) -> torch.Tensor:
-        total = torch.relu(gsum - (ra_std * s["RA"] + m["RA"]).sum(axis) - (yield_std * s["YIELD"] + m["YIELD"]))
-        tot = total[None, :] if time_major else total[:, None]
-        return (tot * profile - m["RESIDUE"]) / s["RESIDUE"]
-    return residue
-
-
 def predict_arrays(model: nn.Module, x: np.ndarray, gpp: np.ndarray, norm: Normalizer,
                    batch_size: int = 256) -> dict[str, np.ndarray]:
     """Physical predictions for unit-year inputs, in batches.
@@ -206,10 +178,10 @@ def predict_arrays(model: nn.Module, x: np.ndarray, gpp: np.ndarray, norm: Norma
             gb = torch.from_numpy(np.ascontiguousarray(gpp[lo:hi]))
             if fast:
                 pred = kgml_ag_forward(model, xb.transpose(0, 1).contiguous(),
-                                       residue_fn(norm, gb.t(), time_major=True))
+                                       residue_fn(norm, gb.t(), day_axis=0))
                 pred = {k: (v.t() if v.ndim == 2 else v) for k, v in pred.items()}
             else:
-                pred = model(xb, residue_fn(norm, gb, time_major=False))
+                pred = model(xb, residue_fn(norm, gb))
             for k in OUTPUTS:
                 out[k][lo:hi] = (pred[k.lower()] * norm.y_std[k] + norm.y_mean[k]).numpy()
             out["YIELD"][lo:hi] = (pred["yield"] * norm.y_std["YIELD"] + norm.y_mean["YIELD"]).numpy()

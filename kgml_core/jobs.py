@@ -14,20 +14,16 @@ queued jobs of a dead process are queued again, running ones become
 interrupted job again, from its run's last checkpoint when the experiment's
 runner accepts ``resume=<run id>``, else from scratch.
 
-Experiments are looked up in :data:`EXPERIMENTS` (kind -> module and function
-names): adding one is a line there. The module must expose ``preset(name,
-**overrides)`` returning its config dataclass and a runner
-``run(config, store=, progress=, cancel=) -> Run`` (optionally also accepting
-``name=`` and ``resume=``).
+Experiments are looked up in :data:`kgml_core.experiments.EXPERIMENTS`: a job
+builds its experiment's configuration from a preset and overrides (checked at
+submission) and runs :meth:`~kgml_core.experiments.base.Experiment.execute`,
+with ``resume=`` when the experiment is resumable.
 """
 from __future__ import annotations
 
-import importlib
-import inspect
 import itertools
 import json
 import logging
-import math
 import os
 import queue
 import secrets
@@ -38,22 +34,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from kgml_core.experiments import EXPERIMENTS, get
 from kgml_core.progress import CancelToken, Cancelled, ProgressEvent
 from kgml_core.runs import Run, RunStore, file_lock, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-# kind -> (module, runner function)
-EXPERIMENTS: dict[str, tuple[str, str]] = {
-    "state_vs_global": ("kgml_core.experiments.state_vs_global", "run_state_vs_global"),
-    "tamrl": ("kgml_core.experiments.tamrl", "run_tamrl"),
-}
 HISTORY_LIMIT = 5000
 TERMINAL = ("finished", "failed", "cancelled", "interrupted")
+# queued jobs allowed at once: on the whole server, and per owner (a signed-in user or a browser session)
+MAX_QUEUED = int(os.environ.get("KGML_MAX_QUEUED", "10"))
+MAX_QUEUED_PER_OWNER = int(os.environ.get("KGML_MAX_QUEUED_PER_USER", "3"))
 JOBS_FOLDER = "jobs"
 KEEP_ENDED = 200  # ended job records kept on disk (older ones are pruned at start-up)
 _RECORD_FIELDS = ("id", "kind", "name", "overrides", "preset", "status", "submitted", "started",
-                  "ended", "run_id", "error", "resume_from", "resumed_by", "pid", "host")
+                  "ended", "run_id", "error", "resume_from", "resumed_by", "pid", "host", "owner", "notes")
+
+
+class QueueFull(ValueError):
+    """Too many queued jobs (on the server, or of one owner): the job was not queued."""
 
 
 @dataclass
@@ -62,7 +61,12 @@ class Job:
 
     ``status`` is queued, running, finished, failed, cancelled or interrupted
     (its process died while it ran). ``resume_from`` is the run id a resumed
-    job continues; ``resumed_by`` the id of the job that resumed this one.
+    job continues; ``resumed_by`` the id of the job that resumed this one;
+    ``owner`` who submitted it (a user id, or a browser session's id);
+    ``notes`` what the run said worth keeping (stages reused from earlier runs).
+
+    ``history`` is an immutable tuple replaced whole at every event, so a reader
+    (the live loss chart) always holds a consistent snapshot while training appends.
     """
 
     id: str
@@ -80,8 +84,10 @@ class Job:
     resumed_by: str | None = None
     pid: int = field(default_factory=os.getpid)
     host: str = field(default_factory=socket.gethostname)
+    owner: str | None = None
     last: ProgressEvent | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: tuple[dict[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
     cancel_token: CancelToken = field(default_factory=CancelToken)
 
     @property
@@ -106,68 +112,28 @@ class Job:
         rec = {k: rec[k] for k in _RECORD_FIELDS if k in rec}
         rec["overrides"] = {k: tuple(v) if isinstance(v, list) else v
                             for k, v in (rec.get("overrides") or {}).items()}
+        rec["notes"] = tuple(rec.get("notes") or ())
         return cls(**rec)
 
 
 def build_config(kind: str, preset: str, overrides: dict[str, Any]):
-    """The config dataclass of experiment ``kind`` from a preset and overrides, checked.
+    """The checked configuration of experiment ``kind`` from a preset and overrides.
 
-    Raises ValueError naming an unknown kind, an unknown state, years out of
-    range or a non-finite number (TypeError for an unknown override), so that a
-    bad setting is refused at submission and no run is created for it.
+    Raises ValueError naming an unknown kind, an unknown setting, an unknown
+    state, years out of range or a non-finite number, so that a bad setting is
+    refused at submission and no run is created for it.
     """
-    if kind not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {kind!r}: expected one of {sorted(EXPERIMENTS)}")
-    module = importlib.import_module(EXPERIMENTS[kind][0])
-    config = module.preset(preset, **overrides)
-    check_config(config)
-    return config
-
-
-def check_config(config: Any) -> None:
-    """Check the fields every experiment shares: ``states``, ``years``, finite numbers, ``seed`` >= 0."""
-    from kgml_core import geo
-    from kgml_core.simulator.config import check_years
-
-    if getattr(config, "states", None) is not None:
-        geo.resolve_states(config.states)
-    if getattr(config, "years", None) is not None:
-        check_years(tuple(config.years))
-    if int(getattr(config, "seed", 0) or 0) < 0:
-        raise ValueError(f"seed must be >= 0, got {config.seed}")
-    items = vars(config).items() if hasattr(config, "__dict__") else ()
-    for key, value in items:
-        values = value if isinstance(value, (tuple, list)) else (value,)
-        for v in values:
-            if isinstance(v, float) and not math.isfinite(v):
-                raise ValueError(f"setting {key} must be a finite number, got {value!r}")
+    return get(kind).config(preset, **overrides)
 
 
 def available_experiments() -> list[str]:
-    """The experiment kinds whose modules import on this installation."""
-    kinds = []
-    for kind, (module_name, _) in EXPERIMENTS.items():
-        try:
-            importlib.import_module(module_name)
-        except ImportError:
-            log.warning("experiment %s unavailable: %s does not import", kind, module_name)
-            continue
-        kinds.append(kind)
-    return kinds
-
-
-def _runner(kind: str) -> Callable:
-    module_name, func_name = EXPERIMENTS[kind]
-    return getattr(importlib.import_module(module_name), func_name)
-
-
-def _accepts(func: Callable, name: str) -> bool:
-    return name in inspect.signature(func).parameters
+    """The registered experiment kinds."""
+    return list(EXPERIMENTS)
 
 
 def can_resume(kind: str) -> bool:
-    """Whether experiment ``kind`` continues an interrupted run (its runner takes ``resume=``)."""
-    return kind in EXPERIMENTS and _accepts(_runner(kind), "resume")
+    """Whether experiment ``kind`` continues an interrupted run from its checkpoints."""
+    return kind in EXPERIMENTS and EXPERIMENTS[kind].resumable
 
 
 def _pid_alive(pid: int | None, host: str | None) -> bool:
@@ -181,19 +147,6 @@ def _pid_alive(pid: int | None, host: str | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-class _TrackingStore(RunStore):
-    """The job's view of the run store: tells the job its run id as soon as the run exists."""
-
-    def __init__(self, store: RunStore, on_create: Callable[[Run], None]):
-        super().__init__(store.root, stale_after=store.stale_after)
-        self._on_create = on_create
-
-    def create(self, kind: str, config: dict, name: str | None = None) -> Run:
-        run = super().create(kind, config, name=name)
-        self._on_create(run)
-        return run
 
 
 class JobQueue:
@@ -299,27 +252,45 @@ class JobQueue:
 
     # -- public API ----------------------------------------------------------
     def submit(self, kind: str, preset: str = "quick", overrides: dict[str, Any] | None = None,
-               name: str | None = None, resume_from: str | None = None) -> Job:
+               name: str | None = None, resume_from: str | None = None, owner: str | None = None) -> Job:
         """Queue experiment ``kind``; the config is built (and checked) now, run later.
 
         ``resume_from`` is the id of an interrupted run to continue (experiments
-        that cannot resume start from scratch; see :func:`can_resume`).
+        that cannot resume start from scratch; see :func:`can_resume`). ``owner``
+        is recorded with the job (and its run). Raises :class:`QueueFull` when
+        :data:`MAX_QUEUED` jobs wait already, or ``owner`` has
+        :data:`MAX_QUEUED_PER_OWNER` jobs waiting or running.
         """
         overrides = dict(overrides or {})
         build_config(kind, preset, overrides)  # fail fast on bad settings
         json.dumps(overrides, default=list)  # the record must be JSON (raises TypeError otherwise)
         with self._lock:
+            self._check_caps(owner)
             job_id = f"job-{int(time.time())}-{next(self._ids)}-{secrets.token_hex(2)}"
             job = Job(job_id, kind, name or f"{kind} ({preset})", overrides, preset,
-                      resume_from=resume_from if can_resume(kind) else None)
+                      resume_from=resume_from if can_resume(kind) else None, owner=owner)
             self._jobs[job_id] = job
         self._save(job)
         self._queue.put(job_id)
         log.info("queued %s: %s", job_id, job.name)
         return job
 
-    def resume(self, job_id: str) -> Job:
+    def _check_caps(self, owner: str | None) -> None:
+        """Raise :class:`QueueFull` when the server's or ``owner``'s share of the queue is used up (lock held)."""
+        waiting = [j for j in self._jobs.values() if j.status == "queued"]
+        if len(waiting) >= MAX_QUEUED:
+            raise QueueFull(f"{len(waiting)} jobs are already waiting on this server (at most {MAX_QUEUED}): "
+                            "try again when some have run")
+        if owner is not None:
+            mine = [j for j in self._jobs.values() if j.owner == owner and j.status in ("queued", "running")]
+            if len(mine) >= MAX_QUEUED_PER_OWNER:
+                raise QueueFull(f"you already have {len(mine)} jobs waiting or running (at most "
+                                f"{MAX_QUEUED_PER_OWNER} each): cancel one or wait for it to end")
+
+    def resume(self, job_id: str, owner: str | None = None) -> Job:
         """Start interrupted job ``job_id`` again as a new job (from its run's checkpoints if possible).
+
+        The new job belongs to ``owner`` (default: the interrupted job's owner).
 
         Raises ValueError when the job is not interrupted or was already resumed.
         """
@@ -328,7 +299,8 @@ class JobQueue:
             raise ValueError(f"job {job_id} is {old.status}"
                              + (f" and was resumed by {old.resumed_by}" if old.resumed_by else "")
                              + ": only an interrupted job can be resumed")
-        new = self.submit(old.kind, old.preset, old.overrides, name=old.name, resume_from=old.run_id)
+        new = self.submit(old.kind, old.preset, old.overrides, name=old.name, resume_from=old.run_id,
+                          owner=owner if owner is not None else old.owner)
         old.resumed_by = new.id
         self._save(old)
         return new
@@ -369,11 +341,15 @@ class JobQueue:
     # -- workers -------------------------------------------------------------
     def _progress(self, job: Job) -> Callable[[ProgressEvent], None]:
         def record(event: ProgressEvent) -> None:
+            if event.note:
+                job.notes = (*job.notes, event.message)     # e.g. "pretraining reused from run X"
+                return
             job.last = event
             if event.losses:
-                job.history.append({"t": time.time() - (job.started or time.time()),
-                                    "stage": event.stage, "epoch": event.epoch, **event.losses})
-                del job.history[:-HISTORY_LIMIT]
+                point = {"t": time.time() - (job.started or time.time()),
+                         "stage": event.stage, "epoch": event.epoch, **event.losses}
+                # publish a new tuple: readers never see a list that grows under them
+                job.history = (*job.history[-(HISTORY_LIMIT - 1):], point)
         return record
 
     def _work(self) -> None:
@@ -383,12 +359,12 @@ class JobQueue:
                 continue
             self._run(job)
 
-    def _created(self, job: Job, runner: Callable) -> Callable[[Run], None]:
+    def _created(self, job: Job) -> Callable[[Run], None]:
         def created(run: Run) -> None:
             if job.run_id is None:
                 job.run_id = run.id
-                if job.name and not _accepts(runner, "name"):
-                    self.store.rename(run.id, job.name)
+                if job.owner:
+                    self.store.set_owner(run.id, job.owner)
                 self._save(job)
         return created
 
@@ -396,17 +372,12 @@ class JobQueue:
         job.status, job.started = "running", time.time()
         self._save(job)
         try:
-            config = build_config(job.kind, job.preset, job.overrides)
-            runner = _runner(job.kind)
-            kwargs: dict[str, Any] = {}
-            if _accepts(runner, "name"):
-                kwargs["name"] = job.name
-            if job.resume_from and _accepts(runner, "resume"):
-                kwargs["resume"] = job.resume_from
-            store = _TrackingStore(self.store, self._created(job, runner))
-            run = runner(config, store=store, progress=self._progress(job), cancel=job.cancel_token,
-                         **kwargs)
-            job.run_id = getattr(run, "id", None) or job.run_id
+            experiment = get(job.kind)
+            config = experiment.config(job.preset, **job.overrides)
+            run = experiment.execute(config, self.store.observed(self._created(job)), self._progress(job),
+                                     job.cancel_token, name=job.name,
+                                     resume=job.resume_from if experiment.resumable else None)
+            job.run_id = run.id
             job.status = "cancelled" if job.cancel_token.cancelled else "finished"
         except Cancelled:
             job.status = "cancelled"

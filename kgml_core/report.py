@@ -7,21 +7,26 @@ are inline PNG (base64).
 from __future__ import annotations
 
 import base64
+import copy
 import html
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Sequence
 
 import pandas as pd
 
+from kgml_core import labels
+
 CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1100px;color:#1B2A1F}
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;padding:0 16px;max-width:1100px;color:#1B2A1F}
 h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccd}
 .meta{color:#555;font-size:.9em} table.metrics{border-collapse:collapse;font-size:.9em;margin:.5em 0}
 table.metrics th,table.metrics td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-table.metrics th{background:#EEF3EC} .grid{display:flex;flex-wrap:wrap;gap:16px}
+table.metrics th{background:#EEF3EC;text-align:left} table.metrics td.label{text-align:left}
+.verdict{border-left:6px solid #707070;padding:4px 10px;margin:6px 0;background:#FAFAFA} .grid{display:flex;flex-wrap:wrap;gap:16px}
 .grid figure{margin:0;flex:1 1 480px} figcaption{font-size:.85em;color:#444} img{max-width:100%}
-ul.notes li{margin:.2em 0}
+ul.notes li{margin:.2em 0} figure.chart{margin:1em 0;width:100%}
 """
 
 
@@ -43,6 +48,7 @@ class ReportContent:
     maps : key maps as PNG.
     figures : plotly figures (``plotly.graph_objects.Figure``) with their titles.
     notes : plain-language findings, one sentence each.
+    verdicts : (sentence, colour) pairs drawn as colour-coded lines (e.g. one per state).
     """
 
     title: str
@@ -52,6 +58,7 @@ class ReportContent:
     figures: list[tuple[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     source: str = ""
+    verdicts: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _plotly_js() -> str:
@@ -60,18 +67,74 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
+# Streamlit's plotly template writes placeholder colours (#000001, #000002, ...) that only its own
+# front end maps to real ones; in a stand-alone page they draw near-black.
+_PLACEHOLDER = re.compile(r"^#0000[0-9]{2}$")
+
+
+def _real_colour(value, name: str):
+    if isinstance(value, str) and _PLACEHOLDER.match(value):
+        return labels.colour(name)
+    return value
+
+
+def report_figure(fig):
+    """A copy of ``fig`` fit for a stand-alone page.
+
+    Plotly's own white template (never the app's), every placeholder colour replaced by the
+    trace's colour from :mod:`kgml_core.labels`, margins that leave room for tick labels and
+    axis titles (automargin), no in-figure title (the page's caption names the chart) and the
+    legend below the axes.
+    """
+    import plotly.graph_objects as go
+
+    out = go.Figure(copy.deepcopy(fig.to_dict()))
+    for trace in out.data:
+        name = trace.name or ""
+        for part in ("marker", "line"):
+            obj = getattr(trace, part, None)
+            if obj is not None and getattr(obj, "color", None) is not None:
+                obj.color = _real_colour(obj.color, name)
+        if getattr(trace, "error_y", None) is not None and trace.error_y.color is not None:
+            trace.error_y.color = _real_colour(trace.error_y.color, name)
+    named = [t for t in out.data if t.name]
+    out.update_layout(template="plotly_white", title_text="", showlegend=bool(named), height=max(int(out.layout.height or 380), 380),
+                      margin=dict(l=80, r=24, t=24, b=90), autosize=True,
+                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    out.update_xaxes(automargin=True, title_standoff=12)
+    out.update_yaxes(automargin=True, title_standoff=12)
+    return out
+
+
 def _figure_div(fig, div_id: str) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
+    return report_figure(fig).to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                                      config={"displaylogo": False, "responsive": True})
+
+
+def _header(name) -> str:
+    """A column or index name as a header: model identifiers become their names."""
+    text = str(name)
+    return labels.model_name(text) if text in labels.MODEL_NAMES else text
 
 
 def metrics_html(table: pd.DataFrame) -> str:
-    """The metrics table as an HTML table (numbers rounded to 3 significant digits)."""
+    """The metrics table as an HTML table: numbers to 3 significant digits, human headers.
+
+    A meaningful index (named, or not a plain 0..n-1 range) becomes the leading column(s);
+    a plain range index is dropped, and the columns' own axis name is never shown as a header.
+    """
     fmt = table.copy()
+    plain = isinstance(fmt.index, pd.RangeIndex) and not any(fmt.index.names)
+    if not plain:
+        fmt = fmt.reset_index()
+    fmt.columns = [_header(c) for c in fmt.columns]
+    fmt.columns.name = None
     for col in fmt.columns:
         if pd.api.types.is_numeric_dtype(fmt[col]):
             fmt[col] = fmt[col].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
-    return fmt.to_html(classes="metrics", border=0, escape=True)
+        else:
+            fmt[col] = fmt[col].map(lambda v: _header(v) if isinstance(v, str) else v)
+    return fmt.to_html(classes="metrics", border=0, escape=True, index=False)
 
 
 def build_report(content: ReportContent) -> str:
@@ -80,6 +143,10 @@ def build_report(content: ReportContent) -> str:
     parts = [f"<h1>{html.escape(content.title)}</h1>",
              f'<p class="meta">Region: {html.escape(content.region)}<br>'
              f"Source: {html.escape(content.source or 'KGML carbon dashboard')}<br>Generated {stamp}</p>"]
+    if content.verdicts:
+        parts.append("<h2>The answer, state by state</h2>" + "".join(
+            f'<p class="verdict" style="border-left-color:{html.escape(c)}">{html.escape(t)}</p>'
+            for t, c in content.verdicts))
     if content.notes:
         parts.append("<h2>Key findings</h2><ul class='notes'>"
                      + "".join(f"<li>{html.escape(n)}</li>" for n in content.notes) + "</ul>")
@@ -93,9 +160,9 @@ def build_report(content: ReportContent) -> str:
     head_js = ""
     if content.figures:
         head_js = f'<script type="text/javascript">{_plotly_js()}</script>'
-        divs = "".join(f"<figure>{_figure_div(fig, f'fig{i}')}<figcaption>{html.escape(t)}</figcaption></figure>"
-                       for i, (t, fig) in enumerate(content.figures))
-        parts.append(f"<h2>Charts</h2><div class='grid'>{divs}</div>")
+        divs = "".join(f"<figure class='chart'><figcaption><b>{html.escape(t)}</b></figcaption>"
+                       f"{_figure_div(fig, f'fig{i}')}</figure>" for i, (t, fig) in enumerate(content.figures))
+        parts.append(f"<h2>Charts</h2>{divs}")
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(content.title)}</title><style>{CSS}</style>{head_js}</head><body>"
             + "\n".join(parts) + "</body></html>")

@@ -7,7 +7,7 @@ Layout under the store root (default :func:`kgml_core.settings.runs_dir`)::
     <run_id>/config.json    the configuration the run was started with (incl. seed)
     <run_id>/status.json    status, pid, host, heartbeat, created, finished, seconds
     <run_id>/metrics.json   metrics (written by :meth:`Run.save_metrics`)
-    <run_id>/predictions.nc predictions as NetCDF
+    <run_id>/NAME.nc        datasets as NetCDF (:meth:`Run.save_dataset`; ``predictions.nc`` for every experiment)
     <run_id>/weights/*.pt   torch state dicts, loaded with ``weights_only=True``
     <run_id>/log.txt        human-readable log
 
@@ -33,7 +33,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -123,6 +123,10 @@ def _headline(metrics: dict) -> tuple[str | None, float | None]:
     return None, None
 
 
+class RunBusy(ValueError):
+    """The run is still running: cancel its job before deleting it."""
+
+
 class Run:
     """One run directory. Create it with :meth:`RunStore.create`; open it with :meth:`RunStore.get`."""
 
@@ -148,6 +152,11 @@ class Run:
     @property
     def kind(self) -> str:
         return self._status().get("kind", "")
+
+    @property
+    def owner(self) -> str | None:
+        """Who started the run (recorded by the job queue; None for runs made outside it)."""
+        return self._status().get("owner")
 
     @property
     def status(self) -> str:
@@ -205,10 +214,10 @@ class Run:
             raise FileNotFoundError(f"run '{self.id}' has no file {path.name}")
         return _read_json(path)
 
-    def save_predictions(self, ds: xr.Dataset) -> None:
-        """Write ``predictions.nc`` (NetCDF) atomically."""
-        target = self.path / "predictions.nc"
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".predictions.", suffix=".nc")
+    def save_dataset(self, name: str, ds: xr.Dataset) -> None:
+        """Write ``NAME.nc`` (NetCDF) atomically."""
+        target = self._file(name, ".nc")
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{name}.", suffix=".nc")
         os.close(fd)
         try:
             ds.to_netcdf(tmp)
@@ -218,12 +227,24 @@ class Run:
                 os.unlink(tmp)
             raise
 
+    def dataset(self, name: str) -> xr.Dataset:
+        """The saved ``NAME.nc``, loaded into memory (FileNotFoundError naming the run when absent)."""
+        path = self._file(name, ".nc")
+        if not path.exists():
+            raise FileNotFoundError(f"run '{self.id}' has no {name} ({path.name})")
+        return xr.load_dataset(path)
+
+    def has_dataset(self, name: str) -> bool:
+        """Whether ``NAME.nc`` was saved."""
+        return self._file(name, ".nc").exists()
+
+    def save_predictions(self, ds: xr.Dataset) -> None:
+        """Write ``predictions.nc`` (NetCDF) atomically."""
+        self.save_dataset("predictions", ds)
+
     def predictions(self) -> xr.Dataset:
         """The saved predictions, loaded into memory."""
-        path = self.path / "predictions.nc"
-        if not path.exists():
-            raise FileNotFoundError(f"run '{self.id}' has no predictions ({path})")
-        return xr.load_dataset(path)
+        return self.dataset("predictions")
 
     def _weights_path(self, name: str) -> Path:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
@@ -307,6 +328,7 @@ class RunStore:
         self.root = Path(root) if root is not None else settings.runs_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.stale_after = stale_after
+        self._hooks: list[Callable[[Run], None]] = []
 
     # -- index -------------------------------------------------------------
     @contextlib.contextmanager
@@ -378,7 +400,36 @@ class RunStore:
         summary = self._summary(self.root / run_id)
         summary.pop("run_id")
         self._update_index(run_id, **summary)
-        return Run(self, run_id)
+        run = Run(self, run_id)
+        self._created(run)
+        return run
+
+    def reopen(self, run_id: str, kind: str) -> Run:
+        """Mark the cancelled, failed or interrupted run ``run_id`` of ``kind`` running again, in this process.
+
+        Raises ValueError for a run of another kind, or one that runs or finished.
+        """
+        run = self.get(run_id)
+        if run.kind != kind:
+            raise ValueError(f"run '{run_id}' is a {run.kind!r} run, not {kind!r}; cannot resume it")
+        if run.status in ("running", "finished"):
+            raise ValueError(f"run '{run_id}' is {run.status}; only cancelled, failed or interrupted "
+                             f"runs can be resumed")
+        run._update_status(status="running", pid=os.getpid(), host=socket.gethostname(), heartbeat=_now(),
+                           finished=None, seconds=None)
+        self._update_index(run.id, status="running", seconds=None)
+        self._created(run)
+        return run
+
+    def observed(self, on_create: Callable[[Run], None]) -> "RunStore":
+        """This store, seen through a hook called with every run it creates or reopens."""
+        view = RunStore(self.root, stale_after=self.stale_after)
+        view._hooks = [*self._hooks, on_create]
+        return view
+
+    def _created(self, run: Run) -> None:
+        for hook in self._hooks:
+            hook(run)
 
     def get(self, run_id: str) -> Run:
         """The run ``run_id``; KeyError when it does not exist."""
@@ -410,9 +461,19 @@ class RunStore:
         run._update_status(name=name.strip())
         self._update_index(run_id, name=name.strip())
 
+    def set_owner(self, run_id: str, owner: str) -> None:
+        """Record who started run ``run_id``."""
+        self.get(run_id)._update_status(owner=owner)
+
     def delete(self, run_id: str) -> None:
-        """Remove run ``run_id`` and its index entry."""
+        """Remove run ``run_id`` and its index entry.
+
+        Raises KeyError when it no longer exists (someone else deleted it) and
+        :class:`RunBusy` while it is running (its job still writes into it).
+        """
         run = self.get(run_id)
+        if run.status == "running":
+            raise RunBusy(f"run '{run_id}' is still running: cancel its job first, then delete it")
         trash = self.root / f".trash-{run_id}-{secrets.token_hex(2)}"
         os.replace(run.path, trash)
         self._update_index(run_id, remove=True)

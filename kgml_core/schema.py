@@ -26,6 +26,9 @@ ANNUAL = ("unit", "year")
 STATIC = ("unit",)
 
 UNIT_KINDS = ("county", "site")
+# ``attrs["time_step"]`` of a dataset whose ``time`` is not daily (FLUXNET WW/MM/YY products, for
+# validation): ``time`` holds the start of each period and fluxes/precipitation stay mean daily rates.
+TIME_STEPS = {"D": "daily", "W": "weekly", "M": "monthly", "Y": "yearly"}
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,10 @@ def _check_coords(ds: xr.Dataset) -> list[str]:
             step = np.diff(ds["time"].values).astype("timedelta64[D]").astype(int)
             if np.any(step <= 0):
                 problems.append("coordinate 'time' is not strictly increasing")
-            elif np.any(step != 1):
+            elif ds.attrs.get("time_step", "D") == "D" and np.any(step != 1):
                 problems.append("coordinate 'time' is not daily (gaps or steps other than 1 day)")
+        if ds.attrs.get("time_step", "D") not in TIME_STEPS:
+            problems.append(f"attribute 'time_step' is {ds.attrs['time_step']!r}, expected one of {list(TIME_STEPS)}")
     return problems
 
 

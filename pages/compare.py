@@ -1,8 +1,10 @@
 """Model comparison: metrics of a state-vs-global run, with confidence intervals, scatter, series and the sweep."""
+import html
+
 import streamlit as st
 
 from components import compare, data_session, page, runtime, selection, theme
-from kgml_core import geo, report
+from kgml_core import geo, labels, report, verdict
 
 page.enter(__file__)
 
@@ -19,8 +21,8 @@ if runs.empty:
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-labels = dict(zip(runs["run_id"], runs["name"]))
-run_id = st.selectbox("Run", list(runs["run_id"]), format_func=lambda r: f"{labels[r]} ({r})",
+names = dict(zip(runs["run_id"], runs["name"]))
+run_id = st.selectbox("Run", list(runs["run_id"]), format_func=lambda r: f"{names[r]} ({r})",
                       help="A finished SDSA-KGML comparison run from the run store.")
 try:
     metrics = data_session.run_metrics(run_id)
@@ -36,23 +38,45 @@ c1, c2 = st.columns([1, 1])
 metric = c1.selectbox("Metric", ["rmse", "r2", "mae", "mse", "bias", "n"], key="cmp_metric",
                       help="RMSE, MAE, MSE: lower is better; R2: higher is better; bias: closest to 0.")
 flux = c2.selectbox("Flux", [f for f in ["RH", "RA", "NEE", "RECO", "YIELD"] if f in set(long["flux"])],
-                    key="cmp_flux", help="Daily fluxes in g C m-2 d-1; YIELD annual in g C m-2.")
+                    key="cmp_flux", format_func=labels.flux_name,
+                    help="Daily fluxes in g C m-2 d-1; yield annual in g C m-2. "
+                         + "; ".join(f"{labels.flux_name(f, short=True)}: {labels.FLUX_HELP[f]}"
+                                     for f in ("RA", "RH", "NEE")))
 if "seconds" in metrics:
     st.caption(f"Run took {metrics['seconds']:.0f} s.")
 
-st.subheader("Metrics: states × fluxes × models (best of each row highlighted)")
-table = compare.metric_table(long, metric)
-st.dataframe(compare.styled(table, metric), width="stretch")
-
-st.subheader(f"{metric.upper()} of {flux} by state")
-bars = compare.rmse_bars(long, flux, metric)
-st.plotly_chart(bars, key="cmp_bars")
+verdicts = verdict.state_verdicts(metrics, flux if flux in ("RH", "RA", "NEE", "RECO") else "RH")
+if verdicts:
+    st.subheader(f"The answer: state-specific against global, {labels.flux_name(verdicts[0].flux)}")
+    for v in verdicts:
+        st.html(f'<div class="kgml-verdict" style="border-left:6px solid {v.colour};padding:6px 12px;'
+                f'margin:4px 0;background:#FAFAF7;font-size:1.05rem">{html.escape(v.sentence)}</div>')
+    st.caption("Percent of the global model's RMSE on held-out counties and years; 95 % interval from a paired "
+               "bootstrap over counties. Green: lower error and the interval excludes no change; grey: no clear "
+               "difference; orange/red: higher error.")
 
 boot = compare.bootstrap_frame(metrics)
 if not boot.empty and flux in set(boot["flux"]):
-    st.subheader("Paired bootstrap: RMSE difference with 95 % interval")
-    st.caption("Below 0: the first-named model has the lower RMSE; an interval that excludes 0 is significant.")
+    st.subheader("How sure: RMSE change against the global model, with 95 % intervals")
+    st.caption("Below 0: lower error than the global model. Only the state- and region-specific models are drawn, "
+               "so their differences are readable; the table below has every model.")
     st.plotly_chart(compare.bootstrap_figure(boot, flux), key="cmp_boot")
+
+explanation = verdict.process_model_explanation(metrics, data_session.run_config(run_id), flux
+                                                if flux in ("RH", "RA", "NEE", "RECO") else "RH")
+if explanation:
+    with st.expander("Why does the process model do so well here?", expanded=False):
+        for line in explanation:
+            st.markdown(line)
+
+st.subheader("Metrics: states × fluxes × models (best of each row highlighted)")
+table = compare.metric_table(long, metric)
+st.dataframe(compare.styled(table, metric).relabel_index(
+    [labels.model_name(c, short=True) for c in table.columns], axis="columns"), width="stretch")
+
+st.subheader(f"{metric.upper()} of {labels.flux_name(flux)} by state")
+bars = compare.rmse_bars(long, flux, metric)
+st.plotly_chart(bars, key="cmp_bars")
 
 sweep = compare.sweep_frame(metrics)
 if not sweep.empty:
@@ -62,17 +86,19 @@ if not sweep.empty:
     st.plotly_chart(compare.sweep_figure(sweep), key="cmp_sweep")
     st.dataframe(sweep.round(4), hide_index=True)
 
-figures = [(f"{metric.upper()} of {flux} by state", bars)]
+figures = [(f"{metric.upper()} of {labels.flux_name(flux)} by state", bars)]
 if not boot.empty and flux in set(boot["flux"]):
-    figures.append((f"Paired bootstrap RMSE differences of {flux}", compare.bootstrap_figure(boot, flux)))
+    figures.append((f"RMSE change of {labels.flux_name(flux)} against the global model (%, 95 % interval)",
+                    compare.bootstrap_figure(boot, flux)))
 if not sweep.empty:
     figures.append(("Heterogeneity sweep (Rh)", compare.sweep_figure(sweep)))
 states = sorted(set(long["state"]))
 content = report.ReportContent(
     title="Global (KGML-ag) against state- and region-specific (SDSA-KGML) models",
     region=report.region_text(states, int(geo.county_table(states).shape[0])),
-    metrics=table.round(4).reset_index(), figures=figures, source=f"run {labels[run_id]} ({run_id})",
-    notes=compare.headline_notes(long, "RH") + [f"Metric shown: {metric}; held-out counties and years."])
+    metrics=table.round(4), figures=figures, source=f"run {names[run_id]} ({run_id})",
+    verdicts=[(v.sentence, v.colour) for v in verdicts],
+    notes=explanation + [f"Metric in the table: {metric.upper()}; held-out counties and years."])
 st.download_button("Download the comparison report (HTML)", report.build_report(content).encode(),
                    f"kgml_comparison_{run_id}.html", "text/html", key="cmp_report",
                    help="One self-contained page (opens offline): region, metrics table, charts, findings.")
@@ -90,7 +116,8 @@ if detail:
         st.stop()
     models = [m for m in pred["model"].values if m != "truth"]
     shown = st.multiselect("Models", models, default=[m for m in ("global", "state_specific") if m in models],
-                           key="cmp_models", help="Models drawn in the scatter and the series.")
+                           key="cmp_models", format_func=labels.model_name,
+                           help="Models drawn in the scatter and the series.")
     st.plotly_chart(compare.scatter_figure(compare.scatter_frame(pred, flux, shown), flux), key="cmp_scatter")
     units = [str(u) for u in pred["unit"].values]
     if "split" in pred.coords:

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
-from components import data_session, page, selection, theme
+from components import data_session, page, selection, server_files, text, theme
 from kgml_core import settings
 from kgml_core.loaders import LOADERS, LoaderError, load_any
 
@@ -78,37 +78,51 @@ def _upload_section(kind: str) -> None:
         if f.file_id in done:
             continue
         done.add(f.file_id)
-        path = None
-        try:
-            path = data_session.save_upload(data_session.upload_dir(), f.name, f.getvalue())
-            _load([path], kind, Path(path).stem)
-            st.success(f"Loaded {f.name}.", icon=":material/check_circle:")
-        except (LoaderError, ValueError) as err:
-            st.error(f"Could not load {f.name}: {err}", icon=":material/error:")
-            theme.log.info("upload %s refused: %s", f.name, err)
-        except Exception as err:  # an unforeseen reader error: one line here, the details in the log
-            theme.show_error(f"Could not load {f.name}", err)
-        else:
-            continue
-        if path is not None:  # nothing of a refused file stays behind
+        _load_upload(f, kind)
+
+
+def _load_upload(f, kind: str) -> None:
+    """Check, save and load one uploaded file; nothing of it stays on disk unless it loaded."""
+    path, loaded = None, False
+    try:
+        path = data_session.save_upload(data_session.upload_dir(), f.name, f.getvalue())
+        data_session.check_files([path])
+        _load([path], kind, Path(path).stem)
+        loaded = True
+        st.success(text.fmt("Loaded {}.", f.name), icon=":material/check_circle:")
+    except (LoaderError, ValueError) as err:
+        st.error(text.fmt("Could not load {}: {}", f.name, text.error_line(err)), icon=":material/error:")
+        theme.log.info("upload %s refused: %s", f.name, err)
+    except Exception as err:  # an unforeseen reader error: one line here, the details in the log
+        theme.show_error(f"Could not load {f.name}", err)
+    finally:  # also when Streamlit stops or reruns the script half-way
+        if path is not None and not loaded:
             Path(path).unlink(missing_ok=True)
 
 
 def _folder_section(kind: str) -> None:
-    st.subheader("Point to a folder")
-    default = settings.data_dir() / "fluxnet"
-    folder = st.text_input("Folder or file on the server", value=str(default) if default.exists() else "",
-                           key="data_folder", help="A folder of FLX_* or AMF_* files, or one file, readable by the app.")
+    st.subheader("Load from the server")
+    roots = settings.data_roots()
+    if not roots:
+        st.caption(server_files.OFF)
+        return
+    st.caption(text.fmt("Files inside {} (the folders this server shares).",
+                        ", ".join(r.name or "/" for r in roots)))
+    folder = st.text_input("Folder or file on the server", value="", key="data_folder",
+                           placeholder="a path inside the shared folders, or relative to the first",
+                           help="A folder of FLX_* or AMF_* files, or one file, inside the folders the "
+                                "administrator shares (KGML_DATA_ROOTS).")
     if st.button("Load folder", key="data_folder_btn", help="Load everything the folder holds of one kind."):
-        path = Path(folder).expanduser()
-        if not folder or not path.exists():
-            st.error(f"{folder or '(empty)'}: no such file or folder on the server.")
-            return
         try:
-            _load([path], kind, path.name)
-            st.success(f"Loaded {path}.", icon=":material/check_circle:")
+            path = server_files.resolve(folder, roots)
+            files = server_files.data_files(path, roots)
+            data_session.check_files(files)
+            _load(files, kind, path.name)
+            st.success(text.fmt("Loaded {} ({} file(s)).", path.name, len(files)), icon=":material/check_circle:")
         except (LoaderError, ValueError) as err:
-            st.error(f"Could not load {path.name}: {err}", icon=":material/error:")
+            st.error(text.fmt("Could not load: {}", text.error_line(err)), icon=":material/error:")
+        except Exception as err:  # an unforeseen reader error: one line here, the details in the log
+            theme.show_error("Could not load the server file", err)
 
 
 def main() -> None:
@@ -125,8 +139,8 @@ def main() -> None:
         _loaded_section(sel)
     real = data_session.loaded()
     if real:
-        st.caption(f"{len(real)} real dataset(s) in this session: "
-                   + ", ".join(f"{n} ({i.ds.sizes.get('unit', 0)} units)" for n, i in real.items()))
+        st.caption(text.fmt("{} real dataset(s) in this session: {}", len(real),
+                            ", ".join(f"{n} ({i.ds.sizes.get('unit', 0)} units)" for n, i in real.items())))
 
 
 try:

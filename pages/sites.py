@@ -11,14 +11,11 @@ import xarray as xr
 from streamlit_folium import st_folium
 
 from components import charts, choropleth, data_session, maps, page, selection, theme
-from kgml_core import geo
+from kgml_core import geo, labels
 
 page.enter(__file__)
 
 FLUXES = ("GPP", "RECO", "NEE")
-MODEL_LABELS = {"tamrl": "TAM-RL (few-shot)", "tamrl_encoder_only": "TAM-RL (few-shot, encoder only)",
-                "tamrl_zero_shot": "TAM-RL (zero-shot)", "gbm": "Gradient boosting (LightGBM)",
-                "lstm": "LSTM", "ct_lstm": "CT-LSTM"}
 FLUX_UNITS = "g C m-2 d-1"
 
 
@@ -46,7 +43,7 @@ def _score_section(run_id: str, metrics: dict, preds: xr.Dataset) -> None:
     st.subheader("Scores at held-out sites")
     per_site = metrics.get("per_site", {})
     c1, c2, c3 = st.columns(3)
-    model = c1.selectbox("Model", list(per_site), format_func=lambda m: MODEL_LABELS.get(m, m), key="si_model",
+    model = c1.selectbox("Model", list(per_site), format_func=labels.model_name, key="si_model",
                          help="Every model was scored on sites it never saw in training.")
     flux = c2.selectbox("Flux", list(FLUXES), key="si_flux", help="GPP, ecosystem respiration or NEE.")
     score = c3.radio("Score", ["r2", "rmse"], horizontal=True, key="si_score",
@@ -60,16 +57,15 @@ def _score_section(run_id: str, metrics: dict, preds: xr.Dataset) -> None:
               width="stretch", returned_objects=[], key="sites_score_map")
     st.caption(f"{len(rows)} held-out sites; {metrics.get('split', '')}.")
     models = metrics.get("models", {})
-    table = pd.DataFrame({MODEL_LABELS.get(m, m): {f: per[f][f"median_{score}"] for f in FLUXES if f in per}
+    table = pd.DataFrame({m: {f: per[f][f"median_{score}"] for f in FLUXES if f in per}
                           for m, per in models.items()}).T
     st.plotly_chart(charts.model_bars(table, f"median {label.split(' (')[0]}", "–" if score == "r2" else FLUX_UNITS,
                                       "Leave-sites-out: median score across held-out sites"),
                     width="stretch")
     few, zero = metrics.get("few_shot", {}), metrics.get("zero_shot", {})
     if few and zero:
-        support = f"{metrics.get('support_days', 30)}-day support"
-        fz = pd.DataFrame({f"few-shot ({support})": {f: few[f][f"median_{score}"] for f in few},
-                           "zero-shot (no data at the site)": {f: zero[f][f"median_{score}"] for f in zero}}).T
+        fz = pd.DataFrame({"tamrl": {f: few[f][f"median_{score}"] for f in few},
+                           "tamrl_zero_shot": {f: zero[f][f"median_{score}"] for f in zero}}).T
         st.plotly_chart(charts.model_bars(fz, f"median {label.split(' (')[0]}", "–" if score == "r2" else FLUX_UNITS,
                                           "TAM-RL: few-shot against zero-shot"), width="stretch")
 
@@ -97,7 +93,7 @@ def _paired_section(metrics: dict) -> None:
     for pair, per_flux in metrics["paired"][g].items():
         a, b = pair.split("_vs_")
         for flux, r in per_flux.items():
-            rows.append({"label": f"{MODEL_LABELS.get(a, a)} vs {MODEL_LABELS.get(b, b)}", "group": flux,
+            rows.append({"label": f"{labels.model_name(a)} vs {labels.model_name(b)}", "group": flux,
                          "rel": r["rel"], "lo": r["lo"], "hi": r["hi"], "share": r["share_a_better"],
                          "n": r["n_sites"]})
     table = pd.DataFrame(rows)
@@ -123,7 +119,7 @@ def _curve_section(metrics: dict) -> None:
     rows = metrics["support_curve"][g].get(flux, {})
     curve = pd.DataFrame({"median": {int(d): r["median_rmse"] for d, r in rows.items()}}).sort_index()
     models = metrics.get("models_truth" if g == "truth" else "models", {})
-    refs = {MODEL_LABELS[m]: models[m][flux]["median_rmse"] for m in ("gbm", "lstm") if m in models}
+    refs = {m: models[m][flux]["median_rmse"] for m in ("gbm", "lstm") if m in models}
     st.plotly_chart(charts.support_curve_figure(curve, refs, f"median {flux} RMSE", FLUX_UNITS,
                                                 "TAM-RL with more of the site's own data"), width="stretch")
     vs = {int(d): r.get("vs_zero_shot") for d, r in rows.items() if r.get("vs_zero_shot")}
@@ -140,8 +136,8 @@ def _vegetation_section(metrics: dict) -> None:
     if g is None:
         return
     flux = st.selectbox("Flux", list(FLUXES), key="si_veg_flux", help="Median per-site RMSE of this flux.")
-    table = pd.DataFrame({igbp: {"sites": row["n_sites"], **{MODEL_LABELS.get(m, m): row[m][flux]
-                                                            for m in MODEL_LABELS if m in row}}
+    table = pd.DataFrame({igbp: {"sites": row["n_sites"], **{labels.model_name(m): row[m][flux]
+                                                            for m in labels.MODEL_ORDER if m in row}}
                           for igbp, row in metrics["per_vegetation"][g].items()}).T
     st.dataframe(table.round(3), width="stretch")
     st.caption(f"Median per-site {flux} RMSE ({FLUX_UNITS}) of the held-out sites of each IGBP type; "
@@ -160,7 +156,7 @@ def _real_runs_section(metrics: dict) -> None:
     for m in ("tamrl_zero_shot", "tamrl", "gbm", "lstm", "ct_lstm"):
         for flux in ("GPP", "NEE"):
             for site, r in sites.get(m, {}).get(flux, {}).items():
-                rows.setdefault(site, {})[f"{MODEL_LABELS.get(m, m)} · {flux} R²"] = r["r2"]
+                rows.setdefault(site, {})[f"{labels.model_name(m)} · {flux} R²"] = r["r2"]
     table = pd.DataFrame(rows).T
     support = real.get("support", {})
     table.insert(0, "support", [f"{support.get(s, {}).get('days', '?')} d from {support.get(s, {}).get('first_day', '?')}"
@@ -215,7 +211,7 @@ def _series_section(series_sets: dict[str, xr.Dataset]) -> None:
         return
     da = ds[flux]
     if "model" in da.dims:
-        series = {("obs" if m == "obs" else MODEL_LABELS.get(str(m), str(m))): da.sel(model=m).values
+        series = {str(m): da.sel(model=m).values
                   for m in da["model"].values}
     else:
         series = {"obs": da.values}

@@ -1,34 +1,24 @@
 """The background job queue: queueing, progress, cancellation, failures."""
 import sys
 import time
-from dataclasses import dataclass
 
 import pytest
 
 from kgml_core import jobs
 from kgml_core.progress import ProgressEvent, report
 from kgml_core.runs import RunStore
-from tests.fake_experiment import register_fake_experiment
-
-
-@dataclass
-class _Cfg:
-    steps: int = 3
-    fail: bool = False
-    delay: float = 0.01
+from tests.fake_experiment import FakeConfig, register_fake_experiment
 
 
 def _install_fake_experiment(monkeypatch):
-    def run(cfg, store, progress, cancel):
-        run_ = store.create("fake", {"steps": cfg.steps})
+    def run(cfg, run_, progress, cancel):
         for step in range(1, cfg.steps + 1):
             time.sleep(cfg.delay)
             report(progress, cancel, ProgressEvent("train", step, cfg.steps, 0, 0, {"loss": 1.0 / step}))
             if cfg.fail:
                 raise RuntimeError("boom")
-        run_.finish("finished")
-        return run_
-    register_fake_experiment(monkeypatch, "fake", run, _Cfg)
+        return {}
+    register_fake_experiment(monkeypatch, "fake", run)
 
 
 def test_jobs_queue_run_in_order_and_record_progress(monkeypatch, tmp_path):
@@ -65,7 +55,7 @@ def test_unknown_kind_or_setting_fails_at_submit(monkeypatch, tmp_path):
     queue = jobs.JobQueue(RunStore(tmp_path), max_workers=1)
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         queue.submit("nope")
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="unknown .* keys \\['nonsense'\\]"):
         queue.submit("fake", overrides={"nonsense": 1})
 
 
@@ -77,12 +67,10 @@ def _dead_pid() -> int:
 
 
 def _install_resumable(monkeypatch, calls):
-    def run(cfg, store, progress, cancel, name=None, resume=None):
-        calls.append({"name": name, "resume": resume})
-        run_ = store.create("fake", {"steps": cfg.steps}, name=name)
-        run_.finish("finished")
-        return run_
-    register_fake_experiment(monkeypatch, "fake_resumable", run, _Cfg)
+    def run(cfg, run_, progress, cancel):
+        calls.append({"name": run_.name, "run": run_.id})
+        return {}
+    register_fake_experiment(monkeypatch, "fake_resumable", run, resumable=True)
 
 
 def test_job_records_survive_a_restart(monkeypatch, tmp_path):
@@ -92,7 +80,7 @@ def test_job_records_survive_a_restart(monkeypatch, tmp_path):
     _install_resumable(monkeypatch, calls)
     store = RunStore(tmp_path)
     dead = _dead_pid()
-    run = store.create("fake", {"steps": 3}, name="killed")
+    run = store.create("fake_resumable", FakeConfig(steps=3).to_dict(), name="killed")
     run._update_status(pid=dead)
     folder = tmp_path / jobs.JOBS_FOLDER
     folder.mkdir()
@@ -109,7 +97,7 @@ def test_job_records_survive_a_restart(monkeypatch, tmp_path):
     assert store.list().set_index("run_id").loc[run.id, "status"] == "interrupted"
     resumed = queue.resume(running.id)
     assert queue.wait(resumed.id, 30).status == "finished"
-    assert calls == [{"name": "killed", "resume": run.id}]
+    assert calls == [{"name": "killed", "run": run.id}]  # the same run, reopened
     with pytest.raises(ValueError, match="resumed by"):
         queue.resume(running.id)
 
@@ -142,3 +130,14 @@ def test_a_live_servers_jobs_are_not_taken_over(monkeypatch, tmp_path):
     jobs.write_json_atomic(folder / f"{mine.id}.json", mine.record())
     queue = jobs.JobQueue(RunStore(tmp_path), max_workers=1)
     assert queue.jobs() == []
+
+
+def test_notes_are_kept_apart_from_progress_and_saved(tmp_path):
+    from kgml_core.progress import ProgressEvent
+    queue = jobs.JobQueue(RunStore(tmp_path), max_workers=1)
+    job = jobs.Job("j1", "state_vs_global", "n", {}, "tiny")
+    record = queue._progress(job)
+    record(ProgressEvent("global/step1", 1, 2, 1, 1, {"loss": 1.0}))
+    record(ProgressEvent("reuse", 0, 0, 0, 0, {}, "pretraining reused from run r1", note=True))
+    assert job.notes == ("pretraining reused from run r1",) and job.last.stage == "global/step1"
+    assert jobs.Job.from_record(job.record()).notes == job.notes

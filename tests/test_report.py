@@ -21,7 +21,7 @@ def test_report_is_self_contained_with_table_map_and_chart():
     assert page.startswith("<!DOCTYPE html>") and "Test &lt;report&gt;" in page
     assert not re.findall(r'<script[^>]+src=|<link[^>]+href="http', page)
     assert "data:image/png;base64," in page and "Plotly.newPlot" in page
-    assert re.search(r'<table[^>]*class="dataframe metrics"', page) and "0.42" in page and "state_specific" in page
+    assert re.search(r'<table[^>]*class="dataframe metrics"', page) and "0.42" in page and "State-specific SDSA-KGML" in page and "<th>model</th>" in page
     assert "IA differs &amp; more" in page
     assert len(page) > 1_000_000  # plotly.js is inlined
 
@@ -42,3 +42,12 @@ def test_shift_summary_names_the_most_different_pair_and_variable():
     assert lines[1].startswith("IL and IA are the most alike")
     assert lines[2].startswith("SWC_GS is lower in IA than in IN (25 % against 30 %")
     assert report.shift_summary(per_var, pairwise.iloc[:0]) == []
+
+
+def test_metrics_table_drops_a_plain_range_index_and_placeholder_colours_are_replaced():
+    table = pd.DataFrame({"state": ["IA", "IL"], "global": [0.5, 0.4]})
+    text = report.metrics_html(table)
+    assert "<th>state</th>" in text and "<th>Global KGML-ag</th>" in text and "<td>0</td>" not in text
+    fig = go.Figure(go.Bar(x=["IA"], y=[1], name="global", marker_color="#000003"))
+    assert report.report_figure(fig).data[0].marker.color == "#0072B2"
+    assert fig.data[0].marker.color == "#000003"  # the app's figure is left alone

@@ -7,7 +7,7 @@ import pytest
 import torch
 import xarray as xr
 
-from kgml_core.runs import RunStore
+from kgml_core.runs import RunBusy, RunStore
 
 
 def test_create_save_and_reload(tmp_path):
@@ -39,10 +39,17 @@ def test_rename_delete_and_bad_ids(tmp_path):
     run = store.create("k", {})
     store.rename(run.id, "renamed")
     assert store.list().loc[0, "name"] == "renamed"
+    with pytest.raises(RunBusy, match="still running"):  # its job still writes into it
+        store.delete(run.id)
+    run.finish()
     store.delete(run.id)
     assert store.list().empty
     with pytest.raises(KeyError):
         store.get(run.id)
+    with pytest.raises(KeyError):  # deleted by someone else meanwhile: refused, nothing else touched
+        store.delete(run.id)
+    with pytest.raises(KeyError):
+        store.rename(run.id, "again")
     with pytest.raises(KeyError):
         store.get("../../etc")
     with pytest.raises(ValueError):
@@ -108,3 +115,28 @@ def test_recording_marks_how_the_block_ended(tmp_path):
         raise RuntimeError("boom")
     assert (ok.status, stopped.status, broken.status) == ("finished", "cancelled", "failed")
     assert "failed: RuntimeError: boom" in broken.read_log()
+
+
+def test_datasets_reopen_and_creation_hook(tmp_path):
+    store = RunStore(tmp_path)
+    seen = []
+    watched = store.observed(seen.append)
+    run = watched.create("toy", {"a": 1}, name="hooked")
+    assert [r.id for r in seen] == [run.id]
+    ds = xr.Dataset({"GPP": (("unit",), np.arange(3.0))})
+    run.save_dataset("upscaled", ds)
+    assert run.has_dataset("upscaled") and not run.has_dataset("other")
+    xr.testing.assert_identical(run.dataset("upscaled"), ds)
+    with pytest.raises(FileNotFoundError, match="no other"):
+        run.dataset("other")
+    with pytest.raises(ValueError, match="letters, digits"):
+        run.save_dataset("../escape", ds)
+    with pytest.raises(ValueError, match="not 'other'"):
+        store.reopen(run.id, "other")
+    run.finish("cancelled")
+    again = watched.reopen(run.id, "toy")
+    assert again.status == "running" and [r.id for r in seen] == [run.id, run.id]
+    assert store.list().set_index("run_id").loc[run.id, "status"] == "running"
+    again.finish("finished")
+    with pytest.raises(ValueError, match="finished"):
+        store.reopen(run.id, "toy")

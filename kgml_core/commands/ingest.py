@@ -10,12 +10,12 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-KINDS = ("fluxnet", "ameriflux", "nass", "netcdf", "sites", "hrrr", "auto")
+KINDS = ("fluxnet", "ameriflux", "nass", "netcdf", "sites", "hrrr", "soil", "auto")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("ingest", help="load FLUXNET, AmeriFlux, NASS, NetCDF, site or county weather "
-                                      "files into the data contract and write FILE.nc")
+    p = sub.add_parser("ingest", help="load FLUXNET, AmeriFlux, NASS, NetCDF, site, county weather or "
+                                      "soil grid files into the data contract and write FILE.nc")
     p.add_argument("kind", choices=KINDS, help="file format ('auto' detects it from the content)")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     p.add_argument("--out", type=Path, required=True, help="output NetCDF file")
@@ -38,7 +38,7 @@ def _options(args) -> dict:
         return opts
     if kind == "nass":
         return {"crop": args.crop, "states": args.states}
-    if kind == "netcdf":
+    if kind in ("netcdf", "soil"):
         return {"states": args.states, "sites": args.site_list}
     return {}
 
@@ -52,7 +52,7 @@ def run(args) -> int:
     elif args.kind in loaders.MULTI_FILE:
         for p in args.paths:
             loaders.check_kind(p, args.kind)
-        ds = loaders.LOADERS[args.kind](args.paths, **_options(args))
+        ds = loaders.guarded(args.paths[0], args.kind, loaders.LOADERS[args.kind], args.paths, **_options(args))
     else:
         parts = [loaders.load_file(p, args.kind, **_options(args)) for p in args.paths]
         ds = parts[0] if len(parts) == 1 else loaders.merge(parts)

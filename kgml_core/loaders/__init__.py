@@ -16,16 +16,20 @@ from typing import Callable, Iterable
 
 import xarray as xr
 
-from kgml_core.loaders._common import (LoaderError, quality_mask, quality_weight, read_text_head,
-                                       split_comments)
+from kgml_core.loaders._common import (LoaderError, binary_kind, quality_mask, quality_weight, read_preamble,
+                                       read_text_head, refuse_binary, split_comments)
 from kgml_core.loaders.ameriflux import load_ameriflux
 from kgml_core.loaders.combine import combine, merge
 from kgml_core.loaders.county_weather import load_county_weather
-from kgml_core.loaders.fluxnet import load_fluxnet
+from kgml_core.loaders.fluxnet import SITE_COLUMNS as LONG_SITE_COLUMNS
+from kgml_core.loaders.fluxnet import is_fluxnet_name, load_fluxnet
+from kgml_core.loaders.nass import FIPS_PAIRS as NASS_FIPS_PAIRS
+from kgml_core.loaders.nass import FIPS_SINGLE as NASS_FIPS_SINGLE
 from kgml_core.loaders.nass import load_nass
 from kgml_core.loaders.netcdf import load_netcdf
 from kgml_core.loaders.sites import COLUMNS as SITE_COLUMNS
 from kgml_core.loaders.sites import load_sites
+from kgml_core.loaders.soils import load_soil_grid
 
 Loader = Callable[..., xr.Dataset]
 
@@ -36,26 +40,34 @@ LOADERS: dict[str, Loader] = {
     "netcdf": load_netcdf,
     "sites": load_sites,
     "hrrr": load_county_weather,
+    "soil": load_soil_grid,
 }
 # kinds whose loader takes a list of files at once
-MULTI_FILE = ("fluxnet", "ameriflux")
+MULTI_FILE = ("fluxnet", "ameriflux", "soil")
+# (asked, detected) pairs that are fine: the netcdf loader hands a time-less grid to the soil reader
+COMPATIBLE = {("netcdf", "soil")}
+DATE_WORDS = ("date", "timestamp", "timestamp_start", "datetime", "time", "day", "month")
 
-__all__ = ["LOADERS", "Loader", "LoaderError", "check_kind", "combine", "detect_kind", "load_any", "load_file", "merge",
+__all__ = ["LOADERS", "Loader", "LoaderError", "check_kind", "combine", "detect_kind", "guarded", "load_any", "load_file", "merge",
            "quality_mask", "quality_weight"]
 
 
-def _kind_of_header(columns: list[str], name: str) -> str | None:
+def _kind_of_header(columns: list[str], name: str, preamble: bool = False) -> str | None:
     cols = set(columns)
     lower = {c.lower() for c in columns}
     fluxnet_like = any(c.endswith(("_VUT_REF", "_F_MDS_1")) or c in ("TA_F", "SW_IN_F", "P_F") for c in cols)
     if "TIMESTAMP" in cols:
         return "fluxnet"
     if "TIMESTAMP_START" in cols:
-        return "fluxnet" if fluxnet_like or name.startswith("FLX_") else "ameriflux"
+        return "fluxnet" if fluxnet_like or preamble or is_fluxnet_name(name) else "ameriflux"
+    if lower & set(LONG_SITE_COLUMNS) and lower & set(DATE_WORDS):
+        return "fluxnet"  # a long table: one row per site and day (or month)
     if {"Program", "Data Item", "Value"} <= cols:
         return "nass"
-    if ("fips" in lower or {"state_ansi", "county_ansi"} <= lower) and "year" in lower \
-            and any(c.startswith("yield") for c in lower):
+    if {"short_desc", "commodity_desc", "value"} <= lower:
+        return "nass"  # Quick Stats API export
+    county_code = bool(lower & set(NASS_FIPS_SINGLE)) or any({a, b} <= lower for a, b in NASS_FIPS_PAIRS)
+    if county_code and "year" in lower and any(c.startswith("yield") for c in lower):
         return "nass"
     if "fips" in lower and "date" in lower:
         return "hrrr"
@@ -72,7 +84,7 @@ def _zip_kind(path: Path) -> str:
             names = [Path(n).name for n in zf.namelist()]
     except zipfile.BadZipFile:
         raise LoaderError(path, "is not a readable zip archive", "a zip file as downloaded") from None
-    if any(n.startswith("FLX_") and n.endswith(".csv") for n in names):
+    if any(is_fluxnet_name(n) and n.endswith(".csv") for n in names):
         return "fluxnet"
     if any(n.startswith("AMF_") and "_BASE_" in n for n in names):
         return "ameriflux"
@@ -80,33 +92,52 @@ def _zip_kind(path: Path) -> str:
                       "a FLUXNET or AmeriFlux BASE archive")
 
 
+def _netcdf_kind(path: Path) -> str:
+    """netcdf for a daily grid or a contract file, soil for a grid without a time axis."""
+    from kgml_core.loaders.netcdf import open_dataset
+
+    with open_dataset(path) as ds:
+        return "soil" if "time" not in ds.dims and "unit" not in ds.dims else "netcdf"
+
+
 def detect_kind(path: str | Path) -> str:
     """The loader kind of a file or folder, from its content (magic bytes, header line)."""
     path = Path(path)
     if path.is_dir():
         names = sorted(p.name for p in path.iterdir())
-        for prefix, kind in (("FLX_", "fluxnet"), ("AMF_", "ameriflux")):
-            if any(n.startswith(prefix) for n in names):
-                return kind
-        raise LoaderError(path, "folder holds no FLX_* or AMF_* file", "a folder of FLUXNET or AmeriFlux files")
+        if any(is_fluxnet_name(n) for n in names):
+            return "fluxnet"
+        if any(n.startswith("AMF_") for n in names):
+            return "ameriflux"
+        if any(n.lower().endswith((".tif", ".tiff", ".asc")) for n in names):
+            return "soil"
+        raise LoaderError(path, "folder holds no FLX_*, AMF_* or soil grid file",
+                          "a folder of FLUXNET or AmeriFlux files or of soil grids (.tif, .asc)")
     if not path.exists():
         raise LoaderError(path, "does not exist", "an existing file")
     with open(path, "rb") as fh:
-        magic = fh.read(4)
+        head = fh.read(4096)
+    magic = head[:4]
     if magic[:3] == b"CDF" or magic == b"\x89HDF":
-        return "netcdf"
+        return _netcdf_kind(path)
     if magic[:2] == b"PK":
         return _zip_kind(path)
+    if magic in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "soil"
+    what = binary_kind(head)
+    if what:
+        raise LoaderError(path, f"is {what}, not a data file the loaders read",
+                          "a CSV, zip, NetCDF, GeoTIFF or ESRI ASCII grid file")
     text = read_text_head(path)
     if not text.strip():
         raise LoaderError(path, "the file is empty", "a CSV, zip or NetCDF file")
-    if "\x00" in text:
-        raise LoaderError(path, "is a binary file of unknown format", "a CSV, zip or NetCDF file")
-    _, header = split_comments(text)
+    if text.lstrip().lower().startswith("ncols"):
+        return "soil"  # ESRI ASCII grid
+    skipped, header = split_comments(text)
     import csv
 
     columns = [c.strip() for c in next(csv.reader([header]))] if header else []
-    kind = _kind_of_header(columns, path.name)
+    kind = _kind_of_header(columns, path.name, preamble=bool(read_preamble(text)))
     if kind is None:
         for sep in (";", "\t"):
             if sep in header and _kind_of_header([c.strip() for c in header.split(sep)], path.name):
@@ -122,10 +153,14 @@ def check_kind(path: str | Path, kind: str) -> str:
     """``kind`` when ``path`` may be of that kind; raises when its content is clearly another kind."""
     if kind not in LOADERS:
         raise ValueError(f"unknown loader kind {kind!r}: expected one of {list(LOADERS)}")
+    if Path(path).is_file():
+        refuse_binary(path)  # a pickle, Parquet file or image is refused as such, whatever was asked
     try:
         detected = detect_kind(path)
     except LoaderError:
         return kind  # let the named loader report precisely what is wrong
+    if (kind, detected) in COMPATIBLE:
+        return kind
     if detected != kind:
         raise LoaderError(path, f"looks like a {detected} file, not {kind}", f"a {kind} file")
     return kind
@@ -142,7 +177,32 @@ def load_file(path: str | Path, kind: str | None = None, **options) -> xr.Datase
     options : passed to the loader (e.g. ``site_list``, ``crop``, ``states``, ``min_coverage``).
     """
     detected = detect_kind(path) if kind is None else check_kind(path, kind)
-    return LOADERS[detected](path, **options)
+    return guarded(path, detected, LOADERS[detected], path, **options)
+
+
+def guarded(path, kind: str, loader: Loader, *args, **options) -> xr.Dataset:
+    """Run ``loader``; anything but a :class:`LoaderError` becomes one line naming the file (details in the log).
+
+    The loaders check what they read; this is the net under them, so that no raw xarray,
+    pandas or library message (many lines, internal names) reaches the user.
+    """
+    import logging
+
+    from kgml_core.schema import ContractError
+
+    try:
+        return loader(*args, **options)
+    except LoaderError:
+        raise
+    except ContractError as err:
+        more = f" (and {len(err.problems) - 1} more)" if len(err.problems) > 1 else ""
+        raise LoaderError(path, f"was read but does not follow the data contract: {err.problems[0]}{more}",
+                          f"a {kind} file the loader understands") from None
+    except (ValueError, KeyError, TypeError, IndexError, OSError, RuntimeError) as err:
+        logging.getLogger(__name__).warning("%s loader failed on %s", kind, path, exc_info=True)
+        raise LoaderError(path, f"could not be read as a {kind} file ({type(err).__name__} while reading it; "
+                                "details are in the server log)", f"a {kind} file as the network publishes it") \
+            from None
 
 
 def load_any(paths: str | Path | Iterable[str | Path], kind: str | None = None, **options) -> xr.Dataset:
@@ -164,7 +224,7 @@ def load_any(paths: str | Path | Iterable[str | Path], kind: str | None = None, 
         loader = LOADERS[k]
         accepted = {n: v for n, v in options.items() if n in inspect.signature(loader).parameters}
         if k in MULTI_FILE:
-            parts.append(loader(files, **accepted))
+            parts.append(guarded(files[0], k, loader, files, **accepted))
         else:
-            parts += [loader(f, **accepted) for f in files]
+            parts += [guarded(f, k, loader, f, **accepted) for f in files]
     return parts[0] if len(parts) == 1 else merge(parts)

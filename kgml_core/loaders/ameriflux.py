@@ -24,9 +24,9 @@ import xarray as xr
 
 from kgml_core import schema
 from kgml_core.loaders import aggregate
-from kgml_core.loaders._common import (LoaderError, check_unique_increasing, full_days, iter_members,
-                                       name_of, numeric_column, parse_timestamps, provenance,
-                                       read_csv_checked, read_text_head, require_some_data, site_dataset)
+from kgml_core.loaders._common import (LoaderError, check_unique_increasing, iter_members, name_of, numeric_column,
+                                       parse_timestamps, read_csv_checked, read_text_head, require_some_data)
+from kgml_core.loaders.fluxnet import attach_sites, build_site, concat_units, drop_extracted
 
 SITE_RE = re.compile(r"AMF_([A-Z]{2}-[A-Za-z0-9]{3})_")
 COMMENT_SITE_RE = re.compile(r"#\s*site[^:]*:\s*([A-Z]{2}-[A-Za-z0-9]{3})", re.IGNORECASE)
@@ -112,7 +112,7 @@ def read_table(path: str | Path, source: bytes | None = None, min_coverage: floa
     idx, days = aggregate.day_index(stamps)
     n = len(days)
     label = "half-hourly" if per_day == 48 else "hourly"
-    values: dict[str, tuple[np.ndarray, str]] = {}
+    values: dict[str, tuple[np.ndarray, str, None, str]] = {}
     for name, (bases, how) in VARIABLES.items():
         cols = choose_columns(list(table.columns), bases)
         if not cols:
@@ -122,21 +122,21 @@ def read_table(path: str | Path, source: bytes | None = None, min_coverage: floa
         if len(cols) > 1:
             note += f", mean of {len(cols)} positions"
         daily = aggregate.daily(raw, idx, n, per_day, how, min_coverage)
+        joined = "+".join(cols)
         if name in FLUXES:
             daily = daily * aggregate.UMOL_TO_G_C_PER_DAY
             note += ", umol CO2 m-2 s-1 x 1.0377 -> g C m-2 d-1"
             values[f"{name}_QC"] = (aggregate.good_fraction(np.isfinite(raw).astype(int), idx, n, per_day, (1,)),
-                                    provenance(path, "+".join(cols), "share of records measured"))
-        values[name] = (daily, provenance(path, "+".join(cols), note))
+                                    joined, None, "share of records measured")
+        values[name] = (daily, joined, None, note)
         if name == "TA":
             for ext, agg in (("TA_MAX", "max"), ("TA_MIN", "min")):
-                values[ext] = (aggregate.daily(raw, idx, n, per_day, agg, min_coverage),
-                               provenance(path, "+".join(cols), f"daily {agg} of {label} values"))
+                values[ext] = (aggregate.daily(raw, idx, n, per_day, agg, min_coverage), joined, None,
+                               f"daily {agg} of {label} values")
     if not values:
         raise LoaderError(path, "has none of the AmeriFlux variables TA, SW_IN, VPD, P, SWC, FC/NEE",
                           "an AmeriFlux BASE file (TA_1_1_1, FC, ... columns)")
-    days, arrays = full_days(path, days, {k: v[0] for k, v in values.items()})
-    ds = site_dataset(site, days, {k: (arrays[k], values[k][1]) for k in values})
+    ds = build_site(path, site, days, values, "D")
     require_some_data(path, ds, "AmeriFlux BASE")
     ds.attrs.update({"source_files": name_of(path), "source_format": "AmeriFlux BASE",
                      "min_coverage": min_coverage})
@@ -144,18 +144,80 @@ def read_table(path: str | Path, source: bytes | None = None, min_coverage: floa
 
 
 def load_one(path: str | Path, min_coverage: float = 0.8) -> xr.Dataset:
-    """One BASE CSV, or the BASE CSV inside an AmeriFlux BASE-BADM zip archive."""
+    """One BASE CSV, or the BASE CSV inside an AmeriFlux BASE-BADM zip (with the BIF metadata it holds)."""
     path = Path(path)
     if path.suffix.lower() != ".zip":
         return read_table(path, min_coverage=min_coverage)
-    members = [(n, b) for n, b in iter_members(path) if "_BASE_" in Path(n).name]
-    if not members:
+    members = iter_members(path, (".csv", ".xlsx"))
+    base = [(n, b) for n, b in members if "_BASE_" in Path(n).name and n.lower().endswith(".csv")]
+    if not base:
         raise LoaderError(path, "contains no AMF_*_BASE_*.csv file", "an AmeriFlux BASE-BADM zip archive")
-    name, data = members[0]
+    name, data = base[0]
     ds = read_table(Path(name), source=data, min_coverage=min_coverage)
     for var in ds.data_vars:
         ds[var].attrs["provenance"] = f"{path.name}!" + ds[var].attrs["provenance"]
     ds.attrs["source_files"] = f"{path.name}!{Path(name).name}"
+    bif = [(n, b) for n, b in members if "_BIF_" in Path(n).name.upper()]
+    if bif:
+        ds = apply_badm(ds, read_bif(path, bif[0][0], bif[0][1].read()))
+    return ds
+
+
+# BADM variables -> site attribute; crop words found in planting/species/crop entries
+BADM_FIELDS = {"LOCATION_LAT": "lat", "LOCATION_LONG": "lon", "LOCATION_ELEV": "ELEV", "IGBP": "igbp",
+               "MAT": "MAT", "MAP": "MAP"}
+CROP_WORDS = {"CORN": ("corn", "maize", "zea mays"), "SOYBEANS": ("soy", "glycine max")}
+
+
+def read_bif(path: Path, member: str, data: bytes) -> dict[str, str]:
+    """Site metadata from a BADM Interchange Format sheet (SITE_ID, VARIABLE, DATAVALUE; xlsx or csv).
+
+    Returns lat, lon, ELEV, igbp, MAT, MAP and crop (CORN/SOYBEANS/'' from planting, species or
+    crop entries) as strings, for the sheet's first site.
+    """
+    import io
+
+    try:
+        if member.lower().endswith(".xlsx"):
+            table = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
+        else:
+            table = pd.read_csv(io.BytesIO(data), dtype=str, encoding="utf-8-sig")
+    except Exception:  # a damaged sheet should not lose the flux data: report it as unreadable
+        raise LoaderError(path, f"its metadata sheet {Path(member).name} cannot be read",
+                          "a BIF sheet (xlsx or csv) with SITE_ID, VARIABLE, DATAVALUE columns") from None
+    table.columns = [str(c).strip().upper() for c in table.columns]
+    if not {"VARIABLE", "DATAVALUE"} <= set(table.columns):
+        raise LoaderError(path, f"its metadata sheet {Path(member).name} has no VARIABLE/DATAVALUE columns",
+                          "a BIF sheet with SITE_ID, GROUP_ID, VARIABLE_GROUP, VARIABLE, DATAVALUE")
+    var = table["VARIABLE"].fillna("").str.strip().str.upper()
+    value = table["DATAVALUE"].fillna("").str.strip()
+    out = {key: value[var == name].iloc[0] for name, key in BADM_FIELDS.items() if (var == name).any()}
+    crop_rows = value[var.str.contains("CROP|PLANTING|SPP", regex=True)].str.lower()
+    for crop, words in CROP_WORDS.items():
+        if crop_rows.apply(lambda t, w=words: any(x in t for x in w)).any():
+            out["crop"] = crop
+            break
+    out["source"] = Path(member).name
+    return out
+
+
+def apply_badm(ds: xr.Dataset, meta: dict[str, str]) -> xr.Dataset:
+    """Coordinates, IGBP, crop and static site features of a one-site dataset from its BADM metadata."""
+    def number(key: str) -> float:
+        try:
+            return float(meta.get(key, "nan"))
+        except ValueError:
+            return np.nan
+
+    lat, lon = number("lat"), number("lon")
+    if np.isfinite(lat) and np.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180:
+        ds = ds.assign_coords(lat=("unit", [lat]), lon=("unit", [lon]))
+    ds = ds.assign_coords(igbp=("unit", np.array([meta.get("igbp", "").upper()], dtype=object)),
+                          crop=("unit", np.array([meta.get("crop", "")], dtype=object)))
+    for key in ("ELEV", "MAT", "MAP"):
+        if np.isfinite(number(key)):
+            schema.set_variable(ds, key, [number(key)], provenance=f"{meta['source']}:{key}")
+    ds.attrs["badm"] = meta["source"]
     return ds
 
 
@@ -165,12 +227,11 @@ def load_ameriflux(paths: str | Path | Iterable[str | Path], site_list=None,
 
     Parameters
     ----------
-    paths : BASE CSV/zip files and/or folders of ``AMF_*`` files; one file per site.
-    site_list : site metadata CSV or dataset for lat, lon, state and IGBP.
+    paths : BASE CSV/zip files and/or folders of ``AMF_*`` files; one site per file (a zip and
+        the CSV extracted from it count once: the zip, with its BADM metadata, is read).
+    site_list : site metadata CSV or dataset for lat, lon, state and IGBP where BADM gives none.
     min_coverage : share of a day's expected records that must be valid (0-1).
     """
-    from kgml_core.loaders.fluxnet import attach_sites, concat_units
-
     if not 0 < min_coverage <= 1:
         raise ValueError(f"min_coverage {min_coverage}: expected a fraction in (0, 1]")
     if isinstance(paths, (str, Path)):
@@ -181,7 +242,7 @@ def load_ameriflux(paths: str | Path | Iterable[str | Path], site_list=None,
             found = sorted(q for q in p.iterdir() if q.name.startswith("AMF_") and q.suffix.lower() in (".csv", ".zip"))
             if not found:
                 raise LoaderError(p, "folder holds no AMF_*.csv or AMF_*.zip file", "AmeriFlux BASE files")
-            files += found
+            files += drop_extracted(found)
         elif not p.exists():
             raise LoaderError(p, "does not exist", "an existing file or folder")
         else:
@@ -191,7 +252,8 @@ def load_ameriflux(paths: str | Path | Iterable[str | Path], site_list=None,
         ds = load_one(f, min_coverage)
         site = str(ds["unit"].values[0])
         if site in parts:
-            raise LoaderError(f, f"is a second file for site {site}", "one file per site")
+            raise LoaderError(f, f"is a second file for site {site} (first: {parts[site].attrs['source_files']})",
+                              "one file per site")
         parts[site] = ds
     out = concat_units(list(parts.values()))
     out.attrs.update({"source_files": ", ".join(p.attrs["source_files"] for p in parts.values()),

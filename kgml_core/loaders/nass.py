@@ -20,6 +20,7 @@ with m_bu the bushel mass (corn 25.40 kg, soybean 27.22 kg), w the standard mois
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -116,42 +117,99 @@ def _raw_long(path, table: pd.DataFrame, header: int) -> tuple[pd.DataFrame, int
 
 TIDY_YIELD = {"yield_bu_per_acre": "bu", "yield_bu_acre": "bu", "yield_bu/acre": "bu", "yield_g_c_m2": "gc",
               "yield_gc_m2": "gc"}
+# (state column, county column) pairs and single 5-digit columns of the usual tidy spellings
+FIPS_PAIRS = (("state_fips", "county_fips"), ("state_ansi", "county_ansi"), ("state_fips_code", "county_code"),
+              ("statefp", "countyfp"), ("state_code", "county_code"))
+FIPS_SINGLE = ("fips", "fips_code", "geoid", "county_fips5", "fips5")
+# Quick Stats API (lower-case) headers -> the web export's
+QUICKSTATS_API = {"year": "Year", "agg_level_desc": "Geo Level", "state_ansi": "State ANSI",
+                  "county_ansi": "County ANSI", "commodity_desc": "Commodity", "short_desc": "Data Item",
+                  "value": "Value", "domain_desc": "Domain", "program": "Program"}
+# largest plausible county yield (bu/acre); the US record county yields are near 250 (corn) and 80 (soybeans)
+MAX_YIELD_BU = {"CORN": 350.0, "SOYBEANS": 120.0}
+
+
+def yield_unit(column: str) -> str | None:
+    """'bu', 'gc' or 't/ha' from a yield column name (``yield_bu_per_acre``, ``Yield (bu/acre)``, ``yield_t_ha``)."""
+    low = column.lower().strip()
+    if low in TIDY_YIELD:
+        return TIDY_YIELD[low]
+    flat = re.sub(r"[^a-z0-9]+", "_", low)
+    if "bu" in flat.split("_") and any(t.startswith("ac") for t in flat.split("_")):
+        return "bu"
+    if re.search(r"g_?c_m_?2", flat):
+        return "gc"
+    if re.search(r"(^|_)(t|mg)_(per_)?ha($|_)", flat):
+        return "t/ha"
+    return None
+
+
+def _tidy_fips(path, table: pd.DataFrame, cols: dict[str, str], header: int) -> pd.Series:
+    for single in FIPS_SINGLE:
+        if single in cols:
+            return _digits(path, table[cols[single]], cols[single], 5, header)
+    for state, county in FIPS_PAIRS:
+        if state in cols and county in cols:
+            return (_digits(path, table[cols[state]], cols[state], 2, header)
+                    + _digits(path, table[cols[county]], cols[county], 3, header))
+    raise LoaderError(path, "has no county code column",
+                      "a 5-digit 'fips' column, or 'state_fips' + 'county_fips' (or state_ansi + county_ansi)")
 
 
 def _tidy_long(path, table: pd.DataFrame, header: int, crop: str | None) -> pd.DataFrame:
     cols = {c.lower().strip(): c for c in table.columns}
     lines = header + 1 + np.arange(len(table))
-    if "fips" in cols:
-        fips = _digits(path, table[cols["fips"]], cols["fips"], 5, header)
-    elif "state_ansi" in cols and "county_ansi" in cols:
-        fips = (_digits(path, table[cols["state_ansi"]], cols["state_ansi"], 2, header)
-                + _digits(path, table[cols["county_ansi"]], cols["county_ansi"], 3, header))
-    else:
-        raise LoaderError(path, "has no 'fips' column (nor 'state_ansi' and 'county_ansi')",
-                          "a tidy county table with a 5-digit fips column")
+    fips = _tidy_fips(path, table, cols, header)
     if "year" not in cols:
         raise LoaderError(path, "has no 'year' column", "a tidy county table with a year column")
     ycols = [c for c in cols if c.startswith("yield")]
     if not ycols:
         raise LoaderError(path, "has no yield column", "a column such as yield_bu_per_acre")
-    unit = TIDY_YIELD.get(ycols[0])
+    unit = yield_unit(cols[ycols[0]])
     if unit is None:
         raise LoaderError(path, f"column '{cols[ycols[0]]}' does not say its unit",
-                          f"one of {sorted(TIDY_YIELD)} (bu/acre or g C m-2)")
-    ccol = cols.get("commodity") or cols.get("crop")
+                          "a name such as yield_bu_per_acre, 'Yield (bu/acre)', yield_g_c_m2 or yield_t_ha")
+    ccol = cols.get("commodity") or cols.get("crop") or cols.get("commodity_desc")
     if ccol is None and crop is None:
         raise LoaderError(path, "has no 'commodity' column and no crop was given", "CORN or SOYBEANS")
     crops = table[ccol].fillna("").astype(str).str.upper().str.strip() if ccol else crop.upper()
-    out = []
     value = parse_values(path, table[cols[ycols[0]]], header, cols[ycols[0]])
-    name = "YIELD_BU" if unit == "bu" else "YIELD"
-    out.append(pd.DataFrame({"fips": fips, "year": _years(path, table[cols["year"]], cols["year"], header),
-                             "crop": crops, "variable": name, "column": cols[ycols[0]], "line": lines,
-                             "value": value}))
+    name = {"bu": "YIELD_BU", "gc": "YIELD", "t/ha": "YIELD_T_HA"}[unit]
+    out = [pd.DataFrame({"fips": fips, "year": _years(path, table[cols["year"]], cols["year"], header),
+                         "crop": crops, "variable": name, "column": cols[ycols[0]], "line": lines, "value": value})]
     if "production_bu" in cols:
         out.append(out[0].assign(variable="PRODUCTION", column=cols["production_bu"],
                                  value=parse_values(path, table[cols["production_bu"]], header, cols["production_bu"])))
-    return pd.concat(out, ignore_index=True)
+    long = pd.concat(out, ignore_index=True)
+    tha = long["variable"] == "YIELD_T_HA"
+    if tha.any():  # t/ha at standard moisture -> bu/acre
+        kg = long.loc[tha, "crop"].map(lambda c: CROPS.get(c, (np.nan,))[0]).to_numpy(dtype=float)
+        long.loc[tha, "value"] = long.loc[tha, "value"] * 1000.0 / kg / (10000.0 / M2_PER_ACRE)
+        long.loc[tha, "variable"] = "YIELD_BU"
+        long.loc[tha, "column"] = long.loc[tha, "column"] + " (t/ha at standard moisture -> bu/acre)"
+    return long
+
+
+def flag_yields(long: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Set placeholder zeros and impossible yields missing; their counts by kind.
+
+    A county yield of exactly 0 is a placeholder (NASS publishes no zero yields: a county
+    without harvest has no row); a negative yield or one above :data:`MAX_YIELD_BU` is impossible.
+    """
+    long = long.copy()
+    bu = long["variable"] == "YIELD_BU"
+    gc = long["variable"] == "YIELD"
+    value = long["value"].to_numpy(dtype=float)
+    cap = long["crop"].map(MAX_YIELD_BU).to_numpy(dtype=float)
+    cap_gc = np.array([bu_per_acre_to_g_c(m, c) if c in CROPS else np.nan
+                       for m, c in zip(cap, long["crop"])]) if gc.any() else cap
+    is_yield = (bu | gc).to_numpy()
+    with np.errstate(invalid="ignore"):
+        zero = is_yield & (value == 0)
+        limit = np.where(bu.to_numpy(), cap, cap_gc)
+        impossible = is_yield & ((value < 0) | (np.isfinite(limit) & (value > limit)))
+    long.loc[zero | impossible, "value"] = np.nan
+    return long, {"placeholder_zeros": int(zero.sum()), "impossible_yields": int(impossible.sum())}
 
 
 def _check_duplicates(path, long: pd.DataFrame) -> pd.DataFrame:
@@ -179,7 +237,7 @@ def _choose_crop(path, long: pd.DataFrame, crop: str | None) -> str:
     return found[0]
 
 
-def _to_dataset(path, long: pd.DataFrame, crop: str, dropped: int) -> xr.Dataset:
+def _to_dataset(path, long: pd.DataFrame, crop: str, dropped: int, flagged: dict[str, int]) -> xr.Dataset:
     sub = long[long["crop"] == crop]
     wide = sub.pivot(index=["fips", "year"], columns="variable", values="value")
     units = sorted(set(sub["fips"]))
@@ -215,7 +273,13 @@ def _to_dataset(path, long: pd.DataFrame, crop: str, dropped: int) -> xr.Dataset
                             provenance=provenance(path, "Commodity"))
     unknown = [u for u in units if u not in counties.index]
     ds.attrs.update({"source_files": Path(path).name, "source_format": "NASS Quick Stats", "crop": crop,
-                     "dropped_rows": dropped, "crops_in_file": ", ".join(sorted(set(long["crop"])))})
+                     "dropped_rows": dropped, "crops_in_file": ", ".join(sorted(set(long["crop"]))), **flagged})
+    if any(flagged.values()):
+        ds.attrs["excluded_values"] = (f"{flagged['placeholder_zeros']} placeholder zero yield(s) and "
+                                       f"{flagged['impossible_yields']} impossible yield(s) (negative or above "
+                                       f"{MAX_YIELD_BU.get(crop, 'the crop maximum')} bu/acre) set missing")
+        if "YIELD" in ds:
+            ds["YIELD"].attrs["provenance"] += "; " + ds.attrs["excluded_values"]
     if unknown:
         ds.attrs["coordinates_unknown"] = ", ".join(unknown)
     return ds
@@ -236,6 +300,9 @@ def load_nass(path: str | Path, crop: str | None = None, states=None) -> xr.Data
     AREA_HARVESTED (acre) or PRODUCTION (bu) when the file has them.
     """
     table, header = read_csv_checked(path, dtype=str, kind="NASS")
+    api = {c: QUICKSTATS_API[c.lower()] for c in table.columns if c.lower() in QUICKSTATS_API}
+    if {"short_desc", "commodity_desc"} <= {c.lower() for c in table.columns}:
+        table = table.rename(columns=api)  # a Quick Stats API export: the same content, lower-case names
     if all(c in table.columns for c in RAW_REQUIRED):
         long, dropped = _raw_long(path, table, header)
     elif "Value" in table.columns or "Data Item" in table.columns:
@@ -250,8 +317,9 @@ def load_nass(path: str | Path, crop: str | None = None, states=None) -> xr.Data
         if long.empty:
             raise LoaderError(path, f"has no county rows in states {list(states)}", "rows for those states")
     long = _check_duplicates(path, long)
+    long, flagged = flag_yields(long)
     if not np.isfinite(long["value"]).any():
-        raise LoaderError(path, "every value is withheld or missing", "at least one published value")
-    ds = _to_dataset(path, long, _choose_crop(path, long, crop), dropped)
+        raise LoaderError(path, "every value is withheld, missing or implausible", "at least one published value")
+    ds = _to_dataset(path, long, _choose_crop(path, long, crop), dropped, flagged)
     return schema.validate(ds, source=Path(path).name)
 

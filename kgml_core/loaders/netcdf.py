@@ -32,8 +32,8 @@ import xarray as xr
 from scipy.spatial import cKDTree
 
 from kgml_core import geo, schema
-from kgml_core.loaders._common import LoaderError, provenance
-from kgml_core.loaders.county_weather import CONVERSIONS, normalise_unit
+from kgml_core.loaders import units
+from kgml_core.loaders._common import LoaderError, check_coordinate, provenance, refuse_binary
 
 NAMES = {"tmax": "TA_MAX", "tmin": "TA_MIN", "tmean": "TA", "tavg": "TA", "tas": "TA", "tasmax": "TA_MAX",
          "tasmin": "TA_MIN", "prcp": "P", "pr": "P", "precip": "P", "srad": "SW_IN", "rsds": "SW_IN",
@@ -41,8 +41,6 @@ NAMES = {"tmax": "TA_MAX", "tmin": "TA_MIN", "tmean": "TA", "tavg": "TA", "tas":
 STANDARD_NAMES = {"air_temperature": "TA", "precipitation_amount": "P", "precipitation_flux": "P",
                   "surface_downwelling_shortwave_flux_in_air": "SW_IN", "relative_humidity": "RH_AIR",
                   "wind_speed": "WS"}
-NETCDF_CONVERSIONS = {**CONVERSIONS, ("mm d-1", "kg m-2 s-1"): (86400.0, 0.0), ("mm d-1", "mm s-1"): (86400.0, 0.0),
-                      ("%", "1"): (100.0, 0.0), ("degC", "degK"): (1.0, -273.15)}
 _WEIGHTS: dict[str, tuple[sp.csr_matrix, np.ndarray]] = {}
 
 
@@ -58,6 +56,8 @@ def grid_coords(path, ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, tuple[str
     """2-D cell-centre latitude and longitude (degrees) and the grid's (y, x) dimension names."""
     lat = _find_coord(path, ds, ("lat", "latitude", "nav_lat"), "latitude")
     lon = _find_coord(path, ds, ("lon", "longitude", "nav_lon"), "longitude")
+    check_coordinate(path, str(lat.name), lat.values, -90.0, 90.0)
+    check_coordinate(path, str(lon.name), lon.values, -180.0, 360.0)
     if lat.ndim == 1 and lon.ndim == 1:
         lon2, lat2 = np.meshgrid(lon.values, lat.values)
         return lat2.astype(float), lon2.astype(float), (lat.dims[0], lon.dims[0])
@@ -125,9 +125,9 @@ def area_mean(values: np.ndarray, weights: sp.csr_matrix, covered: np.ndarray,
     return out
 
 
-def _variables(path, ds: xr.Dataset, ydim: str, xdim: str) -> dict[str, tuple[str, float, float, str]]:
-    """Contract name -> (file variable, scale, offset, note), converting units."""
-    found: dict[str, tuple[str, float, float, str]] = {}
+def _variables(path, ds: xr.Dataset, ydim: str, xdim: str) -> dict[str, tuple[str, str | None]]:
+    """Contract name -> (file variable, declared unit) of the daily gridded variables."""
+    found: dict[str, tuple[str, str | None]] = {}
     for name, da in ds.data_vars.items():
         if ydim not in da.dims or xdim not in da.dims or "time" not in da.dims:
             continue
@@ -140,54 +140,72 @@ def _variables(path, ds: xr.Dataset, ydim: str, xdim: str) -> dict[str, tuple[st
         if unit is None:
             raise LoaderError(path, f"variable '{key}' has no 'units' attribute", f"units convertible to "
                               f"'{schema.VARIABLES[target].units}'")
-        spec_unit = schema.VARIABLES[target].units
-        if schema.units_match(normalise_unit(unit), spec_unit) or unit == spec_unit:
-            found[target] = (key, 1.0, 0.0, "")
-        elif (spec_unit, normalise_unit(unit)) in NETCDF_CONVERSIONS:
-            scale, offset = NETCDF_CONVERSIONS[(spec_unit, normalise_unit(unit))]
-            found[target] = (key, scale, offset, f"{unit} -> {spec_unit}")
-        else:
-            raise LoaderError(path, f"variable '{key}' is in unknown unit '{unit}'", f"'{spec_unit}' or a "
-                              f"convertible unit ({sorted(u for t, u in NETCDF_CONVERSIONS if t == spec_unit)})")
+        found[target] = (key, str(unit))
     return found
 
 
-def _fields(path, ds: xr.Dataset, ydim: str, xdim: str) -> dict[str, tuple[np.ndarray, str]]:
-    """Contract name -> (array (time, ny, nx) in contract units, provenance)."""
+def _fields(path, ds: xr.Dataset, ydim: str, xdim: str) -> dict[str, tuple[np.ndarray, str, str]]:
+    """Contract name -> (array (time, ny, nx) in contract units, provenance, unit assumption)."""
     out = {}
-    for name, (var, scale, offset, note) in _variables(path, ds, ydim, xdim).items():
-        arr = ds[var].transpose("time", ydim, xdim).values.astype(float) * scale + offset
+    for name, (var, unit) in _variables(path, ds, ydim, xdim).items():
+        arr = ds[var].transpose("time", ydim, xdim).values.astype(float)
+        note = ""
         if var.lower() == "srad" and "dayl" in ds:
             arr = arr * ds["dayl"].transpose("time", ydim, xdim).values / 86400.0
-            note = (note + "; " if note else "") + "daylight mean x dayl / 86400"
-        out[name] = (arr, provenance(path, var, note))
+            note = "daylight mean x dayl / 86400"
+        arr, assumption = units.to_contract(path, var, name, arr, unit)
+        note = "; ".join(t for t in (note, units.notable(assumption)) if t)
+        out[name] = (arr, provenance(path, var, note), assumption)
     if "TA" not in out and "TA_MAX" in out and "TA_MIN" in out:
-        out["TA"] = ((out["TA_MAX"][0] + out["TA_MIN"][0]) / 2, provenance(path, "tmax+tmin", "(max + min) / 2"))
+        out["TA"] = ((out["TA_MAX"][0] + out["TA_MIN"][0]) / 2, provenance(path, "tmax+tmin", "(max + min) / 2"), "")
     if "VPD" not in out and "vp" in ds and "TA" in out:
-        if normalise_unit(ds["vp"].attrs.get("units", "")) != "Pa":
-            raise LoaderError(path, f"variable 'vp' is in '{ds['vp'].attrs.get('units')}'", "Pa")
+        vp, _ = units.to_contract(path, "vp", "VPD", ds["vp"].transpose("time", ydim, xdim).values.astype(float),
+                                  ds["vp"].attrs.get("units"))
         es = 6.1078 * np.exp(17.27 * out["TA"][0] / (out["TA"][0] + 237.3))
-        vpd = np.maximum(es - ds["vp"].transpose("time", ydim, xdim).values / 100.0, 0.0)
-        out["VPD"] = (vpd, provenance(path, "vp", "es(TA) (Tetens, hPa) - vp/100"))
+        out["VPD"] = (np.maximum(es - vp, 0.0), provenance(path, "vp", "es(TA) (Tetens, hPa) - vp"), "")
     if not out:
         raise LoaderError(path, "has no daily gridded variable the loader knows",
                           "variables such as tmax, tmin, prcp, srad (Daymet) or contract names on (time, y, x)")
     return out
 
 
-def _open(path) -> xr.Dataset:
+def open_dataset(path) -> xr.Dataset:
+    """Open a NetCDF file, refusing anything else in one line (no library error text)."""
+    refuse_binary(path)
     try:
-        ds = xr.open_dataset(path)
-    except (OSError, ValueError) as err:
-        raise LoaderError(path, f"cannot be opened as NetCDF ({str(err).splitlines()[0][:80]})",
-                          "a NetCDF file with CF conventions") from None
-    if "time" not in ds.dims or not np.issubdtype(ds["time"].dtype, np.datetime64):
-        raise LoaderError(path, "has no decodable 'time' dimension", "a daily time axis in a standard calendar")
+        return xr.open_dataset(path)
+    except (OSError, ValueError, TypeError, KeyError, IndexError):
+        raise LoaderError(path, "cannot be opened as NetCDF (damaged, truncated or another format)",
+                          "a NetCDF-3 or NetCDF-4 file with CF conventions") from None
+
+
+def _open(path) -> xr.Dataset:
+    ds = open_dataset(path)
+    if not np.issubdtype(ds["time"].dtype, np.datetime64):
+        raise LoaderError(path, "has a 'time' axis that cannot be decoded as dates",
+                          "a daily time axis in a standard calendar (noleap/360-day calendars are not read)")
     days = pd.DatetimeIndex(ds["time"].values).normalize()
     if days.has_duplicates or not days.is_monotonic_increasing:
         raise LoaderError(path, "'time' has duplicate or decreasing days", "one step per day, increasing")
     ds = ds.assign_coords(time=days)
     return ds.reindex(time=pd.date_range(days[0], days[-1], freq="D"))
+
+
+def load_contract(path) -> xr.Dataset:
+    """A NetCDF file already in the data contract (dims ``unit`` and ``time``/``year``), validated."""
+    ds = open_dataset(path).load()
+    for coord in ("state", "unit_kind", "unit"):
+        if coord in ds.coords and ds[coord].dtype.kind in "SU":
+            ds = ds.assign_coords({coord: ds[coord].astype(object)})
+    try:
+        schema.validate(ds, source=Path(path).name)
+    except schema.ContractError as err:
+        more = f" (and {len(err.problems) - 1} more)" if len(err.problems) > 1 else ""
+        raise LoaderError(path, f"has dims 'unit' but does not follow the data contract: {err.problems[0]}{more}",
+                          "a file written by this tool or the contract's names, units and coordinates") from None
+    ds.attrs.setdefault("source_files", Path(path).name)
+    ds.attrs.setdefault("source_format", "contract NetCDF")
+    return ds
 
 
 def load_netcdf(path: str | Path, states=None, counties: gpd.GeoDataFrame | None = None,
@@ -202,12 +220,21 @@ def load_netcdf(path: str | Path, states=None, counties: gpd.GeoDataFrame | None
     sites : site list (CSV path or dataset with lat/lon along ``unit``); when given, the
         result holds the sites (nearest cell) instead of counties.
     """
+    from kgml_core.loaders import soils
+
+    head = open_dataset(path)
+    if "unit" in head.dims:
+        return load_contract(path)
+    if "time" not in head.dims:
+        return soils.load_soil_grid(path, states=states, counties=counties, sites=sites)
     ds = _open(path)
     lat, lon, (ydim, xdim) = grid_coords(path, ds)
     fields = _fields(path, ds, ydim, xdim)
     days = ds["time"].values
+    static = [v for v, da in ds.data_vars.items() if "time" not in da.dims and ydim in da.dims]
     if sites is not None:
-        return _at_sites(path, fields, lat, lon, days, sites)
+        out = _at_sites(path, fields, lat, lon, days, sites)
+        return _with_static(path, out, static, sites=sites)
     if counties is None:
         counties = geo.load_counties(states)
         if states is None:
@@ -221,11 +248,28 @@ def load_netcdf(path: str | Path, states=None, counties: gpd.GeoDataFrame | None
     out = schema.empty_units(counties.index[keep], counties["lat"].values[keep], counties["lon"].values[keep],
                              list(counties["state"].values[keep]), "county")
     out = out.assign_coords(time=("time", days))
-    for name, (arr, prov) in fields.items():
+    for name, (arr, prov, assumption) in fields.items():
         means = area_mean(arr, weights, covered)[keep]
-        schema.set_variable(out, name, means, provenance=prov + " [area-weighted county mean, EPSG:5070]")
+        schema.set_variable(out, name, means, provenance=prov + " [area-weighted county mean, EPSG:5070]",
+                            extra_attrs={"unit_assumption": assumption} if assumption else None)
     out.attrs.update({"source_files": Path(path).name, "source_format": "gridded NetCDF"})
+    out = _with_static(path, out, static, counties=counties[keep])
     return schema.validate(out, source=Path(path).name)
+
+
+def _with_static(path, out: xr.Dataset, static: list, counties=None, sites=None) -> xr.Dataset:
+    """Add the grid's static soil variables (time-less, beside the daily ones); name the others ignored."""
+    from kgml_core.loaders import soils
+
+    known = [v for v in static if soils.soil_name(str(v))]
+    ignored = [str(v) for v in static if v not in known and str(v).lower() not in ("dayl", "crs", "spatial_ref")]
+    if known:
+        soil = soils.load_soil_grid(path, counties=counties, sites=sites)
+        for name in soil.data_vars:
+            out[name] = soil[name]
+    if ignored:
+        out.attrs["ignored_variables"] = ", ".join(ignored) + " (static, not a soil property the contract knows)"
+    return out
 
 
 def _xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -246,7 +290,7 @@ def _at_sites(path, fields, lat, lon, days, sites) -> xr.Dataset:
     ok &= dist <= 1.5 * spacing  # farther than a cell from every centre: the site is off the grid
     out = schema.empty_units(meta["unit"].values, slat, slon, list(meta["state"].values), "site")
     out = out.assign_coords(time=("time", days))
-    for name, (arr, prov) in fields.items():
+    for name, (arr, prov, _) in fields.items():
         vals = arr.reshape(arr.shape[0], -1)[:, cell].T
         vals[~ok] = np.nan
         schema.set_variable(out, name, vals, provenance=prov + " [nearest grid cell]")

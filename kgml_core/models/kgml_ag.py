@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from kgml_core.models.fast_gru import gru_batch_first
+
 
 @dataclass
 class KGMLAgConfig:
@@ -24,6 +26,7 @@ class KGMLAgConfig:
     flux_hidden : hidden size of the Ra, Rh and NEE GRUs.
     head_hidden : hidden size of the attention scorer and yield MLP.
     dropout : dropout between the shared GRU layers and before the heads.
+    rh_layers : layers of the Rh GRU (2 in the public code, 1 here by default).
     """
 
     n_inputs: int = 19
@@ -32,6 +35,7 @@ class KGMLAgConfig:
     flux_hidden: int = 32
     head_hidden: int = 32
     dropout: float = 0.2
+    rh_layers: int = 1
 
 
 class AttentionYieldHead(nn.Module):
@@ -52,16 +56,17 @@ class AttentionYieldHead(nn.Module):
 
 
 class FluxGRU(nn.Module):
-    """A one-layer GRU and a linear read-out giving one daily series."""
+    """A GRU (one layer unless told) and a linear read-out giving one daily series."""
 
-    def __init__(self, n_in: int, hidden: int):
+    def __init__(self, n_in: int, hidden: int, layers: int = 1, dropout: float = 0.0):
         super().__init__()
-        self.gru = nn.GRU(n_in, hidden, batch_first=True)
+        self.gru = nn.GRU(n_in, hidden, num_layers=layers, batch_first=True,
+                          dropout=dropout if layers > 1 else 0.0)
         self.out = nn.Linear(hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (batch, days, n_in) -> (batch, days)."""
-        return self.out(self.gru(x)[0]).squeeze(-1)
+        return self.out(gru_batch_first(self.gru, x)).squeeze(-1)
 
 
 class KGMLAg(nn.Module):
@@ -93,11 +98,11 @@ class KGMLAg(nn.Module):
         self.drop = nn.Dropout(c.dropout)
         self.yield_head = AttentionYieldHead(c.hidden, c.head_hidden)
         self.ra_net = FluxGRU(c.hidden + c.n_inputs, c.flux_hidden)
-        self.rh_net = FluxGRU(c.hidden + c.n_inputs + 1, c.flux_hidden)
+        self.rh_net = FluxGRU(c.hidden + c.n_inputs + 1, c.flux_hidden, c.rh_layers, c.dropout)
         self.nee_net = FluxGRU(2 + c.n_inputs, c.flux_hidden)
 
     def forward(self, x: torch.Tensor, residue=None) -> dict[str, torch.Tensor]:
-        h = self.drop(self.shared(x)[0])
+        h = self.drop(gru_batch_first(self.shared, x))
         yield_, attention = self.yield_head(h)
         ra = self.ra_net(torch.cat([h, x], dim=-1))
         if callable(residue):

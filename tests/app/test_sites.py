@@ -12,10 +12,11 @@ def test_sites_page_without_runs_says_where_to_train():
     assert any("Train" in i.value for i in at.info)
 
 
-def test_real_site_from_data_page_is_shown(real_data_dir):
+def test_real_site_from_data_page_is_shown(real_data_dir, monkeypatch):
     folder = real_data_dir / "fluxnet"
     if not folder.is_dir():
         pytest.skip(f"{folder} not found")
+    monkeypatch.setenv("KGML_DATA_ROOTS", str(real_data_dir))  # server-side loading is off by default
     at = app_test()
     at.run()
     at.switch_page("pages/data.py").run()

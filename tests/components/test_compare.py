@@ -47,8 +47,18 @@ def test_scatter_uses_only_test_units():
     assert sorted(frame["predicted"]) == [9.0, 10.0, 11.0]
 
 
-def test_headline_notes_say_which_model_is_better():
-    notes = compare.headline_notes(compare.metrics_long(_metrics()), "RH")
-    assert len(notes) == 2
-    assert notes[0].startswith("IA: the state-specific model's RH RMSE is 38.0 % lower")
-    assert notes[1].startswith("IL: the state-specific model's RH RMSE is 40.0 % lower")
+def test_bootstrap_figure_draws_only_the_key_comparisons_in_percent():
+    metrics = _metrics()
+    metrics["bootstrap"]["IL"]["RH"]["no_knowledge_vs_global"] = {"diff": 3.0, "lo": 2.0, "hi": 4.0, "rel_diff": 6.0}
+    fig = compare.bootstrap_figure(compare.bootstrap_frame(metrics), "RH")
+    assert [t.name for t in fig.data] == ["State-specific − global"]
+    assert list(fig.data[0].y) == [-40.0, -40.0]  # diff / global RMSE, in %
+    assert fig.data[0].text[0] == "Illinois: State-specific − global -40.0 % (95 % interval -50.0 to -30.0 %)"
+    assert fig.data[0].marker.color == "#D55E00"
+
+
+def test_figures_use_the_shared_model_names_and_colours():
+    fig = compare.rmse_bars(compare.metrics_long(_metrics()), "RH")
+    assert [(t.name, t.marker.color) for t in fig.data] == [("Global KGML-ag", "#0072B2"),
+                                                            ("State-specific SDSA-KGML", "#D55E00")]
+    assert fig.layout.template.layout.colorway is None or "#000001" not in fig.layout.template.layout.colorway

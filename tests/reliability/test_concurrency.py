@@ -6,38 +6,23 @@ import sys
 import textwrap
 import threading
 import time
-import types
-from dataclasses import dataclass
 
 from kgml_core import jobs
 from kgml_core.progress import ProgressEvent, report
 from kgml_core.runs import RunStore
+from tests.fake_experiment import register_fake_experiment
 
 from .conftest import python
 
 N_SESSIONS, JOBS_PER_SESSION, N_PROCESSES, RUNS_PER_PROCESS = 4, 2, 3, 8
 
 
-@dataclass
-class _Cfg:
-    steps: int = 4
-
-
-def _fake_module() -> types.ModuleType:
-    module = types.ModuleType("reliability_fake")
-    module.preset = lambda name, **kw: _Cfg(**kw)
-
-    def run(cfg, store, progress, cancel, name=None):
-        run_ = store.create("fake", {"steps": cfg.steps}, name=name)
-        for step in range(1, cfg.steps + 1):
-            time.sleep(0.01)
-            report(progress, cancel, ProgressEvent("train", step, cfg.steps, 0, 0, {"loss": 1.0 / step}))
-            run_.heartbeat()
-        run_.save_metrics({"headline": {"name": "steps", "value": cfg.steps}})
-        run_.finish("finished")
-        return run_
-    module.run = run
-    return module
+def _fake_run(cfg, run_, progress, cancel):
+    for step in range(1, cfg.steps + 1):
+        time.sleep(0.01)
+        report(progress, cancel, ProgressEvent("train", step, cfg.steps, 0, 0, {"loss": 1.0 / step}))
+        run_.heartbeat()
+    return {"headline": {"name": "steps", "value": cfg.steps}}
 
 
 WRITER = textwrap.dedent("""
@@ -52,8 +37,7 @@ WRITER = textwrap.dedent("""
 
 
 def test_concurrent_sessions_and_processes_lose_nothing(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "reliability_fake", _fake_module())
-    monkeypatch.setitem(jobs.EXPERIMENTS, "fake", ("reliability_fake", "run"))
+    register_fake_experiment(monkeypatch, "fake", _fake_run)
     root = tmp_path / "runs"
     store = RunStore(root)
     queue = jobs.JobQueue(store, max_workers=2)

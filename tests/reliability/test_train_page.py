@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -10,26 +9,19 @@ from streamlit.testing.v1 import AppTest
 from components import runtime
 from kgml_core import jobs
 from kgml_core.runs import RunStore
-from tests.fake_experiment import register_fake_experiment
+from tests.fake_experiment import FakeConfig, register_fake_experiment
 
 from .conftest import REPO
-
-
-@dataclass
-class _Cfg:
-    steps: int = 1
 
 
 @pytest.fixture()
 def resumable_kind(monkeypatch):
     calls = []
 
-    def run(cfg, store, progress, cancel, name=None, resume=None):
-        calls.append(resume)
-        run_ = store.create("fake", {"steps": cfg.steps}, name=name)
-        run_.finish("finished")
-        return run_
-    register_fake_experiment(monkeypatch, "page_fake", run, _Cfg)
+    def run(cfg, run_, progress, cancel):
+        calls.append(run_.id)
+        return {}
+    register_fake_experiment(monkeypatch, "page_fake", run, resumable=True)
     monkeypatch.chdir(REPO)
     return calls
 
@@ -37,7 +29,7 @@ def resumable_kind(monkeypatch):
 def test_interrupted_job_shows_and_resumes(resumable_kind, tmp_path, monkeypatch):
     monkeypatch.setenv("KGML_RUNS_DIR", str(tmp_path / "runs"))
     store = RunStore()
-    run = store.create("fake", {"steps": 1}, name="was running")
+    run = store.create("page_fake", FakeConfig().to_dict(), name="was running")
     dead = 2**22 + 12345  # beyond the default pid_max: no such process
     run._update_status(pid=dead)
     job = jobs.Job("job-1-1-abcd", "page_fake", "was running", {}, "quick", status="running",

@@ -94,7 +94,7 @@ def test_config_rejects_bad_values():
         exp.preset("tiny", stratify="soil")
     with pytest.raises(ValueError, match="unknown preset"):
         exp.preset("huge")
-    with pytest.raises(ValueError, match="unknown TamrlConfig keys"):
+    with pytest.raises(ValueError, match="unknown tamrl config keys"):
         exp.TamrlConfig.from_dict({"n_site": 3})
     assert exp.TamrlConfig.from_dict({"train": {"epochs": 2}}).train.epochs == 2
 

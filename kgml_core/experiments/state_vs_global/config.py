@@ -1,0 +1,116 @@
+"""Configuration and presets of the state-vs-global experiment."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from kgml_core.config import ExperimentConfig
+from kgml_core.training.protocol import ProtocolConfig
+from kgml_core.training.trainer import StepConfig
+
+MODEL_NAMES = ("process_model", "no_knowledge", "global", "state_specific", "auto_region")
+FLUXES = ("RA", "RH", "NEE", "RECO")
+TARGETS = FLUXES + ("YIELD",)
+KIND = "state_vs_global"
+
+
+@dataclass
+class StateVsGlobalConfig(ExperimentConfig):
+    """Configuration of the experiment; defaults are the ``quick`` preset.
+
+    states, years (first, last), test_years (the last N years held out),
+    test_fraction (share of each state's counties held out), heterogeneity
+    (of the simulator's parameters), seed, sites_per_state (flux towers),
+    max_counties (per state, None for all), pretrain_units (process-world
+    counties for pretraining, None for all training counties),
+    max_yield_samples (county-years for yield fine-tuning, None for all),
+    model sizes, the protocol's step settings, no_knowledge (level-1 training),
+    region_method / n_regions (Auto Region Detector), n_boot (bootstrap
+    resamples), models (the rungs of the ladder to train; "global" is always
+    trained, the region models start from it), sweep (heterogeneity values, run after the main experiment),
+    threads (torch CPU threads: 1 is fastest for these small GRUs, and
+    several OpenMP threads thrash on a shared machine), device ("auto", "cpu", "cuda").
+    """
+
+    states: tuple[str, ...] = ("IL", "IA", "IN")
+    years: tuple[int, int] = (2010, 2015)
+    test_years: int = 2
+    test_fraction: float = 0.3
+    heterogeneity: float = 1.0
+    seed: int = 0
+    sites_per_state: int = 4
+    max_counties: int | None = None
+    pretrain_units: int | None = 64
+    max_yield_samples: int | None = 256
+    hidden: int = 32
+    flux_hidden: int = 16
+    head_hidden: int = 12
+    dropout: float = 0.1
+    # few large full-year batches, a high learning rate annealed by a cosine: the
+    # GRUs' cost is per time step, so large batches are nearly free on a CPU
+    protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(
+        step1=StepConfig(epochs=4, batch_size=64, lr=1e-2, self_paced=True, balance=0.0, cosine=True),
+        step2=StepConfig(epochs=30, batch_size=64, lr=1e-2, cosine=True),
+        step3=StepConfig(epochs=30, batch_size=128, lr=1e-2, cosine=True),
+        step4=StepConfig(epochs=2, batch_size=64, lr=1e-3),
+        step5=StepConfig(epochs=15, batch_size=16, lr=1e-3, cosine=True),
+        region3=StepConfig(epochs=2, batch_size=64, lr=2e-3, l2sp=1e-3),
+        region5=StepConfig(epochs=30, batch_size=24, lr=1e-3, l2sp=1e-2, cosine=True),
+        region_groups=("rh", "nee")))
+    no_knowledge: StepConfig = field(default_factory=lambda: StepConfig(epochs=10, batch_size=64, lr=1e-2,
+                                                                        cosine=True))
+    region_method: str = "kmeans"
+    n_regions: int | None = 3
+    n_boot: int = 300
+    models: tuple[str, ...] = MODEL_NAMES
+    sweep: tuple[float, ...] = ()
+    threads: int = 1
+    device: str = "auto"
+    preset: str = "quick"
+
+    LABEL: ClassVar[str] = "state-vs-global config"
+
+    def check(self) -> None:
+        """Known models ("global" always trained), a training year left, a fraction in (0, 1), a device."""
+        unknown = sorted(set(self.models) - set(MODEL_NAMES))
+        if unknown:
+            raise ValueError(f"unknown models {unknown}: expected some of {list(MODEL_NAMES)}")
+        self.models = tuple(m for m in MODEL_NAMES if m in set(self.models) | {"global"})
+        if not self.states:
+            raise ValueError("state-vs-global needs at least one state")
+        if not 1 <= self.test_years < self.years[1] - self.years[0] + 1:
+            raise ValueError(f"test_years must leave at least one training year in {self.years}, "
+                             f"got {self.test_years}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+
+_ONE = StepConfig(epochs=1, batch_size=8, lr=3e-3)
+StateVsGlobalConfig.PRESETS = {  # overrides of the defaults (the quick preset)
+    "quick": {},
+    # tests, seconds
+    "tiny": dict(years=(2012, 2014), test_years=1, max_counties=6, sites_per_state=1, pretrain_units=6,
+                 max_yield_samples=12, hidden=8, flux_hidden=8, head_hidden=8, n_regions=2, n_boot=50,
+                 protocol=ProtocolConfig(*(_ONE,) * 7), no_knowledge=_ONE),
+    # the article's scale
+    "full": dict(
+        years=(2000, 2019), test_years=4, sites_per_state=6, pretrain_units=200, max_yield_samples=None,
+        hidden=64, flux_hidden=32, head_hidden=32, dropout=0.2, n_regions=None, n_boot=1000,
+        protocol=ProtocolConfig(
+            step1=StepConfig(epochs=10, batch_size=128, lr=5e-3, self_paced=True, balance=0.0, cosine=True),
+            step2=StepConfig(epochs=60, batch_size=128, lr=5e-3, cosine=True),
+            step3=StepConfig(epochs=10, batch_size=128, lr=2e-3),
+            step4=StepConfig(epochs=5, batch_size=128, lr=5e-4),
+            step5=StepConfig(epochs=30, batch_size=32, lr=1e-3, cosine=True),
+            region3=StepConfig(epochs=8, batch_size=128, lr=1e-3, l2sp=1e-3),
+            region5=StepConfig(epochs=60, batch_size=32, lr=1e-3, l2sp=1e-2, cosine=True),
+            region_groups=("rh", "nee")),
+        no_knowledge=StepConfig(epochs=40, batch_size=64, lr=5e-3, cosine=True)),
+}
+
+
+def preset(name: str, **overrides) -> StateVsGlobalConfig:
+    """``tiny`` (tests, seconds), ``quick`` (app and CI, minutes on 2 cores) or ``full`` (article scale)."""
+    return StateVsGlobalConfig.from_preset(name, **overrides)

@@ -1,0 +1,153 @@
+"""The state-vs-global experiment: the SDSA-KGML comparison ladder in one run."""
+from __future__ import annotations
+
+import pandas as pd
+
+from kgml_core import labels
+from kgml_core.experiments.base import Experiment, Option, Setting
+from kgml_core.experiments.state_vs_global.config import KIND, MODEL_NAMES, StateVsGlobalConfig
+from kgml_core.experiments.state_vs_global.data import load_data
+from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate, headline, region_summary
+from kgml_core.experiments.state_vs_global.results import StateVsGlobalResults, metrics_table
+from kgml_core.experiments.state_vs_global.training import fit_ladder
+from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent
+from kgml_core.runs import Run, RunStore
+from kgml_core.stages import StageReuse
+
+MODEL_HELP = {m: labels.MODEL_HELP[m] for m in MODEL_NAMES}
+
+
+class StateVsGlobal(Experiment):
+    """SDSA-KGML: the comparison ladder trained and scored on a simulated multi-state world.
+
+    metrics.json: ``states`` -> state -> model -> target -> scores, plus
+    ``by_split``, ``bootstrap``, ``regions``, ``heterogeneity_sweep`` when
+    ``config.sweep`` is set, ``seconds``; predictions.nc; the weights of every
+    stage (``pretrained``, ``global``, ``state_XX``, ``region_N``,
+    ``no_knowledge``), each saved as soon as the stage ends, so a resumed run
+    trains only the missing stages.
+    """
+
+    kind = KIND
+    title = "SDSA-KGML: state- and region-specific against global KGML-ag (Ra, Rh, NEE)"
+    help = "The comparison ladder of the SDSA-KGML article on a simulated multi-state world."
+    cli_name = "state-vs-global"
+    config_class = StateVsGlobalConfig
+    resumable = True
+    labels = MODEL_HELP
+    settings = (
+        Setting("states", "States", "Counties of these states are modelled.", "states"),
+        Setting("models", "Models", "The comparison ladder: process model, level 1, 2 and 3 models.", "models"),
+        Setting("seed", "Seed", "Random seed of the world and the training.", "int", low=0, high=10_000),
+        Setting("heterogeneity", "Heterogeneity of the simulated world",
+                "0: one parameter set everywhere (no spatial shift); 1: the default.", "slider",
+                low=0.0, high=2.0, step=0.25),
+        Setting("sweep", "Heterogeneity sweep (optional)",
+                "Also retrain global and state-specific models on worlds with these heterogeneities "
+                "(each point costs about one more run).", "floats", options=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5)),
+    )
+    options = (
+        Option("--states", "states", "postal codes"),
+        Option("--seed", "seed", "random seed"),
+        Option("--heterogeneity", "heterogeneity", "simulator heterogeneity (default 1)"),
+        Option("--sweep", "sweep", "also run global vs state-specific for these heterogeneity values"),
+        Option("--region-method", "region_method", "auto regions", choices=("kmeans", "contiguous", "states")),
+        Option("--n-regions", "n_regions", "fixed number of auto regions"),
+        Option("--threads", "threads", "torch CPU threads (1 is fastest on a shared CPU)"),
+        Option("--device", "device", "auto, cpu or cuda", choices=("auto", "cpu", "cuda")),
+    )
+
+    def run(self, config: StateVsGlobalConfig, run: Run, progress: ProgressCallback | None,
+            cancel: CancelToken | None) -> dict:
+        cfg = config
+        completed = {key: run.load_weights(key) for key in run.weight_names()
+                     if key in _stage_keys(cfg) or key.startswith(("state_", "region_"))}
+        run.log(f"loading worlds for {' '.join(cfg.states)} {cfg.years} h={cfg.heterogeneity}")
+        data = load_data(cfg)
+
+        def checkpoint(key: str, weights: dict) -> None:
+            run.save_weights(key, weights)
+            run.log(f"stage {key} done")
+        reuse = StageReuse.for_run(run, note=_noter(progress))
+        try:
+            metrics = self._fit_and_score(cfg, run, data, progress, cancel, checkpoint, completed, reuse)
+        finally:
+            if reuse is not None:
+                reuse.close()
+        return metrics
+
+    def _fit_and_score(self, cfg, run, data, progress, cancel, checkpoint, completed, reuse) -> dict:
+        ds, harness, regions = fit_ladder(cfg, data, progress, cancel, models=cfg.models,
+                                          checkpoint=checkpoint, completed=completed, reuse=reuse)
+        metrics = {"states": evaluate(ds), "by_split": {w: evaluate(ds, w) for w in
+                                                        ("heldout_counties", "heldout_years")},
+                   "bootstrap": bootstrap(ds, cfg.n_boot, cfg.seed),
+                   "regions": region_summary(regions),
+                   "test_years": data.test_years, "train_years": data.train_years,
+                   "n_test_counties": int((data.split == "test").sum()),
+                   "device": str(harness.device), "resumed_stages": sorted(harness.skipped)}
+        metrics["headline"] = headline(metrics["states"])
+        if cfg.sweep:
+            run.log(f"heterogeneity sweep {cfg.sweep}")
+            metrics["heterogeneity_sweep"] = heterogeneity_sweep(
+                cfg, cfg.sweep, harness.weights["pretrained"], progress, cancel, reuse)
+        metrics["reused_stages"] = dict(reuse.reused) if reuse is not None else {}
+        run.save_predictions(ds)
+        for key, weights in harness.weights.items():
+            run.save_weights(key, weights)
+        run.save_json("normalizer", harness.norm.to_dict())
+        return metrics
+
+    def results(self, run: Run) -> StateVsGlobalResults:
+        return StateVsGlobalResults.open(run)
+
+    def summary(self, metrics: dict) -> str:
+        table = metrics_table(metrics)
+        with pd.option_context("display.width", 140, "display.max_rows", 200):
+            rmse = table.pivot_table(index=["state", "model"], columns="target", values="rmse").round(3)
+            r2 = table.pivot_table(index=["state", "model"], columns="target", values="r2").round(3)
+            return f"RMSE\n{rmse}\nR2\n{r2}\n{metrics['headline']['name']}: {metrics['headline']['value']:.3f}"
+
+
+def _noter(progress: ProgressCallback | None):
+    """A callback passing a message (a reused stage) to ``progress`` as a kept note."""
+    if progress is None:
+        return None
+    return lambda message: progress(ProgressEvent("reuse", 0, 0, 0, 0, {}, message, note=True))
+
+
+def _stage_keys(cfg: StateVsGlobalConfig) -> set[str]:
+    return {"pretrained", "global", "no_knowledge"} | {f"state_{s}" for s in cfg.states}
+
+
+def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | None = None,
+                        progress=None, cancel=None, reuse: StageReuse | None = None) -> dict:
+    """Global against state-specific Rh RMSE for each heterogeneity in ``values``.
+
+    Returns ``{"values": [...], "states": {STATE: {"global_rmse": [...],
+    "state_specific_rmse": [...], "rmse_reduction": [...]}}}`` (reduction = 1 - state/global).
+    """
+    out: dict = {"values": [float(v) for v in values], "states": {}}
+    for h in values:
+        data = load_data(cfg, heterogeneity=float(h))
+        ds, harness, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"),
+                                    reuse=reuse)
+        pretrained = harness.weights["pretrained"]
+        for state, m in evaluate(ds).items():
+            row = out["states"].setdefault(state, {"global_rmse": [], "state_specific_rmse": [],
+                                                   "rmse_reduction": []})
+            g, s = m["global"]["RH"]["rmse"], m["state_specific"]["RH"]["rmse"]
+            row["global_rmse"].append(g)
+            row["state_specific_rmse"].append(s)
+            row["rmse_reduction"].append(1 - s / g)
+    return out
+
+
+def run_state_vs_global(config: StateVsGlobalConfig | None = None, store: RunStore | None = None,
+                        progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                        name: str | None = None, resume: str | None = None) -> Run:
+    """Run the experiment into a new run of ``store`` (or resume run ``resume``): :meth:`Experiment.execute`."""
+    return StateVsGlobal().execute(config, store, progress, cancel, name=name, resume=resume)
+
+
+

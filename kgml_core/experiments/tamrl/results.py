@@ -1,0 +1,61 @@
+"""Typed reader of a TAM-RL run's results (what the pages and the CLI read)."""
+from __future__ import annotations
+
+import pandas as pd
+import xarray as xr
+
+from kgml_core.experiments.base import Results
+from kgml_core.experiments.tamrl.config import MODEL_NAMES
+from kgml_core.runs import Run
+from kgml_core.tasks import TARGETS
+
+UPSCALED = "upscaled"
+REAL_PREDICTIONS = "real_predictions"
+
+
+def load_upscaled(run: Run) -> xr.Dataset:
+    """The upscaled county dataset saved in a TAM-RL run (GPP, RECO, NEE and ``*_STD``)."""
+    return run.dataset(UPSCALED)
+
+
+class TamrlResults(Results):
+    """The results of one finished TAM-RL run.
+
+    ``metrics`` is the run's metrics.json: ``models`` -> model -> flux ->
+    median and quartiles of per-site R2 and RMSE on the held-out virtual
+    sites; ``per_site``, ``relative_rmse``, ``few_shot``, ``zero_shot``,
+    ``real_sites`` (or ``{"skipped": reason}``), ``upscaled``, ``headline``.
+    """
+
+    @property
+    def models(self) -> list[str]:
+        return [m for m in MODEL_NAMES if m in self.metrics.get("models", {})]
+
+    def summary_table(self) -> pd.DataFrame:
+        """One row per model: median per-site R2 and RMSE of each flux on the held-out sites."""
+        rows = [{"model": m, **{f"{f} R2": per[f]["median_r2"] for f in TARGETS},
+                 **{f"{f} RMSE": per[f]["median_rmse"] for f in TARGETS}}
+                for m, per in self.metrics.get("models", {}).items()]
+        return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+
+    def per_site(self, model: str, flux: str) -> pd.DataFrame:
+        """Per held-out site scores (index: site id; r2, rmse, n) of ``model`` for ``flux``."""
+        table = self.metrics.get("per_site", {}).get(model, {}).get(flux, {})
+        return pd.DataFrame.from_dict(table, orient="index")
+
+    @property
+    def real_sites(self) -> dict:
+        """The real-tower part, or ``{"skipped": reason}``."""
+        return self.metrics.get("real_sites", {})
+
+    def predictions(self) -> xr.Dataset:
+        """Observed ("obs") and predicted fluxes at the held-out virtual sites, dims (model, unit, time)."""
+        return self.run.predictions()
+
+    def upscaled(self) -> xr.Dataset:
+        """Counties: GPP, RECO, NEE (ensemble mean) and ``*_STD`` (spread), dims (unit, time)."""
+        return load_upscaled(self.run)
+
+    def real_predictions(self) -> xr.Dataset | None:
+        """Observed and predicted fluxes at the real towers (None when the real part did not run)."""
+        return self.run.dataset(REAL_PREDICTIONS) if self.run.has_dataset(REAL_PREDICTIONS) else None
