@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_tamrl.py [--preset quick|full] [--folds all|0,1] [--seeds 0,1,2]
                                      [--threads 2] [--no-real] [--json out.json]
+    python benchmarks/bench_tamrl.py --merge fold0.json fold1.json ...   # runs made apart, one table
 
 Prints, for the held-out virtual sites, median per-site RMSE (quartiles) per
 model and flux against the observations and against the simulator's truth,
@@ -28,6 +29,7 @@ import pandas as pd
 import torch
 
 from kgml_core.experiments.tamrl import preset, run_tamrl
+from kgml_core.experiments.tamrl.evaluation import merge_parts
 from kgml_core.runs import RunStore
 
 FLUXES = ("GPP", "NEE", "RECO")
@@ -92,7 +94,18 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-real", action="store_true")
     p.add_argument("--json", type=_Path, default=None, help="also write the metrics here")
+    p.add_argument("--merge", type=_Path, nargs="+", default=None,
+                   help="metrics JSON files of runs over disjoint held-out sites (e.g. one fold each): "
+                        "print their merged tables instead of running")
     args = p.parse_args()
+    if args.merge:
+        parts = [json.loads(f.read_text()) for f in args.merge]
+        merged = merge_parts(parts, tuple(int(d) for d in parts[0]["support_curve"]["obs"]["GPP"]))
+        merged["real_sites"] = next((q["real_sites"] for q in parts if "sites" in q.get("real_sites", {})), {})
+        print(f"merged {len(parts)} runs: {merged['split']}; {merged['n_test_sites']} held-out sites")
+        print(f"seconds per run: {[round(q.get('seconds', float('nan'))) for q in parts]}")
+        report(merged)
+        return
     torch.set_num_threads(args.threads)
     over = {"threads": args.threads, "real_sites": not args.no_real}
     if args.folds:
@@ -109,6 +122,13 @@ def main() -> None:
         args.json.write_text(json.dumps(m, default=float))
     print(f"preset {args.preset}: {cfg.n_sites} virtual sites {cfg.years[0]}-{cfg.years[1]}; {m['split']}; "
           f"{m['n_test_sites']} held-out sites; seeds {list(cfg.seeds)}; few-shot support {cfg.support_days} d")
+    report(m)
+    print(f"\nwall {wall:.0f} s, CPU {cpu:.0f} s, max RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB, threads {args.threads}")
+
+
+def report(m: dict) -> None:
+    """Print every table of a TAM-RL metrics dict and the issue's targets."""
     print(f"scoring: {m.get('scoring', '')}")
     print("\nmedian per-site RMSE (quartiles), g C m-2 d-1, against the observations:")
     print(_models_table(m["models"]).to_string())
@@ -133,8 +153,6 @@ def main() -> None:
     print("\ntargets:")
     for what, value, met in targets(m):
         print(f"  [{'met' if met else 'MISSED'}] {what}: {value}")
-    print(f"\nwall {wall:.0f} s, CPU {cpu:.0f} s, max RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB, threads {args.threads}")
 
 
 if __name__ == "__main__":

@@ -126,3 +126,23 @@ def test_scored_days_and_strata():
     assert exp.scored_days(qc, np.array([2, 0]), None)[0, 4].all()
     a = type("A", (), {"igbp": np.array(["CRO", "GRA"]), "climate": np.array(["Dfa", "BSk"])})()
     assert list(exp.strata_labels(a, "igbp+climate")) == ["CRO/D", "GRA/B"]
+
+
+def test_parts_run_apart_merge_into_the_same_tables(cli_run):
+    from kgml_core.experiments.tamrl.evaluation import merge_parts
+    metrics, _ = cli_run
+    units = sorted(metrics["per_site"]["tamrl"]["GPP"])
+    half = set(units[: len(units) // 2])
+
+    def part(keep):
+        sub = lambda tables: {m: {f: {u: r for u, r in rows.items() if (u in half) == keep}  # noqa: E731
+                                  for f, rows in per.items()} for m, per in tables.items()}
+        return {"per_site": sub(metrics["per_site"]), "per_site_truth": sub(metrics["per_site_truth"]),
+                "per_site_curve": {g: sub(t) for g, t in metrics["per_site_curve"].items()},
+                "igbp": {u: v for u, v in metrics["igbp"].items() if (u in half) == keep},
+                "split": metrics["split"], "n_test_sites": sum((u in half) == keep for u in units)}
+    merged = merge_parts([part(True), part(False)], (0, 7, 30, 90, 365))
+    assert merged["n_test_sites"] == metrics["n_test_sites"]
+    for key in ("models", "models_truth", "paired", "per_vegetation", "support_curve"):
+        assert json.dumps(merged[key], sort_keys=True, default=float) == \
+            json.dumps(metrics[key], sort_keys=True, default=float), key

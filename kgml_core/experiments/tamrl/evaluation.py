@@ -165,3 +165,47 @@ def support_curve(per_site: dict, lengths: Sequence[int]) -> dict:
                             if zero is not None else None}
         out[flux] = rows
     return out
+
+
+def comparisons(part: dict, lengths: Sequence[int]) -> dict:
+    """Summaries and comparisons from the per-site tables of a metrics part (``per_site``,
+    ``per_site_truth``, ``per_site_curve``, ``igbp``): ``models``, ``models_truth``,
+    ``relative_rmse``, ``paired``, ``per_vegetation``, ``support_curve``, ``few_shot``, ``zero_shot``.
+
+    Also used to merge parts run separately (e.g. one fold each): concatenate
+    their per-site tables, then call this once.
+    """
+    tables = {"obs": {**part["per_site"], **part.get("per_site_curve", {}).get("obs", {})}}
+    if part.get("per_site_truth"):
+        tables["truth"] = {**part["per_site_truth"], **part.get("per_site_curve", {}).get("truth", {})}
+    models = [m for m in part["per_site"]]
+    out = {"models": {m: summarise(part["per_site"][m]) for m in models}}
+    if "truth" in tables:
+        out["models_truth"] = {m: summarise(part["per_site_truth"][m]) for m in models}
+    out["relative_rmse"] = relative_rmse(out["models"])
+    out["paired"] = {g: paired_differences(t) for g, t in tables.items()}
+    out["per_vegetation"] = {g: per_vegetation(t, part["igbp"], models) for g, t in tables.items()}
+    if all(f"tamrl_support_{d}" in tables["obs"] for d in lengths):
+        out["support_curve"] = {g: support_curve(t, lengths) for g, t in tables.items()}
+    out["few_shot"] = {f: out["models"]["tamrl"][f] for f in TARGETS}
+    out["zero_shot"] = {f: out["models"]["tamrl_zero_shot"][f] for f in TARGETS}
+    return out
+
+
+def merge_parts(parts: Sequence[dict], lengths: Sequence[int]) -> dict:
+    """One metrics part from several over disjoint held-out sites (e.g. the folds of a benchmark run apart)."""
+    def union(key: str, sub: str | None = None) -> dict:
+        out: dict = {}
+        for p in parts:
+            src = p.get(key, {}) if sub is None else p.get(key, {}).get(sub, {})
+            for m, per_flux in src.items():
+                for flux, rows in per_flux.items():
+                    out.setdefault(m, {}).setdefault(flux, {}).update(rows)
+        return out
+    merged = {"per_site": union("per_site"), "per_site_truth": union("per_site_truth"),
+              "per_site_curve": {g: union("per_site_curve", g) for g in AGAINST},
+              "igbp": {u: v for p in parts for u, v in p.get("igbp", {}).items()},
+              "split": "; ".join(dict.fromkeys(p.get("split", "") for p in parts)),
+              "n_test_sites": sum(int(p.get("n_test_sites", 0)) for p in parts)}
+    merged.update(comparisons(merged, lengths))
+    return merged

@@ -5,9 +5,8 @@ import numpy as np
 import xarray as xr
 
 from kgml_core.experiments.tamrl.config import MODEL_NAMES, TamrlConfig
-from kgml_core.experiments.tamrl.evaluation import (AGAINST, _mean_tables, paired_differences, per_site_scores,
-                                                    per_vegetation, prediction_dataset, relative_rmse,
-                                                    scored_days, strata_labels, summarise, support_curve,
+from kgml_core.experiments.tamrl.evaluation import (AGAINST, _mean_tables, comparisons, per_site_scores,
+                                                    prediction_dataset, scored_days, strata_labels, summarise,
                                                     truth_arrays)
 from kgml_core.experiments.tamrl.training import FoldResult, site_splits, train_and_predict
 from kgml_core.tasks import TARGETS, ClassVocab, SiteArrays, first_observed_day, site_arrays
@@ -98,15 +97,10 @@ def virtual_experiment(ds: xr.Dataset, cfg: TamrlConfig, progress=None, cancel=N
         "median_rmse_by_seed": by_seed,
         "per_site": {m: per_site["obs"][m] for m in MODEL_NAMES},
     }
-    if truth is not None:
-        part["models_truth"] = {m: summarise(per_site["truth"][m]) for m in MODEL_NAMES}
-        part["per_site_truth"] = {m: per_site["truth"][m] for m in MODEL_NAMES}
-    part["relative_rmse"] = relative_rmse(part["models"])
-    part["paired"] = {g: paired_differences(per_site[g]) for g in against}
-    part["per_vegetation"] = {g: per_vegetation(per_site[g], igbp, MODEL_NAMES) for g in against}
-    part["support_curve"] = {g: support_curve(per_site[g], cfg.support_curve) for g in against}
-    part["few_shot"] = {f: part["models"]["tamrl"][f] for f in TARGETS}
-    part["zero_shot"] = {f: part["models"]["tamrl_zero_shot"][f] for f in TARGETS}
+    part["per_site_truth"] = {m: per_site["truth"][m] for m in MODEL_NAMES} if truth is not None else {}
+    part["per_site_curve"] = {g: {m: per_site[g][m] for m in curve_names} for g in against}
+    part["igbp"] = {u: igbp[u] for u in part["per_site"]["tamrl"]["GPP"]}
+    part.update(comparisons(part, cfg.support_curve))
     return part, prediction_dataset(ds, a, preds, fold_of, tested), members
 
 
