@@ -23,9 +23,10 @@ import xarray as xr
 
 from components import runtime
 from kgml_core import settings
+from kgml_core.atomic import write_atomic
 
 WORLD_YEARS = (2015, 2019)
-ACCEPTED = (".csv", ".nc", ".zip")
+ACCEPTED = (".csv", ".nc", ".zip", ".tif", ".tiff", ".asc")  # GeoTIFF / ESRI ASCII: soil grids
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 # zip archives: refused before anything is extracted when they would unpack to more than this
 MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
@@ -83,7 +84,8 @@ def check_upload(name: str, data: bytes) -> str:
     ext = Path(name).suffix.lower()
     name = shown_name(name)
     if ext not in ACCEPTED:
-        raise ValueError(f"{name}: only CSV, NetCDF (.nc) and ZIP files are accepted, got '{ext or 'no extension'}'")
+        raise ValueError(f"{name}: only CSV, NetCDF (.nc), ZIP, GeoTIFF (.tif) and ESRI ASCII grid (.asc) files "
+                         f"are accepted, got '{ext or 'no extension'}'")
     if not data:
         raise ValueError(f"{name}: the file is empty")
     if len(data) > MAX_UPLOAD_BYTES:
@@ -95,6 +97,10 @@ def check_upload(name: str, data: bytes) -> str:
         raise ValueError(f"{name}: not a zip archive")
     if ext == ".csv" and b"\x00" in data[:65536]:
         raise ValueError(f"{name}: binary content, expected comma-separated text")
+    if ext in (".tif", ".tiff") and head not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        raise ValueError(f"{name}: not a GeoTIFF (expected the TIFF signature)")
+    if ext == ".asc" and not data[:64].lstrip().lower().startswith(b"ncols"):
+        raise ValueError(f"{name}: not an ESRI ASCII grid (expected an 'ncols' header line)")
     return ext
 
 
@@ -191,14 +197,7 @@ def save_upload(folder: Path, name: str, data: bytes) -> Path:
     elif ext == ".csv":
         check_memory(name, len(data))
     path = Path(folder) / sanitise_name(name)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
     return path
 
 
@@ -348,6 +347,27 @@ def runs_table(kinds: tuple[str, ...]) -> pd.DataFrame:
 def run_predictions(run_id: str, which: str = "predictions") -> xr.Dataset:
     """A run's saved NetCDF: ``predictions``, ``upscaled`` or ``real_predictions``."""
     return runtime.run_store().get(run_id).dataset(which)
+
+
+def run_results(run_id: str):
+    """The typed results reader of a run (its experiment's ``results_class``; metrics briefly cached)."""
+    from kgml_core.experiments import get
+
+    run = runtime.run_store().get(run_id)
+    return get(run.kind).results_class(run, run_metrics(run_id))
+
+
+@st.cache_resource(max_entries=6, show_spinner="Reading the run's county map...")
+def run_map(run_id: str) -> xr.Dataset:
+    """The county dataset a run's emission maps show (its reader's ``map_dataset``)."""
+    return run_results(run_id).map_dataset()
+
+
+def map_kinds() -> tuple[str, ...]:
+    """Experiment kinds whose runs have a county map."""
+    from kgml_core.experiments import EXPERIMENTS
+
+    return tuple(k for k, e in EXPERIMENTS.items() if e.results_class.MAP_DATASET)
 
 
 @st.cache_data(ttl=60, max_entries=16, show_spinner=False)

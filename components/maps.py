@@ -5,6 +5,7 @@ maps draw with no internet; base tiles are optional.
 """
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -161,3 +162,27 @@ def selection_layer(selected_counties: Iterable[str], sites: Mapping[str, tuple[
             folium.CircleMarker(location=[lat, lon], radius=7, weight=1, color="#0D47A1", fill=True,
                                 fill_color="#FF8F00", fill_opacity=1.0, tooltip=text.tooltip(site_id)).add_to(layer)
     return layer
+
+
+@functools.lru_cache(maxsize=2)
+def _state_outlines() -> dict:
+    return json.loads(geo.geojson("state", None, tolerance_deg=0.02, precision=3))
+
+
+def site_score_map(sites, label: str, cmap: str) -> folium.Map:
+    """Sites (DataFrame: index id; lat, lon, error) over state outlines, coloured by ``error`` (a score)."""
+    import numpy as np
+
+    from components import choropleth
+
+    ok = sites[np.isfinite(sites["lat"].astype(float)) & np.isfinite(sites["lon"].astype(float))]
+    bounds = [[ok["lat"].min() - 1, ok["lon"].min() - 1], [ok["lat"].max() + 1, ok["lon"].max() + 1]] \
+        if len(ok) else None
+    fmap = base_map(bounds)
+    folium.GeoJson(_state_outlines(), name="states",
+                   style_function=lambda f: {"color": STATE_LINE, "weight": 0.8, "fillOpacity": 0.03}).add_to(fmap)
+    choropleth.site_layer(ok, cmap=cmap, label=label).add_to(fmap)
+    if ok["error"].notna().any():
+        lo, hi = choropleth.colour_range(ok["error"])
+        fmap.get_root().html.add_child(folium.Element(choropleth.legend_html(label, "", lo, hi, cmap)))
+    return fmap

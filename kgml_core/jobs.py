@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kgml_core.experiments import EXPERIMENTS, get
-from kgml_core.progress import CancelToken, Cancelled, ProgressEvent
-from kgml_core.runs import Run, RunStore, file_lock, write_json_atomic
+from kgml_core.progress import CancelToken, Cancelled, ProgressEvent, Timeline
+from kgml_core.atomic import file_lock, pid_alive, write_json_atomic
+from kgml_core.runs import Run, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,12 @@ class Job:
     history: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
     cancel_token: CancelToken = field(default_factory=CancelToken)
+    timeline: Timeline = field(default_factory=Timeline)
+
+    @property
+    def cancelling(self) -> bool:
+        """Cancel was asked for and the job has not stopped yet (it stops at its next check point)."""
+        return self.status == "running" and self.cancel_token.cancelled
 
     @property
     def seconds(self) -> float:
@@ -126,27 +133,9 @@ def build_config(kind: str, preset: str, overrides: dict[str, Any]):
     return get(kind).config(preset, **overrides)
 
 
-def available_experiments() -> list[str]:
-    """The registered experiment kinds."""
-    return list(EXPERIMENTS)
-
-
 def can_resume(kind: str) -> bool:
     """Whether experiment ``kind`` continues an interrupted run from its checkpoints."""
     return kind in EXPERIMENTS and EXPERIMENTS[kind].resumable
-
-
-def _pid_alive(pid: int | None, host: str | None) -> bool:
-    """Whether process ``pid`` of ``host`` still runs (False for another host: it cannot be checked)."""
-    if not pid or host != socket.gethostname():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class JobQueue:
@@ -181,9 +170,9 @@ class JobQueue:
     def _path(self, job_id: str) -> Path:
         return self.folder / f"{job_id}.json"
 
-    def _save(self, job: Job) -> None:
+    def _save(self, job: Job, **changes: Any) -> None:
         try:
-            write_json_atomic(self._path(job.id), job.record())
+            write_json_atomic(self._path(job.id), {**job.record(), **changes})
         except OSError:  # a full disk must not kill the worker; the job still runs in memory
             log.exception("could not save job record %s", job.id)
 
@@ -224,7 +213,7 @@ class JobQueue:
                 except (TypeError, KeyError) as err:
                     log.warning("ignoring malformed job record %s (%s)", rec.get("id"), err)
                     continue
-                if job.status not in TERMINAL and _pid_alive(job.pid, job.host):
+                if job.status not in TERMINAL and pid_alive(job.pid, job.host):
                     continue  # another live server owns it
                 self._take_over(job)
 
@@ -323,11 +312,15 @@ class JobQueue:
             self._save(job)
 
     def position(self, job_id: str) -> int:
-        """How many queued jobs are ahead of ``job_id`` (0 when it runs or ended)."""
+        """How many jobs must end before ``job_id`` starts: queued ones submitted earlier, plus the running
+        ones when they hold every worker (0 when it runs or ended)."""
         job = self.get(job_id)
         if job.status != "queued":
             return 0
-        return sum(1 for j in self.jobs() if j.status == "queued" and j.submitted < job.submitted)
+        jobs = self.jobs()
+        earlier = sum(1 for j in jobs if j.status == "queued" and j.submitted < job.submitted)
+        running = sum(1 for j in jobs if j.status == "running")
+        return earlier + (running if running >= self.max_workers else 0)
 
     def wait(self, job_id: str, timeout_s: float = 600) -> Job:
         """Block until the job ends (for tests and scripts)."""
@@ -345,6 +338,7 @@ class JobQueue:
                 job.notes = (*job.notes, event.message)     # e.g. "pretraining reused from run X"
                 return
             job.last = event
+            job.timeline.update(event, time.time())
             if event.losses:
                 point = {"t": time.time() - (job.started or time.time()),
                          "stage": event.stage, "epoch": event.epoch, **event.losses}
@@ -362,18 +356,20 @@ class JobQueue:
     def _created(self, job: Job) -> Callable[[Run], None]:
         def created(run: Run) -> None:
             if job.run_id is None:
-                job.run_id = run.id
                 if job.owner:
                     self.store.set_owner(run.id, job.owner)
-                self._save(job)
+                self._save(job, run_id=run.id)  # on disk before readers of the job see it
+                job.run_id = run.id
         return created
 
     def _run(self, job: Job) -> None:
         job.status, job.started = "running", time.time()
         self._save(job)
+        job.last = ProgressEvent("preparing", 0, 0, 0, 0, message="simulating the world and preparing the data")
         try:
             experiment = get(job.kind)
             config = experiment.config(job.preset, **job.overrides)
+            job.timeline = Timeline(experiment.stage_plan(config))
             run = experiment.execute(config, self.store.observed(self._created(job)), self._progress(job),
                                      job.cancel_token, name=job.name,
                                      resume=job.resume_from if experiment.resumable else None)

@@ -10,13 +10,16 @@ import xarray as xr
 from components import data_session, page, selection, server_files, text, theme
 from kgml_core import settings
 from kgml_core.loaders import LOADERS, LoaderError, load_any
+from kgml_core.loaders.uses import uses
 
 page.enter(__file__)
 
 KINDS = ("auto", *LOADERS)
-KIND_HELP = ("auto: detected from the content. fluxnet: FLUXNET2015/ONEFlux daily or half-hourly CSV or zip; "
-             "ameriflux: AmeriFlux BASE; nass: NASS Quick Stats county yields; netcdf: gridded or contract "
-             "NetCDF; sites: a site list; hrrr: county daily weather.")
+KIND_HELP = ("auto: detected from the content. fluxnet: FLUXNET2015/ONEFlux/ICOS/AmeriFlux-FLUXNET files at any "
+             "resolution (HH to YY), ONEFlux output, long tables with a site column, or their zips; "
+             "ameriflux: AmeriFlux BASE (BASE-BADM zips give coordinates, IGBP and crop); nass: NASS county yields "
+             "(Quick Stats or tidy); netcdf: gridded or contract NetCDF; sites: a site list; hrrr: county daily "
+             "weather; soil: soil grids (GeoTIFF, ESRI ASCII, NetCDF without time).")
 
 
 def _load(paths: list[Path], kind: str, name: str) -> None:
@@ -39,7 +42,7 @@ def _describe(item: data_session.Loaded) -> dict:
     kinds = sorted(set(ds["unit_kind"].values.astype(str))) if "unit_kind" in ds.coords else []
     return {"name": item.name, "format": item.kind, "units": f"{ds.sizes.get('unit', 0)} {'/'.join(kinds)}",
             "period": period, "variables": ", ".join(list(ds.data_vars)[:12]),
-            "provenance": item.provenance()}
+            "can be used for": "; ".join(uses(ds)), "provenance": item.provenance()}
 
 
 def _loaded_section(sel) -> None:
@@ -48,6 +51,7 @@ def _loaded_section(sel) -> None:
              "units": f"counties of {', '.join(sel.states)}",
              "period": f"{data_session.WORLD_YEARS[0]}-{data_session.WORLD_YEARS[1]} (daily)",
              "variables": "drivers, soils, GPP, RA, RH, RECO, NEE, YIELD",
+             "can be used for": "every experiment on the simulated world (Train page: 'simulated world')",
              "provenance": "kgml_core.simulator on US Census 2016 county boundaries (always available)"}]
     rows += [_describe(item) for item in data_session.loaded().values()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -70,9 +74,11 @@ def _loaded_section(sel) -> None:
 
 def _upload_section(kind: str) -> None:
     st.subheader("Upload files")
-    files = st.file_uploader("FLUXNET, AmeriFlux, NASS or NetCDF files", type=["csv", "nc", "zip"],
+    files = st.file_uploader("FLUXNET, AmeriFlux, NASS, NetCDF or soil grid files",
+                             type=["csv", "nc", "zip", "tif", "tiff", "asc"],
                              accept_multiple_files=True, key="data_upload",
-                             help="CSV, NetCDF or ZIP only; the content is checked, not just the name.")
+                             help="CSV, NetCDF, ZIP, GeoTIFF or ESRI ASCII grid; the content is checked, not just "
+                                  "the name.")
     done = st.session_state.setdefault("data_uploaded_ids", set())
     for f in files or []:
         if f.file_id in done:

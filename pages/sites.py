@@ -1,9 +1,7 @@
 """Flux sites (TAM-RL): per-site scores, sites held out, few- against zero-shot, upscaled counties, series."""
 from __future__ import annotations
 
-import json
 
-import folium
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -11,7 +9,8 @@ import xarray as xr
 from streamlit_folium import st_folium
 
 from components import charts, choropleth, data_session, maps, page, selection, theme
-from kgml_core import geo, labels
+from kgml_core import labels
+from kgml_core.experiments.tamrl.results import REAL_PREDICTIONS
 
 page.enter(__file__)
 
@@ -19,63 +18,38 @@ FLUXES = ("GPP", "RECO", "NEE")
 FLUX_UNITS = "g C m-2 d-1"
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _state_outlines() -> dict:
-    return json.loads(geo.geojson("state", None, tolerance_deg=0.02, precision=3))
-
-
-def site_map(sites: pd.DataFrame, label: str, cmap: str) -> folium.Map:
-    """Sites (index id; lat, lon, error) over state outlines, coloured by ``error`` (the score)."""
-    ok = sites[np.isfinite(sites["lat"].astype(float)) & np.isfinite(sites["lon"].astype(float))]
-    bounds = [[ok["lat"].min() - 1, ok["lon"].min() - 1], [ok["lat"].max() + 1, ok["lon"].max() + 1]] \
-        if len(ok) else None
-    fmap = maps.base_map(bounds)
-    folium.GeoJson(_state_outlines(), name="states",
-                   style_function=lambda f: {"color": "#1B2A1F", "weight": 0.8, "fillOpacity": 0.03}).add_to(fmap)
-    choropleth.site_layer(ok, cmap=cmap, label=label).add_to(fmap)
-    if ok["error"].notna().any():
-        lo, hi = choropleth.colour_range(ok["error"])
-        fmap.get_root().html.add_child(folium.Element(choropleth.legend_html(label, "", lo, hi, cmap)))
-    return fmap
-
-
-def _score_section(run_id: str, metrics: dict, preds: xr.Dataset) -> None:
+def _score_section(results, preds: xr.Dataset) -> None:
     st.subheader("Scores at held-out sites")
-    per_site = metrics.get("per_site", {})
     c1, c2, c3 = st.columns(3)
-    model = c1.selectbox("Model", list(per_site), format_func=labels.model_name, key="si_model",
+    model = c1.selectbox("Model", results.models, format_func=labels.model_name, key="si_model",
                          help="Every model was scored on sites it never saw in training.")
     flux = c2.selectbox("Flux", list(FLUXES), key="si_flux", help="GPP, ecosystem respiration or NEE.")
     score = c3.radio("Score", ["r2", "rmse"], horizontal=True, key="si_score",
                      format_func={"r2": "R² (–)", "rmse": f"RMSE ({FLUX_UNITS})"}.get,
                      help="Per-site R² or RMSE on good-quality days outside the support window.")
-    rows = per_site.get(model, {}).get(flux, {})
+    rows = results.per_site(model, flux)
     coords = data_session.site_table(preds)[["lat", "lon"]]
-    coords["error"] = pd.Series({s: r.get(score) for s, r in rows.items()}, dtype=float).reindex(coords.index)
+    coords["error"] = rows[score].astype(float).reindex(coords.index)
     label = "R²" if score == "r2" else f"RMSE ({FLUX_UNITS})"
-    st_folium(site_map(coords, label, "RdYlGn" if score == "r2" else "magma_r"), height=440,
+    st_folium(maps.site_score_map(coords, label, "RdYlGn" if score == "r2" else "magma_r"), height=440,
               width="stretch", returned_objects=[], key="sites_score_map")
-    st.caption(f"{len(rows)} held-out sites; {metrics.get('split', '')}.")
-    models = metrics.get("models", {})
-    table = pd.DataFrame({m: {f: per[f][f"median_{score}"] for f in FLUXES if f in per}
-                          for m, per in models.items()}).T
-    st.plotly_chart(charts.model_bars(table, f"median {label.split(' (')[0]}", "–" if score == "r2" else FLUX_UNITS,
+    st.caption(f"{len(rows)} held-out sites; {results.split}.")
+    unit = "–" if score == "r2" else FLUX_UNITS
+    st.plotly_chart(charts.model_bars(results.median_scores(score), f"median {label.split(' (')[0]}", unit,
                                       "Leave-sites-out: median score across held-out sites"),
                     width="stretch")
-    few, zero = metrics.get("few_shot", {}), metrics.get("zero_shot", {})
-    if few and zero:
-        fz = pd.DataFrame({"tamrl": {f: few[f][f"median_{score}"] for f in few},
-                           "tamrl_zero_shot": {f: zero[f][f"median_{score}"] for f in zero}}).T
-        st.plotly_chart(charts.model_bars(fz, f"median {label.split(' (')[0]}", "–" if score == "r2" else FLUX_UNITS,
+    fz = results.few_vs_zero_shot(score)
+    if len(fz):
+        st.plotly_chart(charts.model_bars(fz, f"median {label.split(' (')[0]}", unit,
                                           "TAM-RL: few-shot against zero-shot"), width="stretch")
 
 
 AGAINST_LABELS = {"obs": "the tower observations (good-QC days)", "truth": "the simulator's noise-free truth"}
 
 
-def _against(metrics: dict, key: str) -> str | None:
+def _against(results, key: str) -> str | None:
     """Which reference the comparison sections use (observations or simulator truth)."""
-    options = [g for g in ("obs", "truth") if g in metrics.get(key, {})]
+    options = results.references(key)
     if not options:
         return None
     return st.radio("Scored against", options, horizontal=True, key=f"si_against_{key}",
@@ -83,14 +57,14 @@ def _against(metrics: dict, key: str) -> str | None:
                     help="Observations are noisy and gappy; a simulated network also knows the true fluxes.")
 
 
-def _paired_section(metrics: dict) -> None:
+def _paired_section(results) -> None:
     st.subheader("TAM-RL against the baselines, site by site")
-    g = _against(metrics, "paired")
+    g = _against(results, "paired")
     if g is None:
         st.info("This run has no paired comparison (made before it was added); run the experiment again.")
         return
     rows = []
-    for pair, per_flux in metrics["paired"][g].items():
+    for pair, per_flux in results.comparison("paired", g).items():
         a, b = pair.split("_vs_")
         for flux, r in per_flux.items():
             rows.append({"label": f"{labels.model_name(a)} vs {labels.model_name(b)}", "group": flux,
@@ -110,15 +84,15 @@ def _paired_section(metrics: dict) -> None:
                "scores at the same sites. An interval that excludes 0 is a difference the sites support.")
 
 
-def _curve_section(metrics: dict) -> None:
+def _curve_section(results) -> None:
     st.subheader("Few-shot skill against the length of the support")
-    g = _against(metrics, "support_curve")
+    g = _against(results, "support_curve")
     if g is None:
         return
     flux = st.selectbox("Flux", list(FLUXES), key="si_curve_flux", help="Which flux's median per-site RMSE.")
-    rows = metrics["support_curve"][g].get(flux, {})
+    rows = results.comparison("support_curve", g).get(flux, {})
     curve = pd.DataFrame({"median": {int(d): r["median_rmse"] for d, r in rows.items()}}).sort_index()
-    models = metrics.get("models_truth" if g == "truth" else "models", {})
+    models = results.models_against(g)
     refs = {m: models[m][flux]["median_rmse"] for m in ("gbm", "lstm") if m in models}
     st.plotly_chart(charts.support_curve_figure(curve, refs, f"median {flux} RMSE", FLUX_UNITS,
                                                 "TAM-RL with more of the site's own data"), width="stretch")
@@ -130,22 +104,22 @@ def _curve_section(metrics: dict) -> None:
             "first year).")
 
 
-def _vegetation_section(metrics: dict) -> None:
+def _vegetation_section(results) -> None:
     st.subheader("Per vegetation type")
-    g = _against(metrics, "per_vegetation")
+    g = _against(results, "per_vegetation")
     if g is None:
         return
     flux = st.selectbox("Flux", list(FLUXES), key="si_veg_flux", help="Median per-site RMSE of this flux.")
     table = pd.DataFrame({igbp: {"sites": row["n_sites"], **{labels.model_name(m): row[m][flux]
                                                             for m in labels.MODEL_ORDER if m in row}}
-                          for igbp, row in metrics["per_vegetation"][g].items()}).T
+                          for igbp, row in results.comparison("per_vegetation", g).items()}).T
     st.dataframe(table.round(3), width="stretch")
     st.caption(f"Median per-site {flux} RMSE ({FLUX_UNITS}) of the held-out sites of each IGBP type; "
                "few sites per type: read small differences with care.")
 
 
-def _real_runs_section(metrics: dict) -> None:
-    real = metrics.get("real_sites", {})
+def _real_runs_section(results) -> None:
+    real = results.real_sites
     sites = real.get("sites")
     if not sites:
         if real.get("skipped"):
@@ -171,7 +145,7 @@ def _real_runs_section(metrics: dict) -> None:
 def _upscaled_section(run_id: str) -> None:
     st.subheader("Upscaled to counties")
     try:
-        up = data_session.run_predictions(run_id, "upscaled")
+        up = data_session.run_map(run_id)
     except FileNotFoundError as err:
         st.info(str(err))
         return
@@ -184,8 +158,8 @@ def _upscaled_section(run_id: str) -> None:
     year = int(pd.DatetimeIndex(up["time"].values).year.max())
     if what == "mean":
         values = choropleth.aggregate(up[flux], "year")[year]
-        units, cmap = "g C m-2 yr-1", choropleth.CMAPS[flux]
-        lo, hi = choropleth.colour_range(values, flux in choropleth.DIVERGING)
+        units = "g C m-2 yr-1"
+        lo, hi, cmap = choropleth.scale(values, flux)
     else:
         values = up[f"{flux}_STD"].mean("time").to_pandas()
         values.index = values.index.astype(str)
@@ -228,7 +202,7 @@ def _real_section() -> xr.Dataset | None:
     table = data_session.site_table(real)
     st.dataframe(table, width="stretch")
     if np.isfinite(table["lat"].astype(float)).any():
-        st_folium(site_map(table.assign(error=np.nan), "site", "magma_r"), height=320,
+        st_folium(maps.site_score_map(table.assign(error=np.nan), "site", "magma_r"), height=320,
                   width="stretch", returned_objects=[], key="sites_real_map")
     return real
 
@@ -250,18 +224,18 @@ def main() -> None:
         run_id = st.selectbox("Run", list(runs["run_id"]), key="si_run",
                               format_func=lambda r: f"{runs.set_index('run_id').loc[r, 'name']} ({r})",
                               help="A finished TAM-RL run.")
-        metrics = data_session.run_metrics(run_id)
+        results = data_session.run_results(run_id)
         preds = data_session.run_predictions(run_id)
         series_sets["virtual, held out"] = preds
         try:
-            series_sets["real, run"] = data_session.run_predictions(run_id, "real_predictions")
+            series_sets["real, run"] = data_session.run_predictions(run_id, REAL_PREDICTIONS)
         except FileNotFoundError:
             pass
-        _score_section(run_id, metrics, preds)
-        _paired_section(metrics)
-        _curve_section(metrics)
-        _vegetation_section(metrics)
-        _real_runs_section(metrics)
+        _score_section(results, preds)
+        _paired_section(results)
+        _curve_section(results)
+        _vegetation_section(results)
+        _real_runs_section(results)
         if st.toggle("Show the upscaled county map", value=True, key="si_show_up",
                      help="County map of the upscaled fluxes and their uncertainty."):
             _upscaled_section(run_id)

@@ -56,19 +56,25 @@ class Experiment:
     """Base class of the experiments (see the module docstring).
 
     Class attributes: ``kind`` (registry key, saved with each run), ``title``
-    (one line), ``help`` (a sentence for the Train page and ``--help``),
+    (one line), ``short_title`` (a few words, for lists of runs), ``help`` (a
+    sentence for the Train page and ``--help``), ``results_class`` (its
+    :class:`Results` reader),
     ``cli_name`` (``experiment NAME``), ``config_class``, ``resumable``,
-    ``labels`` (name -> help text of the models or parts it compares),
+    ``labels`` (name -> help text of the models or parts it compares), ``data_source``,
     ``settings`` (:class:`Setting`), ``options`` (:class:`Option`).
     """
 
     kind: ClassVar[str]
     title: ClassVar[str]
+    short_title: ClassVar[str] = ""
     help: ClassVar[str] = ""
+    results_class: ClassVar[type[Results]]
     cli_name: ClassVar[str]
     config_class: ClassVar[type[ExperimentConfig]]
     resumable: ClassVar[bool] = False
     labels: ClassVar[dict[str, str]] = {}
+    # what the experiment runs on: "simulated world" or "real data" (pages and exports label runs with it)
+    data_source: ClassVar[str] = "simulated world"
     settings: ClassVar[tuple[Setting, ...]] = ()
     options: ClassVar[tuple[Option, ...]] = ()
 
@@ -78,10 +84,23 @@ class Experiment:
         """Compute into the open ``run`` (a new one, or a reopened one to resume) and return its metrics."""
         raise NotImplementedError
 
+    def results(self, run: Run) -> "Results":
+        """The typed reader of ``run``'s results."""
+        return self.results_class.open(run)
+
     def summary(self, metrics: dict) -> str:
         """A short text table of ``metrics`` for the command line."""
         head = metrics.get("headline") or {}
         return f"{head.get('name', 'headline')}: {head.get('value')}"
+
+    def stage_plan(self, config: Any) -> list[tuple[str, float]]:
+        """The stages a run of ``config`` goes through, as (progress stage pattern, relative work).
+
+        Patterns are ``fnmatch`` patterns of the :class:`~kgml_core.progress.ProgressEvent` stage
+        names; the work (e.g. epochs) weights the overall progress bar and the time-left estimate
+        (:class:`~kgml_core.progress.Timeline`). Empty: stages are listed as they come.
+        """
+        return []
 
     def default_name(self, config: Any) -> str:
         """The run's display name when the user gives none."""
@@ -156,10 +175,15 @@ def beating(run: Run, progress: ProgressCallback | None) -> ProgressCallback:
 
 @dataclass
 class Results:
-    """Base of the experiments' typed result readers: one finished run and its metrics."""
+    """Base of the experiments' typed result readers: one finished run and its metrics.
+
+    ``MAP_DATASET`` names the run's county dataset that the emission maps show
+    (None: the experiment makes no county map).
+    """
 
     run: Run
     metrics: dict
+    MAP_DATASET: ClassVar[str | None] = None
 
     @classmethod
     def open(cls, run: Run):
@@ -174,3 +198,13 @@ class Results:
     def predictions(self):
         """The run's predictions.nc (xarray.Dataset)."""
         return self.run.predictions()
+
+    def map_dataset(self):
+        """The county dataset of ``MAP_DATASET`` (fluxes on unit x time, a ``model`` dim when several)."""
+        if self.MAP_DATASET is None:
+            raise ValueError(f"run '{self.run.id}' ({self.run.kind}) has no county map")
+        return self.run.dataset(self.MAP_DATASET)
+
+    def summary_table(self):
+        """The run's scores as a table (pandas.DataFrame) for reports and exports."""
+        raise NotImplementedError

@@ -93,13 +93,14 @@ def gru_time_major(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
         raise ValueError("gru_time_major supports unidirectional GRUs with biases only")
     if not _needs_grad(gru, x) or x.is_cuda:
         h0 = x.new_zeros(gru.num_layers, x.shape[1], gru.hidden_size)
-        return torch.gru(x, h0, gru._flat_weights, True, gru.num_layers,
+        weights = [w for layer in gru.all_weights for w in layer]
+        return torch.gru(x, h0, weights, True, gru.num_layers,
                          gru.dropout if gru.training else 0.0, gru.training, False, False)[0]
     out = x
     for layer in range(gru.num_layers):
         if layer > 0 and gru.training and gru.dropout > 0:
             out = F.dropout(out, gru.dropout, training=True)
-        w_ih, w_hh, b_ih, b_hh = gru._flat_weights[4 * layer:4 * layer + 4]
+        w_ih, w_hh, b_ih, b_hh = gru.all_weights[layer]
         out = GRULayer.apply(out, w_ih, w_hh, b_ih, b_hh)
     return out
 

@@ -1,10 +1,7 @@
 """Simulated county worlds: assemble weather, soils, parameters and the engine into a contract dataset."""
 from __future__ import annotations
 
-import json
 import logging
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +9,11 @@ import pandas as pd
 import xarray as xr
 
 from kgml_core import geo, schema, settings
+from kgml_core.atomic import write_atomic
 from kgml_core.simulator import engine
 from kgml_core.simulator.config import WorldConfig
-from kgml_core.simulator.parameters import PARAMS, default_parameters, spatial_parameters
+from kgml_core.simulator.parameters import PARAMS, default_parameters, group_mean_parameters, \
+    prior_parameters, spatial_parameters
 from kgml_core.simulator.soils import soil_properties
 from kgml_core.simulator.weather import generate_weather
 
@@ -43,11 +42,18 @@ def rotation(fips: np.ndarray, years: np.ndarray) -> np.ndarray:
 
 
 def true_parameters(cfg: WorldConfig, table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Parameters of the counties: location-dependent (observed world) or defaults (process world)."""
+    """Parameters of the counties for ``cfg.world`` (see :class:`WorldConfig`), arrays (n,)."""
     if cfg.world == "process":
         return default_parameters(len(table))
-    return spatial_parameters(table["lat"].values, table["lon"].values, table["state"].values,
+    if cfg.world == "ensemble":
+        return prior_parameters(table.index.values, cfg.seed)
+    true = spatial_parameters(table["lat"].values, table["lon"].values, table["state"].values,
                               cfg.seed, float(cfg.heterogeneity))
+    if cfg.world == "state_mean":
+        return group_mean_parameters(true, table["state"].values)
+    if cfg.world == "domain_mean":
+        return group_mean_parameters(true, np.zeros(len(table), int))
+    return true
 
 
 def run_points(lat, lon, soils, params, crop_years, years: tuple[int, int], seed: int,
@@ -136,21 +142,10 @@ def cached(cfg, build) -> xr.Dataset:
         except (OSError, ValueError) as err:
             log.warning("ignoring unreadable cache file %s (%s)", path, err)
     ds = build(cfg)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, ds.to_netcdf)
     return ds
 
 
 def load_world(cfg: WorldConfig) -> xr.Dataset:
     """:func:`simulate_world`, cached on disk as NetCDF keyed by a hash of the configuration."""
     return cached(cfg, simulate_world)
-
-
-def config_of(ds: xr.Dataset) -> dict:
-    """The configuration a simulated dataset was made with (from its ``config`` attribute)."""
-    return json.loads(ds.attrs["config"])

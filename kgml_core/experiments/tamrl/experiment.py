@@ -27,6 +27,8 @@ class Tamrl(Experiment):
 
     kind = "tamrl"
     title = "TAM-RL: upscale flux towers to places without towers, against GBM / LSTM baselines"
+    short_title = "TAM-RL upscaled"
+    results_class = TamrlResults
     help = "Held-out flux sites (k folds or the towers picked on the map), real towers, county upscaling."
     cli_name = "tamrl"
     config_class = TamrlConfig
@@ -36,6 +38,18 @@ class Tamrl(Experiment):
         Setting("site_ids", "Train only on the virtual towers picked on the map",
                 "Otherwise k folds over all towers, stratified by vegetation type.", "map_sites", low=3),
     )
+
+    def stage_plan(self, config) -> list[tuple[str, float]]:
+        """Per fold and seed: gradient boosting, the LSTM baselines and TAM-RL; then the real towers and upscaling."""
+        t = config.train
+        per_model = {"gbm": 1.0, "lstm": t.epochs, "ct_lstm": t.epochs, "tamrl": t.pretrain_epochs + t.epochs}
+        folds = [f"fold{k}" for k in (config.folds or range(config.k_folds))] if not config.site_ids else ["*"]
+        plan = [(f"{fold}/seed{seed}/{model}", w) for fold in folds for seed in config.seeds
+                for model, w in per_model.items()]
+        if config.real_sites:
+            plan += [(f"real/seed{seed}/{model}", w) for seed in config.seeds[:config.real_n_seeds]
+                     for model, w in per_model.items()]
+        return plan + [("upscale", 1.0)]
     options = (
         Option("--sites", "site_ids", "training site ids (default: k folds)"),
         Option("--states", "states", "states to upscale to (e.g. IA,IL)"),
@@ -65,11 +79,9 @@ class Tamrl(Experiment):
         metrics["upscaled"] = _upscale_part(cfg, members, run, progress, cancel, "LAI_MODEL" in network)
         return metrics
 
-    def results(self, run: Run) -> TamrlResults:
-        return TamrlResults.open(run)
-
     def summary(self, metrics: dict) -> str:
         frame = TamrlResults(None, metrics).summary_table()  # type: ignore[arg-type]
+        frame.columns = [c.replace(" median", "").split(" (")[0] for c in frame.columns]
         return f"held-out virtual sites ({metrics.get('n_test_sites')}), median per-site scores:\n" \
                + frame.round(3).to_string()
 
