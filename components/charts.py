@@ -165,7 +165,6 @@ def histogram_figure(values: pd.Series, label: str, units: str, title: str) -> g
     return _layout(fig, title, 320)
 
 
-<<<<<<< HEAD
 def interval_figure(rows: pd.DataFrame, title: str, x_title: str) -> go.Figure:
     """Point estimates with 95 % intervals, one row per comparison (``rows``: label, group, rel, lo, hi).
 
@@ -198,7 +197,8 @@ def support_curve_figure(curve: pd.DataFrame, references: Mapping[str, float], v
     fig.update_xaxes(title="support: days of the site's own observations (first year)", type="category")
     fig.update_yaxes(title=f"{value} ({units})")
     return _layout(fig, title)
-=======
+
+
 def yearly_bars(frame: pd.DataFrame, title: str, units: str, colour: str) -> go.Figure:
     """One bar per year (``frame``: year, value), e.g. a county's annual sums."""
     fig = go.Figure(go.Bar(x=frame["year"].astype(str), y=frame["value"].to_numpy(float), marker_color=colour,
@@ -206,4 +206,3 @@ def yearly_bars(frame: pd.DataFrame, title: str, units: str, colour: str) -> go.
     fig.update_xaxes(title="year", type="category")
     fig.update_yaxes(title=units)
     return _layout(fig, title, 320)
->>>>>>> main

@@ -50,30 +50,19 @@ MODEL_HELP: dict[str, str] = {
                     "(what state-specific parameters can achieve at best)",
     "emulator_oracle": "the pretrained emulator given each county's true parameters (its own error)",
     "no_knowledge": "level 1: GRU trained on observations only, no knowledge guidance",
-<<<<<<< HEAD
-    "global": "level 2: KGML-ag, one model for the whole region",
-    "state_specific": "level 3: SDSA-KGML fine-tuned per state",
-    "auto_region": "level 3: SDSA-KGML fine-tuned per auto-detected region",
-    "tamrl": "TAM-RL, few-shot: embedding from the site's first-year support, refined on it",
-    "tamrl_encoder_only": "TAM-RL, few-shot with the support encoder's embedding alone (the article's)",
-=======
     "global": "level 2: KGML-ag, one parameter vector estimated for the whole domain",
     "state_specific": "level 3: SDSA-KGML, one parameter vector estimated per state (networks frozen)",
     "auto_region": "level 3: SDSA-KGML, one parameter vector estimated per auto-detected region",
-    "tamrl": "TAM-RL, few-shot: adapted to each test site on a 30-day support window",
->>>>>>> main
+    "tamrl": "TAM-RL, few-shot: embedding from the site's first-year support, refined on it",
+    "tamrl_encoder_only": "TAM-RL, few-shot with the support encoder's embedding alone (the article's)",
     "tamrl_zero_shot": "TAM-RL without adaptation (site features only)",
     "gbm": "LightGBM on daily drivers and site features, tuned on the validation sites (FLUXCOM-style)",
     "lstm": "plain LSTM on drivers and site features",
     "ct_lstm": "context LSTM (CT-LSTM): static features condition the recurrent state",
 }
-<<<<<<< HEAD
-MODEL_ORDER = ("process_model", "no_knowledge", "global", "state_specific", "auto_region",
-               "tamrl", "tamrl_encoder_only", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")
-=======
-MODEL_ORDER = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "no_knowledge", "global", "state_specific", "auto_region",
-               "tamrl", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")
->>>>>>> main
+MODEL_ORDER = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "no_knowledge", "global",
+               "state_specific", "auto_region", "tamrl", "tamrl_encoder_only", "tamrl_zero_shot", "gbm", "lstm",
+               "ct_lstm")
 # Okabe-Ito (colour-blind safe) for the ladder; the key comparison global/state-specific is blue/vermillion.
 MODEL_COLOURS: dict[str, str] = {
     "process_model": "#7F7F7F", "oracle_global": "#BBBBBB", "oracle_state": "#444444",
