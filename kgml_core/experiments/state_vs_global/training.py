@@ -29,7 +29,8 @@ def _kgml(cfg: StateVsGlobalConfig, name: str = "kgml_ag"):
              "dropout": cfg.dropout}
     if name == "kgml_ag":
         sizes["flux_hidden"] = cfg.flux_hidden
-        sizes["n_params"] = len(PARAM_NAMES) if cfg.pretrain_world == "ensemble" else 0
+        # a parameter-conditioned emulator only when pretrained on the ensemble (other experiments: plain)
+        sizes["n_params"] = len(PARAM_NAMES) if getattr(cfg, "pretrain_world", "process") == "ensemble" else 0
     return build_model(name, sizes)
 
 
