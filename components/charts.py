@@ -163,3 +163,12 @@ def histogram_figure(values: pd.Series, label: str, units: str, title: str) -> g
     fig.update_xaxes(title=f"{label} ({units})")
     fig.update_yaxes(title="counties (count)")
     return _layout(fig, title, 320)
+
+
+def yearly_bars(frame: pd.DataFrame, title: str, units: str, colour: str) -> go.Figure:
+    """One bar per year (``frame``: year, value), e.g. a county's annual sums."""
+    fig = go.Figure(go.Bar(x=frame["year"].astype(str), y=frame["value"].to_numpy(float), marker_color=colour,
+                           hovertemplate="%{x}: %{y:,.1f} " + units + "<extra></extra>"))
+    fig.update_xaxes(title="year", type="category")
+    fig.update_yaxes(title=units)
+    return _layout(fig, title, 320)

@@ -20,7 +20,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from components import maps, text
-from kgml_core import geo
+from kgml_core import geo, labels
 
 SEASONS = {"DJF": (12, 1, 2), "MAM": (3, 4, 5), "JJA": (6, 7, 8), "SON": (9, 10, 11)}
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -31,13 +31,14 @@ CMAPS = {"GPP": "YlGn", "YIELD": "YlOrBr", "RA": "OrRd", "RH": "OrRd", "RECO": "
 NO_DATA = "#D9D9D9"
 
 
+NEE_SIGN = "negative: the land takes up carbon (a sink); positive: it releases carbon (a source)"
+
+
 def period_label(period: str) -> str:
-    """Human label of a period code ("year", a season "JJA" or a month "Jul")."""
+    """Human label of a period code ("year", a season "JJA" or a month "Jul"): "summer (June-August) sum"."""
     if period == "year":
         return "annual sum"
-    if period in SEASONS:
-        return f"{period} season sum"
-    return f"{period} sum"
+    return f"{labels.period_name(period)} sum"
 
 
 def _months(period: str) -> tuple[int, ...]:
@@ -107,6 +108,23 @@ def colour_range(values: pd.DataFrame | pd.Series | np.ndarray, diverging: bool 
     return float(lo), float(hi)
 
 
+def scale(values: pd.DataFrame | pd.Series | np.ndarray, variable: str, difference: bool = False
+          ) -> tuple[float, float, str]:
+    """(vmin, vmax, colour map) for a map of ``variable`` (or a difference map).
+
+    A diverging scale centred on zero only when the values (2nd-98th percentile) cross zero;
+    an all-negative NEE (uptake everywhere) or difference gets a one-sided blue scale, darker
+    for more negative, and an all-positive one a red scale, darker for more positive.
+    """
+    signed = difference or variable in DIVERGING
+    if not signed:
+        return (*colour_range(values), CMAPS.get(variable, "viridis"))
+    lo, hi = colour_range(values)
+    if lo < 0 < hi:
+        return (*colour_range(values, diverging=True), CMAPS["diff"])
+    return (lo, hi, "Blues_r") if hi <= 0 else (lo, hi, "Reds")
+
+
 def colours(values: Iterable[float], vmin: float, vmax: float, cmap: str) -> list[str]:
     """Hex colours of ``values`` on ``cmap`` between vmin and vmax (NaN -> grey)."""
     arr = np.asarray(list(values), dtype=float)
@@ -140,18 +158,26 @@ def county_geojson(states: Iterable[str], values: pd.Series, vmin: float, vmax: 
     return out
 
 
-def legend_html(title: str, units: str, vmin: float, vmax: float, cmap: str, floating: bool = True) -> str:
-    """A small CSS gradient legend (no external library): in the map's corner, or inline above it."""
+def legend_html(title: str, units: str, vmin: float, vmax: float, cmap: str, floating: bool = True,
+                note: str = "") -> str:
+    """A small CSS gradient legend (no external library): in the map's corner, or inline above it.
+
+    Floating legends sit at the bottom right, so they never cover the scale bar (bottom left).
+    ``note`` is a line under the scale (e.g. what the sign of NEE means).
+    """
     stops = ", ".join(colours(np.linspace(vmin, vmax, 7), vmin, vmax, cmap))
-    place = "position:absolute;bottom:18px;left:12px;z-index:9999;" if floating else "display:inline-block;"
+    place = "position:absolute;bottom:22px;right:12px;z-index:9999;" if floating else "display:inline-block;"
+    units_text = f" ({html.escape(units)})" if units and units not in ("-", "–", "1") else ""
     return (
         f'<div class="kgml-legend" style="{place}'
         'background:rgba(255,255,255,.92);padding:6px 8px;border-radius:4px;font:12px sans-serif;'
         'box-shadow:0 1px 4px rgba(0,0,0,.3)">'
-        f'<div><b>{html.escape(title)}</b> ({html.escape(units)})</div>'
-        f'<div style="width:220px;height:10px;margin:4px 0;background:linear-gradient(to right, {stops})"></div>'
-        f'<div style="display:flex;justify-content:space-between;width:220px">'
-        f'<span>{_fmt(vmin)}</span><span>{_fmt((vmin + vmax) / 2)}</span><span>{_fmt(vmax)}</span></div></div>')
+        f'<div><b>{html.escape(title)}</b>{units_text}</div>'
+        f'<div style="width:260px;height:10px;margin:4px 0;background:linear-gradient(to right, {stops})"></div>'
+        f'<div style="display:flex;justify-content:space-between;width:260px">'
+        f'<span>{_fmt(vmin)}</span><span>{_fmt((vmin + vmax) / 2)}</span><span>{_fmt(vmax)}</span></div>'
+        + (f'<div style="max-width:420px;color:#444;margin-top:2px">{html.escape(note)}</div>' if note else "")
+        + '</div>')
 
 
 def site_layer(sites: pd.DataFrame, cmap: str = "magma_r", label: str = "error") -> folium.FeatureGroup:
@@ -166,19 +192,32 @@ def site_layer(sites: pd.DataFrame, cmap: str = "magma_r", label: str = "error")
     for (sid, row), fill, e in zip(sites.iterrows(), fills, err.values):
         if not (np.isfinite(row["lat"]) and np.isfinite(row["lon"])):
             continue
-        tip = f"{sid}: {label} {_fmt(e)}"
+        tip = f"{sid}: {label} {_fmt(e)}" if np.isfinite(e) else f"{sid} (flux site; no score for it in this view)"
         folium.CircleMarker([row["lat"], row["lon"]], radius=7, color="#0D2B45", weight=1.5,
                             fill=True, fill_color=fill, fill_opacity=0.95, tooltip=text.tooltip(tip)).add_to(layer)
     return layer
+
+
+def region_tints(regions: pd.Series) -> dict:
+    """Region id -> outline colour (the same ones the region layer and its legend use)."""
+    ids = sorted(pd.unique(regions.dropna()))
+    return {r: labels.CATEGORICAL[i % len(labels.CATEGORICAL)] for i, r in enumerate(ids)}
+
+
+def region_legend_html(regions: pd.Series, names: dict | None = None) -> str:
+    """A one-line legend of the detected regions' outline colours."""
+    chips = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin-right:14px">'
+        f'<span style="width:18px;height:0;border-top:3px dashed {c};margin-right:5px"></span>'
+        f'{html.escape(str((names or {}).get(r, f"region {r}")))}</span>' for r, c in region_tints(regions).items())
+    return f'<div class="kgml-region-legend" style="font:13px sans-serif;margin:2px 0">Detected regions: {chips}</div>'
 
 
 def region_layer(states: Iterable[str], regions: pd.Series, names: dict | None = None) -> folium.FeatureGroup:
     """Counties outlined and tinted by their detected region (``regions``: FIPS -> region id)."""
     states = tuple(geo.resolve_states(states))
     base = copy.deepcopy(_county_features(states))
-    labels = sorted(pd.unique(regions.dropna()))
-    palette = colormaps["tab10"]
-    tint = {r: to_hex(palette(i % 10)) for i, r in enumerate(labels)}
+    tint = region_tints(regions)
     for feat in base["features"]:
         r = regions.get(feat["properties"]["id"])
         feat["properties"]["region"] = text.tooltip((names or {}).get(r, f"region {r}") if r is not None else "none")

@@ -350,6 +350,27 @@ def run_predictions(run_id: str, which: str = "predictions") -> xr.Dataset:
     return runtime.run_store().get(run_id).dataset(which)
 
 
+def run_results(run_id: str):
+    """The typed results reader of a run (its experiment's ``results_class``; metrics briefly cached)."""
+    from kgml_core.experiments import get
+
+    run = runtime.run_store().get(run_id)
+    return get(run.kind).results_class(run, run_metrics(run_id))
+
+
+@st.cache_resource(max_entries=6, show_spinner="Reading the run's county map...")
+def run_map(run_id: str) -> xr.Dataset:
+    """The county dataset a run's emission maps show (its reader's ``map_dataset``)."""
+    return run_results(run_id).map_dataset()
+
+
+def map_kinds() -> tuple[str, ...]:
+    """Experiment kinds whose runs have a county map."""
+    from kgml_core.experiments import EXPERIMENTS
+
+    return tuple(k for k, e in EXPERIMENTS.items() if e.results_class.MAP_DATASET)
+
+
 @st.cache_data(ttl=60, max_entries=16, show_spinner=False)
 def run_metrics(run_id: str) -> dict:
     """A run's metrics.json."""

@@ -5,6 +5,8 @@ maps draw with no internet; base tiles are optional.
 """
 from __future__ import annotations
 
+import functools
+import html
 import json
 import os
 from typing import Iterable, Mapping
@@ -12,7 +14,7 @@ from typing import Iterable, Mapping
 import folium
 
 from components import text
-from kgml_core import geo
+from kgml_core import geo, places
 
 LEAFLET_JS = "/app/static/vendor/leaflet/leaflet.js"
 LEAFLET_CSS = "/app/static/vendor/leaflet/leaflet.css"
@@ -29,11 +31,30 @@ def _localise(element: folium.Element) -> None:
     element.default_css = [("leaflet_css", LEAFLET_CSS)]
 
 
-def base_map(bounds: list[list[float]] | None = None, tiles_url: str | None = None) -> folium.Map:
+# Clicked SVG paths take the browser's focus ring (a black rectangle around the county's
+# bounding box) that stays after the click: the selection is drawn by its own style instead.
+# Labels never catch the mouse, so clicks reach the county under them.
+MAP_CSS = """<style>
+.leaflet-interactive:focus, .leaflet-container path:focus {outline: none;}
+.kgml-label {pointer-events: none; white-space: nowrap; font: 600 12px/1.1 system-ui, sans-serif;
+  color: #1B2A1F; text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff;}
+.kgml-label.state {font-size: 13px; letter-spacing: .04em; text-transform: uppercase; color: #3F5243;}
+.kgml-label.city {font-weight: 500; font-size: 11px;}
+.kgml-label.city::before {content: ""; display: inline-block; width: 6px; height: 6px; margin-right: 3px;
+  border-radius: 50%; background: #1B2A1F; border: 1px solid #fff; vertical-align: middle;}
+.leaflet-control-scale {margin-bottom: 8px !important; margin-left: 8px !important;}
+.leaflet-control-scale-line {background: rgba(255,255,255,.85); border-color: #1B2A1F; color: #1B2A1F;}
+</style>"""
+
+
+def base_map(bounds: list[list[float]] | None = None, tiles_url: str | None = None,
+             context_states: Iterable[str] | None = None) -> folium.Map:
     """An empty Leaflet map with local assets, no base tiles unless ``tiles_url`` is given.
 
     ``tiles_url`` defaults to the ``KGML_TILE_URL`` environment variable (e.g. an
-    OpenStreetMap tile server when online).
+    OpenStreetMap tile server when online). ``context_states``: draw state names and the
+    largest cities of these states (see :func:`context_layer`). The scale bar sits at the
+    bottom left; legends go elsewhere so they never cover it.
     """
     tiles_url = tiles_url or os.environ.get(TILE_URL_ENV)
     fmap = folium.Map(location=[39.5, -95.0], zoom_start=4, tiles=None,
@@ -41,9 +62,32 @@ def base_map(bounds: list[list[float]] | None = None, tiles_url: str | None = No
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr="base map", name="base map").add_to(fmap)
     _localise(fmap)
+    fmap.get_root().header.add_child(folium.Element(MAP_CSS))
+    if context_states is not None:
+        context_layer(context_states).add_to(fmap)
     if bounds:
         fmap.fit_bounds(bounds)
     return fmap
+
+
+def _label(lat: float, lon: float, label: str, kind: str) -> folium.Marker:
+    width = 8 * len(label) + 14
+    return folium.Marker([lat, lon], interactive=False, icon=folium.DivIcon(
+        html=f'<div class="kgml-label {kind}">{html.escape(label)}</div>',
+        icon_size=(width, 16), icon_anchor=(width // 2 if kind == "state" else 4, 8),
+        class_name="kgml-label-icon"))
+
+
+def context_layer(states: Iterable[str], cities_per_state: int = 3) -> folium.FeatureGroup:
+    """State names (every conterminous state) and the largest cities of ``states``, as non-clickable labels."""
+    layer = folium.FeatureGroup(name="places", control=False)
+    outlines = geo.load_states(None)
+    points = outlines.geometry.representative_point()
+    for code, point in points.items():
+        _label(point.y, point.x, outlines.loc[code, "name"], "state").add_to(layer)
+    for _, city in places.major_cities(geo.resolve_states(states), per_state=cities_per_state).iterrows():
+        _label(city["lat"], city["lon"], city["name"], "city").add_to(layer)
+    return layer
 
 
 def _bounds(states: Iterable[str]) -> list[list[float]]:
@@ -61,7 +105,7 @@ def region_map(states: Iterable[str], selected_counties: Iterable[str] = (),
     """
     states = geo.resolve_states(states)
     selected = set(selected_counties)
-    fmap = base_map(_bounds(states), tiles_url)
+    fmap = base_map(_bounds(states), tiles_url, context_states=states)
     if all_states_outline:
         folium.GeoJson(
             json.loads(geo.geojson("state", None, tolerance_deg=0.02, precision=3)),
@@ -118,3 +162,27 @@ def selection_layer(selected_counties: Iterable[str], sites: Mapping[str, tuple[
             folium.CircleMarker(location=[lat, lon], radius=7, weight=1, color="#0D47A1", fill=True,
                                 fill_color="#FF8F00", fill_opacity=1.0, tooltip=text.tooltip(site_id)).add_to(layer)
     return layer
+
+
+@functools.lru_cache(maxsize=2)
+def _state_outlines() -> dict:
+    return json.loads(geo.geojson("state", None, tolerance_deg=0.02, precision=3))
+
+
+def site_score_map(sites, label: str, cmap: str) -> folium.Map:
+    """Sites (DataFrame: index id; lat, lon, error) over state outlines, coloured by ``error`` (a score)."""
+    import numpy as np
+
+    from components import choropleth
+
+    ok = sites[np.isfinite(sites["lat"].astype(float)) & np.isfinite(sites["lon"].astype(float))]
+    bounds = [[ok["lat"].min() - 1, ok["lon"].min() - 1], [ok["lat"].max() + 1, ok["lon"].max() + 1]] \
+        if len(ok) else None
+    fmap = base_map(bounds)
+    folium.GeoJson(_state_outlines(), name="states",
+                   style_function=lambda f: {"color": STATE_LINE, "weight": 0.8, "fillOpacity": 0.03}).add_to(fmap)
+    choropleth.site_layer(ok, cmap=cmap, label=label).add_to(fmap)
+    if ok["error"].notna().any():
+        lo, hi = choropleth.colour_range(ok["error"])
+        fmap.get_root().html.add_child(folium.Element(choropleth.legend_html(label, "", lo, hi, cmap)))
+    return fmap

@@ -151,8 +151,10 @@ def toggle(kind: str, item: str) -> None:
 
 
 def write_query_params() -> None:
-    """Mirror the selection in the URL (page switches drop query parameters)."""
-    wanted = to_query(current())
+    """Mirror the selection and the page's kept settings in the URL (page switches drop query parameters)."""
+    from components import persist
+
+    wanted = to_query(current()) | persist.query()
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 

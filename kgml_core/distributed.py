@@ -306,14 +306,13 @@ def upscale_world_annual(world_cfg, model, norm, client=None, chunk_size: int = 
 def _train_region(group: str, model_name: str, model_config: dict, norm, anchor: dict, yields,
                   sites, yield_groups, site_groups, protocol, seed: int) -> tuple[str, dict]:
     from kgml_core.models import build_model
-    from kgml_core.training.protocol import finetune_region
+    from kgml_core.training.protocol import finetune_group
     from kgml_core.training.trainer import KGMLTrainer
 
     model = build_model(model_name, model_config)
     model.load_state_dict(anchor)
     trainer = KGMLTrainer(model, norm, seed=seed)
-    finetune_region(trainer, yields.subset(yield_groups == group), sites.subset(site_groups == group),
-                    protocol, anchor, f"region_{group}")
+    finetune_group(trainer, group, yields, sites, yield_groups, site_groups, protocol, anchor, f"region_{group}")
     return group, trainer.state_dict()
 
 
@@ -322,32 +321,17 @@ def train_region_models(anchor: dict, norm, yields, sites, yield_groups: np.ndar
                         model_config: dict | None = None, seed: int = 0) -> dict[str, dict]:
     """SDSA-KGML: one fine-tuned model per region (or state), one Dask task each.
 
-    Runs :func:`kgml_core.training.protocol.finetune_region` from the global
-    weights ``anchor`` on each group's yields and sites. Returns group -> state dict.
+    Runs :func:`kgml_core.training.protocol.finetune_group` (what the
+    state-vs-global harness runs per group, in process) from the global
+    weights ``anchor``. Returns group -> state dict.
     """
-    groups = sorted(set(np.asarray(yield_groups).tolist()) | set(np.asarray(site_groups).tolist()))
-    results = map_tasks(_train_region, groups, client, model_name=model_name,
+    from kgml_core.training.protocol import region_groups
+
+    results = map_tasks(_train_region, region_groups(yield_groups, site_groups), client, model_name=model_name,
                         model_config=model_config or {}, norm=norm, anchor=anchor, yields=yields,
                         sites=sites, yield_groups=np.asarray(yield_groups),
                         site_groups=np.asarray(site_groups), protocol=protocol, seed=seed)
     return dict(results)
-
-
-def _tamrl_fold(job: tuple[int, int], a, vocab, splits, cfg):
-    from kgml_core.experiments.tamrl import train_and_predict
-    fold, seed = job
-    _, train_idx, test_idx = next(s for s in splits if s[0] == fold)
-    return train_and_predict(a, vocab, train_idx, test_idx, cfg, seed, f"fold{fold}/seed{seed}")
-
-
-def tamrl_folds(a, vocab, splits, cfg, client=None) -> dict[tuple[int, int], Any]:
-    """The TAM-RL held-out-site folds, one Dask task per (fold, seed).
-
-    ``a, vocab`` from :func:`kgml_core.tasks.site_arrays`, ``splits`` from
-    :func:`kgml_core.experiments.tamrl.site_splits`. Returns (fold, seed) -> FoldResult.
-    """
-    jobs = [(fold, seed) for fold, _, _ in splits for seed in cfg.seeds]
-    return dict(zip(jobs, map_tasks(_tamrl_fold, jobs, client, a=a, vocab=vocab, splits=splits, cfg=cfg)))
 
 
 # --------------------------------------------------------------------------- memory

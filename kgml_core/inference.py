@@ -6,14 +6,8 @@ years: inputs are built with array operations, batches of unit-years run under
 ``torch.inference_mode`` in float32, and the loop that remains is the GRU's
 recurrence over days.
 
-For :class:`~kgml_core.models.kgml_ag.KGMLAg` a dedicated time-major forward
-(:func:`kgml_ag_forward`) reuses the model's own modules and weights but keeps
-every tensor in (day, batch, feature) layout, so the GRU kernels neither
-transpose nor copy their inputs (about 1.3-1.4x faster than ``forward`` with
-``batch_first`` on one core; a pure-Python recurrence with fused input
-projections was slower).
-It computes exactly what ``model(x, residue)`` computes in eval mode.
-Other models fall back to their ``forward``.
+The model's own forward runs it: KGML-ag in eval mode keeps every tensor in
+(day, batch, feature) layout inside (see :class:`~kgml_core.models.kgml_ag.KGMLAg`).
 """
 from __future__ import annotations
 
@@ -26,8 +20,8 @@ import xarray as xr
 from torch import nn
 
 from kgml_core import schema
-from kgml_core.models.kgml_ag import KGMLAg
 from kgml_core.training.data import DAILY_INPUTS, DAYS, INPUTS, NEEDED, SOIL_INPUTS, Normalizer
+from kgml_core.training.trainer import residue_fn
 
 OUTPUTS = ("RA", "RH", "NEE")
 
@@ -116,67 +110,7 @@ def county_inputs(ds: xr.Dataset, years=None) -> tuple[np.ndarray, np.ndarray, l
     return x, cols["GPP"], years
 
 
-# --------------------------------------------------------------------------- fast KGML-ag forward
-def gru_time_major(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
-    """Hidden states of the last layer of ``gru`` (eval mode, zero initial state) for x (T, B, F) -> (T, B, H).
-
-    Calls the same kernel as ``gru(x)`` but in time-major layout whatever the
-    module's ``batch_first``, so no transposed copies are made.
-    """
-    h0 = x.new_zeros(gru.num_layers, x.shape[1], gru.hidden_size)
-    return torch._VF.gru(x, h0, gru._flat_weights, gru.bias, gru.num_layers, 0.0, False,
-                         gru.bidirectional, False)[0]
-
-
-def kgml_ag_forward(model: KGMLAg, x: torch.Tensor, residue) -> dict[str, torch.Tensor]:
-    """Eval-mode forward of KGML-ag in time-major layout (same values as ``model(x, residue)``).
-
-    Parameters
-    ----------
-    model : a :class:`KGMLAg` (its weights are used as they are).
-    x : (T, B, n_inputs) standardised inputs, time-major.
-    residue : callable ``(yield (B,), ra (T, B)) -> residue (T, B)``, standardised.
-
-    Returns
-    -------
-    dict ``yield`` (B,), ``ra``, ``rh``, ``nee`` (T, B), standardised.
-    """
-    h = gru_time_major(model.shared, x)
-    head = model.yield_head
-    weights = torch.softmax(head.score(h).squeeze(-1), dim=0)          # softmax over days
-    yield_ = head.out(torch.einsum("tb,tbh->bh", weights, h)).squeeze(-1)
-    ra = _flux(model.ra_net, torch.cat([h, x], dim=-1))
-    res = residue(yield_, ra)
-    rh = _flux(model.rh_net, torch.cat([h, x, res.unsqueeze(-1)], dim=-1))
-    nee = _flux(model.nee_net, torch.cat([ra.unsqueeze(-1), rh.unsqueeze(-1), x], dim=-1))
-    return {"yield": yield_, "ra": ra, "rh": rh, "nee": nee}
-
-
-def _flux(net: nn.Module, inp: torch.Tensor) -> torch.Tensor:
-    """A FluxGRU on time-major input (T, B, F) -> (T, B)."""
-    return net.out(gru_time_major(net.gru, inp)).squeeze(-1)
-
-
 # --------------------------------------------------------------------------- batches
-def residue_fn(norm: Normalizer, gpp: torch.Tensor, time_major: bool):
-    """Callable ``(yield, ra) -> residue`` (standardised) with KGML-ag's residue rule.
-
-    residue = max(0, sum GPP - sum Ra - yield) * profile (g C m-2 d-1), as the
-    trainer computes it; ``gpp`` is (B, 365) or (365, B) g C m-2 d-1.
-    """
-    m, s = norm.y_mean, norm.y_std
-    axis = 0 if time_major else 1
-    profile = torch.from_numpy(norm.profile)
-    profile = profile[:, None] if time_major else profile[None, :]
-    gsum = gpp.sum(axis)
-
-    def residue(yield_std: torch.Tensor, ra_std: torch.Tensor) -> torch.Tensor:
-        total = torch.relu(gsum - (ra_std * s["RA"] + m["RA"]).sum(axis) - (yield_std * s["YIELD"] + m["YIELD"]))
-        tot = total[None, :] if time_major else total[:, None]
-        return (tot * profile - m["RESIDUE"]) / s["RESIDUE"]
-    return residue
-
-
 def predict_arrays(model: nn.Module, x: np.ndarray, gpp: np.ndarray, norm: Normalizer,
                    batch_size: int = 256) -> dict[str, np.ndarray]:
     """Physical predictions for unit-year inputs, in batches.
@@ -197,19 +131,13 @@ def predict_arrays(model: nn.Module, x: np.ndarray, gpp: np.ndarray, norm: Norma
     out = {k: np.empty((n, x.shape[1]), np.float32) for k in OUTPUTS}
     out["YIELD"] = np.empty(n, np.float32)
     model.eval()
-    fast = isinstance(model, KGMLAg)
     mean, std = torch.from_numpy(norm.x_mean), torch.from_numpy(norm.x_std)
     with torch.inference_mode():
         for lo in range(0, n, batch_size):
             hi = min(n, lo + batch_size)
             xb = (torch.from_numpy(x[lo:hi]) - mean) / std
             gb = torch.from_numpy(np.ascontiguousarray(gpp[lo:hi]))
-            if fast:
-                pred = kgml_ag_forward(model, xb.transpose(0, 1).contiguous(),
-                                       residue_fn(norm, gb.t(), time_major=True))
-                pred = {k: (v.t() if v.ndim == 2 else v) for k, v in pred.items()}
-            else:
-                pred = model(xb, residue_fn(norm, gb, time_major=False))
+            pred = model(xb, residue_fn(norm, gb))
             for k in OUTPUTS:
                 out[k][lo:hi] = (pred[k.lower()] * norm.y_std[k] + norm.y_mean[k]).numpy()
             out["YIELD"][lo:hi] = (pred["yield"] * norm.y_std["YIELD"] + norm.y_mean["YIELD"]).numpy()

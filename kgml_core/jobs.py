@@ -48,7 +48,7 @@ MAX_QUEUED_PER_OWNER = int(os.environ.get("KGML_MAX_QUEUED_PER_USER", "3"))
 JOBS_FOLDER = "jobs"
 KEEP_ENDED = 200  # ended job records kept on disk (older ones are pruned at start-up)
 _RECORD_FIELDS = ("id", "kind", "name", "overrides", "preset", "status", "submitted", "started",
-                  "ended", "run_id", "error", "resume_from", "resumed_by", "pid", "host", "owner")
+                  "ended", "run_id", "error", "resume_from", "resumed_by", "pid", "host", "owner", "notes")
 
 
 class QueueFull(ValueError):
@@ -62,7 +62,8 @@ class Job:
     ``status`` is queued, running, finished, failed, cancelled or interrupted
     (its process died while it ran). ``resume_from`` is the run id a resumed
     job continues; ``resumed_by`` the id of the job that resumed this one;
-    ``owner`` who submitted it (a user id, or a browser session's id).
+    ``owner`` who submitted it (a user id, or a browser session's id);
+    ``notes`` what the run said worth keeping (stages reused from earlier runs).
 
     ``history`` is an immutable tuple replaced whole at every event, so a reader
     (the live loss chart) always holds a consistent snapshot while training appends.
@@ -86,6 +87,7 @@ class Job:
     owner: str | None = None
     last: ProgressEvent | None = None
     history: tuple[dict[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
     cancel_token: CancelToken = field(default_factory=CancelToken)
 
     @property
@@ -110,6 +112,7 @@ class Job:
         rec = {k: rec[k] for k in _RECORD_FIELDS if k in rec}
         rec["overrides"] = {k: tuple(v) if isinstance(v, list) else v
                             for k, v in (rec.get("overrides") or {}).items()}
+        rec["notes"] = tuple(rec.get("notes") or ())
         return cls(**rec)
 
 
@@ -178,9 +181,9 @@ class JobQueue:
     def _path(self, job_id: str) -> Path:
         return self.folder / f"{job_id}.json"
 
-    def _save(self, job: Job) -> None:
+    def _save(self, job: Job, **changes: Any) -> None:
         try:
-            write_json_atomic(self._path(job.id), job.record())
+            write_json_atomic(self._path(job.id), {**job.record(), **changes})
         except OSError:  # a full disk must not kill the worker; the job still runs in memory
             log.exception("could not save job record %s", job.id)
 
@@ -338,6 +341,9 @@ class JobQueue:
     # -- workers -------------------------------------------------------------
     def _progress(self, job: Job) -> Callable[[ProgressEvent], None]:
         def record(event: ProgressEvent) -> None:
+            if event.note:
+                job.notes = (*job.notes, event.message)     # e.g. "pretraining reused from run X"
+                return
             job.last = event
             if event.losses:
                 point = {"t": time.time() - (job.started or time.time()),
@@ -356,10 +362,10 @@ class JobQueue:
     def _created(self, job: Job) -> Callable[[Run], None]:
         def created(run: Run) -> None:
             if job.run_id is None:
-                job.run_id = run.id
                 if job.owner:
                     self.store.set_owner(run.id, job.owner)
-                self._save(job)
+                self._save(job, run_id=run.id)  # on disk before readers of the job see it
+                job.run_id = run.id
         return created
 
     def _run(self, job: Job) -> None:

@@ -18,7 +18,8 @@ class ProgressEvent:
 
     ``stage`` names the phase (for example ``"global/step2"``); ``epoch`` and
     ``step`` count from 1 up to ``n_epochs`` and ``n_steps`` (0 when the phase
-    has no epochs or steps); ``losses`` maps loss names to their latest values.
+    has no epochs or steps); ``losses`` maps loss names to their latest values;
+    ``note`` marks a message worth keeping for the whole run (a reused stage).
     """
 
     stage: str
@@ -28,6 +29,7 @@ class ProgressEvent:
     n_steps: int
     losses: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    note: bool = False
 
     @property
     def fraction(self) -> float:

@@ -9,6 +9,8 @@
 * ``KGML_DATA_ROOTS``: folders (separated by ``:``) whose files the web app may load from
   the server; unset (the default) turns server-side loading off.
 * ``KGML_LOAD_MEMORY_MB``: memory one data load may use (default: half of what is available).
+* ``KGML_STAGE_CACHE_MB``: size cap of the store of trained stages reused across runs (default 2048;
+  0 keeps none).
 """
 from __future__ import annotations
 
@@ -64,4 +66,16 @@ def load_memory_bytes() -> int | None:
         raise ValueError(f"KGML_LOAD_MEMORY_MB={raw!r}: expected a number of megabytes") from None
     if not value > 0:
         raise ValueError(f"KGML_LOAD_MEMORY_MB={raw!r}: expected a positive number of megabytes")
+    return int(value * 2**20)
+
+
+def stage_cache_bytes() -> int:
+    """``KGML_STAGE_CACHE_MB`` in bytes (default 2048 MB): the cap of :class:`kgml_core.stages.StageStore`."""
+    raw = os.environ.get("KGML_STAGE_CACHE_MB", "").strip() or "2048"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"KGML_STAGE_CACHE_MB={raw!r}: expected a number of megabytes") from None
+    if value < 0:
+        raise ValueError(f"KGML_STAGE_CACHE_MB={raw!r}: expected zero or a positive number of megabytes")
     return int(value * 2**20)

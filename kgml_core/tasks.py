@@ -128,7 +128,7 @@ def _daily(ds: xr.Dataset, names: Sequence[str], required: bool) -> np.ndarray:
     return np.stack(cols, axis=-1) if cols else np.zeros((ds.sizes["unit"], ds.sizes["time"], 0), np.float32)
 
 
-def _doy_features(time: np.ndarray) -> np.ndarray:
+def doy_features(time: np.ndarray) -> np.ndarray:
     """(n_time, 2) sin and cos of the day of year."""
     doy = (time.astype("datetime64[D]") - time.astype("datetime64[Y]")).astype(int)
     angle = 2 * np.pi * doy / 365.25
@@ -158,7 +158,7 @@ def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
         raise ValueError(f"expected a daily dataset with dims ('unit', 'time'), got {tuple(ds.dims)}")
     time = ds["time"].values.astype("datetime64[ns]")
     x = _daily(ds, drivers, required=True)
-    doy = np.broadcast_to(_doy_features(time), (ds.sizes["unit"], len(time), 2))
+    doy = np.broadcast_to(doy_features(time), (ds.sizes["unit"], len(time), 2))
     x = np.concatenate([x] + [trailing_mean(x, days) for days in memory] + [doy], axis=-1)
     igbp, climate = _unit_labels(ds, "IGBP"), _unit_labels(ds, "climate")
     vocab = vocab or ClassVocab.from_labels(igbp, climate)

@@ -7,25 +7,27 @@ import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, maps, page, selection, theme
-from kgml_core import export, geo, report
+from components import charts, choropleth, data_session, maps, page, persist, selection, theme
+from kgml_core import export, geo, labels, report
+from kgml_core.experiments import EXPERIMENTS
+from kgml_core.experiments.tamrl.results import REAL_PREDICTIONS
 
 page.enter(__file__)
 
 OBSERVED = "observed"
 VARIABLES = ("NEE", "RA", "RH", "RECO", "GPP", "YIELD")
-DIFFS = {"values": "Values", "state_minus_global": "State-specific − global",
+DIFFS = {"values": "Values", "closer": "Which is closer to the truth",
          "model_minus_truth": "Model − truth"}
+YIELD_UNITS = {"bu": "bu/acre", "gc": "g C m-2"}
+SETTINGS = ("em_source", "em_variable", "em_period", "em_diff", "em_model", "em_year", "em_yield_units")
 
 
 # ------------------------------------------------------------------------------------- data
 def _source_dataset(source: str, states: tuple[str, ...]) -> xr.Dataset:
+    """The observed world, or the county map of run ``source``."""
     if source == OBSERVED:
         return data_session.observed_world(states)
-    kind, run_id = source.split(":", 1)
-    if kind == "tamrl":
-        return data_session.run_predictions(run_id, "upscaled")
-    return data_session.run_predictions(run_id)
+    return data_session.run_map(source)
 
 
 def _field(ds: xr.Dataset, variable: str, model: str | None) -> xr.DataArray:
@@ -39,8 +41,9 @@ def period_values(source: str, states: tuple[str, ...], variable: str, model: st
     """County x year period sums (or differences) of the chosen field."""
     ds = _source_dataset(source, states)
     agg = lambda m: choropleth.aggregate(_field(ds, variable, m), period)  # noqa: E731
-    if diff == "state_minus_global":
-        return agg("state_specific") - agg("global")
+    if diff == "closer":  # < 0: the state-specific model is closer to the truth than the global one
+        truth = agg("truth")
+        return (agg("state_specific") - truth).abs() - (agg("global") - truth).abs()
     if diff == "model_minus_truth":
         return agg(model) - agg("truth")
     return agg(model)
@@ -48,10 +51,8 @@ def period_values(source: str, states: tuple[str, ...], variable: str, model: st
 
 def _sources() -> dict[str, str]:
     out = {OBSERVED: "Observed world (embedded simulator)"}
-    for _, row in data_session.runs_table(("state_vs_global", "tamrl")).iterrows():
-        prefix = "tamrl" if row["kind"] == "tamrl" else "svg"
-        label = "TAM-RL upscaled" if row["kind"] == "tamrl" else "State vs global"
-        out[f"{prefix}:{row['run_id']}"] = f"{label}: {row['name']} ({row['run_id']})"
+    for _, row in data_session.runs_table(data_session.map_kinds()).iterrows():
+        out[row["run_id"]] = f"{EXPERIMENTS[row['kind']].short_title}: {row['name']} ({row['run_id']})"
     return out
 
 
@@ -64,16 +65,12 @@ def site_errors(flux: str) -> pd.DataFrame:
     runs = data_session.runs_table(("tamrl",))
     if len(runs):
         run_id = runs.iloc[0]["run_id"]
-        part = data_session.run_metrics(run_id).get("real_sites", {})
         try:
-            coords = data_session.site_table(data_session.run_predictions(run_id, "real_predictions"))[["lat", "lon"]]
+            coords = data_session.site_table(data_session.run_predictions(run_id, REAL_PREDICTIONS))[["lat", "lon"]]
         except FileNotFoundError:
             coords = pd.DataFrame(columns=["lat", "lon"])
-        err = {s: r.get("rmse") for s, r in part.get("zero_shot_sites", {}).get("tamrl", {}).get(flux, {}).items()}
-        target = part.get("temporal_holdout", {}).get("tamrl", {}).get(flux)
-        if target:
-            err[part.get("target")] = target.get("rmse")
-        frames.append(coords.assign(error=pd.Series(err, dtype=float).reindex(coords.index)))
+        errors = data_session.run_results(run_id).real_site_errors(flux)
+        frames.append(coords.assign(error=errors.reindex(coords.index)))
     if not frames:
         return pd.DataFrame(columns=["lat", "lon", "error"])
     out = pd.concat(frames)
@@ -92,69 +89,134 @@ def _regions(source: str, states: tuple[str, ...]) -> tuple[pd.Series, dict]:
 
 
 # ------------------------------------------------------------------------------------- UI
-def _controls(sources: dict[str, str], ds: xr.Dataset, source: str) -> dict:
+def _select(column, label: str, options: list, key: str, **kw):
+    """A selectbox whose choice is kept across pages and in the URL."""
+    persist.restore(key, options)
+    return column.selectbox(label, options, key=key, **kw)
+
+
+def _controls(cols, ds: xr.Dataset) -> dict:
     have = [v for v in VARIABLES if v in ds.data_vars]
-    c1, c2, c3 = st.columns([1, 1, 1])
-    variable = c1.selectbox("Flux", have, key="em_variable",
-                            help="RA autotrophic and RH heterotrophic respiration, RECO = RA + RH, "
-                                 "NEE = RECO − GPP (> 0 is a source), GPP uptake, YIELD grain carbon.")
+    variable = _select(cols[1], "Flux", have, "em_variable", format_func=labels.flux_name,
+                       help="; ".join(f"{labels.flux_name(v, short=True)}: {labels.FLUX_HELP[v]}" for v in have))
     periods = list(choropleth.PERIODS) if variable != "YIELD" else ["year"]
-    period = c2.selectbox("Period", periods, key="em_period", format_func=choropleth.period_label,
-                          help="Sum of the daily flux over the whole year, one season or one month.")
+    period = _select(cols[2], "Period", periods, "em_period", format_func=choropleth.period_label,
+                     help="Sum of the daily flux over the whole year, one season or one month.")
     models = [str(m) for m in ds["model"].values] if "model" in ds.coords else []
     diffs = ["values"]
-    if {"state_specific", "global"} <= set(models):
-        diffs.append("state_minus_global")
+    if {"state_specific", "global", "truth"} <= set(models):
+        diffs.append("closer")
     if "truth" in models:
         diffs.append("model_minus_truth")
-    diff = c3.radio("Show", diffs, key="em_diff", format_func=DIFFS.get, horizontal=True,
-                    help="Values of one model, or a difference map (diverging colours, 0 = no difference).")
+    diff = _select(cols[3], "Show", diffs, "em_diff", format_func=DIFFS.get,
+                   help="Values of one model; which of the state-specific and global models is closer to the "
+                        "truth in each county (|state-specific − truth| − |global − truth|, negative: the "
+                        "state-specific model is closer); or one model minus the truth.")
     model = None
-    if models and diff != "state_minus_global":
+    if models and diff != "closer":
         choices = [m for m in models if not (diff == "model_minus_truth" and m == "truth")]
-        model = st.selectbox("Model", choices, key="em_model",
-                             help="'truth' is the simulated observed world the models were scored on.")
+        preferred = [m for m in ("state_specific", "global", "tamrl") if m in choices]
+        if preferred and "em_model" not in st.session_state and persist._kept().get("em_model") is None:
+            st.session_state["em_model"] = preferred[0]  # a model by default, not the truth
+        model = _select(cols[4], "Model", choices, "em_model", format_func=labels.model_name,
+                        help="'Truth' is the simulated observed world the models were scored on.")
     return {"variable": variable, "period": period, "model": model, "diff": diff}
 
 
 def _title(c: dict) -> str:
-    name = c["variable"] if c["diff"] == "values" else f"{c['variable']} {DIFFS[c['diff']].lower()}"
-    return name if not c["model"] or c["diff"] == "state_minus_global" else f"{name} ({c['model']})"
+    flux = labels.flux_name(c["variable"], short=True)
+    if c["diff"] == "closer":
+        return f"{flux}: state-specific error − global error"
+    name = flux if c["diff"] == "values" else f"{flux} {DIFFS[c['diff']].lower()}"
+    return f"{name} ({labels.model_name(c['model'], short=True)})" if c["model"] else name
+
+
+def _legend_note(c: dict) -> str:
+    if c["diff"] == "closer":
+        return "negative (blue): the state-specific model is closer to the truth; positive (red): the global one is"
+    if c["diff"] == "model_minus_truth":
+        return "negative: the model is below the truth; positive: above it"
+    return choropleth.NEE_SIGN if c["variable"] == "NEE" else ""
+
+
+def _yield_in_bushels(table: pd.DataFrame, ds: xr.Dataset, c: dict, column) -> tuple[pd.DataFrame, str | None]:
+    """Yield maps in bu/acre of the crop grown that year (corn or soybean) unless g C m-2 is chosen."""
+    if c["variable"] != "YIELD":
+        return table, None
+    persist.restore("em_yield_units", list(YIELD_UNITS))
+    unit = column.radio("Yield in", list(YIELD_UNITS), key="em_yield_units", format_func=YIELD_UNITS.get,
+                        horizontal=True, help="Bushels per acre of the crop grown (corn: 25.4 kg/bu at 15.5 % "
+                                              "moisture; soybean: 27.2 kg/bu at 13 %; 45 % carbon), or grain carbon.")
+    if unit != "bu":
+        return table, None
+    factor = pd.DataFrame(labels.yield_bu_per_acre_factor("CORN"), index=table.index, columns=table.columns)
+    if "CROP" in ds and set(ds["CROP"].dims) == {"unit", "year"}:
+        crop = ds["CROP"].transpose("unit", "year").to_pandas()
+        crop.index, crop.columns = crop.index.astype(str), crop.columns.astype(int)
+        soy = crop.reindex(index=table.index, columns=table.columns) == 1
+        factor = factor.mask(soy, labels.yield_bu_per_acre_factor("SOYBEANS"))
+    return table * factor, "bu/acre"
 
 
 def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
     states = tuple(sorted(set(ds["state"].values.astype(str))))
     table = period_values(source, tuple(sel.states), c["variable"], c["model"], c["period"], c["diff"])
     years = [int(y) for y in table.columns]
-    year = st.slider("Year", min(years), max(years), max(years), key="em_year",
-                     help="Calendar year of the map; the colour scale is fixed across years.") \
-        if len(years) > 1 else years[0]
-    diverging = c["variable"] in choropleth.DIVERGING or c["diff"] != "values"
-    vmin, vmax = choropleth.colour_range(table, diverging)
-    cmap = choropleth.CMAPS["diff" if c["diff"] != "values" else c["variable"]]
+    row = st.columns([2.2, 1.4, 1.4, 1.6])
+    if len(years) > 1:
+        persist.restore("em_year", years)
+        if st.session_state.get("em_year") not in years:
+            st.session_state["em_year"] = max(years)
+        year = row[0].slider("Year", min(years), max(years), key="em_year",
+                             help="Calendar year of the map; the colour scale is fixed across years.")
+    else:
+        year = years[0]
     units = choropleth.period_units(ds[c["variable"]].attrs.get("units", ""), c["period"],
                                     annual=c["variable"] == "YIELD")
-    l1, l2 = st.columns(2)
-    show_sites = l1.toggle("Flux sites (coloured by TAM-RL RMSE)", value=True, key="em_sites",
-                           help="Real sites loaded on the Data page and the real sites of the latest TAM-RL run.")
-    show_regions = l2.toggle("Detected regions", value=False, key="em_regions",
-                             help="Regions of the Auto Region Detector (from the run, or detected on the world).")
+    table, yield_units = _yield_in_bushels(table, ds, c, row[3])
+    units = yield_units or units
+    vmin, vmax, cmap = choropleth.scale(table, c["variable"], c["diff"] != "values")
+    show_sites = row[1].toggle("Flux sites", value=True, key="em_sites",
+                               help="Real sites loaded on the Data page and the real sites of the latest TAM-RL "
+                                    "run, coloured by TAM-RL's RMSE where it was scored.")
+    show_regions = row[2].toggle("Detected regions", value=False, key="em_regions",
+                                 help="Regions of the Auto Region Detector (from the run, or detected on the world).")
     values = table[year]
     sites = site_errors(c["variable"]) if show_sites and c["variable"] in ("GPP", "RECO", "NEE") else \
         (site_errors("NEE").assign(error=np.nan) if show_sites else None)
     regions, names = _regions(source, tuple(sel.states)) if show_regions else (None, None)
     title = _title(c)
+    clicked = st.session_state.get("em_county") or None
     # The base map never changes for a region, so st_folium updates the layers in place
     # instead of re-mounting the map: a change of flux or year redraws only the colours.
     layers = choropleth.choropleth_layers(states, values, title, units, vmin, vmax, cmap, sites=sites,
-                                          regions=regions, region_names=names, highlight=sel.counties)
+                                          regions=regions, region_names=names,
+                                          highlight=list(sel.counties) + ([clicked] if clicked else []))
     caption = f"{choropleth.period_label(c['period'])} {year}"
-    st.markdown(f"**{title}**, {caption} ({units})")
-    st.html(choropleth.legend_html(f"{title} {caption}", units, vmin, vmax, cmap, floating=False))
-    st_folium(maps.base_map(maps._bounds(states)), feature_group_to_add=layers, height=540,
-              use_container_width=True, returned_objects=[], key="emission_map")
+    st.html(choropleth.legend_html(f"{title}, {caption}", units, vmin, vmax, cmap, floating=False,
+                                   note=_legend_note(c)))
+    if regions is not None:
+        st.html(choropleth.region_legend_html(regions, names))
+    result = st_folium(maps.base_map(maps._bounds(states), context_states=states), feature_group_to_add=layers,
+                       height=520, use_container_width=True, returned_objects=["last_active_drawing"],
+                       key="emission_map")
+    fips = str(((result or {}).get("last_active_drawing") or {}).get("properties", {}).get("id", ""))
+    if fips in table.index and fips != st.session_state.get("em_county_clicked"):
+        st.session_state["em_county_clicked"] = fips  # a new click on the map picks the county
+        st.session_state["em_county"] = clicked = fips
     st.caption(f"Colour scale {vmin:,.1f} to {vmax:,.1f} {units} for every year "
-               "(2nd–98th percentile of all years); grey: no data. Hover a county for its value.")
+               "(2nd–98th percentile of all years); grey: no data. Hover a county for its value; click it (or pick "
+               "it below) for its values by year and its daily series.")
+    counties = geo.county_table(states)
+    options = [""] + [f for f in counties.index if f in table.index]
+    if st.session_state.get("em_county") not in options:
+        st.session_state["em_county"] = ""
+    clicked = st.selectbox("County details", options, key="em_county",
+                           format_func=lambda f: "— pick a county —" if not f else
+                           f"{counties.loc[f, 'name']}, {counties.loc[f, 'state']} ({f})",
+                           help="A county's values in every year and its daily series (or click it on the map).")
+    if clicked:
+        _county_panel(ds, table, clicked, c, units, year)
     s1, s2, s3 = st.columns(3)
     s1.metric("Mean over counties", f"{np.nanmean(values):,.1f}", help=units)
     s2.metric("Lowest county", f"{np.nanmin(values):,.1f}", help=units)
@@ -162,21 +224,36 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
     _exports(sel, source, ds, c, table, year, title, units, (vmin, vmax, cmap), states, sites)
 
 
+def _county_panel(ds: xr.Dataset, table: pd.DataFrame, fips: str, c: dict, units: str, year: int) -> None:
+    """The clicked county: its value in every year (the map's quantity) and its daily series in the year shown."""
+    info = geo.county_table([geo.FIPS_TO_POSTAL[fips[:2]]]).loc[fips]
+    name = f"{info['name']} County, {info['state']}"
+    with st.container(border=True):
+        st.markdown(f"**{name}** ({fips}): {table.loc[fips, year]:,.1f} {units} in {year}")
+        left, right = st.columns(2)
+        by_year = table.loc[fips].rename("value").rename_axis("year").reset_index()
+        left.plotly_chart(charts.yearly_bars(by_year, f"{_title(c)} by year", units,
+                                             labels.flux_colour(c["variable"])), key="em_county_years")
+        da = ds[c["variable"]]
+        if "time" in da.dims and fips in set(ds["unit"].values.astype(str)):
+            part = da.sel(unit=fips).sel(time=str(year))
+            if "model" in part.dims:
+                shown = [m for m in ("truth", c["model"] or "state_specific", "global") if m in part["model"].values]
+                series = {str(m): part.sel(model=m).values for m in dict.fromkeys(shown)}
+            else:
+                series = {"observed": part.values}
+            right.plotly_chart(charts.timeseries_figure(part["time"].values, series, c["variable"],
+                                                        da.attrs.get("units", ""),
+                                                        f"Daily {labels.flux_name(c['variable'], short=True)}, {year}"),
+                               key="em_county_series")
+
+
 # ------------------------------------------------------------------------------------- exports
 def _metrics_table(source: str, ds: xr.Dataset, values: pd.Series, title: str, units: str) -> pd.DataFrame:
-    if source.startswith("svg:"):
-        from kgml_core.experiments.state_vs_global import metrics_table
-        table = metrics_table(data_session.run_metrics(source.split(":", 1)[1]))
+    if source != OBSERVED:
+        table = data_session.run_results(source).summary_table()
         if len(table):
-            cols = [c for c in ("state", "model", "target", "r2", "rmse", "bias", "n") if c in table]
-            return table[cols].set_index(["state", "model", "target"])
-    if source.startswith("tamrl:"):
-        models = data_session.run_metrics(source.split(":", 1)[1]).get("models", {})
-        rows = {m: {f"{f} median R2 (–)": s["median_r2"] for f, s in per.items()}
-                | {f"{f} median RMSE (g C m-2 d-1)": s["median_rmse"] for f, s in per.items()}
-                for m, per in models.items()}
-        if rows:
-            return pd.DataFrame(rows).T.rename_axis("model")
+            return table
     states = pd.Series(ds["state"].values.astype(str), index=ds["unit"].values.astype(str))
     frame = pd.DataFrame({"value": values, "state": states.reindex(values.index)})
     out = frame.groupby("state")["value"].agg(["mean", "min", "max", "count"])
@@ -222,18 +299,20 @@ def _exports(sel, source, ds, c, table, year, title, units, scale, states, sites
 
 def main() -> None:
     st.title("Emission maps")
-    st.caption("County sums of daily carbon fluxes, from a trained model's predictions or from the "
-               "embedded observed world. Train models on the **Train** page; load real files on the **Data** page.")
     sel = selection.current()
     sources = _sources()
-    source = st.selectbox("Source", list(sources), format_func=sources.get, key="em_source",
-                          help="The observed world of the simulator, or a finished run's predictions.")
+    cols = st.columns([2.2, 1.5, 1.4, 1.7, 1.6])
+    source = _select(cols[0], "Source", list(sources), "em_source", format_func=sources.get,
+                     help="The observed world of the simulator, or a finished run's predictions.")
+    ds = _source_dataset(source, tuple(sel.states))
+    _draw(sel, source, ds, _controls(cols, ds))
+    persist.remember(*SETTINGS)
     if len(sources) == 1:
         st.info("No trained run yet: the maps show the simulated observed world. "
-                "Start a state-vs-global or TAM-RL run on the **Train** page to map model predictions.",
-                icon=":material/info:")
-    ds = _source_dataset(source, tuple(sel.states))
-    _draw(sel, source, ds, _controls(sources, ds, source))
+                "Start a state-vs-global or TAM-RL run on the **Train** page (or open the example results on "
+                "**Home**) to map model predictions.", icon=":material/info:")
+    st.caption("County sums of daily carbon fluxes, from a trained model's predictions or from the "
+               "embedded observed world. Load real files on the **Data** page.")
 
 
 try:

@@ -1,9 +1,7 @@
 """Flux sites (TAM-RL): per-site scores, sites held out, few- against zero-shot, upscaled counties, series."""
 from __future__ import annotations
 
-import json
 
-import folium
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -11,7 +9,8 @@ import xarray as xr
 from streamlit_folium import st_folium
 
 from components import charts, choropleth, data_session, maps, page, selection, theme
-from kgml_core import geo, labels
+from kgml_core import labels
+from kgml_core.experiments.tamrl.results import REAL_PREDICTIONS
 
 page.enter(__file__)
 
@@ -19,61 +18,36 @@ FLUXES = ("GPP", "RECO", "NEE")
 FLUX_UNITS = "g C m-2 d-1"
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _state_outlines() -> dict:
-    return json.loads(geo.geojson("state", None, tolerance_deg=0.02, precision=3))
-
-
-def site_map(sites: pd.DataFrame, label: str, cmap: str) -> folium.Map:
-    """Sites (index id; lat, lon, error) over state outlines, coloured by ``error`` (the score)."""
-    ok = sites[np.isfinite(sites["lat"].astype(float)) & np.isfinite(sites["lon"].astype(float))]
-    bounds = [[ok["lat"].min() - 1, ok["lon"].min() - 1], [ok["lat"].max() + 1, ok["lon"].max() + 1]] \
-        if len(ok) else None
-    fmap = maps.base_map(bounds)
-    folium.GeoJson(_state_outlines(), name="states",
-                   style_function=lambda f: {"color": "#1B2A1F", "weight": 0.8, "fillOpacity": 0.03}).add_to(fmap)
-    choropleth.site_layer(ok, cmap=cmap, label=label).add_to(fmap)
-    if ok["error"].notna().any():
-        lo, hi = choropleth.colour_range(ok["error"])
-        fmap.get_root().html.add_child(folium.Element(choropleth.legend_html(label, "", lo, hi, cmap)))
-    return fmap
-
-
-def _score_section(run_id: str, metrics: dict, preds: xr.Dataset) -> None:
+def _score_section(results, preds: xr.Dataset) -> None:
     st.subheader("Scores at held-out sites")
-    per_site = metrics.get("per_site", {})
     c1, c2, c3 = st.columns(3)
-    model = c1.selectbox("Model", list(per_site), format_func=labels.model_name, key="si_model",
+    model = c1.selectbox("Model", results.models, format_func=labels.model_name, key="si_model",
                          help="Every model was scored on sites it never saw in training.")
     flux = c2.selectbox("Flux", list(FLUXES), key="si_flux", help="GPP, ecosystem respiration or NEE.")
     score = c3.radio("Score", ["r2", "rmse"], horizontal=True, key="si_score",
                      format_func={"r2": "R² (–)", "rmse": f"RMSE ({FLUX_UNITS})"}.get,
                      help="Per-site R² or RMSE on good-quality days outside the support window.")
-    rows = per_site.get(model, {}).get(flux, {})
+    rows = results.per_site(model, flux)
     coords = data_session.site_table(preds)[["lat", "lon"]]
-    coords["error"] = pd.Series({s: r.get(score) for s, r in rows.items()}, dtype=float).reindex(coords.index)
+    coords["error"] = rows[score].astype(float).reindex(coords.index)
     label = "R²" if score == "r2" else f"RMSE ({FLUX_UNITS})"
-    st_folium(site_map(coords, label, "RdYlGn" if score == "r2" else "magma_r"), height=440,
+    st_folium(maps.site_score_map(coords, label, "RdYlGn" if score == "r2" else "magma_r"), height=440,
               width="stretch", returned_objects=[], key="sites_score_map")
-    st.caption(f"{len(rows)} held-out sites; {metrics.get('split', '')}.")
-    models = metrics.get("models", {})
-    table = pd.DataFrame({m: {f: per[f][f"median_{score}"] for f in FLUXES if f in per}
-                          for m, per in models.items()}).T
-    st.plotly_chart(charts.model_bars(table, f"median {label.split(' (')[0]}", "–" if score == "r2" else FLUX_UNITS,
+    st.caption(f"{len(rows)} held-out sites; {results.split}.")
+    unit = "–" if score == "r2" else FLUX_UNITS
+    st.plotly_chart(charts.model_bars(results.median_scores(score), f"median {label.split(' (')[0]}", unit,
                                       "Leave-sites-out: median score across held-out sites"),
                     width="stretch")
-    few, zero = metrics.get("few_shot", {}), metrics.get("zero_shot", {})
-    if few and zero:
-        fz = pd.DataFrame({"tamrl": {f: few[f][f"median_{score}"] for f in few},
-                           "tamrl_zero_shot": {f: zero[f][f"median_{score}"] for f in zero}}).T
-        st.plotly_chart(charts.model_bars(fz, f"median {label.split(' (')[0]}", "–" if score == "r2" else FLUX_UNITS,
+    fz = results.few_vs_zero_shot(score)
+    if len(fz):
+        st.plotly_chart(charts.model_bars(fz, f"median {label.split(' (')[0]}", unit,
                                           "TAM-RL: few-shot against zero-shot"), width="stretch")
 
 
 def _upscaled_section(run_id: str) -> None:
     st.subheader("Upscaled to counties")
     try:
-        up = data_session.run_predictions(run_id, "upscaled")
+        up = data_session.run_map(run_id)
     except FileNotFoundError as err:
         st.info(str(err))
         return
@@ -86,8 +60,8 @@ def _upscaled_section(run_id: str) -> None:
     year = int(pd.DatetimeIndex(up["time"].values).year.max())
     if what == "mean":
         values = choropleth.aggregate(up[flux], "year")[year]
-        units, cmap = "g C m-2 yr-1", choropleth.CMAPS[flux]
-        lo, hi = choropleth.colour_range(values, flux in choropleth.DIVERGING)
+        units = "g C m-2 yr-1"
+        lo, hi, cmap = choropleth.scale(values, flux)
     else:
         values = up[f"{flux}_STD"].mean("time").to_pandas()
         values.index = values.index.astype(str)
@@ -130,7 +104,7 @@ def _real_section() -> xr.Dataset | None:
     table = data_session.site_table(real)
     st.dataframe(table, width="stretch")
     if np.isfinite(table["lat"].astype(float)).any():
-        st_folium(site_map(table.assign(error=np.nan), "site", "magma_r"), height=320,
+        st_folium(maps.site_score_map(table.assign(error=np.nan), "site", "magma_r"), height=320,
                   width="stretch", returned_objects=[], key="sites_real_map")
     return real
 
@@ -152,14 +126,14 @@ def main() -> None:
         run_id = st.selectbox("Run", list(runs["run_id"]), key="si_run",
                               format_func=lambda r: f"{runs.set_index('run_id').loc[r, 'name']} ({r})",
                               help="A finished TAM-RL run.")
-        metrics = data_session.run_metrics(run_id)
+        results = data_session.run_results(run_id)
         preds = data_session.run_predictions(run_id)
         series_sets["virtual, held out"] = preds
         try:
-            series_sets["real, run"] = data_session.run_predictions(run_id, "real_predictions")
+            series_sets["real, run"] = data_session.run_predictions(run_id, REAL_PREDICTIONS)
         except FileNotFoundError:
             pass
-        _score_section(run_id, metrics, preds)
+        _score_section(results, preds)
         if st.toggle("Show the upscaled county map", value=True, key="si_show_up",
                      help="County map of the upscaled fluxes and their uncertainty."):
             _upscaled_section(run_id)

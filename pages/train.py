@@ -113,6 +113,9 @@ def _job_card(job) -> None:
                 _confirm_cancel(job)
         if job.status == "queued":
             st.caption(f"waiting: {q.position(job.id)} job(s) ahead")
+        for note in job.notes:
+            st.caption(text.fmt("{}", note), help="Trained before from the same settings, data, seed and code: "
+                       "loaded from the stage store instead of trained again.")
         event = job.last
         if job.status == "running" and event is not None:
             st.progress(event.fraction, text=f"{event.stage} · epoch {event.epoch}/{event.n_epochs}"

@@ -15,6 +15,8 @@ def pytest_configure(config):
     if "KGML_HOME" not in os.environ:
         import tempfile
         os.environ["KGML_HOME"] = tempfile.mkdtemp(prefix="kgml-test-home-")
+    # Trained stages are not reused across tests (a test that wants reuse turns it on in its own cache).
+    os.environ.setdefault("KGML_STAGE_CACHE_MB", "0")
 
 
 @pytest.fixture(scope="session")

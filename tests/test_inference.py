@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from kgml_core.inference import (county_inputs, flops_per_county_day, gru_flops, kgml_ag_forward,
+from kgml_core.inference import (county_inputs, flops_per_county_day, gru_flops,
                                  predict_arrays, predict_counties)
 from kgml_core.models.kgml_ag import KGMLAg, KGMLAgConfig
 from kgml_core.training.data import Normalizer, make_samples
@@ -29,15 +29,17 @@ def test_inputs_match_make_samples(setup):
     np.testing.assert_allclose(gpp, samples.gpp, rtol=1e-6)
 
 
-def test_time_major_forward_equals_model(setup):
+def test_eval_forward_runs_time_major_with_the_same_values(setup):
+    """One forward: eval mode goes time-major inside; batch-first and time-major callers get the same numbers."""
     *_, model, _ = setup
     x = torch.randn(6, 365, 19)
     with torch.inference_mode():
-        ref = model(x, lambda y, ra: torch.sin(ra) + y[:, None])
-        got = kgml_ag_forward(model, x.transpose(0, 1).contiguous(), lambda y, ra: torch.sin(ra) + y[None, :])
-    torch.testing.assert_close(got["yield"], ref["yield"])
-    for k in ("ra", "rh", "nee"):
-        torch.testing.assert_close(got[k].t(), ref[k])
+        ref = model._forward(x, lambda y, ra: torch.sin(ra) + y[:, None], 1)  # the batch-first path
+        got = model(x, lambda y, ra: torch.sin(ra) + y[:, None])
+        tm = model(x.transpose(0, 1).contiguous(), lambda y, ra: torch.sin(ra) + y[None, :], time_major=True)
+    for k in ("yield", "ra", "rh", "nee", "attention"):
+        torch.testing.assert_close(got[k], ref[k])
+        torch.testing.assert_close(tm[k].t() if tm[k].ndim == 2 else tm[k], ref[k])
 
 
 def test_predictions_equal_trainer_and_batch_invariant(setup):

@@ -179,3 +179,14 @@ def test_queue_caps_per_owner_and_per_server(monkeypatch, tmp_path):
     done = queue.wait(queue.submit("fake", owner="alice").id, 30)
     assert done.owner == "alice" and RunStore(tmp_path).get(done.run_id).owner == "alice"
     assert jobs.Job.from_record(done.record()).owner == "alice"
+
+
+def test_notes_are_kept_apart_from_progress_and_saved(tmp_path):
+    from kgml_core.progress import ProgressEvent
+    queue = jobs.JobQueue(RunStore(tmp_path), max_workers=1)
+    job = jobs.Job("j1", "state_vs_global", "n", {}, "tiny")
+    record = queue._progress(job)
+    record(ProgressEvent("global/step1", 1, 2, 1, 1, {"loss": 1.0}))
+    record(ProgressEvent("reuse", 0, 0, 0, 0, {}, "pretraining reused from run r1", note=True))
+    assert job.notes == ("pretraining reused from run r1",) and job.last.stage == "global/step1"
+    assert jobs.Job.from_record(job.record()).notes == job.notes

@@ -56,7 +56,9 @@ class Experiment:
     """Base class of the experiments (see the module docstring).
 
     Class attributes: ``kind`` (registry key, saved with each run), ``title``
-    (one line), ``help`` (a sentence for the Train page and ``--help``),
+    (one line), ``short_title`` (a few words, for lists of runs), ``help`` (a
+    sentence for the Train page and ``--help``), ``results_class`` (its
+    :class:`Results` reader),
     ``cli_name`` (``experiment NAME``), ``config_class``, ``resumable``,
     ``labels`` (name -> help text of the models or parts it compares),
     ``settings`` (:class:`Setting`), ``options`` (:class:`Option`).
@@ -64,7 +66,9 @@ class Experiment:
 
     kind: ClassVar[str]
     title: ClassVar[str]
+    short_title: ClassVar[str] = ""
     help: ClassVar[str] = ""
+    results_class: ClassVar[type[Results]]
     cli_name: ClassVar[str]
     config_class: ClassVar[type[ExperimentConfig]]
     resumable: ClassVar[bool] = False
@@ -77,6 +81,10 @@ class Experiment:
             cancel: CancelToken | None) -> dict:
         """Compute into the open ``run`` (a new one, or a reopened one to resume) and return its metrics."""
         raise NotImplementedError
+
+    def results(self, run: Run) -> "Results":
+        """The typed reader of ``run``'s results."""
+        return self.results_class.open(run)
 
     def summary(self, metrics: dict) -> str:
         """A short text table of ``metrics`` for the command line."""
@@ -156,10 +164,15 @@ def beating(run: Run, progress: ProgressCallback | None) -> ProgressCallback:
 
 @dataclass
 class Results:
-    """Base of the experiments' typed result readers: one finished run and its metrics."""
+    """Base of the experiments' typed result readers: one finished run and its metrics.
+
+    ``MAP_DATASET`` names the run's county dataset that the emission maps show
+    (None: the experiment makes no county map).
+    """
 
     run: Run
     metrics: dict
+    MAP_DATASET: ClassVar[str | None] = None
 
     @classmethod
     def open(cls, run: Run):
@@ -174,3 +187,13 @@ class Results:
     def predictions(self):
         """The run's predictions.nc (xarray.Dataset)."""
         return self.run.predictions()
+
+    def map_dataset(self):
+        """The county dataset of ``MAP_DATASET`` (fluxes on unit x time, a ``model`` dim when several)."""
+        if self.MAP_DATASET is None:
+            raise ValueError(f"run '{self.run.id}' ({self.run.kind}) has no county map")
+        return self.run.dataset(self.MAP_DATASET)
+
+    def summary_table(self):
+        """The run's scores as a table (pandas.DataFrame) for reports and exports."""
+        raise NotImplementedError

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from kgml_core.models.fast_gru import gru_batch_first, gru_time_major
+
 
 @dataclass
 class KGMLAgConfig:
@@ -24,6 +26,7 @@ class KGMLAgConfig:
     flux_hidden : hidden size of the Ra, Rh and NEE GRUs.
     head_hidden : hidden size of the attention scorer and yield MLP.
     dropout : dropout between the shared GRU layers and before the heads.
+    rh_layers : layers of the Rh GRU (2 in the public code, 1 here by default).
     """
 
     n_inputs: int = 19
@@ -32,6 +35,7 @@ class KGMLAgConfig:
     flux_hidden: int = 32
     head_hidden: int = 32
     dropout: float = 0.2
+    rh_layers: int = 1
 
 
 class AttentionYieldHead(nn.Module):
@@ -44,24 +48,26 @@ class AttentionYieldHead(nn.Module):
         self.out = nn.Sequential(nn.Linear(hidden, head_hidden), nn.ReLU(),
                                  nn.Linear(head_hidden, 1))
 
-    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """h (batch, days, hidden) -> yield (batch,), attention weights (batch, days)."""
-        weights = torch.softmax(self.score(h).squeeze(-1), dim=1)
-        context = torch.einsum("bt,bth->bh", weights, h)
+    def forward(self, h: torch.Tensor, day_axis: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """h (batch, days, hidden) -> yield (batch,), attention weights (batch, days); ``day_axis=0``: time-major."""
+        weights = torch.softmax(self.score(h).squeeze(-1), dim=day_axis)
+        context = torch.einsum("bt,bth->bh" if day_axis == 1 else "tb,tbh->bh", weights, h)
         return self.out(context).squeeze(-1), weights
 
 
 class FluxGRU(nn.Module):
-    """A one-layer GRU and a linear read-out giving one daily series."""
+    """A GRU (one layer unless told) and a linear read-out giving one daily series."""
 
-    def __init__(self, n_in: int, hidden: int):
+    def __init__(self, n_in: int, hidden: int, layers: int = 1, dropout: float = 0.0):
         super().__init__()
-        self.gru = nn.GRU(n_in, hidden, batch_first=True)
+        self.gru = nn.GRU(n_in, hidden, num_layers=layers, batch_first=True,
+                          dropout=dropout if layers > 1 else 0.0)
         self.out = nn.Linear(hidden, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (batch, days, n_in) -> (batch, days)."""
-        return self.out(self.gru(x)[0]).squeeze(-1)
+    def forward(self, x: torch.Tensor, day_axis: int = 1) -> torch.Tensor:
+        """x (batch, days, n_in) -> (batch, days); ``day_axis=0``: (days, batch, n_in) -> (days, batch)."""
+        run = gru_batch_first if day_axis == 1 else gru_time_major
+        return self.out(run(self.gru, x)).squeeze(-1)
 
 
 class KGMLAg(nn.Module):
@@ -93,17 +99,36 @@ class KGMLAg(nn.Module):
         self.drop = nn.Dropout(c.dropout)
         self.yield_head = AttentionYieldHead(c.hidden, c.head_hidden)
         self.ra_net = FluxGRU(c.hidden + c.n_inputs, c.flux_hidden)
-        self.rh_net = FluxGRU(c.hidden + c.n_inputs + 1, c.flux_hidden)
+        self.rh_net = FluxGRU(c.hidden + c.n_inputs + 1, c.flux_hidden, c.rh_layers, c.dropout)
         self.nee_net = FluxGRU(2 + c.n_inputs, c.flux_hidden)
 
-    def forward(self, x: torch.Tensor, residue=None) -> dict[str, torch.Tensor]:
-        h = self.drop(self.shared(x)[0])
-        yield_, attention = self.yield_head(h)
-        ra = self.ra_net(torch.cat([h, x], dim=-1))
+    def forward(self, x: torch.Tensor, residue=None, time_major: bool = False) -> dict[str, torch.Tensor]:
+        """See the class docstring; ``time_major``: x (days, batch, n_inputs) and every daily tensor likewise.
+
+        In eval mode a batch-first input runs time-major inside (the GRU
+        kernels work time-major: no transposed copy per GRU; the same values).
+        """
+        if time_major or self.training:
+            return self._forward(x, residue, 0 if time_major else 1)
+        out = self._forward(x.transpose(0, 1).contiguous(), _time_major(residue), 0)
+        return {k: v.t() if v.ndim == 2 else v for k, v in out.items()}
+
+    def _forward(self, x: torch.Tensor, residue, day_axis: int) -> dict[str, torch.Tensor]:
+        run = gru_batch_first if day_axis == 1 else gru_time_major
+        h = self.drop(run(self.shared, x))
+        yield_, attention = self.yield_head(h, day_axis)
+        ra = self.ra_net(torch.cat([h, x], dim=-1), day_axis)
         if callable(residue):
             residue = residue(yield_, ra)
         elif residue is None:
             residue = x.new_zeros(x.shape[:2])
-        rh = self.rh_net(torch.cat([h, x, residue.unsqueeze(-1)], dim=-1))
-        nee = self.nee_net(torch.cat([ra.unsqueeze(-1), rh.unsqueeze(-1), x], dim=-1))
+        rh = self.rh_net(torch.cat([h, x, residue.unsqueeze(-1)], dim=-1), day_axis)
+        nee = self.nee_net(torch.cat([ra.unsqueeze(-1), rh.unsqueeze(-1), x], dim=-1), day_axis)
         return {"yield": yield_, "ra": ra, "rh": rh, "nee": nee, "attention": attention}
+
+
+def _time_major(residue):
+    """A batch-first residue (tensor or callable ``(yield, ra) -> residue``) for the time-major path."""
+    if callable(residue):
+        return lambda yield_, ra: residue(yield_, ra.t()).t()
+    return residue.t() if residue is not None else None

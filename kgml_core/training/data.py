@@ -216,15 +216,20 @@ def residue_profile(samples: Samples) -> np.ndarray:
     return prof / prof.sum()
 
 
-def residue_input(gpp: np.ndarray, ra: np.ndarray, yield_: np.ndarray,
-                  profile: np.ndarray) -> np.ndarray:
-    """Daily residue input ``max(0, sum GPP - sum Ra - yield) * profile`` (g C m-2 d-1).
+def residue_input(gpp, ra, yield_, profile, day_axis: int = 1):
+    """KGML-ag's residue rule, the one copy: ``max(0, sum GPP - sum Ra - yield) * profile`` (g C m-2 d-1).
 
-    gpp, ra : (n, 365) g C m-2 d-1; yield_ : (n,) g C m-2 (NaN counts as 0);
-    profile : (365,) summing to 1. Returns (n, 365).
+    Works on NumPy arrays (float32 result; NaN yield counts as 0) and on torch
+    tensors (differentiable; ``profile`` a tensor on their device).
+    gpp, ra : (n, 365) g C m-2 d-1, or (365, n) with ``day_axis=0``;
+    yield_ : (n,) g C m-2; profile : (365,) summing to 1. Returns gpp's shape.
     """
-    total = np.maximum(0.0, gpp.sum(1) - ra.sum(1) - np.nan_to_num(yield_, nan=0.0))
-    return (total[:, None] * profile[None, :]).astype(np.float32)
+    unit_axis = 1 - day_axis
+    if isinstance(gpp, np.ndarray):
+        total = np.maximum(0.0, gpp.sum(day_axis) - ra.sum(day_axis) - np.nan_to_num(yield_, nan=0.0))
+        return (np.expand_dims(total, day_axis) * np.expand_dims(profile, unit_axis)).astype(np.float32)
+    total = (gpp.sum(day_axis) - ra.sum(day_axis) - yield_).clamp(min=0.0)
+    return total.unsqueeze(day_axis) * profile.unsqueeze(unit_axis)
 
 
 @dataclass

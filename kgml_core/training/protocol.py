@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from kgml_core.training.data import Samples
@@ -87,6 +88,19 @@ def finetune_region(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: 
     return [run_step(trainer, "step3", yields, cfg.region3, prefix, anchor),
             trainer.train_step(f"{prefix}/step5", [Source(sites, kind)], cfg.region_groups, cfg.region5,
                                anchor)]
+
+
+def region_groups(yield_groups: np.ndarray, site_groups: np.ndarray) -> list:
+    """The groups (states or regions) that have county yields or flux sites, sorted."""
+    return sorted(set(np.asarray(yield_groups).tolist()) | set(np.asarray(site_groups).tolist()))
+
+
+def finetune_group(trainer: KGMLTrainer, group, yields: Samples, sites: Samples, yield_groups: np.ndarray,
+                   site_groups: np.ndarray, cfg: ProtocolConfig, anchor: dict[str, torch.Tensor],
+                   prefix: str) -> list[StepLog]:
+    """:func:`finetune_region` on the yields and sites of ``group`` (``*_groups``: one label per sample)."""
+    return finetune_region(trainer, yields.subset(np.asarray(yield_groups) == group),
+                           sites.subset(np.asarray(site_groups) == group), cfg, anchor, prefix)
 
 
 def train_no_knowledge(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: StepConfig,

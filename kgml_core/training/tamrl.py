@@ -22,6 +22,7 @@ from kgml_core.models.lstm import CTLSTMModel, LSTMModel
 from kgml_core.models.tamrl import TAMRLModel
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.tasks import Scaler, SiteArrays, gather, sample_support, tiling_starts, window_index
+from kgml_core.training.trainer import default_device
 
 
 @dataclass
@@ -47,9 +48,7 @@ class TrainConfig:
     device: str = "auto"
 
     def torch_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        return default_device(self.device)
 
 
 @dataclass

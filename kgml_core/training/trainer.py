@@ -20,9 +20,26 @@ from kgml_core.training.data import Normalizer, Samples, residue_input
 LOSS_KINDS = ("process_yield_ra", "process_fluxes", "county_yield", "site_fluxes")
 
 
-def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def default_device(name: str = "auto") -> torch.device:
+    """The torch device ``name`` ("cpu", "cuda", ...); "auto": CUDA when available, else CPU. The one device choice."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def residue_fn(norm: Normalizer, gpp: torch.Tensor, day_axis: int = 1):
+    """Callable ``(yield, ra) -> residue`` (all standardised) applying :func:`residue_input`.
+
+    ``gpp`` is (B, 365) g C m-2 d-1, or (365, B) with ``day_axis=0`` (then ``ra`` is too).
+    """
+    m, s = norm.y_mean, norm.y_std
+    profile = torch.from_numpy(norm.profile).to(gpp.device)
+
+    def residue(yield_std: torch.Tensor, ra_std: torch.Tensor) -> torch.Tensor:
+        ra = ra_std * s["RA"] + m["RA"]
+        yield_ = yield_std * s["YIELD"] + m["YIELD"]
+        return (residue_input(gpp, ra, yield_, profile, day_axis) - m["RESIDUE"]) / s["RESIDUE"]
+    return residue
 
 
 @dataclass
@@ -126,7 +143,7 @@ class KGMLTrainer:
             x = x_all[start:start + batch_size].to(self.device)
             if residue is None:
                 gpp = torch.from_numpy(samples.gpp[start:start + batch_size]).to(self.device)
-                res = self._residue_fn(gpp)
+                res = residue_fn(self.norm, gpp)
             else:
                 res = self._residue_scaled(residue[start:start + batch_size]).to(self.device)
             out = self._phys(self.model(x, res))
@@ -134,18 +151,6 @@ class KGMLTrainer:
         pred = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         pred["RECO"] = pred["RA"] + pred["RH"]
         return pred
-
-    def _residue_fn(self, gpp: torch.Tensor):
-        """A callable ``(yield, ra) -> residue`` (standardised) for ``gpp`` (batch, 365) g C m-2 d-1."""
-        m, s = self.norm.y_mean, self.norm.y_std
-        profile = torch.from_numpy(self.norm.profile).to(gpp.device)
-
-        def residue(yield_std: torch.Tensor, ra_std: torch.Tensor) -> torch.Tensor:
-            ra = ra_std * s["RA"] + m["RA"]
-            yield_ = yield_std * s["YIELD"] + m["YIELD"]
-            total = torch.relu(gpp.sum(1) - ra.sum(1) - yield_)
-            return (total[:, None] * profile[None, :] - m["RESIDUE"]) / s["RESIDUE"]
-        return residue
 
     def _training_residue(self, source: Source) -> np.ndarray:
         s = source.samples

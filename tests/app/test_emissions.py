@@ -23,7 +23,14 @@ def test_observed_world_flux_period_year_and_exports():
     at.selectbox(key="em_period").set_value("JJA").run()
     at.slider(key="em_year").set_value(2016).run()
     assert not at.exception and not at.error
-    assert "RH" in at.markdown[-1].value or any("RH**, JJA season sum 2016" in m.value for m in at.markdown)
+    assert any("Rh, summer (June-August) sum 2016" in h.proto.body for h in at.get("html"))
+    at.selectbox(key="em_county").set_value("19169").run()  # a county's values by year and daily series
+    assert not at.exception and not at.error
+    assert any("Story County, IA" in m.value for m in at.markdown) and len(at.get("plotly_chart")) == 2
+    at.selectbox(key="em_variable").set_value("YIELD").run()
+    assert at.radio(key="em_yield_units").value == "bu"
+    assert any("(bu/acre)" in h.proto.body for h in at.get("html"))
+    at.selectbox(key="em_variable").set_value("RH").run()
     at.toggle(key="em_exports").set_value(True).run()
     assert not at.exception and not at.error
     assert len(at.dataframe) == 1 and list(at.dataframe[0].value.index) == ["IA", "IL", "IN"]
@@ -70,11 +77,14 @@ def test_run_difference_maps_regions_and_report(tmp_path, monkeypatch, fresh_run
     run = _fake_run(tmp_path, monkeypatch)
     st.cache_data.clear()
     at = _open()
-    at.selectbox(key="em_source").set_value(f"svg:{run.id}").run()
+    at.selectbox(key="em_source").set_value(run.id).run()
     assert not at.exception and not at.error
-    assert at.radio(key="em_diff").options == ["Values", "State-specific − global", "Model − truth"]
-    at.radio(key="em_diff").set_value("state_minus_global").run()
-    at.radio(key="em_diff").set_value("model_minus_truth").run()
+    assert at.selectbox(key="em_model").value == "state_specific"  # a model by default, not the truth
+    assert at.selectbox(key="em_diff").options == ["Values", "Which is closer to the truth", "Model − truth"]
+    at.selectbox(key="em_diff").set_value("closer").run()
+    assert not at.exception and not at.error
+    assert any("state-specific model is closer" in h.proto.body for h in at.get("html"))
+    at.selectbox(key="em_diff").set_value("model_minus_truth").run()
     at.selectbox(key="em_model").set_value("global").run()
     at.toggle(key="em_regions").set_value(True).run()
     at.toggle(key="em_exports").set_value(True).run()

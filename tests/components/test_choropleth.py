@@ -80,3 +80,22 @@ def test_map_has_values_on_hover_layers_and_no_cdn():
     props = {f["properties"]["id"]: f["properties"] for f in data["features"]}
     assert len(props) == 99 and props["19001"]["value"] == "0.0"
     assert props["19197"]["fill"] != props["19001"]["fill"]
+
+
+def test_scale_is_diverging_only_when_values_cross_zero():
+    import numpy as np
+    from components import choropleth
+    uptake = np.linspace(-700, -50, 50)
+    lo, hi, cmap = choropleth.scale(uptake, "NEE")
+    assert cmap == "Blues_r" and hi < 0 and lo > -710  # not -743..+743 when every value is negative
+    lo, hi, cmap = choropleth.scale(np.linspace(-300, 100, 50), "NEE")
+    assert cmap == "RdBu_r" and lo == -hi
+    assert choropleth.scale(np.linspace(1, 5, 20), "GPP")[2] == "YlGn"
+    assert choropleth.scale(np.linspace(0.1, 2, 20), "RH", difference=True)[2] == "Reds"
+
+
+def test_legend_states_the_sign_and_has_no_empty_units():
+    from components import choropleth
+    html = choropleth.legend_html("R²", "", 0, 1, "RdYlGn", note=choropleth.NEE_SIGN)
+    assert "()" not in html and "takes up carbon" in html
+    assert choropleth.period_label("JJA") == "summer (June-August) sum"

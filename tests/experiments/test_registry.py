@@ -56,6 +56,25 @@ def test_toy_experiment_runs_from_the_job_queue(monkeypatch, tmp_path):
     assert run.name == "toy" and run.metrics()["total"] == 6
 
 
+def test_the_template_registers_in_one_line_and_runs_from_cli_and_queue(monkeypatch, tmp_path):
+    """The new-experiment template, registered as a user would, through both entry points."""
+    from kgml_core.experiments.template import ProcessBaseline
+
+    monkeypatch.setitem(experiments.EXPERIMENTS, ProcessBaseline.kind, ProcessBaseline())
+    store = tmp_path / "runs"
+    assert main(["experiment", "process-baseline", "--preset", "tiny", "--states", "IL", "--out",
+                 str(tmp_path / "out"), "--store", str(store), "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert set(metrics["states"]) == {"IL"} and metrics["states"]["IL"]["RH"]["n"] > 0
+    assert metrics["headline"]["value"] == pytest.approx(metrics["states"]["IL"]["RH"]["rmse"])
+    queue = jobs.JobQueue(RunStore(store), max_workers=1)
+    job = queue.wait(queue.submit("process_baseline", "tiny", {"states": ("IA",)}).id, 120)
+    assert job.status == "finished", job.error
+    results = experiments.get("process_baseline").results(RunStore(store).get(job.run_id))
+    assert list(results.summary_table().index.get_level_values("state").unique()) == ["IA"]
+    assert list(results.map_dataset()["model"].values) == ["truth", "process_model"]
+
+
 def test_cli_shortcuts_and_set_give_the_same_config(tmp_path, monkeypatch):
     """The old spellings (--states IL IA, --seeds 0,1, --no-real) are shortcuts for --set."""
     from kgml_core.commands.experiment import settings_from

@@ -10,8 +10,9 @@ from kgml_core.experiments.state_vs_global.data import load_data
 from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate, headline, region_summary
 from kgml_core.experiments.state_vs_global.results import StateVsGlobalResults, metrics_table
 from kgml_core.experiments.state_vs_global.training import fit_ladder
-from kgml_core.progress import CancelToken, ProgressCallback
+from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent
 from kgml_core.runs import Run, RunStore
+from kgml_core.stages import StageReuse
 
 MODEL_HELP = {m: labels.MODEL_HELP[m] for m in MODEL_NAMES}
 
@@ -29,6 +30,8 @@ class StateVsGlobal(Experiment):
 
     kind = KIND
     title = "SDSA-KGML: state- and region-specific against global KGML-ag (Ra, Rh, NEE)"
+    short_title = "State vs global"
+    results_class = StateVsGlobalResults
     help = "The comparison ladder of the SDSA-KGML article on a simulated multi-state world."
     cli_name = "state-vs-global"
     config_class = StateVsGlobalConfig
@@ -67,8 +70,17 @@ class StateVsGlobal(Experiment):
         def checkpoint(key: str, weights: dict) -> None:
             run.save_weights(key, weights)
             run.log(f"stage {key} done")
+        reuse = StageReuse.for_run(run, note=_noter(progress))
+        try:
+            metrics = self._fit_and_score(cfg, run, data, progress, cancel, checkpoint, completed, reuse)
+        finally:
+            if reuse is not None:
+                reuse.close()
+        return metrics
+
+    def _fit_and_score(self, cfg, run, data, progress, cancel, checkpoint, completed, reuse) -> dict:
         ds, harness, regions = fit_ladder(cfg, data, progress, cancel, models=cfg.models,
-                                          checkpoint=checkpoint, completed=completed)
+                                          checkpoint=checkpoint, completed=completed, reuse=reuse)
         metrics = {"states": evaluate(ds), "by_split": {w: evaluate(ds, w) for w in
                                                         ("heldout_counties", "heldout_years")},
                    "bootstrap": bootstrap(ds, cfg.n_boot, cfg.seed),
@@ -80,15 +92,13 @@ class StateVsGlobal(Experiment):
         if cfg.sweep:
             run.log(f"heterogeneity sweep {cfg.sweep}")
             metrics["heterogeneity_sweep"] = heterogeneity_sweep(
-                cfg, cfg.sweep, harness.weights["pretrained"], progress, cancel)
+                cfg, cfg.sweep, harness.weights["pretrained"], progress, cancel, reuse)
+        metrics["reused_stages"] = dict(reuse.reused) if reuse is not None else {}
         run.save_predictions(ds)
         for key, weights in harness.weights.items():
             run.save_weights(key, weights)
         run.save_json("normalizer", harness.norm.to_dict())
         return metrics
-
-    def results(self, run: Run) -> StateVsGlobalResults:
-        return StateVsGlobalResults.open(run)
 
     def summary(self, metrics: dict) -> str:
         table = metrics_table(metrics)
@@ -98,12 +108,19 @@ class StateVsGlobal(Experiment):
             return f"RMSE\n{rmse}\nR2\n{r2}\n{metrics['headline']['name']}: {metrics['headline']['value']:.3f}"
 
 
+def _noter(progress: ProgressCallback | None):
+    """A callback passing a message (a reused stage) to ``progress`` as a kept note."""
+    if progress is None:
+        return None
+    return lambda message: progress(ProgressEvent("reuse", 0, 0, 0, 0, {}, message, note=True))
+
+
 def _stage_keys(cfg: StateVsGlobalConfig) -> set[str]:
     return {"pretrained", "global", "no_knowledge"} | {f"state_{s}" for s in cfg.states}
 
 
 def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | None = None,
-                        progress=None, cancel=None) -> dict:
+                        progress=None, cancel=None, reuse: StageReuse | None = None) -> dict:
     """Global against state-specific Rh RMSE for each heterogeneity in ``values``.
 
     Returns ``{"values": [...], "states": {STATE: {"global_rmse": [...],
@@ -112,7 +129,8 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
     out: dict = {"values": [float(v) for v in values], "states": {}}
     for h in values:
         data = load_data(cfg, heterogeneity=float(h))
-        ds, harness, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"))
+        ds, harness, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"),
+                                    reuse=reuse)
         pretrained = harness.weights["pretrained"]
         for state, m in evaluate(ds).items():
             row = out["states"].setdefault(state, {"global_rmse": [], "state_specific_rmse": [],

@@ -29,6 +29,8 @@ class StateVsGlobalResults(Results):
     ``heterogeneity_sweep`` (when run), ``headline``, ``seconds``.
     """
 
+    MAP_DATASET = "predictions"
+
     @property
     def states(self) -> list[str]:
         return list(self.metrics.get("states", {}))
@@ -42,6 +44,14 @@ class StateVsGlobalResults(Results):
     def scores(self, which: str = "heldout", targets=TARGETS) -> pd.DataFrame:
         """Long table state, model, target, r2, rmse, ... on held-out set ``which`` (see :data:`SPLITS`)."""
         return metrics_table(self.metrics, targets, which)
+
+    def summary_table(self) -> pd.DataFrame:
+        """Held-out scores indexed by state, model, target: r2, rmse, bias, n."""
+        table = self.scores()
+        if table.empty:
+            return table
+        cols = [c for c in ("state", "model", "target", "r2", "rmse", "bias", "n") if c in table]
+        return table[cols].set_index(["state", "model", "target"])
 
     def bootstrap(self) -> pd.DataFrame:
         """Long table state, target, comparison, diff, lo, hi, ... (RMSE differences against global)."""

@@ -1,6 +1,7 @@
 """Training the ladder's models: the harness of stages (checkpointed, resumable) and the ladder itself."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Callable
 
 import numpy as np
@@ -13,13 +14,14 @@ from kgml_core.experiments.state_vs_global.evaluation import predictions_dataset
 from kgml_core.models import build_model
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.regions import detect_regions
+from kgml_core.stages import StageReuse, array_digest, samples_digest, stage_key
 from kgml_core.training.data import DAYS, Normalizer, Samples, make_samples
-from kgml_core.training.protocol import finetune, finetune_region, pretrain, train_no_knowledge
+from kgml_core.training.protocol import finetune, finetune_group, pretrain, region_groups, train_no_knowledge
 from kgml_core.training.trainer import KGMLTrainer, default_device
 
 
 def _device(cfg: StateVsGlobalConfig) -> torch.device:
-    return default_device() if cfg.device == "auto" else torch.device(cfg.device)
+    return default_device(cfg.device)
 
 
 def _kgml(cfg: StateVsGlobalConfig, name: str = "kgml_ag"):
@@ -36,13 +38,17 @@ class Harness:
     ``global``, ``state_XX``, ``region_N``, ``no_knowledge``) and, when given,
     to ``checkpoint(key, weights)`` as soon as the stage ends. A stage whose
     key is in ``completed`` (weights of an interrupted run) is not trained
-    again: its weights are loaded instead.
+    again: its weights are loaded instead. With ``reuse`` (a
+    :class:`~kgml_core.stages.StageReuse`), a stage trained before, by any run,
+    from the same settings, data, parent weights, seed, device and code is
+    loaded from the stage store, and every stage trained here is stored.
     """
 
     def __init__(self, cfg: StateVsGlobalConfig, sets: TrainingSets, norm: Normalizer,
                  progress: ProgressCallback | None, cancel: CancelToken | None,
                  checkpoint: Callable[[str, dict], None] | None = None,
-                 completed: dict[str, dict[str, torch.Tensor]] | None = None):
+                 completed: dict[str, dict[str, torch.Tensor]] | None = None,
+                 reuse: StageReuse | None = None):
         self.cfg, self.sets, self.norm = cfg, sets, norm
         self.progress, self.cancel = progress, cancel
         self.device = _device(cfg)
@@ -50,53 +56,92 @@ class Harness:
         self.checkpoint = checkpoint
         self.completed = dict(completed or {})
         self.skipped: list[str] = []
+        self.reuse = reuse
+        self._digests: dict[str, str] = {}
 
     def trainer(self, model) -> KGMLTrainer:
         return KGMLTrainer(model, self.norm, self.device, self.progress, self.cancel, self.cfg.seed)
 
-    def _stage(self, key: str, model: torch.nn.Module, train: Callable[[KGMLTrainer], object]) -> KGMLTrainer:
-        """Train ``model`` with ``train`` (or load the completed stage ``key``), record and checkpoint it."""
+    def _stage(self, key: str, model: torch.nn.Module, train: Callable[[KGMLTrainer], object],
+               parts: dict | None = None) -> KGMLTrainer:
+        """Train ``model`` with ``train`` (or load stage ``key``: completed, or reused), record and checkpoint it.
+
+        ``parts``: what the stage depends on besides the model, normalizer, seed
+        and device (settings, data digests, parent weights); it keys the reuse.
+        """
         t = self.trainer(model)
         if key in self.completed:
             model.load_state_dict(self.completed[key])
             self.skipped.append(key)
             self.weights[key] = t.state_dict()
             return t
-        train(t)
+        content = self._content_key(key, model, parts)
+        cached = self.reuse.load(key, content) if content else None
+        if cached is not None:
+            model.load_state_dict(cached)
+        else:
+            train(t)
         self.weights[key] = t.state_dict()
         if self.checkpoint is not None:
             self.checkpoint(key, self.weights[key])
+        if content and cached is None:
+            self.reuse.save(key, content, self.weights[key])
         return t
+
+    def _content_key(self, key: str, model: torch.nn.Module, parts: dict | None) -> str | None:
+        if self.reuse is None or parts is None:
+            return None
+        return stage_key(key, {"model": type(model).__name__, "model_config": asdict(model.config),
+                               "norm": self._digest("norm"), "seed": self.cfg.seed,
+                               "device": self.device.type, **parts})
+
+    def _digest(self, name: str) -> str:
+        """Digest of a training set (``process``, ``yields``, ``sites``) or of the normalizer (``norm``)."""
+        if name not in self._digests:
+            self._digests[name] = array_digest(self.norm.to_dict()) if name == "norm" else \
+                samples_digest(getattr(self.sets, name))
+        return self._digests[name]
 
     def pretrain_global(self) -> dict[str, torch.Tensor]:
         """Steps 1-2 on the process world (independent of the observed world's heterogeneity)."""
+        p = self.cfg.protocol
         self._stage("pretrained", _kgml(self.cfg),
-                    lambda t: pretrain(t, self.sets.process, self.cfg.protocol, "global"))
+                    lambda t: pretrain(t, self.sets.process, self.cfg.protocol, "global"),
+                    {"data": self._digest("process"), "steps": [asdict(p.step1), asdict(p.step2)]})
         return self.weights["pretrained"]
 
     def train_global(self, pretrained: dict[str, torch.Tensor]) -> KGMLTrainer:
         """Steps 3-5 from the pretrained weights."""
         model = _kgml(self.cfg)
         model.load_state_dict(pretrained)
+        p = self.cfg.protocol
         return self._stage("global", model, lambda t: finetune(
-            t, self.sets.process, self.sets.yields, self.sets.sites, self.cfg.protocol, "global"))
+            t, self.sets.process, self.sets.yields, self.sets.sites, self.cfg.protocol, "global"),
+            {"parent": array_digest(pretrained), "steps": [asdict(p.step3), asdict(p.step4), asdict(p.step5)],
+             "data": [self._digest(n) for n in ("process", "yields", "sites")]})
 
     def train_groups(self, prefix: str, yield_groups: np.ndarray, site_groups: np.ndarray) -> dict:
         """One SDSA-KGML model per group (state or region), from the global weights."""
         anchor = self.weights["global"]
+        p = self.cfg.protocol
         trainers = {}
-        for group in sorted(set(yield_groups.tolist()) | set(site_groups.tolist())):
+        for group in region_groups(yield_groups, site_groups):
             model = _kgml(self.cfg)
             model.load_state_dict(anchor)
-            trainers[group] = self._stage(f"{prefix}_{group}", model, lambda t, g=group: finetune_region(
-                t, self.sets.yields.subset(yield_groups == g), self.sets.sites.subset(site_groups == g),
-                self.cfg.protocol, anchor, f"{prefix}_{g}"))
+            yields, sites = self.sets.yields.subset(yield_groups == group), self.sets.sites.subset(site_groups == group)
+            parts = {"parent": array_digest(anchor), "data": [samples_digest(yields), samples_digest(sites)],
+                     "steps": [asdict(p.region3), asdict(p.region5), list(p.region_groups)]}
+            trainers[group] = self._stage(f"{prefix}_{group}", model, lambda t, g=group: finetune_group(
+                t, g, self.sets.yields, self.sets.sites, yield_groups, site_groups, p, anchor,
+                f"{prefix}_{g}"), parts)
         return trainers
 
     def train_no_knowledge(self) -> KGMLTrainer:
         """Level 1, from scratch on the observations."""
+        torch.manual_seed(self.cfg.seed)       # its initial weights do not depend on what ran before
         return self._stage("no_knowledge", _kgml(self.cfg, "gru_attention"), lambda t: train_no_knowledge(
-            t, self.sets.yields, self.sets.sites, self.cfg.no_knowledge))
+            t, self.sets.yields, self.sets.sites, self.cfg.no_knowledge),
+            {"data": [self._digest("yields"), self._digest("sites")], "steps": [asdict(self.cfg.no_knowledge)]})
 
 
 def predict_grouped(trainers: dict, samples: Samples, groups: np.ndarray,
@@ -119,18 +164,19 @@ def _regions(data: ExperimentData, cfg: StateVsGlobalConfig):
 def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, cancel=None,
                pretrained: dict | None = None, models=MODEL_NAMES,
                checkpoint: Callable[[str, dict], None] | None = None,
-               completed: dict[str, dict] | None = None) -> tuple[xr.Dataset, Harness, object]:
+               completed: dict[str, dict] | None = None,
+               reuse: StageReuse | None = None) -> tuple[xr.Dataset, Harness, object]:
     """Train the requested models of the ladder on ``data`` and return their predictions.
 
     ``pretrained`` (steps 1-2 weights) is reused when given, since the process
     world does not depend on the observed world's heterogeneity.
     ``checkpoint(key, weights)`` is called after each trained stage;
     ``completed`` maps stage keys to weights that are loaded instead of trained
-    (see :class:`Harness`).
+    (see :class:`Harness`); ``reuse`` looks stages up in the stage store.
     """
     sets = training_sets(cfg, data)
     norm = Normalizer.fit(sets.process)
-    harness = Harness(cfg, sets, norm, progress, cancel, checkpoint, completed)
+    harness = Harness(cfg, sets, norm, progress, cancel, checkpoint, completed, reuse)
     pretrained = pretrained if pretrained is not None else harness.pretrain_global()
     harness.weights["pretrained"] = pretrained
     glob = harness.train_global(pretrained)

@@ -27,6 +27,8 @@ class Tamrl(Experiment):
 
     kind = "tamrl"
     title = "TAM-RL: upscale flux towers to places without towers, against GBM / LSTM baselines"
+    short_title = "TAM-RL upscaled"
+    results_class = TamrlResults
     help = "Held-out flux sites (k folds or the towers picked on the map), real towers, county upscaling."
     cli_name = "tamrl"
     config_class = TamrlConfig
@@ -65,11 +67,9 @@ class Tamrl(Experiment):
         metrics["upscaled"] = _upscale_part(cfg, members, run, progress, cancel)
         return metrics
 
-    def results(self, run: Run) -> TamrlResults:
-        return TamrlResults.open(run)
-
     def summary(self, metrics: dict) -> str:
         frame = TamrlResults(None, metrics).summary_table()  # type: ignore[arg-type]
+        frame.columns = [c.replace(" median", "").split(" (")[0] for c in frame.columns]
         return f"held-out virtual sites ({metrics.get('n_test_sites')}), median per-site scores:\n" \
                + frame.round(3).to_string()
 

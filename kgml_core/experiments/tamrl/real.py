@@ -10,7 +10,7 @@ from kgml_core.experiments.tamrl.config import MODEL_NAMES, REAL_DRIVERS, TamrlC
 from kgml_core.experiments.tamrl.evaluation import per_site_scores, prediction_dataset, score_mask
 from kgml_core.experiments.tamrl.training import train_and_predict
 from kgml_core.metrics import scores
-from kgml_core.tasks import TARGETS, ClassVocab, SiteArrays, fixed_support_start, site_arrays
+from kgml_core.tasks import TARGETS, ClassVocab, SiteArrays, doy_features, fixed_support_start, site_arrays
 
 
 def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, progress=None, cancel=None):
@@ -57,10 +57,8 @@ def _stack_units(a: SiteArrays, b: SiteArrays) -> SiteArrays:
         out[:, np.searchsorted(time, arr.time)] = v
         return out
     cat = lambda f, fill: np.concatenate([on(a, getattr(a, f), fill), on(b, getattr(b, f), fill)])  # noqa: E731
-    doy = (time.astype("datetime64[D]") - time.astype("datetime64[Y]")).astype(int)
     x = cat("x", np.nan)
-    x[..., -2] = np.sin(2 * np.pi * doy / 365.25)
-    x[..., -1] = np.cos(2 * np.pi * doy / 365.25)
+    x[..., -2:] = doy_features(time)[None]
     return replace(a, units=np.concatenate([a.units, b.units]), time=time, x=x,
                    s=np.concatenate([a.s, b.s]), y=cat("y", np.nan), qc=cat("qc", 0.0),
                    igbp=np.concatenate([a.igbp, b.igbp]), climate=np.concatenate([a.climate, b.climate]),

@@ -27,21 +27,51 @@ class TamrlResults(Results):
     ``real_sites`` (or ``{"skipped": reason}``), ``upscaled``, ``headline``.
     """
 
+    MAP_DATASET = UPSCALED
+
     @property
     def models(self) -> list[str]:
         return [m for m in MODEL_NAMES if m in self.metrics.get("models", {})]
 
     def summary_table(self) -> pd.DataFrame:
-        """One row per model: median per-site R2 and RMSE of each flux on the held-out sites."""
-        rows = [{"model": m, **{f"{f} R2": per[f]["median_r2"] for f in TARGETS},
-                 **{f"{f} RMSE": per[f]["median_rmse"] for f in TARGETS}}
+        """One row per model: median per-site R2 (-) and RMSE (g C m-2 d-1) of each flux on the held-out sites."""
+        rows = [{"model": m, **{f"{f} median R2 (–)": per[f]["median_r2"] for f in TARGETS},
+                 **{f"{f} median RMSE (g C m-2 d-1)": per[f]["median_rmse"] for f in TARGETS}}
                 for m, per in self.metrics.get("models", {}).items()]
         return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+
+    def real_site_errors(self, flux: str, model: str = "tamrl") -> pd.Series:
+        """RMSE (g C m-2 d-1) of ``model`` for ``flux`` at each real tower: zero-shot sites and the hold-out target."""
+        part = self.real_sites
+        err = {site: row.get("rmse") for site, row in
+               part.get("zero_shot_sites", {}).get(model, {}).get(flux, {}).items()}
+        target = part.get("temporal_holdout", {}).get(model, {}).get(flux)
+        if target:
+            err[part.get("target")] = target.get("rmse")
+        return pd.Series(err, dtype=float)
+
+    @property
+    def split(self) -> str:
+        """How sites were held out (k folds stratified by a class, or the user's training sites)."""
+        return self.metrics.get("split", "")
+
+    def median_scores(self, score: str = "rmse") -> pd.DataFrame:
+        """Model x flux: median across held-out sites of ``score`` ("r2" or "rmse")."""
+        return pd.DataFrame({m: {f: per[f][f"median_{score}"] for f in TARGETS if f in per}
+                             for m, per in self.metrics.get("models", {}).items()}).T
+
+    def few_vs_zero_shot(self, score: str = "rmse") -> pd.DataFrame:
+        """Rows tamrl (few-shot) and tamrl_zero_shot, columns fluxes: median ``score`` (empty when absent)."""
+        few, zero = self.metrics.get("few_shot", {}), self.metrics.get("zero_shot", {})
+        if not (few and zero):
+            return pd.DataFrame()
+        return pd.DataFrame({"tamrl": {f: few[f][f"median_{score}"] for f in few},
+                             "tamrl_zero_shot": {f: zero[f][f"median_{score}"] for f in zero}}).T
 
     def per_site(self, model: str, flux: str) -> pd.DataFrame:
         """Per held-out site scores (index: site id; r2, rmse, n) of ``model`` for ``flux``."""
         table = self.metrics.get("per_site", {}).get(model, {}).get(flux, {})
-        return pd.DataFrame.from_dict(table, orient="index")
+        return pd.DataFrame.from_dict(table, orient="index", columns=["r2", "rmse", "n"])
 
     @property
     def real_sites(self) -> dict:
