@@ -73,7 +73,7 @@ def server(env):
 
 
 def _goto(page, url: str, title: str):
-    page.goto(url, wait_until="domcontentloaded")
+    page.goto(url, wait_until="domcontentloaded", timeout=120000)
     page.get_by_role("heading", name=title).wait_for(timeout=90000)
 
 
@@ -113,7 +113,7 @@ def test_server_path_probes_reveal_nothing(server, page):
         box.press("Enter")
         page.get_by_role("button", name="Load folder").click()
         alert = page.locator("[data-testid='stAlertContentError']").last
-        alert.wait_for(timeout=30000)
+        alert.wait_for(timeout=60000)
         page.wait_for_timeout(300)
         text = _shown(alert)
         messages.append(text.rsplit(": ", 1)[-1].strip())  # the message without what was typed
@@ -140,17 +140,17 @@ def test_two_users_and_the_same_run(server, browser):
             _pick_run(pg, f"run X ({target.id})")
         page_b.get_by_role("button", name="Delete", exact=True).click()
         page_b.get_by_role("button", name="Yes, delete it").click()
-        page_b.get_by_text(f"Deleted run {target.id}").wait_for(timeout=30000)
+        page_b.get_by_text(f"Deleted run {target.id}").wait_for(timeout=60000)
         # A still sees run X picked and clicks Delete, then confirms: nothing else may go
         page_a.get_by_role("button", name="Delete", exact=True).click()
-        page_a.get_by_text(re.compile(f"Delete run .*{target.id}")).wait_for(timeout=30000)
+        page_a.get_by_text(re.compile(f"Delete run .*{target.id}")).wait_for(timeout=60000)
         page_a.get_by_role("button", name="Yes, delete it").click()
-        page_a.get_by_text(re.compile(f"Run {target.id} no longer exists")).wait_for(timeout=30000)
+        page_a.get_by_text(re.compile(f"Run {target.id} no longer exists")).wait_for(timeout=60000)
         assert {r for r in store.list()["run_id"]} >= {older.id, newest.id, busy.id}
         _pick_run(page_a, f"still running ({busy.id})")
         page_a.get_by_role("button", name="Delete", exact=True).click()
         page_a.get_by_role("button", name="Yes, delete it").click()
-        page_a.get_by_text(re.compile("still running: cancel its job first")).wait_for(timeout=30000)
+        page_a.get_by_text(re.compile("still running: cancel its job first")).wait_for(timeout=60000)
         assert busy.path.is_dir()
         page_a.screenshot(path=str(_artifacts() / "hardening_delete_race.png"), full_page=True)
     finally:
@@ -182,9 +182,9 @@ def test_markdown_in_names_and_links_stays_text(server, page):
     card = page.get_by_text(re.compile(r"\*\*\[Login\]")).first
     card.wait_for(timeout=60000)
     assert NASTY in _shown(card)
-    page.get_by_text(re.compile(r"failed: .*log\.txt")).first.wait_for(timeout=30000)
+    page.get_by_text(re.compile(r"failed: .*log\.txt")).first.wait_for(timeout=60000)
     assert "/srv/kgml" not in page.locator("body").inner_text()  # no server path in messages
-    page.goto(f"{server['url']}/map?states=IA&counties=[Login](https:e.co)", wait_until="domcontentloaded")
+    page.goto(f"{server['url']}/map?states=IA&counties=[Login](https:e.co)", wait_until="domcontentloaded", timeout=120000)
     toast = page.locator("[data-testid='stToast']").first
     try:
         toast.wait_for(timeout=60000)
@@ -199,7 +199,7 @@ def test_markdown_in_names_and_links_stays_text(server, page):
 def test_thousands_of_bad_url_values_give_one_message(server, page):
     counties = ",".join(f"9{i:04d}" for i in range(4000))
     start = time.time()
-    page.goto(f"{server['url']}/map?states=IA&counties={counties}", wait_until="domcontentloaded")
+    page.goto(f"{server['url']}/map?states=IA&counties={counties}", wait_until="domcontentloaded", timeout=120000)
     page.locator("[data-testid='stToast']").first.wait_for(timeout=60000)  # shown before the map draws
     page.wait_for_timeout(1500)
     assert page.locator("[data-testid='stToast']").count() == 1
