@@ -9,7 +9,7 @@ PORT ?= 8501
 # localhost by default; ADDRESS=0.0.0.0 only behind an authenticating proxy (README, Security)
 ADDRESS ?= 127.0.0.1
 
-.PHONY: install chromium run test bench clean
+.PHONY: install chromium run test bench demo clean
 
 install: $(STAMP) $(LEAFLET)
 
@@ -34,6 +34,11 @@ run: install
 
 test: install chromium
 	$(PY) -m pytest tests -q -p no:cacheprovider
+
+# Example results for a demo (labelled "Example: ..." runs in the run store); DEMO_PRESET=quick for the README's figures.
+DEMO_PRESET ?= tiny
+demo: install
+	$(PY) -m kgml_core demo --preset $(DEMO_PRESET)
 
 bench: install
 	$(PY) -m kgml_core bench --out artifacts/bench.json

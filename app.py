@@ -4,16 +4,25 @@ Declares the pages with ``st.navigation`` (which turns off the automatic
 discovery of ``pages/``: every page file is listed here), applies the theme,
 initialises the shared selection from the URL once, and writes it back after
 each page ran.
+
+First visit to a freshly started server: ``.streamlit/config.toml`` hides
+Streamlit's automatic list of the ``pages/`` files (shown before this script has
+declared the pages: raw lower-case file names), and this script turns the
+navigation back on just before ``st.navigation``; a short notice is drawn before
+the slow imports so the page is never blank while the server warms up.
 """
 import logging
 
 import streamlit as st
 
-from components import auth, page as page_guard, selection, theme
+st.set_page_config(page_title="KGML Carbon Dashboard", page_icon="assets/icon.svg", layout="wide")
+_warming = st.empty()
+if "_kgml_warm" not in st.session_state:
+    _warming.caption("Starting the dashboard (the first visit after a restart loads the science libraries)...")
+
+from components import auth, page as page_guard, selection, theme  # noqa: E402  (after the first paint)
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-st.set_page_config(page_title="KGML Carbon Dashboard", page_icon="assets/icon.svg", layout="wide")
 
 PAGES = {
     "Overview": [
@@ -35,9 +44,12 @@ PAGES = {
 theme.apply()
 auth.require_sign_in()
 selection.init()
+st.set_option("client.showSidebarNavigation", True)  # off in config.toml until the pages are declared
 page = st.navigation(PAGES)
 page_guard.mark_app_run()
 page_guard.follow_deep_link()
 selection.sidebar_summary()
+_warming.empty()
+st.session_state["_kgml_warm"] = True
 page.run()
 selection.write_query_params()

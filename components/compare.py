@@ -7,6 +7,10 @@ import plotly.graph_objects as go
 import xarray as xr
 
 from kgml_core import labels
+# the run's metrics are read by the experiment's results reader (one copy of each parser)
+from kgml_core.experiments.state_vs_global.results import bootstrap_table as bootstrap_frame  # noqa: F401
+from kgml_core.experiments.state_vs_global.results import scores_long as metrics_long  # noqa: F401
+from kgml_core.experiments.state_vs_global.results import sweep_table as sweep_frame  # noqa: F401
 
 FLUX_UNITS = labels.FLUX_UNITS
 LOWER_IS_BETTER = {"rmse", "mse", "mae"}
@@ -17,16 +21,6 @@ MARGIN = dict(l=70, r=20, t=40, b=60)
 # The comparisons that answer the question; the others (against much weaker or much stronger rungs) are
 # orders of magnitude larger and would squash these on a common axis.
 KEY_COMPARISONS = ("state_specific_vs_global", "auto_region_vs_global")
-
-
-def metrics_long(metrics: dict) -> pd.DataFrame:
-    """``metrics["states"]`` as rows of (state, model, flux, metric, value)."""
-    rows = [(state, model, flux, name, value)
-            for state, models in metrics.get("states", {}).items()
-            for model, fluxes in models.items() if isinstance(fluxes, dict)
-            for flux, scores in fluxes.items() if isinstance(scores, dict)
-            for name, value in scores.items() if isinstance(value, (int, float))]
-    return pd.DataFrame(rows, columns=["state", "model", "flux", "metric", "value"])
 
 
 def metric_table(long: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -52,17 +46,6 @@ def styled(table: pd.DataFrame, metric: str):
         return ["background-color: #C8E6C9; font-weight: 700" if col == best[row.name] else ""
                 for col in row.index]
     return table.style.apply(highlight, axis=1).format("{:.3f}")
-
-
-def bootstrap_frame(metrics: dict) -> pd.DataFrame:
-    """Paired-bootstrap RMSE differences as rows (state, flux, comparison, diff, lo, hi, rel_diff)."""
-    rows = []
-    for state, fluxes in (metrics.get("bootstrap") or {}).items():
-        for flux, comps in fluxes.items():
-            for comp, ci in comps.items():
-                if isinstance(ci, dict) and "diff" in ci:
-                    rows.append({"state": state, "flux": flux, "comparison": comp, **ci})
-    return pd.DataFrame(rows)
 
 
 def rmse_bars(long: pd.DataFrame, flux: str, metric: str = "rmse") -> go.Figure:
@@ -163,20 +146,6 @@ def series_figure(pred: xr.Dataset, flux: str, unit_id: str, models: list[str]) 
                       yaxis_title=f"{labels.flux_name(flux, short=True)} ({FLUX_UNITS.get(flux, '')})",
                       legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
     return fig
-
-
-def sweep_frame(metrics: dict) -> pd.DataFrame:
-    """The Rh heterogeneity sweep as rows (heterogeneity, state, global_rmse, state_specific_rmse, reduction_pct)."""
-    sweep = metrics.get("heterogeneity_sweep") or {}
-    rows = []
-    for state, series in (sweep.get("states") or {}).items():
-        for i, het in enumerate(sweep.get("values", [])):
-            rows.append({"heterogeneity": het, "state": state,
-                         "global_rmse": series["global_rmse"][i],
-                         "state_specific_rmse": series["state_specific_rmse"][i],
-                         "reduction_pct": 100 * series["rmse_reduction"][i]})
-    return pd.DataFrame(rows, columns=["heterogeneity", "state", "global_rmse", "state_specific_rmse",
-                                       "reduction_pct"])
 
 
 def sweep_figure(frame: pd.DataFrame) -> go.Figure:

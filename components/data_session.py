@@ -23,6 +23,7 @@ import xarray as xr
 
 from components import runtime
 from kgml_core import settings
+from kgml_core.atomic import write_atomic
 
 WORLD_YEARS = (2015, 2019)
 ACCEPTED = (".csv", ".nc", ".zip")
@@ -191,14 +192,7 @@ def save_upload(folder: Path, name: str, data: bytes) -> Path:
     elif ext == ".csv":
         check_memory(name, len(data))
     path = Path(folder) / sanitise_name(name)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
     return path
 
 

@@ -21,6 +21,7 @@ COMMANDS = [
     "kgml_core.commands.ingest",
     "kgml_core.commands.bench",
     "kgml_core.commands.shift",
+    "kgml_core.commands.demo",
 ]
 
 log = logging.getLogger("kgml_core")

@@ -52,6 +52,12 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def _field_hints(cls: type) -> dict[str, Any]:
+    """Declared types of the dataclass fields of ``cls`` (class variables left out)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in _hints(cls).items() if k in names}
+
+
 def coerce(value: Any, hint: Any, key: str) -> Any:
     """``value`` converted to the type ``hint`` of setting ``key``; ValueError when it does not fit."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -215,9 +221,9 @@ class ExperimentConfig:
         cls: Any = type(self)
         *path, last = key.split(".")
         for part in path:
-            cls = _hints(cls).get(part) if dataclasses.is_dataclass(cls) else None
+            cls = _field_hints(cls).get(part) if dataclasses.is_dataclass(cls) else None
             cls = next((a for a in typing.get_args(cls) if dataclasses.is_dataclass(a)), cls)
-        hints = _hints(cls) if dataclasses.is_dataclass(cls) else {}
+        hints = _field_hints(cls) if dataclasses.is_dataclass(cls) else {}
         if last not in hints:
             raise ValueError(f"unknown {self.LABEL} key '{key}'; known: {sorted(hints)}")
         return parse_text(text, hints[last], key)

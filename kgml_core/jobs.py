@@ -36,7 +36,8 @@ from typing import Any, Callable
 
 from kgml_core.experiments import EXPERIMENTS, get
 from kgml_core.progress import CancelToken, Cancelled, ProgressEvent
-from kgml_core.runs import Run, RunStore, file_lock, write_json_atomic
+from kgml_core.atomic import file_lock, pid_alive, write_json_atomic
+from kgml_core.runs import Run, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -126,27 +127,9 @@ def build_config(kind: str, preset: str, overrides: dict[str, Any]):
     return get(kind).config(preset, **overrides)
 
 
-def available_experiments() -> list[str]:
-    """The registered experiment kinds."""
-    return list(EXPERIMENTS)
-
-
 def can_resume(kind: str) -> bool:
     """Whether experiment ``kind`` continues an interrupted run from its checkpoints."""
     return kind in EXPERIMENTS and EXPERIMENTS[kind].resumable
-
-
-def _pid_alive(pid: int | None, host: str | None) -> bool:
-    """Whether process ``pid`` of ``host`` still runs (False for another host: it cannot be checked)."""
-    if not pid or host != socket.gethostname():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class JobQueue:
@@ -224,7 +207,7 @@ class JobQueue:
                 except (TypeError, KeyError) as err:
                     log.warning("ignoring malformed job record %s (%s)", rec.get("id"), err)
                     continue
-                if job.status not in TERMINAL and _pid_alive(job.pid, job.host):
+                if job.status not in TERMINAL and pid_alive(job.pid, job.host):
                     continue  # another live server owns it
                 self._take_over(job)
 

@@ -22,8 +22,6 @@ heartbeat is older than ``stale_after`` seconds).
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
 import re
 import secrets
@@ -35,11 +33,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
 from kgml_core import settings
+from kgml_core.atomic import file_lock, pid_alive, read_json, write_atomic, write_json_atomic
 
 STATUSES = ("running", "finished", "failed", "cancelled", "interrupted")
 _RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
@@ -47,72 +45,8 @@ INDEX_COLUMNS = ["run_id", "name", "kind", "status", "created", "seconds", "stat
                  "headline_name", "headline"]
 
 
-def _now() -> float:
-    return time.time()
-
-
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (Path,)):
-        return str(obj)
-    if isinstance(obj, (tuple, set)):
-        return list(obj)
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``fcntl`` lock on ``path`` (created if missing) for the block.
-
-    Serialises writers across threads and processes on one host.
-    """
-    with open(path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and :func:`os.replace`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, default=_json_default, allow_nan=True)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _read_json(path: Path, default: Any = None) -> Any:
-    try:
-        with open(path) as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        return default
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _headline(metrics: dict) -> tuple[str | None, float | None]:
@@ -143,7 +77,7 @@ class Run:
     @property
     def config(self) -> dict:
         """The configuration the run was created with."""
-        return _read_json(self.path / "config.json", {})
+        return read_json(self.path / "config.json", {})
 
     @property
     def name(self) -> str:
@@ -164,7 +98,7 @@ class Run:
         return self.store._effective_status(self._status())
 
     def _status(self) -> dict:
-        return _read_json(self.path / "status.json", {})
+        return read_json(self.path / "status.json", {})
 
     def _update_status(self, **changes: Any) -> dict:
         state = self._status()
@@ -174,12 +108,12 @@ class Run:
 
     def heartbeat(self) -> None:
         """Record that the run's process is alive (called by trainers and :meth:`log`)."""
-        self._update_status(heartbeat=_now())
+        self._update_status(heartbeat=time.time())
 
     def log(self, msg: str) -> None:
         """Append a time-stamped line to ``log.txt`` and beat the heart."""
         with open(self.path / "log.txt", "a") as fh:
-            fh.write(f"{_iso(_now())} {msg}\n")
+            fh.write(f"{_iso(time.time())} {msg}\n")
         self.heartbeat()
 
     def read_log(self) -> str:
@@ -196,12 +130,17 @@ class Run:
 
     def metrics(self) -> dict:
         """The saved metrics ({} when none were saved)."""
-        return _read_json(self.path / "metrics.json", {})
+        return read_json(self.path / "metrics.json", {})
 
     def _file(self, name: str, suffix: str) -> Path:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
             raise ValueError(f"file name '{name}' must use letters, digits, '_' and '-'")
         return self.path / f"{name}{suffix}"
+
+    def _existing(self, path: Path, what: str) -> Path:
+        if not path.exists():
+            raise FileNotFoundError(f"run '{self.id}' has no {what}")
+        return path
 
     def save_json(self, name: str, data: Any) -> None:
         """Write an extra JSON file ``NAME.json`` (normalizer, region table, ...)."""
@@ -209,30 +148,15 @@ class Run:
 
     def load_json(self, name: str) -> Any:
         """Read ``NAME.json`` written by :meth:`save_json`."""
-        path = self._file(name, ".json")
-        if not path.exists():
-            raise FileNotFoundError(f"run '{self.id}' has no file {path.name}")
-        return _read_json(path)
+        return read_json(self._existing(self._file(name, ".json"), f"file {name}.json"))
 
     def save_dataset(self, name: str, ds: xr.Dataset) -> None:
         """Write ``NAME.nc`` (NetCDF) atomically."""
-        target = self._file(name, ".nc")
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{name}.", suffix=".nc")
-        os.close(fd)
-        try:
-            ds.to_netcdf(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_atomic(self._file(name, ".nc"), ds.to_netcdf)
 
     def dataset(self, name: str) -> xr.Dataset:
         """The saved ``NAME.nc``, loaded into memory (FileNotFoundError naming the run when absent)."""
-        path = self._file(name, ".nc")
-        if not path.exists():
-            raise FileNotFoundError(f"run '{self.id}' has no {name} ({path.name})")
-        return xr.load_dataset(path)
+        return xr.load_dataset(self._existing(self._file(name, ".nc"), f"{name} ({name}.nc)"))
 
     def has_dataset(self, name: str) -> bool:
         """Whether ``NAME.nc`` was saved."""
@@ -257,23 +181,13 @@ class Run:
 
         path = self._weights_path(name)
         path.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".pt")
-        os.close(fd)
-        try:
-            torch.save(state_dict, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, lambda tmp: torch.save(state_dict, tmp))
 
     def load_weights(self, name: str) -> dict:
         """Load ``weights/NAME.pt`` with ``torch.load(..., weights_only=True)`` onto the CPU."""
         import torch
 
-        path = self._weights_path(name)
-        if not path.exists():
-            raise FileNotFoundError(f"run '{self.id}' has no weights '{name}' ({path})")
+        path = self._existing(self._weights_path(name), f"weights '{name}'")
         return torch.load(path, map_location="cpu", weights_only=True)
 
     def weight_names(self) -> list[str]:
@@ -286,7 +200,7 @@ class Run:
         if status not in ("finished", "failed", "cancelled"):
             raise ValueError(f"finish status '{status}' must be finished, failed or cancelled")
         state = self._status()
-        end = _now()
+        end = time.time()
         seconds = end - float(state.get("created_ts", end))
         self._update_status(status=status, finished=_iso(end), seconds=seconds, heartbeat=end)
         self.store._update_index(self.id, status=status, seconds=seconds)
@@ -337,7 +251,7 @@ class RunStore:
             yield
 
     def _read_index(self) -> dict[str, dict]:
-        return _read_json(self.root / "index.json", {}) or {}
+        return read_json(self.root / "index.json", {}) or {}
 
     def _update_index(self, run_id: str, remove: bool = False, **changes: Any) -> None:
         with self._locked():
@@ -358,9 +272,9 @@ class RunStore:
             write_json_atomic(self.root / "index.json", index)
 
     def _summary(self, path: Path) -> dict:
-        state = _read_json(path / "status.json", {})
-        config = _read_json(path / "config.json", {})
-        name, value = _headline(_read_json(path / "metrics.json", {}))
+        state = read_json(path / "status.json", {})
+        config = read_json(path / "config.json", {})
+        name, value = _headline(read_json(path / "metrics.json", {}))
         return {"run_id": path.name, "name": state.get("name", path.name),
                 "kind": state.get("kind", ""), "status": state.get("status", "running"),
                 "created": state.get("created", ""), "seconds": state.get("seconds"),
@@ -371,10 +285,10 @@ class RunStore:
         if status != "running":
             return status
         pid, host = state.get("pid"), state.get("host")
-        if host == socket.gethostname() and pid and not _pid_alive(int(pid)):
+        if host == socket.gethostname() and pid and not pid_alive(int(pid)):
             return "interrupted"
-        beat = float(state.get("heartbeat", state.get("created_ts", _now())))
-        return "interrupted" if _now() - beat > self.stale_after else "running"
+        beat = float(state.get("heartbeat", state.get("created_ts", time.time())))
+        return "interrupted" if time.time() - beat > self.stale_after else "running"
 
     # -- public API ----------------------------------------------------------
     def create(self, kind: str, config: dict, name: str | None = None) -> Run:
@@ -382,7 +296,7 @@ class RunStore:
 
         The directory is built under a temporary name and renamed into place.
         """
-        now = _now()
+        now = time.time()
         run_id = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y%m%d-%H%M%S") \
             + "-" + secrets.token_hex(3)
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".tmp-{run_id}-"))
@@ -415,7 +329,7 @@ class RunStore:
         if run.status in ("running", "finished"):
             raise ValueError(f"run '{run_id}' is {run.status}; only cancelled, failed or interrupted "
                              f"runs can be resumed")
-        run._update_status(status="running", pid=os.getpid(), host=socket.gethostname(), heartbeat=_now(),
+        run._update_status(status="running", pid=os.getpid(), host=socket.gethostname(), heartbeat=time.time(),
                            finished=None, seconds=None)
         self._update_index(run.id, status="running", seconds=None)
         self._created(run)
@@ -448,7 +362,7 @@ class RunStore:
             row = {c: row.get(c) for c in INDEX_COLUMNS}
             if row["status"] == "running":
                 row["status"] = self._effective_status(
-                    _read_json(self.root / run_id / "status.json", {"status": "interrupted"}))
+                    read_json(self.root / run_id / "status.json", {"status": "interrupted"}))
             rows.append(row)
         frame = pd.DataFrame(rows, columns=INDEX_COLUMNS)
         return frame.sort_values("created", ascending=False, ignore_index=True)
@@ -482,6 +396,4 @@ class RunStore:
 
 def _states_of(config: dict) -> str:
     states = config.get("states") if isinstance(config, dict) else None
-    if isinstance(states, (list, tuple)):
-        return " ".join(str(s) for s in states)
-    return str(states) if states else ""
+    return " ".join(str(s) for s in states) if isinstance(states, (list, tuple)) else str(states or "")

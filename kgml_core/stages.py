@@ -34,7 +34,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from kgml_core import settings
-from kgml_core.runs import _pid_alive, _read_json, file_lock, write_json_atomic
+from kgml_core.atomic import file_lock, pid_alive, read_json, write_json_atomic
 
 # the code that decides what a stage's weights are: the models, the trainer, losses, protocol, sample building
 CODE_FOLDERS = ("models", "training")
@@ -125,7 +125,7 @@ class StageStore:
 
         with self._locked():
             folder = self._dir(key)
-            meta = _read_json(folder / "meta.json")
+            meta = read_json(folder / "meta.json")
             if meta is None or not (folder / "weights.pt").exists():
                 return None
             if holder:
@@ -211,11 +211,11 @@ def _safe(holder: str) -> str:
 
 
 def _lease_alive(path: Path) -> bool:
-    info = _read_json(path, {}) or {}
+    info = read_json(path, {}) or {}
     if info.get("host") != socket.gethostname():
         return True                        # another host's run: assume it is alive
     pid = int(info.get("pid", 0) or 0)
-    return pid > 0 and _pid_alive(pid)
+    return pid > 0 and pid_alive(pid)
 
 
 def _folder_bytes(folder: Path) -> int:

@@ -3,7 +3,7 @@ import html
 
 import streamlit as st
 
-from components import compare, data_session, page, runtime, selection, text, theme
+from components import compare, data_session, page, persist, runtime, selection, text, theme
 from kgml_core import geo, labels, report, verdict
 
 page.enter(__file__)
@@ -22,7 +22,8 @@ if runs.empty:
     st.stop()
 
 names = dict(zip(runs["run_id"], runs["name"]))
-run_id = st.selectbox("Run", list(runs["run_id"]), format_func=lambda r: f"{names[r]} ({r})",
+persist.restore("cmp_run", list(runs["run_id"]))
+run_id = st.selectbox("Run", list(runs["run_id"]), format_func=lambda r: f"{names[r]} ({r})", key="cmp_run",
                       help="A finished SDSA-KGML comparison run from the run store.")
 try:
     metrics = data_session.run_metrics(run_id)
@@ -35,13 +36,18 @@ if long.empty:
     st.stop()
 
 c1, c2 = st.columns([1, 1])
-metric = c1.selectbox("Metric", ["rmse", "r2", "mae", "mse", "bias", "n"], key="cmp_metric",
+METRICS = ["rmse", "r2", "mae", "mse", "bias", "n"]
+persist.restore("cmp_metric", METRICS)
+metric = c1.selectbox("Metric", METRICS, key="cmp_metric",
                       help="RMSE, MAE, MSE: lower is better; R2: higher is better; bias: closest to 0.")
-flux = c2.selectbox("Flux", [f for f in ["RH", "RA", "NEE", "RECO", "YIELD"] if f in set(long["flux"])],
+FLUXES = [f for f in ["RH", "RA", "NEE", "RECO", "YIELD"] if f in set(long["flux"])]
+persist.restore("cmp_flux", FLUXES)
+flux = c2.selectbox("Flux", FLUXES,
                     key="cmp_flux", format_func=labels.flux_name,
                     help="Daily fluxes in g C m-2 d-1; yield annual in g C m-2. "
                          + "; ".join(f"{labels.flux_name(f, short=True)}: {labels.FLUX_HELP[f]}"
                                      for f in ("RA", "RH", "NEE")))
+persist.remember("cmp_run", "cmp_metric", "cmp_flux")
 if "seconds" in metrics:
     st.caption(f"Run took {metrics['seconds']:.0f} s.")
 

@@ -60,6 +60,8 @@ def test_command_line_text_is_parsed_by_type():
     assert cfg.parse_setting("states", "IL,IA") == ("IL", "IA")
     assert cfg.parse_setting("n", "null") is None and cfg.parse_setting("n", "4") == 4
     assert cfg.parse_setting("step.lr", "0.01") == 0.01 and cfg.parse_setting("flag", "False") is False
+    with pytest.raises(ValueError, match=r"unknown experiment config key 'PRESETS'; known: \['flag', 'n'"):
+        cfg.parse_setting("PRESETS", "{}")
     with pytest.raises(ValueError, match="cannot read 'x' as int"):
         cfg.parse_setting("seed", "x")
     assert cfg.differences({**cfg.to_dict(), "threads": 9}) == []

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kgml_core import schema
+from kgml_core import schema, solar
 from kgml_core.loaders._common import LoaderError
 
-SOLAR_CONSTANT = 1361.0  # W m-2
 
 
 @dataclass(frozen=True)
@@ -164,11 +163,7 @@ def find_unit(name: str, declared: str | None) -> Unit | None:
 
 def toa_daily_mean(lat_deg: np.ndarray, day_of_year: np.ndarray) -> np.ndarray:
     """Top-of-atmosphere daily mean shortwave flux (W m-2) at latitude and day of year (FAO-56 eq. 21)."""
-    lat = np.radians(lat_deg)
-    dec = 0.409 * np.sin(2 * np.pi * day_of_year / 365 - 1.39)
-    ws = np.arccos(np.clip(-np.tan(lat) * np.tan(dec), -1, 1))
-    dr = 1 + 0.033 * np.cos(2 * np.pi * day_of_year / 365)
-    return SOLAR_CONSTANT / np.pi * dr * (ws * np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.sin(ws))
+    return solar.toa_daily_mean(lat_deg, day_of_year)
 
 
 def _statistic(values: np.ndarray, stat: str, toa: np.ndarray | None) -> float:

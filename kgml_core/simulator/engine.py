@@ -65,13 +65,6 @@ def _gdd(tmax, tmin):
     return np.maximum((np.clip(tmax, 10, 30) + np.clip(tmin, 10, 30)) / 2 - 10, 0)
 
 
-def _trapezoid(t, card):
-    """Temperature response 0-1 with cardinal temperatures card = (min, opt1, opt2, max), (n, 4)."""
-    up = (t - card[:, 0]) / (card[:, 1] - card[:, 0])
-    down = (card[:, 3] - t) / (card[:, 3] - card[:, 2])
-    return np.clip(np.minimum(up, down), 0, 1)
-
-
 def _lai_shape(dev):
     """Potential leaf area as a fraction of the maximum, by development stage 0-1."""
     grow = 1 / (1 + np.exp(-11 * (dev - 0.42)))

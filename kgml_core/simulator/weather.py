@@ -18,6 +18,7 @@ from scipy.signal import lfilter
 from scipy.special import ndtr, ndtri
 
 from kgml_core.simulator import climate
+from kgml_core.solar import extraterrestrial_radiation
 from kgml_core.simulator.fields import fourier_basis, rng, to_km
 
 BURN_IN_YEARS = 3
@@ -50,17 +51,6 @@ COMPONENTS = (
     Component("local_a", 60.0, 96, 0.0),
     Component("local_b", 60.0, 96, 0.0),
 )
-
-
-def extraterrestrial_radiation(lat, doy) -> np.ndarray:
-    """Daily extraterrestrial radiation (MJ m-2 d-1), FAO-56 eq. 21; lat (n,), doy (T,) -> (n, T)."""
-    phi = np.deg2rad(np.asarray(lat, float))[:, None]
-    j = np.asarray(doy, float)[None, :]
-    dr = 1 + 0.033 * np.cos(2 * np.pi * j / 365)
-    delta = 0.409 * np.sin(2 * np.pi * j / 365 - 1.39)
-    ws = np.arccos(np.clip(-np.tan(phi) * np.tan(delta), -1, 1))
-    return 24 * 60 / np.pi * 0.0820 * dr * (ws * np.sin(phi) * np.sin(delta)
-                                            + np.cos(phi) * np.cos(delta) * np.sin(ws))
 
 
 def saturation_vapour_pressure(t):
@@ -186,7 +176,7 @@ def _temperature(lat, lon, elev, doy, syn, slow, summer, year_t, moist_slow, wet
 
 def _shortwave(lat, lon, doy, wet, moist_syn, moist_slow):
     """Daily mean incoming shortwave radiation (W m-2): top of atmosphere times transmittance."""
-    ra = extraterrestrial_radiation(lat, np.arange(1, 367)).astype(np.float32)[:, doy - 1]
+    ra = extraterrestrial_radiation(np.asarray(lat)[:, None], np.arange(1, 367)[None, :]).astype(np.float32)[:, doy - 1]
     aridity = _col(np.clip(1 - climate.mean_annual_precipitation(lat, lon) / 1000.0, -0.5, 0.7))
     trans = 0.63 + 0.07 * aridity - 0.27 * wet - 0.05 * moist_syn - 0.02 * moist_slow
     np.clip(trans, 0.12, 0.78, out=trans)

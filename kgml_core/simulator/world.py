@@ -1,10 +1,7 @@
 """Simulated county worlds: assemble weather, soils, parameters and the engine into a contract dataset."""
 from __future__ import annotations
 
-import json
 import logging
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from kgml_core import geo, schema, settings
+from kgml_core.atomic import write_atomic
 from kgml_core.simulator import engine
 from kgml_core.simulator.config import WorldConfig
 from kgml_core.simulator.parameters import PARAMS, default_parameters, spatial_parameters
@@ -133,21 +131,10 @@ def cached(cfg, build) -> xr.Dataset:
         except (OSError, ValueError) as err:
             log.warning("ignoring unreadable cache file %s (%s)", path, err)
     ds = build(cfg)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, ds.to_netcdf)
     return ds
 
 
 def load_world(cfg: WorldConfig) -> xr.Dataset:
     """:func:`simulate_world`, cached on disk as NetCDF keyed by a hash of the configuration."""
     return cached(cfg, simulate_world)
-
-
-def config_of(ds: xr.Dataset) -> dict:
-    """The configuration a simulated dataset was made with (from its ``config`` attribute)."""
-    return json.loads(ds.attrs["config"])

@@ -7,7 +7,7 @@ progress and cancellation) lives here.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Iterable
 
 import numpy as np
@@ -264,8 +264,3 @@ def _cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 0.05) -> float
     """Learning rate of ``epoch`` (1-based) on a cosine from ``lr`` down to ``floor * lr``."""
     progress = (epoch - 1) / max(1, epochs - 1)
     return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def step_config_dict(cfg: StepConfig) -> dict:
-    """JSON-ready form of a :class:`StepConfig`."""
-    return asdict(cfg)

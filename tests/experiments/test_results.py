@@ -45,4 +45,6 @@ def test_state_vs_global_reader(tmp_path):
     assert isinstance(res, StateVsGlobalResults) and res.models == ["global", "state_specific"]
     assert res.summary_table().loc[("IA", "global", "RH"), "rmse"] == 0.2
     assert res.bootstrap().iloc[0]["comparison"] == "state_specific_vs_global"
+    assert set(res.scores_long()["metric"]) == {"r2", "rmse", "bias", "n", "mse", "mae"}
+    assert res.sweep_table().empty
     assert res.sweep is None and res.states == ["IA"]

@@ -20,6 +20,37 @@ def metrics_table(metrics: dict, targets=TARGETS, which: str = "heldout") -> pd.
     return pd.DataFrame(rows)
 
 
+def scores_long(metrics: dict) -> pd.DataFrame:
+    """``metrics["states"]`` as rows (state, model, flux, metric, value): every score of every model."""
+    rows = [(state, model, flux, name, value)
+            for state, models in metrics.get("states", {}).items()
+            for model, fluxes in models.items() if isinstance(fluxes, dict)
+            for flux, scores in fluxes.items() if isinstance(scores, dict)
+            for name, value in scores.items() if isinstance(value, (int, float))]
+    return pd.DataFrame(rows, columns=["state", "model", "flux", "metric", "value"])
+
+
+def bootstrap_table(metrics: dict) -> pd.DataFrame:
+    """Paired-bootstrap RMSE differences as rows (state, flux, comparison, diff, lo, hi, rel_diff, ...)."""
+    rows = [{"state": state, "flux": flux, "comparison": comp, **ci}
+            for state, fluxes in (metrics.get("bootstrap") or {}).items()
+            for flux, comps in fluxes.items()
+            for comp, ci in comps.items() if isinstance(ci, dict) and "diff" in ci]
+    return pd.DataFrame(rows)
+
+
+def sweep_table(metrics: dict) -> pd.DataFrame:
+    """The Rh heterogeneity sweep as rows (heterogeneity, state, global_rmse, state_specific_rmse, reduction_pct)."""
+    sweep = metrics.get("heterogeneity_sweep") or {}
+    rows = [{"heterogeneity": het, "state": state, "global_rmse": series["global_rmse"][i],
+             "state_specific_rmse": series["state_specific_rmse"][i],
+             "reduction_pct": 100 * series["rmse_reduction"][i]}
+            for state, series in (sweep.get("states") or {}).items()
+            for i, het in enumerate(sweep.get("values", []))]
+    return pd.DataFrame(rows, columns=["heterogeneity", "state", "global_rmse", "state_specific_rmse",
+                                       "reduction_pct"])
+
+
 class StateVsGlobalResults(Results):
     """The results of one finished state-vs-global run.
 
@@ -53,12 +84,17 @@ class StateVsGlobalResults(Results):
         cols = [c for c in ("state", "model", "target", "r2", "rmse", "bias", "n") if c in table]
         return table[cols].set_index(["state", "model", "target"])
 
+    def scores_long(self) -> pd.DataFrame:
+        """Every score as rows (state, model, flux, metric, value): :func:`scores_long`."""
+        return scores_long(self.metrics)
+
     def bootstrap(self) -> pd.DataFrame:
-        """Long table state, target, comparison, diff, lo, hi, ... (RMSE differences against global)."""
-        rows = [{"state": s, "target": k, "comparison": c, **v}
-                for s, targets in self.metrics.get("bootstrap", {}).items()
-                for k, comps in targets.items() for c, v in comps.items()]
-        return pd.DataFrame(rows)
+        """RMSE differences against global with intervals: :func:`bootstrap_table`."""
+        return bootstrap_table(self.metrics)
+
+    def sweep_table(self) -> pd.DataFrame:
+        """The heterogeneity sweep (empty when not run): :func:`sweep_table`."""
+        return sweep_table(self.metrics)
 
     @property
     def regions(self) -> dict:
