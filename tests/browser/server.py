@@ -22,7 +22,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 240) -> None:
     """Block until ``url``'s health endpoint answers; raise if the server exits or times out."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
