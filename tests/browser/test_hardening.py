@@ -98,7 +98,7 @@ def test_listens_on_localhost_and_resumes_queued_jobs_at_start(server):
 def test_jobs_panel_follows_a_job_to_the_end_without_errors(server, page):
     """The job resumed at start trains while this page redraws its loss chart every second."""
     _goto(page, f"{server['url']}/train", "Train models")
-    page.get_by_text("left queued tiny IA").first.wait_for(timeout=60000)
+    page.get_by_text("left queued tiny IA").first.wait_for(timeout=120000)
     page.get_by_text(re.compile(r"finished: run ")).first.wait_for(timeout=900000)
     log = server["log"].read_text()
     assert "Length of values" not in log and "Traceback" not in log
@@ -114,7 +114,7 @@ def test_server_path_probes_reveal_nothing(server, page):
         box.press("Enter")
         page.get_by_role("button", name="Load folder").click()
         alert = page.locator("[data-testid='stAlertContentError']").last
-        alert.wait_for(timeout=60000)
+        alert.wait_for(timeout=120000)
         page.wait_for_timeout(300)
         text = _shown(alert)
         messages.append(text.rsplit(": ", 1)[-1].strip())  # the message without what was typed
@@ -141,17 +141,17 @@ def test_two_users_and_the_same_run(server, browser):
             _pick_run(pg, f"run X ({target.id})")
         page_b.get_by_role("button", name="Delete", exact=True).click()
         page_b.get_by_role("button", name="Yes, delete it").click()
-        page_b.get_by_text(f"Deleted run {target.id}").wait_for(timeout=60000)
+        page_b.get_by_text(f"Deleted run {target.id}").wait_for(timeout=120000)
         # A still sees run X picked and clicks Delete, then confirms: nothing else may go
         page_a.get_by_role("button", name="Delete", exact=True).click()
-        page_a.get_by_text(re.compile(f"Delete run .*{target.id}")).wait_for(timeout=60000)
+        page_a.get_by_text(re.compile(f"Delete run .*{target.id}")).wait_for(timeout=120000)
         page_a.get_by_role("button", name="Yes, delete it").click()
-        page_a.get_by_text(re.compile(f"Run {target.id} no longer exists")).wait_for(timeout=60000)
+        page_a.get_by_text(re.compile(f"Run {target.id} no longer exists")).wait_for(timeout=120000)
         assert {r for r in store.list()["run_id"]} >= {older.id, newest.id, busy.id}
         _pick_run(page_a, f"still running ({busy.id})")
         page_a.get_by_role("button", name="Delete", exact=True).click()
         page_a.get_by_role("button", name="Yes, delete it").click()
-        page_a.get_by_text(re.compile("still running: cancel its job first")).wait_for(timeout=60000)
+        page_a.get_by_text(re.compile("still running: cancel its job first")).wait_for(timeout=120000)
         assert busy.path.is_dir()
         page_a.screenshot(path=str(_artifacts() / "hardening_delete_race.png"), full_page=True)
     finally:
@@ -182,14 +182,14 @@ def test_markdown_in_names_and_links_stays_text(server, page):
     time.sleep(5.5)  # the pages' run list is cached for 5 s
     _goto(page, f"{server['url']}/train", "Train models")
     card = page.get_by_text(re.compile(r"\*\*\[Login\]")).first
-    card.wait_for(timeout=60000)
+    card.wait_for(timeout=120000)
     assert NASTY in _shown(card)
-    page.get_by_text(re.compile(r"failed: .*log\.txt")).first.wait_for(timeout=60000)
+    page.get_by_text(re.compile(r"failed: .*log\.txt")).first.wait_for(timeout=120000)
     assert "/srv/kgml" not in page.locator("body").inner_text()  # no server path in messages
     page.goto(f"{server['url']}/map?states=IA&counties=[Login](https:e.co)", wait_until="domcontentloaded", timeout=120000)
     toast = page.locator("[data-testid='stToast']").first
     try:
-        toast.wait_for(timeout=60000)
+        toast.wait_for(timeout=120000)
     finally:
         page.screenshot(path=str(_artifacts() / "hardening_url_toast.png"), full_page=True)
     assert "[Login](https:e.co)" in _shown(toast)
@@ -203,7 +203,7 @@ def test_thousands_of_bad_url_values_give_one_message(server, page):
     start = time.time()
     page.set_default_timeout(120000)
     page.goto(f"{server['url']}/map?states=IA&counties={counties}", wait_until="domcontentloaded", timeout=120000)
-    page.locator("[data-testid='stToast']").first.wait_for(timeout=60000)  # shown before the map draws
+    page.locator("[data-testid='stToast']").first.wait_for(timeout=120000)  # shown before the map draws
     page.wait_for_timeout(1500)
     assert page.locator("[data-testid='stToast']").count() == 1
     assert "Ignored 4000 value(s)" in _shown(page.locator("[data-testid='stToast']").first)
@@ -249,7 +249,7 @@ def test_amplifier_zip_leaves_memory_alone(server, page, member_mb, fresh, refus
     try:
         page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(path))
         alert = page.locator("[data-testid='stAlertContentError']").first
-        alert.wait_for(timeout=60000)
+        alert.wait_for(timeout=120000)
         assert re.search(refusal, _shown(alert)), _shown(alert)
     finally:
         stop.set()
