@@ -1,51 +1,43 @@
-"""Benchmark of the state-vs-global experiment: prints timings, the metrics table and the sweep.
+"""Benchmark of the state-vs-global experiment against the targets of issue 14; prints every figure.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_kgml.py --preset quick [--threads 1] [--sweep 0 0.5 1]
+    .venv/bin/python benchmarks/bench_kgml.py --preset quick --seeds 0 1 2 [--sweep 0] [--set KEY=JSON ...]
 
-Runs into a throw-away run store (``KGML_RUNS_DIR`` or a temporary directory)
-and prints figures; it asserts nothing. Timings depend on the load of the
-machine: say how loaded it was when you quote them.
+Runs the experiment once per seed into a throw-away run store
+(``KGML_RUNS_DIR`` or a temporary directory), then prints per seed and over
+seeds: the timings, the held-out Rh RMSE of global and state-specific models
+with paired bootstrap intervals, the oracle ceiling and the fraction of it
+reached, the heterogeneity-0 difference (``--sweep 0``, pretraining reused),
+held-out R2, the process-model rungs against the state-specific models, the
+emulator's own error and the estimated Q10 against the truth, and finally
+each target as met or missed. It asserts nothing. Timings depend on the load
+of the machine: say how loaded it was when you quote them.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import sys
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from kgml_core.experiments.state_vs_global import metrics_table, preset, run_state_vs_global
+from kgml_core.experiments.state_vs_global import metrics_table, preset, run_state_vs_global  # noqa: E402
 from kgml_core.runs import RunStore  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="quick", choices=("tiny", "quick", "full"))
-    parser.add_argument("--states", nargs="+", default=["IL", "IA", "IN"])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--sweep", type=float, nargs="*", default=[])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sites-per-state", type=int, default=None, help="override the preset's flux sites")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
-                        help="other top-level config overrides, e.g. pretrain_units=128 hidden=48")
-    args = parser.parse_args()
-    extra = {} if args.sites_per_state is None else {"sites_per_state": args.sites_per_state}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        extra[key] = json.loads(value)
-    root = Path(os.environ.get("KGML_RUNS_DIR") or tempfile.mkdtemp(prefix="bench_kgml_"))
+def run_seed(args, seed: int, extra: dict, root: Path) -> tuple[dict, float, dict]:
+    """One run; returns its metrics, wall seconds and per-stage seconds."""
     cfg = preset(args.preset, states=tuple(args.states), threads=args.threads, sweep=tuple(args.sweep),
-                 seed=args.seed, **extra)
+                 seed=seed, **extra)
     stages: dict[str, float] = {}
     last = [time.time()]
 
@@ -57,28 +49,151 @@ def main() -> None:
 
     start = time.time()
     run = run_state_vs_global(cfg, RunStore(root), progress=timer)
-    total = time.time() - start
-    m = run.metrics()
-    print(f"preset {args.preset} {extra or ''}, states {' '.join(args.states)}, torch threads {torch.get_num_threads()}, "
-          f"device {m.get('device')}, load average {os.getloadavg()[0]:.1f}")
-    print(f"total {total:.1f} s (run reports {m['seconds']:.1f} s)")
+    return run.metrics(), time.time() - start, stages
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:+.1f} %" if np.isfinite(x) else "n/a"
+
+
+def print_seed(seed: int, m: dict, wall: float, stages: dict) -> None:
+    print(f"\n=== seed {seed}: {wall:.1f} s wall (run reports {m['seconds']:.1f} s), "
+          f"load average now {os.getloadavg()[0]:.1f}")
     print(pd.Series(stages).round(1).to_string())
     table = metrics_table(m)
-    with pd.option_context("display.width", 160, "display.max_rows", 200):
-        for score in ("r2", "rmse", "bias"):
-            print(f"\n{score}")
+    with pd.option_context("display.width", 200, "display.max_rows", 300, "display.max_columns", 20):
+        for score in ("r2", "rmse"):
+            print(f"\nheld-out {score} (held-out counties + held-out years)")
             print(table.pivot_table(index=["state", "model"], columns="target", values=score).round(3))
-    print("\nRh RMSE difference state_specific - global (95 % CI):")
-    for state, b in m["bootstrap"].items():
-        d = b["RH"]["state_specific_vs_global"]
-        print(f"  {state}: {d['diff']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}] ({100 * d['rel_diff']:+.1f} %)")
-    if "heterogeneity_sweep" in m:
-        sweep = m["heterogeneity_sweep"]
-        print("\nheterogeneity sweep (Rh RMSE reduction of state-specific vs global):")
-        for state, row in sweep["states"].items():
-            cells = ", ".join(f"h={h:g}: {100 * r:+.1f} %" for h, r in zip(sweep["values"], row["rmse_reduction"]))
-            print(f"  {state}: {cells}")
-    print(f"\nrun {run.id} in {root}")
+
+
+def gains(m: dict) -> pd.DataFrame:
+    """Per state: Rh RMSE of the rungs, the gain with its interval, the ceiling and the fraction."""
+    rows = []
+    for state, c in m["ceiling"]["RH"].items():
+        ci = m["bootstrap"][state]["RH"]["state_specific_vs_global"]
+        rows.append({"state": state, "global": c["global_rmse"], "state_specific": c["state_specific_rmse"],
+                     "gain": c["realised"], "diff": ci["diff"], "lo": ci["lo"], "hi": ci["hi"],
+                     "oracle_global": c["oracle_global_rmse"], "oracle_state": c["oracle_state_rmse"],
+                     "ceiling": c["ceiling"], "fraction": c["fraction"]})
+    return pd.DataFrame(rows).set_index("state")
+
+
+def q10_table(m: dict) -> pd.DataFrame:
+    p = m.get("parameters") or {}
+    rows = []
+    for kind in ("global", "state", "region"):
+        for group, v in (p.get(kind) or {}).items():
+            rows.append({"kind": kind, "group": group,
+                         **{f"{k}_est": v["estimated"][k] for k in ("RH_Q10", "RH_SWC_OPT", "DRAINAGE")},
+                         **{f"{k}_true": v["truth"].get(k, np.nan) for k in ("RH_Q10", "RH_SWC_OPT", "DRAINAGE")}})
+    return pd.DataFrame(rows)
+
+
+def summary(results: dict[int, dict], walls: dict[int, float]) -> None:
+    seeds = sorted(results)
+    print("\n=== over seeds", seeds)
+    g = pd.concat({s: gains(results[s]) for s in seeds}, names=["seed"])
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print("\nRh RMSE (g C m-2 d-1), gain = 1 - state/global, diff [lo, hi] = paired 95 % bootstrap over counties,"
+              "\nceiling = 1 - oracle_state/oracle_global, fraction = gain / ceiling")
+        print(g.round(3))
+        mean = g.groupby("state").mean()
+        print("\nmean over seeds")
+        print(mean.round(3))
+    states = list(mean.index)
+    targets = []
+    for st in states:
+        rows = g.xs(st, level="state")
+        ok = bool((rows["gain"] >= 0.15).all() and (rows["hi"] < 0).all())
+        targets.append((f"{st}: state-specific Rh RMSE >= 15 % below global, interval excludes 0, every seed",
+                        ok, ", ".join(f"{pct(a)} [{b:+.3f}, {c:+.3f}]" for a, b, c in
+                                      zip(rows["gain"], rows["lo"], rows["hi"]))))
+        targets.append((f"{st}: at least half of the oracle ceiling", bool((rows["fraction"] >= 0.5).all()),
+                        ", ".join(f"{f:.2f} of {pct(c)}" for f, c in zip(rows["fraction"], rows["ceiling"]))))
+    # heterogeneity 0
+    for s in seeds:
+        sweep = results[s].get("heterogeneity_sweep")
+        if not sweep or 0.0 not in sweep["values"]:
+            continue
+        j = sweep["values"].index(0.0)
+        for st, row in sweep["states"].items():
+            red = row["rmse_reduction"][j]
+            targets.append((f"seed {s} {st}: h = 0 difference within +-3 %", abs(red) <= 0.03,
+                            f"{pct(red)} (diff {row['diff'][j]:+.4f} [{row['lo'][j]:+.4f}, {row['hi'][j]:+.4f}])"))
+    # held-out R2 and rungs
+    for st in states:
+        r2 = [results[s]["states"][st]["state_specific"]["RH"]["r2"] for s in seeds]
+        if st in ("IL", "IN"):
+            targets.append((f"{st}: held-out Rh R2 >= 0.90 (state-specific)", min(r2) >= 0.90,
+                            ", ".join(f"{v:.3f}" for v in r2)))
+        for k in ("RH", "RECO", "NEE", "YIELD"):
+            sv = [results[s]["states"][st]["state_specific"][k]["rmse"] for s in seeds]
+            pv = [results[s]["states"][st]["process_model"][k]["rmse"] for s in seeds]
+            line = ", ".join(f"{a:.3f} vs {b:.3f}" for a, b in zip(sv, pv))
+            if k == "YIELD":
+                print(f"  (report) {st}: yield RMSE state-specific vs process model: {line}")
+                continue
+            targets.append((f"{st}: state-specific {k} RMSE below the default-parameter process model",
+                            all(a < b for a, b in zip(sv, pv)), line))
+    # Q10
+    for s in seeds:
+        q = q10_table(results[s])
+        if q.empty:
+            continue
+        print(f"\nseed {s}: estimated parameters (physical units) against the mean truth of the same counties")
+        print(q.round(3).to_string(index=False))
+        for _, row in q[q["kind"] == "state"].iterrows():
+            err = row["RH_Q10_est"] - row["RH_Q10_true"]
+            targets.append((f"seed {s} {row['group']}: estimated Q10 within 0.25 of the state-mean truth",
+                            abs(err) <= 0.25, f"{row['RH_Q10_est']:.2f} vs {row['RH_Q10_true']:.2f}"))
+    # emulator
+    for s in seeds:
+        for split, mm in results[s]["by_split"].items():
+            cells = [f"{st} {mm[st]['emulator_oracle']['RH']['rmse']:.3f}" for st in states
+                     if "emulator_oracle" in mm[st]]
+            if cells:
+                worst = max(mm[st]["emulator_oracle"]["RH"]["rmse"] for st in states if "emulator_oracle" in mm[st])
+                targets.append((f"seed {s}: emulator (true parameters) Rh RMSE <= 0.2 on {split}",
+                                worst <= 0.2, ", ".join(cells)))
+    walls_list = [walls[s] for s in seeds]
+    print("\nwall seconds per run:", ", ".join(f"{w:.0f}" for w in walls_list))
+    print("\nTARGETS")
+    for name, ok, detail in targets:
+        print(f"  [{'met' if ok else 'MISSED'}] {name}: {detail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="quick", choices=("tiny", "quick", "full"))
+    parser.add_argument("--states", nargs="+", default=["IL", "IA", "IN"])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sweep", type=float, nargs="*", default=[0.0],
+                        help="heterogeneity values rerun with the pretraining reused (default: 0)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--sites-per-state", type=int, default=None, help="override the preset's flux sites")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
+                        help="other top-level config overrides, e.g. pretrain_units=128 hidden=48")
+    parser.add_argument("--json", default=None, help="also write every seed's metrics to this file")
+    args = parser.parse_args()
+    extra = {} if args.sites_per_state is None else {"sites_per_state": args.sites_per_state}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        extra[key] = json.loads(value)
+    root = Path(os.environ.get("KGML_RUNS_DIR") or tempfile.mkdtemp(prefix="bench_kgml_"))
+    print(f"preset {args.preset} {extra or ''}, states {' '.join(args.states)}, seeds {args.seeds}, "
+          f"torch threads {args.threads}, load average {os.getloadavg()[0]:.1f}")
+    torch.set_num_threads(args.threads)
+    results, walls = {}, {}
+    for seed in args.seeds:
+        m, wall, stages = run_seed(args, seed, extra, root)
+        results[seed], walls[seed] = m, wall
+        print_seed(seed, m, wall, stages)
+        sys.stdout.flush()
+    if args.json:
+        Path(args.json).write_text(json.dumps({str(k): v for k, v in results.items()}, default=float))
+    summary(results, walls)
+    print(f"\nruns in {root}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from kgml_core import settings
 from kgml_core.atomic import write_atomic
 
 WORLD_YEARS = (2015, 2019)
-ACCEPTED = (".csv", ".nc", ".zip")
+ACCEPTED = (".csv", ".nc", ".zip", ".tif", ".tiff", ".asc")  # GeoTIFF / ESRI ASCII: soil grids
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 # zip archives: refused before anything is extracted when they would unpack to more than this
 MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
@@ -84,7 +84,8 @@ def check_upload(name: str, data: bytes) -> str:
     ext = Path(name).suffix.lower()
     name = shown_name(name)
     if ext not in ACCEPTED:
-        raise ValueError(f"{name}: only CSV, NetCDF (.nc) and ZIP files are accepted, got '{ext or 'no extension'}'")
+        raise ValueError(f"{name}: only CSV, NetCDF (.nc), ZIP, GeoTIFF (.tif) and ESRI ASCII grid (.asc) files "
+                         f"are accepted, got '{ext or 'no extension'}'")
     if not data:
         raise ValueError(f"{name}: the file is empty")
     if len(data) > MAX_UPLOAD_BYTES:
@@ -96,6 +97,10 @@ def check_upload(name: str, data: bytes) -> str:
         raise ValueError(f"{name}: not a zip archive")
     if ext == ".csv" and b"\x00" in data[:65536]:
         raise ValueError(f"{name}: binary content, expected comma-separated text")
+    if ext in (".tif", ".tiff") and head not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        raise ValueError(f"{name}: not a GeoTIFF (expected the TIFF signature)")
+    if ext == ".asc" and not data[:64].lstrip().lower().startswith(b"ncols"):
+        raise ValueError(f"{name}: not an ESRI ASCII grid (expected an 'ncols' header line)")
     return ext
 
 

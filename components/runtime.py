@@ -20,8 +20,14 @@ def run_store() -> RunStore:
 
 @st.cache_data(ttl=5, show_spinner=False)
 def runs_table():
-    """The run index (refreshed at most every 5 s unless cleared after a change)."""
-    return run_store().list()
+    """The run index (refreshed at most every 5 s unless cleared after a change), with a ``data`` column
+    saying what each run ran on ("real data" or "simulated world"), so every page labels real-data runs."""
+    from kgml_core.experiments import data_source
+
+    table = run_store().list()
+    if not table.empty and "kind" in table:
+        table.insert(min(3, len(table.columns)), "data", table["kind"].map(data_source))
+    return table
 
 
 def runs_changed() -> None:

@@ -20,7 +20,8 @@ import xarray as xr
 from torch import nn
 
 from kgml_core import schema
-from kgml_core.training.data import DAILY_INPUTS, DAYS, INPUTS, NEEDED, SOIL_INPUTS, Normalizer
+from kgml_core.training.data import DAILY_INPUTS, DAYS, INPUTS, NEEDED, SOIL_INPUTS, Normalizer, \
+    previous_year_gpp
 from kgml_core.training.trainer import residue_fn
 
 OUTPUTS = ("RA", "RH", "NEE")
@@ -104,7 +105,7 @@ def county_inputs(ds: xr.Dataset, years=None) -> tuple[np.ndarray, np.ndarray, l
             x[:, :, j] = cols[name]
     crop = ds["CROP"].transpose("unit", "year").sel(year=years).values.astype(np.float32)
     x[:, :, INPUTS.index("CROP")] = np.nan_to_num(crop.T.reshape(-1), nan=-1.0)[:, None]
-    x[:, :, INPUTS.index("YEAR")] = np.repeat(np.asarray(years, np.float32), n_units)[:, None]
+    x[:, :, INPUTS.index("PREV_GPP")] = previous_year_gpp(ds, years)[:, None]
     for name in SOIL_INPUTS:
         x[:, :, INPUTS.index(name)] = np.tile(ds[name].values.astype(np.float32), n_years)[:, None]
     return x, cols["GPP"], years

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kgml_core.experiments import EXPERIMENTS, get
-from kgml_core.progress import CancelToken, Cancelled, ProgressEvent
+from kgml_core.progress import CancelToken, Cancelled, ProgressEvent, Timeline
 from kgml_core.atomic import file_lock, pid_alive, write_json_atomic
 from kgml_core.runs import Run, RunStore
 
@@ -90,6 +90,12 @@ class Job:
     history: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
     cancel_token: CancelToken = field(default_factory=CancelToken)
+    timeline: Timeline = field(default_factory=Timeline)
+
+    @property
+    def cancelling(self) -> bool:
+        """Cancel was asked for and the job has not stopped yet (it stops at its next check point)."""
+        return self.status == "running" and self.cancel_token.cancelled
 
     @property
     def seconds(self) -> float:
@@ -306,11 +312,15 @@ class JobQueue:
             self._save(job)
 
     def position(self, job_id: str) -> int:
-        """How many queued jobs are ahead of ``job_id`` (0 when it runs or ended)."""
+        """How many jobs must end before ``job_id`` starts: queued ones submitted earlier, plus the running
+        ones when they hold every worker (0 when it runs or ended)."""
         job = self.get(job_id)
         if job.status != "queued":
             return 0
-        return sum(1 for j in self.jobs() if j.status == "queued" and j.submitted < job.submitted)
+        jobs = self.jobs()
+        earlier = sum(1 for j in jobs if j.status == "queued" and j.submitted < job.submitted)
+        running = sum(1 for j in jobs if j.status == "running")
+        return earlier + (running if running >= self.max_workers else 0)
 
     def wait(self, job_id: str, timeout_s: float = 600) -> Job:
         """Block until the job ends (for tests and scripts)."""
@@ -328,6 +338,7 @@ class JobQueue:
                 job.notes = (*job.notes, event.message)     # e.g. "pretraining reused from run X"
                 return
             job.last = event
+            job.timeline.update(event, time.time())
             if event.losses:
                 point = {"t": time.time() - (job.started or time.time()),
                          "stage": event.stage, "epoch": event.epoch, **event.losses}
@@ -354,9 +365,11 @@ class JobQueue:
     def _run(self, job: Job) -> None:
         job.status, job.started = "running", time.time()
         self._save(job)
+        job.last = ProgressEvent("preparing", 0, 0, 0, 0, message="simulating the world and preparing the data")
         try:
             experiment = get(job.kind)
             config = experiment.config(job.preset, **job.overrides)
+            job.timeline = Timeline(experiment.stage_plan(config))
             run = experiment.execute(config, self.store.observed(self._created(job)), self._progress(job),
                                      job.cancel_token, name=job.name,
                                      resume=job.resume_from if experiment.resumable else None)

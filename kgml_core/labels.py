@@ -18,6 +18,9 @@ from typing import Iterable
 # ------------------------------------------------------------------------------------- models
 MODEL_NAMES: dict[str, str] = {
     "process_model": "Process model (default parameters)",
+    "oracle_global": "Oracle: process model, best single parameter set",
+    "oracle_state": "Oracle: process model, state-mean true parameters",
+    "emulator_oracle": "Emulator with the true parameters",
     "no_knowledge": "Data-only GRU (no knowledge)",
     "global": "Global KGML-ag",
     "state_specific": "State-specific SDSA-KGML",
@@ -32,28 +35,35 @@ MODEL_NAMES: dict[str, str] = {
     "ct_lstm": "Context LSTM (CT-LSTM)",
 }
 MODEL_SHORT: dict[str, str] = {
-    "process_model": "Process model", "no_knowledge": "Data-only GRU", "global": "Global",
+    "process_model": "Process model", "oracle_global": "Oracle, one set", "oracle_state": "Oracle, per state",
+    "emulator_oracle": "Emulator, true params", "no_knowledge": "Data-only GRU", "global": "Global",
     "state_specific": "State-specific", "auto_region": "Region-specific", "truth": "Truth",
     "tamrl": "TAM-RL few-shot", "tamrl_zero_shot": "TAM-RL zero-shot", "gbm": "Gradient boosting",
     "lstm": "LSTM", "ct_lstm": "CT-LSTM",
 }
 MODEL_HELP: dict[str, str] = {
     "process_model": "the process model with default parameters (no learning)",
+    "oracle_global": "ceiling rung: the process model run with the best single parameter set for all states "
+                     "(the domain mean of the true parameters or the defaults, whichever fits the training data)",
+    "oracle_state": "ceiling rung: the process model run with each state's mean true parameters "
+                    "(what state-specific parameters can achieve at best)",
+    "emulator_oracle": "the pretrained emulator given each county's true parameters (its own error)",
     "no_knowledge": "level 1: GRU trained on observations only, no knowledge guidance",
-    "global": "level 2: KGML-ag, one model for the whole region",
-    "state_specific": "level 3: SDSA-KGML fine-tuned per state",
-    "auto_region": "level 3: SDSA-KGML fine-tuned per auto-detected region",
+    "global": "level 2: KGML-ag, one parameter vector estimated for the whole domain",
+    "state_specific": "level 3: SDSA-KGML, one parameter vector estimated per state (networks frozen)",
+    "auto_region": "level 3: SDSA-KGML, one parameter vector estimated per auto-detected region",
     "tamrl": "TAM-RL, few-shot: adapted to each test site on a 30-day support window",
     "tamrl_zero_shot": "TAM-RL without adaptation (site features only)",
     "gbm": "gradient boosting on daily drivers and site features (FLUXCOM-style)",
     "lstm": "plain LSTM on drivers and site features",
     "ct_lstm": "context LSTM (CT-LSTM): static features condition the recurrent state",
 }
-MODEL_ORDER = ("process_model", "no_knowledge", "global", "state_specific", "auto_region",
+MODEL_ORDER = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "no_knowledge", "global", "state_specific", "auto_region",
                "tamrl", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")
 # Okabe-Ito (colour-blind safe) for the ladder; the key comparison global/state-specific is blue/vermillion.
 MODEL_COLOURS: dict[str, str] = {
-    "process_model": "#7F7F7F", "no_knowledge": "#E69F00", "global": "#0072B2",
+    "process_model": "#7F7F7F", "oracle_global": "#BBBBBB", "oracle_state": "#444444",
+    "emulator_oracle": "#CC79A7", "no_knowledge": "#E69F00", "global": "#0072B2",
     "state_specific": "#D55E00", "auto_region": "#009E73", "truth": "#111111", "obs": "#111111",
     "observed": "#111111", "tamrl": "#D55E00", "tamrl_zero_shot": "#CC79A7", "gbm": "#0072B2",
     "lstm": "#E69F00", "ct_lstm": "#009E73",

@@ -14,7 +14,8 @@ st.caption("Held-out counties and years of the observed world: does a state- or 
 
 
 runs = runtime.runs_table()
-runs = runs[(runs["kind"] == "state_vs_global") & (runs["status"] == "finished")] if not runs.empty else runs
+runs = runs[runs["kind"].isin(["state_vs_global", "real_yields"]) & (runs["status"] == "finished")] \
+    if not runs.empty else runs
 if runs.empty:
     st.info("No finished state-vs-global run yet. Start one on the **Train** page "
             "(preset *quick* takes a few minutes).")
@@ -22,9 +23,19 @@ if runs.empty:
     st.stop()
 
 names = dict(zip(runs["run_id"], runs["name"]))
+real_runs = set(runs.loc[runs["kind"] == "real_yields", "run_id"])
 persist.restore("cmp_run", list(runs["run_id"]))
-run_id = st.selectbox("Run", list(runs["run_id"]), format_func=lambda r: f"{names[r]} ({r})", key="cmp_run",
-                      help="A finished SDSA-KGML comparison run from the run store.")
+run_id = st.selectbox("Run", list(runs["run_id"]), key="cmp_run",
+                      format_func=lambda r: f"{'[REAL DATA] ' if r in real_runs else ''}{names[r]} ({r})",
+                      help="A finished comparison run from the run store; [REAL DATA] runs are scored on real yields.")
+if run_id in real_runs:
+    from components import real_results
+
+    try:
+        real_results.show(run_id, names[run_id])
+    except Exception as err:
+        theme.show_error(f"Could not show real-data run {run_id}", err)
+    st.stop()
 try:
     metrics = data_session.run_metrics(run_id)
     long = compare.metrics_long(metrics)

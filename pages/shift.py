@@ -8,7 +8,7 @@ import xarray as xr
 from streamlit_folium import st_folium
 
 from components import charts, choropleth, data_session, page, selection, theme
-from kgml_core import report
+from kgml_core import labels, report
 
 page.enter(__file__)
 
@@ -69,8 +69,9 @@ def _errors_choice() -> tuple | None:
 
 def _distributions(rep) -> None:
     units = rep.features.attrs.get("units", {}) or rep.meta.get("units", {})
-    var = st.selectbox("Feature", list(rep.features.columns), key="sh_var",
-                       help="Per-unit features: growing-season (GS) and annual (ANN) climate, soils.")
+    var = st.selectbox("Feature", list(rep.features.columns), key="sh_var", format_func=labels.describe,
+                       help="Per-unit features: growing-season (GS, May-September) and annual (ANN) climate, soils. "
+                            + "; ".join(labels.describe(v) for v in list(rep.features.columns)[:8]) + "...")
     groups = rep.unit_distance["group"]
     st.plotly_chart(charts.distribution_figure(rep.features, groups, var, units.get(var, "")),
                     width="stretch")
@@ -88,11 +89,45 @@ def _curves(rep, ds: xr.Dataset) -> None:
                                                   ds[driver].attrs.get("units", ""),
                                                   ds[resp].attrs.get("units", "")), width="stretch")
     if not rep.concept_tests.empty:
-        st.dataframe(rep.concept_tests, width="stretch", hide_index=True)
+        st.caption("Do the groups respond differently to the same weather (concept shift)? η²: the share of the "
+                   "response's variance explained by the group at equal drivers; p from a permutation test.")
+        st.dataframe(_concept_table(rep.concept_tests), width="stretch", hide_index=True)
+
+
+def _group(value) -> str:
+    text = "" if pd.isna(value) else str(value)
+    return labels.state_name(text) if len(text) == 2 and text.isupper() else text
+
+
+def _pairwise_table(pairwise: pd.DataFrame) -> pd.DataFrame:
+    """The pairwise shift statistics with words for headers, rounded."""
+    return pd.DataFrame({
+        "groups": [f"{_group(a)} vs {_group(b)}" for a, b in zip(pairwise["group_a"], pairwise["group_b"])],
+        "MMD² (0 = same distribution)": pairwise["mmd2"].round(3),
+        "p-value (permutation)": pairwise["p_value"].round(3),
+        "classifier AUC (0.5 = indistinguishable)": pairwise["auc"].round(2),
+        "units": [f"{a} + {b}" for a, b in zip(pairwise["n_a"], pairwise["n_b"])]})
+
+
+def _concept_table(tests: pd.DataFrame) -> pd.DataFrame:
+    """The concept-shift tests with words for headers, rounded."""
+    return pd.DataFrame({
+        "groups": ["all groups" if scope == "all" else f"{_group(a)} vs {_group(b)}"
+                   for scope, a, b in zip(tests["scope"], tests["group_a"], tests["group_b"])],
+        "response": [labels.flux_name(r) for r in tests["response"]],
+        "η² (share explained by the group)": tests["eta2"].round(3),
+        "p-value (permutation)": tests["p_value"].round(3),
+        "units": tests["n_units"]})
 
 
 def _distance(rep, states: tuple[str, ...], errors_key) -> None:
     label = f"RMSE of {errors_key[1]}, {errors_key[2]} (g C m-2 d-1)" if errors_key else None
+    if errors_key is None:
+        st.info("Pick a finished run under **Model errors from** (above) to plot each county's model error "
+                "against its distance from the training counties. Meanwhile the map shows the distance alone.",
+                icon=":material/info:")
+        _distance_map(rep, states, [])
+        return
     chosen = st.session_state.get("sh_clicked", [])
     event = st.plotly_chart(charts.distance_error_figure(rep.unit_distance, label, chosen),
                             width="stretch", on_select="rerun", selection_mode="points",
@@ -103,13 +138,18 @@ def _distance(rep, states: tuple[str, ...], errors_key) -> None:
         st.session_state["sh_clicked"] = clicked
         st.rerun()
     if not rep.error_correlation.empty:
-        st.dataframe(rep.error_correlation, hide_index=True)
+        st.caption("Does the error grow with the distance from training? Correlation of distance and error:")
+        st.dataframe(rep.error_correlation.round(3), hide_index=True)
+    st.caption("Click a point to outline its county on the map." if not chosen else
+               f"Outlined: county {', '.join(chosen)}.")
+    _distance_map(rep, states, chosen)
+
+
+def _distance_map(rep, states: tuple[str, ...], chosen: list[str]) -> None:
     dist = rep.unit_distance["distance"].astype(float)
     lo, hi = choropleth.colour_range(dist)
     fmap = choropleth.choropleth_map(states, dist, "distance from training", "–", lo, hi, "Purples",
                                      highlight=chosen)
-    st.caption("Click a point to outline its county on the map." if not chosen else
-               f"Outlined: county {', '.join(chosen)}.")
     st_folium(fmap, height=420, use_container_width=True, returned_objects=[], key="shift_map")
 
 
@@ -140,7 +180,7 @@ def main() -> None:
         _distributions(rep)
     elif view == "Shift matrix":
         st.plotly_chart(charts.shift_matrix_figure(rep.shift_matrix), width="stretch")
-        st.dataframe(rep.pairwise, hide_index=True, width="stretch")
+        st.dataframe(_pairwise_table(rep.pairwise), hide_index=True, width="stretch")
     elif view == "Response curves":
         _curves(rep, ds)
     elif view == "Error vs distance":

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
-from components import auth, page, runtime, selection, text, theme
+from components import auth, data_session, page, runtime, selection, text, theme
 from kgml_core import geo
+from kgml_core import labels as labels_module
 from kgml_core.experiments import EXPERIMENTS
 from kgml_core.jobs import TERMINAL, QueueFull, can_resume
 from kgml_core.runs import RunBusy
@@ -38,7 +39,7 @@ def _setting(kind: str, setting, defaults: dict, sel) -> tuple[bool, object]:
         labels = _experiment(kind).labels
         options = list(defaults[setting.key])
         return True, tuple(st.multiselect(label, options, default=options, key=key, help=hint,
-                                          format_func=lambda m: f"{m}: {labels.get(m, '')}"))
+                                          format_func=lambda m: f"{labels_module.model_name(m)}: {labels.get(m, '')}"))
     if setting.widget == "int":
         return True, int(st.number_input(label, int(setting.low), int(setting.high), int(defaults[setting.key]),
                                          key=key, help=hint))
@@ -72,15 +73,51 @@ def _form(kind: str) -> tuple[str, dict, str]:
                          placeholder="kind, preset and states when left empty",
                          help="A label for the run store; you can rename it later.")
     states = "-".join(overrides.get("states", ()))
-    return preset, overrides, name.strip() or f"{kind} {preset} {states}".strip()
+    real = "[real data] " if experiment.data_source == "real data" else ""
+    return preset, overrides, name.strip() or f"{real}{kind} {preset} {states}".strip()
+
+
+SOURCES = {"simulated world": "simulated world", "real data (what is loaded)": "real data"}
+
+
+def _real_inputs() -> tuple[dict, bool]:
+    """Config overrides pointing at the real data loaded on the Data page; whether there is enough to run."""
+    from kgml_core.experiments.real_yields.config import HRRR_IOWA, NASS_CORN
+    from kgml_core.experiments.real_yields.data import pick_inputs, write_inputs
+    from kgml_core import settings
+
+    picked = pick_inputs({n: item.ds for n, item in data_session.loaded().items()})
+    defaults = {"weather": settings.data_dir() / HRRR_IOWA, "yields": settings.data_dir() / NASS_CORN}
+    rows = []
+    for role in ("weather", "yields", "soils"):
+        if role in picked:
+            rows.append(text.fmt("- **{}**: {} (loaded on the Data page)", role, picked[role][0]))
+        elif role in defaults and defaults[role].exists():
+            rows.append(text.fmt("- **{}**: {} (the project's real-data folder; nothing loaded)", role,
+                                 defaults[role].name))
+        elif role == "soils":
+            rows.append("- **soils**: the simulator's soil fields (no soil data loaded)")
+        else:
+            rows.append(f"- **{role}**: missing: load it on the Data page")
+    st.markdown("Runs on **real data**:\n" + "\n".join(rows))
+    ready = all(r in picked or defaults[r].exists() for r in ("weather", "yields"))
+    overrides = write_inputs(picked, settings.home_dir() / "real_inputs") if ready and picked else {}
+    return overrides, ready
 
 
 def _submit_panel() -> None:
-    kind = st.radio("Experiment", list(EXPERIMENTS), format_func=lambda k: EXPERIMENTS[k].title, key="train_kind",
-                    help="What to train. Both report held-out metrics and save predictions.")
+    source = SOURCES[st.radio("Data", list(SOURCES), horizontal=True, key="train_source",
+                              help="Simulated world: the embedded simulator (every experiment). Real data: the "
+                                   "county weather and yields loaded on the Data page (or the project's Iowa files), "
+                                   "scored against real yields.")]
+    kinds = [k for k, e in EXPERIMENTS.items() if e.data_source == source]
+    kind = st.radio("Experiment", kinds, format_func=lambda k: EXPERIMENTS[k].title, key=f"train_kind_{source}",
+                    help="What to train. Each reports held-out metrics and saves predictions.")
+    extra, ready = _real_inputs() if source == "real data" else ({}, True)
     with st.form(f"train_form_{kind}", border=True):
         preset, overrides, name = _form(kind)
-        if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
+        overrides.update(extra)
+        if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=not ready):
             try:
                 job = runtime.job_queue().submit(kind, preset, overrides, name=name, owner=auth.owner_id())
                 st.session_state.setdefault("my_jobs", []).append(job.id)
@@ -91,39 +128,100 @@ def _submit_panel() -> None:
                 theme.show_error("Could not start the job", err)
 
 
-def _loss_figure(history: tuple[dict, ...]):
-    frame = pd.DataFrame(history)
-    value_cols = [c for c in frame.columns if c not in ("t", "stage", "epoch")]
-    long = frame.melt(id_vars=["t", "stage"], value_vars=value_cols, var_name="loss").dropna()
-    fig = px.line(long, x="t", y="value", color="loss", log_y=True, height=260,
-                  labels={"t": "time since start (s)", "value": "loss (standardised, log scale)"})
-    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h"))
+STEP_WORDS = {"step1": "step 1, pretraining on the process model's world",
+              "step2": "step 2, yield head on county yields", "step3": "step 3, fluxes on the towers",
+              "step4": "step 4, whole model on the towers", "step5": "step 5, Rh and NEE on the towers"}
+
+
+def stage_label(stage: str) -> str:
+    """"global/step3" -> "Global KGML-ag · step 3, fluxes on the towers"; TAM-RL stages likewise."""
+    parts = stage.split("/")
+    words = []
+    for part in parts:
+        if part in STEP_WORDS:
+            words.append(STEP_WORDS[part])
+        elif part.startswith("state_") and len(part) == 8:
+            words.append(f"{labels_module.state_name(part[6:])} model")
+        elif part.startswith("region_"):
+            words.append(f"region {part[7:].replace('*', 'N')} model")
+        elif part.startswith("fold"):
+            words.append(f"fold {part[4:]}")
+        elif part.startswith("seed"):
+            words.append(f"seed {part[4:]}")
+        elif part == "real":
+            words.append("real towers")
+        else:
+            words.append(labels_module.model_name(part))
+    return " · ".join(words)
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating the time left"
+    if seconds < 90:
+        return f"about {max(5, round(seconds / 5) * 5):.0f} s left"
+    return f"about {seconds / 60:.0f} min left"
+
+
+def _loss_figure(history: tuple[dict, ...], stage: str):
+    """The losses of one stage against time (log scale), one line per loss."""
+    frame = pd.DataFrame([h for h in history if h.get("stage") == stage])
+    fig = go.Figure()
+    for i, loss in enumerate(c for c in frame.columns if c not in ("t", "stage", "epoch")):
+        part = frame[["t", loss]].dropna()
+        if len(part):
+            fig.add_trace(go.Scatter(x=part["t"], y=part[loss], mode="lines", name=loss.replace("_", " "),
+                                     line=dict(color=labels_module.CATEGORICAL[i % len(labels_module.CATEGORICAL)])))
+    fig.update_layout(template="plotly_white", height=280, margin=dict(l=70, r=10, t=10, b=50),
+                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
+                      xaxis_title="time since the job started (s)",
+                      yaxis=dict(type="log", title="loss (log scale)", exponentformat="power", nticks=5))
     return fig
+
+
+def _progress(job) -> None:
+    """One overall bar (planned stages weighted by their work), the time left, and the stage list."""
+    event, timeline = job.last, job.timeline
+    if event is None or event.stage == "preparing" or not timeline.spans:
+        st.progress(0.0, text=f"Preparing the data (simulating the world) · {job.seconds:.0f} s")
+        return
+    overall = timeline.fraction()
+    now = __import__("time").time()
+    stages = timeline.stages()
+    position = next((i for i, r in enumerate(stages) if r["status"] == "running"), len(stages) - 1) + 1
+    bar = overall if overall is not None else event.fraction
+    st.progress(float(bar), text=f"{bar:.0%} overall · {_minutes(timeline.seconds_left(now))} · stage {position} "
+                                 f"of {len(stages)}: {stage_label(event.stage)}")
+    if event.losses:
+        st.caption(" · ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in event.losses.items()))
+    with st.expander(f"Stages ({sum(r['status'] == 'done' for r in stages)} of {len(stages)} done)"):
+        marks = {"done": "✓", "running": "▶", "waiting": "·"}
+        st.markdown("\n".join(f"- {marks[r['status']]} {stage_label(r['stage'])}"
+                               + (f" ({r['seconds']:.0f} s)" if r["status"] != "waiting" else "")
+                               for r in stages))
 
 
 def _job_card(job) -> None:
     q = runtime.job_queue()
     with st.container(border=True):
         head, button = st.columns([5, 1])
-        head.markdown(text.fmt("**{}** · {} · {} s", job.name, job.status, f"{job.seconds:.0f}"))
-        if job.status in ("queued", "running") and auth.may_manage(job.owner):
+        status = "cancelling (stops at its next step)" if job.cancelling else job.status
+        head.markdown(text.fmt("**{}** · {} · {} s", job.name, status, f"{job.seconds:.0f}"))
+        if job.status in ("queued", "running") and not job.cancelling and auth.may_manage(job.owner):
             button.button("Cancel", key=f"cancel_{job.id}", help="Stop this job at its next step (asks first).",
                           on_click=_ask, args=("confirm_cancel", job.id))
             if st.session_state.get("confirm_cancel") == job.id:
                 _confirm_cancel(job)
         if job.status == "queued":
-            st.caption(f"waiting: {q.position(job.id)} job(s) ahead")
+            ahead = q.position(job.id)
+            st.caption(f"waiting: {ahead} job{'s' if ahead != 1 else ''} ahead" if ahead else "starting")
         for note in job.notes:
             st.caption(text.fmt("{}", note), help="Trained before from the same settings, data, seed and code: "
                        "loaded from the stage store instead of trained again.")
-        event = job.last
-        if job.status == "running" and event is not None:
-            st.progress(event.fraction, text=f"{event.stage} · epoch {event.epoch}/{event.n_epochs}"
-                        + (f" · step {event.step}/{event.n_steps}" if event.n_steps else ""))
-            if event.losses:
-                st.caption(" · ".join(f"{k} {v:.4g}" for k, v in event.losses.items()))
+        if job.status == "running":
+            _progress(job)
         if job.status == "finished":
-            st.progress(1.0, text=f"finished: run {job.run_id}")
+            st.progress(1.0, text=f"finished: run {job.run_id} ({job.seconds:.0f} s)")
         if job.status == "failed":
             first = (job.error or "").strip().splitlines()
             st.error(text.fmt("failed: {}", text.redact_paths(first[0]) if first else "unknown error"))
@@ -131,7 +229,15 @@ def _job_card(job) -> None:
             _interrupted(job)
         history = job.history  # an immutable snapshot: training publishes a new one at every event
         if history and job.status == "running":
-            st.plotly_chart(_loss_figure(history), key=f"loss_{job.id}_{len(history)}")
+            stages = list(dict.fromkeys(h["stage"] for h in history))
+            key = f"loss_stage_{job.id}"
+            if st.session_state.get(key) not in stages or st.session_state.get(f"{key}_follow", True):
+                st.session_state[key] = stages[-1]
+            chosen = st.selectbox("Loss curves of stage", stages, key=key, format_func=stage_label,
+                                  on_change=lambda k=key: st.session_state.update({f"{k}_follow": False}),
+                                  help="One stage at a time (each stage has its own losses); follows the "
+                                       "running stage until you pick another.")
+            st.plotly_chart(_loss_figure(history, chosen), key=f"loss_{job.id}_{len(history)}")
 
 
 def _interrupted(job) -> None:
@@ -163,9 +269,11 @@ def _jobs_panel() -> None:
     for job in jobs[:8]:
         _job_card(job)
     ended = {j.id for j in jobs if j.status in TERMINAL}
-    if ended - st.session_state.get("seen_ended", set()):
-        st.session_state["seen_ended"] = ended
+    seen = st.session_state.get("seen_ended")
+    st.session_state["seen_ended"] = ended
+    if seen is not None and ended - seen:  # a job ended: the Runs table (outside this fragment) must show it
         runtime.runs_changed()
+        st.rerun(scope="app")
 
 
 def _ask(key: str, item_id: str) -> None:

@@ -190,3 +190,18 @@ def test_notes_are_kept_apart_from_progress_and_saved(tmp_path):
     record(ProgressEvent("reuse", 0, 0, 0, 0, {}, "pretraining reused from run r1", note=True))
     assert job.notes == ("pretraining reused from run r1",) and job.last.stage == "global/step1"
     assert jobs.Job.from_record(job.record()).notes == job.notes
+
+
+def test_a_queued_job_counts_the_running_one_ahead_of_it(tmp_path):
+    """While one job runs on the only worker, the next one waits for it: 1 job ahead, not 0."""
+    from kgml_core.jobs import Job, JobQueue
+    from kgml_core.runs import RunStore
+
+    q = JobQueue(RunStore(tmp_path / "runs"), max_workers=1, restore=False)
+    running = Job("job-a", "state_vs_global", "a", {}, "tiny", status="running", submitted=1.0)
+    waiting = Job("job-b", "state_vs_global", "b", {}, "tiny", status="queued", submitted=2.0)
+    q._jobs.update({"job-a": running, "job-b": waiting})
+    assert q.position("job-b") == 1
+    assert not running.cancelling
+    running.cancel_token.cancel()
+    assert running.cancelling  # shown as "cancelling" until the job stops

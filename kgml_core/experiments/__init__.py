@@ -9,11 +9,17 @@ page all read this registry; see ``template/`` for a new one.
 from __future__ import annotations
 
 from kgml_core.experiments.base import Experiment, Option, Setting
+from kgml_core.experiments.real_yields.experiment import RealYields
 from kgml_core.experiments.state_vs_global.experiment import StateVsGlobal
 from kgml_core.experiments.tamrl.experiment import Tamrl
 
 # kind -> experiment; adding an experiment is one line here
-EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in (StateVsGlobal(), Tamrl())}
+EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in (StateVsGlobal(), Tamrl(), RealYields())}
+
+
+def data_source(kind: str) -> str:
+    """What runs of ``kind`` ran on: "real data" or "simulated world" ("unknown" for an unregistered kind)."""
+    return EXPERIMENTS[kind].data_source if kind in EXPERIMENTS else "unknown"
 
 
 def get(kind: str) -> Experiment:
@@ -32,4 +38,4 @@ def by_cli_name(name: str) -> Experiment:
                      f"{sorted(e.cli_name for e in EXPERIMENTS.values())}")
 
 
-__all__ = ["EXPERIMENTS", "Experiment", "Option", "Setting", "by_cli_name", "get"]
+__all__ = ["EXPERIMENTS", "Experiment", "Option", "Setting", "by_cli_name", "data_source", "get"]

@@ -60,7 +60,7 @@ class Experiment:
     sentence for the Train page and ``--help``), ``results_class`` (its
     :class:`Results` reader),
     ``cli_name`` (``experiment NAME``), ``config_class``, ``resumable``,
-    ``labels`` (name -> help text of the models or parts it compares),
+    ``labels`` (name -> help text of the models or parts it compares), ``data_source``,
     ``settings`` (:class:`Setting`), ``options`` (:class:`Option`).
     """
 
@@ -73,6 +73,8 @@ class Experiment:
     config_class: ClassVar[type[ExperimentConfig]]
     resumable: ClassVar[bool] = False
     labels: ClassVar[dict[str, str]] = {}
+    # what the experiment runs on: "simulated world" or "real data" (pages and exports label runs with it)
+    data_source: ClassVar[str] = "simulated world"
     settings: ClassVar[tuple[Setting, ...]] = ()
     options: ClassVar[tuple[Option, ...]] = ()
 
@@ -90,6 +92,15 @@ class Experiment:
         """A short text table of ``metrics`` for the command line."""
         head = metrics.get("headline") or {}
         return f"{head.get('name', 'headline')}: {head.get('value')}"
+
+    def stage_plan(self, config: Any) -> list[tuple[str, float]]:
+        """The stages a run of ``config`` goes through, as (progress stage pattern, relative work).
+
+        Patterns are ``fnmatch`` patterns of the :class:`~kgml_core.progress.ProgressEvent` stage
+        names; the work (e.g. epochs) weights the overall progress bar and the time-left estimate
+        (:class:`~kgml_core.progress.Timeline`). Empty: stages are listed as they come.
+        """
+        return []
 
     def default_name(self, config: Any) -> str:
         """The run's display name when the user gives none."""

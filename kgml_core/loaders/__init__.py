@@ -145,7 +145,7 @@ def detect_kind(path: str | Path) -> str:
         raise LoaderError(path, f"cannot tell what kind of file this is from its header ({header[:80]!r})",
                           f"one of {list(LOADERS)}: FLUXNET (TIMESTAMP...), AmeriFlux BASE (TIMESTAMP_START...), "
                           "NASS (Program, Data Item, Value / fips, year, yield...), county weather (fips, date), "
-                          "site list (id, lat, lon), NetCDF")
+                          "site list (id, lat, lon), NetCDF, soil grids (GeoTIFF, ESRI ASCII)")
     return kind
 
 

@@ -5,6 +5,15 @@ states into the annual yield; an Ra GRU reads [shared states, drivers]; an Rh
 GRU reads [shared states, drivers, residue input]; an NEE GRU reads
 [Ra, Rh, drivers]. All values are standardised: the trainer converts to
 physical units for the mass-balance loss (:mod:`kgml_core.training.losses`).
+
+With ``n_params > 0`` the model is a parameter-conditioned emulator of the
+process model (SDSA-KGML's location-dependent parameters made literal): a
+vector of process-model parameters (in prior standard units) is appended to
+every day's inputs of every sub-network. Pretraining gives each sample its
+own parameters (a process-model ensemble); afterwards the model's own
+``theta`` (one parameter vector, group ``params``) stands in for them, and
+estimating ``theta`` from observations with the networks frozen is the
+calibration of a global (one ``theta``) or regional model (one per region).
 """
 from __future__ import annotations
 
@@ -27,6 +36,8 @@ class KGMLAgConfig:
     head_hidden : hidden size of the attention scorer and yield MLP.
     dropout : dropout between the shared GRU layers and before the heads.
     rh_layers : layers of the Rh GRU (2 in the public code, 1 here by default).
+    n_params : length of the process-model parameter vector appended to the
+        inputs (0: none, the original KGML-ag).
     """
 
     n_inputs: int = 19
@@ -36,6 +47,7 @@ class KGMLAgConfig:
     head_hidden: int = 32
     dropout: float = 0.2
     rh_layers: int = 1
+    n_params: int = 0
 
 
 class AttentionYieldHead(nn.Module):
@@ -71,7 +83,7 @@ class FluxGRU(nn.Module):
 
 
 class KGMLAg(nn.Module):
-    """KGML-ag. ``forward(x, residue)`` returns standardised yield, Ra, Rh, NEE.
+    """KGML-ag. ``forward(x, residue, params)`` returns standardised yield, Ra, Rh, NEE.
 
     Parameters of ``forward``
     -------------------------
@@ -79,6 +91,9 @@ class KGMLAg(nn.Module):
     residue : (batch, days) standardised residue input to the Rh network
         (zeros when None), or a callable ``residue(yield, ra)`` computing it from
         this pass's own standardised yield (batch,) and Ra (batch, days).
+    params : (batch, n_params) process-model parameters in prior standard
+        units; None uses the model's own estimate ``theta`` (ignored when
+        ``n_params`` is 0).
 
     Returns
     -------
@@ -88,26 +103,46 @@ class KGMLAg(nn.Module):
     config_class = KGMLAgConfig
     # groups of parameters that the 5-step protocol trains or freezes
     GROUPS = {"shared": ("shared",), "yield": ("yield_head",), "ra": ("ra_net",),
-              "rh": ("rh_net",), "nee": ("nee_net",)}
+              "rh": ("rh_net",), "nee": ("nee_net",), "params": ("theta",)}
 
     def __init__(self, config: KGMLAgConfig | None = None):
         super().__init__()
         self.config = config or KGMLAgConfig()
         c = self.config
-        self.shared = nn.GRU(c.n_inputs, c.hidden, num_layers=c.n_layers, batch_first=True,
+        n_in = c.n_inputs + c.n_params
+        # the parameter estimate of this model (prior standard units; 0 is the prior mean)
+        self.theta = nn.Parameter(torch.zeros(c.n_params)) if c.n_params else None
+        self.shared = nn.GRU(n_in, c.hidden, num_layers=c.n_layers, batch_first=True,
                              dropout=c.dropout if c.n_layers > 1 else 0.0)
         self.drop = nn.Dropout(c.dropout)
         self.yield_head = AttentionYieldHead(c.hidden, c.head_hidden)
-        self.ra_net = FluxGRU(c.hidden + c.n_inputs, c.flux_hidden)
-        self.rh_net = FluxGRU(c.hidden + c.n_inputs + 1, c.flux_hidden, c.rh_layers, c.dropout)
-        self.nee_net = FluxGRU(2 + c.n_inputs, c.flux_hidden)
+        self.ra_net = FluxGRU(c.hidden + n_in, c.flux_hidden)
+        self.rh_net = FluxGRU(c.hidden + n_in + 1, c.flux_hidden, c.rh_layers, c.dropout)
+        self.nee_net = FluxGRU(2 + n_in, c.flux_hidden)
 
-    def forward(self, x: torch.Tensor, residue=None, time_major: bool = False) -> dict[str, torch.Tensor]:
+    def with_parameters(self, x: torch.Tensor, params: torch.Tensor | None = None,
+                        time_major: bool = False) -> torch.Tensor:
+        """``x`` with the parameter vector appended to every day's inputs.
+
+        x : (batch, days, n_inputs), or (days, batch, n_inputs) when ``time_major``;
+        params : (batch, n_params) or None for ``theta``. Returns x unchanged when
+        ``n_params`` is 0.
+        """
+        if not self.config.n_params:
+            return x
+        batch = x.shape[1] if time_major else x.shape[0]
+        p = self.theta.expand(batch, -1) if params is None else params.to(x.dtype)
+        p = p.unsqueeze(0).expand(x.shape[0], -1, -1) if time_major else p.unsqueeze(1).expand(-1, x.shape[1], -1)
+        return torch.cat([x, p], dim=-1)
+
+    def forward(self, x: torch.Tensor, residue=None, params: torch.Tensor | None = None,
+                time_major: bool = False) -> dict[str, torch.Tensor]:
         """See the class docstring; ``time_major``: x (days, batch, n_inputs) and every daily tensor likewise.
 
         In eval mode a batch-first input runs time-major inside (the GRU
         kernels work time-major: no transposed copy per GRU; the same values).
         """
+        x = self.with_parameters(x, params, time_major)
         if time_major or self.training:
             return self._forward(x, residue, 0 if time_major else 1)
         out = self._forward(x.transpose(0, 1).contiguous(), _time_major(residue), 0)

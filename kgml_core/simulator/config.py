@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-WORLDS = ("observed", "process")
+WORLDS = ("observed", "process", "ensemble", "state_mean", "domain_mean")
 
 
 @dataclass(frozen=True)
@@ -17,8 +17,13 @@ class WorldConfig:
     states : postal codes (anything :func:`kgml_core.geo.resolve_states` accepts).
     years : first and last year, inclusive.
     seed : seed of weather and of the smooth parameter fields.
-    world : "observed" (true location-dependent parameters, noise-free truth) or
-        "process" (default parameters everywhere: the process-model world).
+    world : "observed" (true location-dependent parameters, noise-free truth),
+        "process" (default parameters everywhere: the process-model world),
+        "ensemble" (parameters drawn per county from their prior: the process-model
+        ensemble an emulator is pretrained on), "state_mean" (every county runs
+        with its state's mean true parameters: the oracle of state-specific
+        parameters) or "domain_mean" (one parameter set, the mean of the true
+        parameters over all counties: the oracle of one global parameter set).
     heterogeneity : scale of the spatial parameter variation (0 one parameter set
         everywhere, 1 default, more allowed).
     counties : optional subset of 5-digit FIPS codes.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from kgml_core.simulator.fields import smooth_field
+from kgml_core.simulator.fields import rng, smooth_field
 
 
 @dataclass(frozen=True)
@@ -109,4 +109,55 @@ def spatial_parameters(lat, lon, states, seed: int, heterogeneity: float) -> dic
         delta = heterogeneity * (spec.state_amp * z_state + spec.smooth_amp * field)
         value = spec.default * (1 + delta) if spec.relative else spec.default + delta
         out[name] = np.clip(value, spec.lower, spec.upper).astype(np.float32)
+    return out
+
+
+PRIOR_TRUNCATION = 2.5  # prior draws beyond this many standard deviations are redrawn
+
+
+def prior_sd(name: str) -> float:
+    """Standard deviation of the prior of a spatial parameter, in its units.
+
+    The prior is the spread the spatial model allows at heterogeneity 1 (state
+    offset and smooth field together), so an emulator trained on prior draws
+    covers the observed world's parameters.
+    """
+    spec = PARAMS[name]
+    amp = float(np.hypot(spec.state_amp, spec.smooth_amp))
+    return amp * spec.default if spec.relative else amp
+
+
+def prior_parameters(units, seed: int) -> dict[str, np.ndarray]:
+    """Parameters drawn independently per unit from the prior, float32 arrays (n,).
+
+    units : unit identifiers (FIPS); a unit's draw depends only on its id and
+    ``seed``, not on which other units are simulated. Spatial parameters are
+    normal around the default with :func:`prior_sd`, truncated at
+    :data:`PRIOR_TRUNCATION` standard deviations and at the parameter bounds;
+    the others keep their defaults.
+    """
+    units = [str(u) for u in units]
+    out = default_parameters(len(units))
+    for name in SPATIAL:
+        spec = PARAMS[name]
+        z = np.array([_truncated_normal(rng(seed, f"prior/{name}/{u}")) for u in units])
+        out[name] = np.clip(spec.default + prior_sd(name) * z, spec.lower, spec.upper).astype(np.float32)
+    return out
+
+
+def _truncated_normal(g: np.random.Generator) -> float:
+    while True:
+        z = g.standard_normal()
+        if abs(z) <= PRIOR_TRUNCATION:
+            return float(z)
+
+
+def group_mean_parameters(params: dict[str, np.ndarray], groups) -> dict[str, np.ndarray]:
+    """Each unit's parameters replaced by the mean over its group (e.g. its state), arrays (n,)."""
+    groups = np.asarray(groups).astype(str)
+    out = {}
+    for name, values in params.items():
+        v = np.asarray(values, np.float64)
+        means = {g: v[groups == g].mean() for g in np.unique(groups)}
+        out[name] = np.array([means[g] for g in groups], np.float32)
     return out

@@ -12,7 +12,8 @@ from kgml_core import geo, schema, settings
 from kgml_core.atomic import write_atomic
 from kgml_core.simulator import engine
 from kgml_core.simulator.config import WorldConfig
-from kgml_core.simulator.parameters import PARAMS, default_parameters, spatial_parameters
+from kgml_core.simulator.parameters import PARAMS, default_parameters, group_mean_parameters, \
+    prior_parameters, spatial_parameters
 from kgml_core.simulator.soils import soil_properties
 from kgml_core.simulator.weather import generate_weather
 
@@ -41,11 +42,18 @@ def rotation(fips: np.ndarray, years: np.ndarray) -> np.ndarray:
 
 
 def true_parameters(cfg: WorldConfig, table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Parameters of the counties: location-dependent (observed world) or defaults (process world)."""
+    """Parameters of the counties for ``cfg.world`` (see :class:`WorldConfig`), arrays (n,)."""
     if cfg.world == "process":
         return default_parameters(len(table))
-    return spatial_parameters(table["lat"].values, table["lon"].values, table["state"].values,
+    if cfg.world == "ensemble":
+        return prior_parameters(table.index.values, cfg.seed)
+    true = spatial_parameters(table["lat"].values, table["lon"].values, table["state"].values,
                               cfg.seed, float(cfg.heterogeneity))
+    if cfg.world == "state_mean":
+        return group_mean_parameters(true, table["state"].values)
+    if cfg.world == "domain_mean":
+        return group_mean_parameters(true, np.zeros(len(table), int))
+    return true
 
 
 def run_points(lat, lon, soils, params, crop_years, years: tuple[int, int], seed: int,

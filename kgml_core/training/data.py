@@ -4,24 +4,40 @@ A sample is one unit (county or flux site) in one calendar year: 365 daily
 input vectors (the first 365 days of the year), the daily targets and the
 annual yield. The inputs follow KGML-ag (SCIENCE.md): radiation, maximum air
 temperature, temperature range, maximum humidity, humidity range, wind,
-precipitation, crop type, GPP, year and nine soil properties. Location
-(lat, lon, state) is deliberately not an input: a global model cannot know
-where it is. Soil water (SWC) is a state variable of the process model, not a
-driver, and is not an input either.
+precipitation, crop type, GPP and nine soil properties, with two changes:
+
+* no ``YEAR``: the simulated world has no technology trend, so a year input
+  could only be extrapolated in held-out years (they enter the network
+  several standard deviations outside the training range);
+* ``PREV_GPP``, the previous year's GPP sum, gives the network a memory of
+  last year's crop, whose residue still decomposes in winter and spring.
+
+Location (lat, lon, state) is deliberately not an input: a global model
+cannot know where it is. Soil water (SWC) is a state variable of the process
+model, not a driver, and is not an input either. The process model's spatial
+parameters (``PARAM_*`` of a simulated ensemble) travel with the samples
+(``Samples.params``): the emulator is pretrained with them as inputs, and
+estimates them from observations afterwards.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 import xarray as xr
+from scipy.ndimage import uniform_filter1d
+
+from kgml_core.simulator.parameters import PARAMS, SPATIAL, prior_sd
 
 DAYS = 365
-DAILY_INPUTS = ("SW_IN", "TA_MAX", "TA_RANGE", "RH_MAX", "RH_RANGE", "WS", "P", "CROP", "GPP", "YEAR")
+DAILY_INPUTS = ("SW_IN", "TA_MAX", "TA_RANGE", "RH_MAX", "RH_RANGE", "WS", "P", "CROP", "GPP", "PREV_GPP")
 SOIL_INPUTS = ("BD", "SAND", "SILT", "FC", "WP", "KSAT", "SOC", "PH", "CEC")
 INPUTS = DAILY_INPUTS + SOIL_INPUTS
 DAILY_TARGETS = ("RA", "RH", "NEE", "RECO")
 NEEDED = ("SW_IN", "TA_MAX", "TA_MIN", "RH_MAX", "RH_MIN", "WS", "P", "GPP")
+# the process model's spatial parameters, in the order of the emulator's parameter input
+PARAM_NAMES = SPATIAL
 
 
 @dataclass
@@ -33,7 +49,9 @@ class Samples:
     yield_ : (n,) g C m-2 (NaN where unknown); residue : (n, 365) g C m-2 d-1
     (NaN when the dataset has none); season : (n, 365) bool growing season;
     weight : (n, 365) quality weights in [0, 1]; unit, state, county : (n,) str;
-    year : (n,) int; crop : (n,) int.
+    year : (n,) int; crop : (n,) int; params : (n, len(PARAM_NAMES)) the
+    process model's parameters of the unit (physical units; NaN when the
+    dataset has none).
     """
 
     x: np.ndarray
@@ -48,6 +66,7 @@ class Samples:
     county: np.ndarray
     year: np.ndarray
     crop: np.ndarray
+    params: np.ndarray
     attrs: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -133,6 +152,71 @@ def _annual(ds: xr.Dataset, name: str, slices, n_units: int) -> np.ndarray:
     return np.concatenate(cols)
 
 
+def harvest_day(gpp: np.ndarray) -> np.ndarray:
+    """Day index of harvest, from the end of GPP, (n,) int (364 when GPP never rises).
+
+    The last day on which the 7-day running mean of GPP exceeds the off-season
+    level (days 1-90: mean plus 4 standard deviations, so that the noise of
+    tower GPP does not count) plus 2 % of the year's peak. On the simulator's
+    county GPP it is the harvest day (median error 1 day); on noisy flux-tower
+    GPP within -3 to +1 days for half of the site-years. Real data would take
+    it from crop-progress statistics.
+
+    gpp : (n, 365) g C m-2 d-1, gaps filled.
+    """
+    smooth = uniform_filter1d(np.nan_to_num(np.asarray(gpp, np.float64)), 7, axis=1, mode="nearest")
+    off = smooth[:, :90]
+    threshold = off.mean(1) + 4 * off.std(1) + 0.02 * smooth.max(1)
+    above = smooth > threshold[:, None]
+    last = smooth.shape[1] - 1 - above[:, ::-1].argmax(1)
+    return np.where(above.any(1), last, smooth.shape[1] - 1).astype(int)
+
+
+def harvest_profile(gpp: np.ndarray) -> np.ndarray:
+    """Timing of each sample's residue input: 1 from its own harvest day on, 0 before, (n, 365) float32.
+
+    The residue input to the Rh network is the residue amount times this step,
+    so the network sees how much entered the soil and since when.
+    """
+    days = np.arange(np.asarray(gpp).shape[1])
+    return (days[None, :] >= harvest_day(gpp)[:, None]).astype(np.float32)
+
+
+def previous_year_gpp(ds: xr.Dataset, years) -> np.ndarray:
+    """Each unit-year's previous-year GPP sum (g C m-2), (len(years) * n_units,), year-major.
+
+    The memory input. A year whose predecessor is not in ``ds`` takes the
+    unit's mean over the years of the other crop (the rotation alternates), or
+    over all its years when it has no such year.
+    """
+    gpp = ds["GPP"].transpose("unit", "time")
+    time_years = ds["time"].dt.year.values
+    have = sorted(set(time_years.tolist()))
+    annual = np.stack([np.nanmean(gpp.values[:, time_years == y], axis=1) * DAYS for y in have], axis=1)
+    crop = _annual(ds, "CROP", [(y, None) for y in have], ds.sizes["unit"]).reshape(len(have), -1).T
+    out = []
+    for year in years:
+        j = have.index(int(year))
+        if j > 0 and have[j - 1] == int(year) - 1:
+            out.append(annual[:, j - 1])
+            continue
+        other = crop != crop[:, [j]]
+        other[:, j] = False
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # units without another-crop year
+            fallback = np.nanmean(np.where(other, annual, np.nan), axis=1)
+            out.append(np.where(np.isfinite(fallback), fallback, np.nanmean(annual, axis=1)))
+    return np.nan_to_num(np.concatenate(out), nan=float(np.nanmean(annual)) if np.isfinite(annual).any()
+                         else 0.0)
+
+
+def sample_params(ds: xr.Dataset, n_years: int) -> np.ndarray:
+    """The units' ``PARAM_*`` values tiled over years, (n_years * n_units, len(PARAM_NAMES)); NaN if absent."""
+    cols = [np.tile(ds[f"PARAM_{k}"].values.astype(np.float64), n_years) if f"PARAM_{k}" in ds
+            else np.full(n_years * ds.sizes["unit"], np.nan) for k in PARAM_NAMES]
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
 def _static(ds: xr.Dataset, name: str, n_years: int) -> np.ndarray:
     if name not in ds:
         raise ValueError(f"dataset has no soil variable '{name}' (needed as a KGML-ag input)")
@@ -174,7 +258,7 @@ def make_samples(ds: xr.Dataset, years=None) -> Samples:
         "RH_RANGE": _daily(ds, "RH_MAX", slices) - _daily(ds, "RH_MIN", slices),
         "WS": _daily(ds, "WS", slices), "P": _daily(ds, "P", slices),
         "CROP": np.repeat(np.nan_to_num(crop, nan=-1.0)[:, None], DAYS, 1), "GPP": gpp,
-        "YEAR": np.repeat(year[:, None].astype(np.float64), DAYS, 1),
+        "PREV_GPP": np.repeat(previous_year_gpp(ds, [y for y, _ in slices])[:, None], DAYS, 1),
     }
     for name in SOIL_INPUTS:
         cols[name] = np.repeat(_static(ds, name, n_years)[:, None], DAYS, 1)
@@ -194,7 +278,7 @@ def make_samples(ds: xr.Dataset, years=None) -> Samples:
         state=np.tile(ds["state"].values.astype(str), n_years),
         county=np.tile(np.asarray(county).astype(str), n_years),
         year=year.astype(int), crop=np.nan_to_num(crop, nan=-1).astype(int),
-        attrs={"years": [y for y, _ in slices]})
+        params=sample_params(ds, n_years), attrs={"years": [y for y, _ in slices]})
 
 
 def residue_profile(samples: Samples) -> np.ndarray:
@@ -216,20 +300,28 @@ def residue_profile(samples: Samples) -> np.ndarray:
     return prof / prof.sum()
 
 
-def residue_input(gpp, ra, yield_, profile, day_axis: int = 1):
-    """KGML-ag's residue rule, the one copy: ``max(0, sum GPP - sum Ra - yield) * profile`` (g C m-2 d-1).
+def residue_input(gpp, ra, yield_, profile=None, day_axis: int = 1):
+    """KGML-ag's residue rule, the one copy: ``max(0, sum GPP - sum Ra - yield) * profile`` (g C m-2).
 
     Works on NumPy arrays (float32 result; NaN yield counts as 0) and on torch
     tensors (differentiable; ``profile`` a tensor on their device).
     gpp, ra : (n, 365) g C m-2 d-1, or (365, n) with ``day_axis=0``;
-    yield_ : (n,) g C m-2; profile : (365,) summing to 1. Returns gpp's shape.
+    yield_ : (n,) g C m-2; profile : the timing, (365,) or gpp's shape;
+    default (NumPy only) :func:`harvest_profile` of ``gpp``: the residue amount
+    from each unit-year's own harvest day on. Returns gpp's shape.
     """
     unit_axis = 1 - day_axis
     if isinstance(gpp, np.ndarray):
+        if profile is None:
+            profile = harvest_profile(gpp if day_axis == 1 else gpp.T)
+            profile = profile if day_axis == 1 else profile.T
+        profile = np.asarray(profile)
         total = np.maximum(0.0, gpp.sum(day_axis) - ra.sum(day_axis) - np.nan_to_num(yield_, nan=0.0))
-        return (np.expand_dims(total, day_axis) * np.expand_dims(profile, unit_axis)).astype(np.float32)
+        timing = profile if profile.ndim == 2 else np.expand_dims(profile, unit_axis)
+        return (np.expand_dims(total, day_axis) * timing).astype(np.float32)
     total = (gpp.sum(day_axis) - ra.sum(day_axis) - yield_).clamp(min=0.0)
-    return total.unsqueeze(day_axis) * profile.unsqueeze(unit_axis)
+    timing = profile if profile.ndim == 2 else profile.unsqueeze(unit_axis)
+    return total.unsqueeze(day_axis) * timing
 
 
 @dataclass
@@ -241,6 +333,8 @@ class Normalizer:
     y_mean: dict[str, float]
     y_std: dict[str, float]
     profile: np.ndarray
+    p_mean: np.ndarray = field(default_factory=lambda: prior_mean())
+    p_std: np.ndarray = field(default_factory=lambda: prior_std())
 
     @classmethod
     def fit(cls, samples: Samples) -> "Normalizer":
@@ -251,7 +345,7 @@ class Normalizer:
         y_mean, y_std = {}, {}
         targets = dict(samples.daily, YIELD=samples.yield_, GPP=samples.gpp,
                        RESIDUE=residue_input(samples.gpp, np.nan_to_num(samples.daily["RA"]),
-                                             samples.yield_, residue_profile(samples)))
+                                             samples.yield_))
         for name, values in targets.items():
             v = values[np.isfinite(values)]
             y_mean[name] = float(v.mean()) if v.size else 0.0
@@ -263,15 +357,39 @@ class Normalizer:
         """Standardised inputs, same shape as ``x``."""
         return ((x - self.x_mean) / self.x_std).astype(np.float32)
 
+    def scale_params(self, params: np.ndarray) -> np.ndarray:
+        """Process-model parameters (n, len(PARAM_NAMES)) in prior standard units (NaN -> 0, the prior mean)."""
+        return np.nan_to_num((params - self.p_mean) / self.p_std, nan=0.0).astype(np.float32)
+
+    def unscale_params(self, z: np.ndarray) -> dict[str, float]:
+        """Parameters in physical units from prior standard units, ``{name: value}``."""
+        values = np.asarray(z, np.float64) * self.p_std + self.p_mean
+        return {k: float(v) for k, v in zip(PARAM_NAMES, values)}
+
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return {"x_mean": self.x_mean.tolist(), "x_std": self.x_std.tolist(), "y_mean": self.y_mean,
-                "y_std": self.y_std, "profile": self.profile.tolist(), "inputs": list(INPUTS)}
+                "y_std": self.y_std, "profile": self.profile.tolist(), "inputs": list(INPUTS),
+                "p_mean": self.p_mean.tolist(), "p_std": self.p_std.tolist(), "params": list(PARAM_NAMES)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Normalizer":
         """Inverse of :meth:`to_dict`."""
         if list(d.get("inputs", INPUTS)) != list(INPUTS):
             raise ValueError(f"normalizer was saved for inputs {d.get('inputs')}, expected {list(INPUTS)}")
+        if list(d.get("params", PARAM_NAMES)) != list(PARAM_NAMES):
+            raise ValueError(f"normalizer was saved for parameters {d.get('params')}, expected {list(PARAM_NAMES)}")
         return cls(np.asarray(d["x_mean"], np.float32), np.asarray(d["x_std"], np.float32),
-                   dict(d["y_mean"]), dict(d["y_std"]), np.asarray(d["profile"], np.float32))
+                   dict(d["y_mean"]), dict(d["y_std"]), np.asarray(d["profile"], np.float32),
+                   np.asarray(d.get("p_mean", prior_mean()), np.float32),
+                   np.asarray(d.get("p_std", prior_std()), np.float32))
+
+
+def prior_mean() -> np.ndarray:
+    """Defaults of :data:`PARAM_NAMES` (the prior means), float32."""
+    return np.array([PARAMS[k].default for k in PARAM_NAMES], np.float32)
+
+
+def prior_std() -> np.ndarray:
+    """Prior standard deviations of :data:`PARAM_NAMES`, float32."""
+    return np.array([prior_sd(k) for k in PARAM_NAMES], np.float32)

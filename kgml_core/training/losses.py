@@ -56,8 +56,13 @@ def mass_balance_penalty(gpp: torch.Tensor, ra: torch.Tensor, rh: torch.Tensor,
 
 def reco_partition_loss(ra: torch.Tensor, rh: torch.Tensor, reco_obs: torch.Tensor,
                         season: torch.Tensor, scale: float = 1.0,
-                        weight: torch.Tensor | None = None, season_weight: float = 1.0) -> torch.Tensor:
-    """Observed Reco supervises Rh outside the growing season and Ra + Rh inside it.
+                        weight: torch.Tensor | None = None, season_weight: float = 1.0,
+                        split: bool = True) -> torch.Tensor:
+    """Observed Reco supervises Ra + Rh (with ``split``, KGML-ag's rule: Rh alone outside the season).
+
+    A tower measures Reco = Ra + Rh on every day; KGML-ag's rule pushes the
+    whole out-of-season Reco into Rh, which is right only when the crop no
+    longer respires (``split=False`` supervises Ra + Rh every day).
 
     Parameters
     ----------
@@ -68,7 +73,7 @@ def reco_partition_loss(ra: torch.Tensor, rh: torch.Tensor, reco_obs: torch.Tens
     season_weight : relative weight of growing-season days, where the error of
         the model's Ra passes into Rh (1 counts every day alike).
     """
-    pred = torch.where(season, ra + rh, rh)
+    pred = torch.where(season, ra + rh, rh) if split else ra + rh
     days = torch.where(season, torch.full_like(pred, season_weight), torch.ones_like(pred))
     return masked_mse(pred, reco_obs, scale, days if weight is None else days * weight)
 

@@ -14,6 +14,13 @@ Each step freezes what it does not train. A region's model (SDSA-KGML) starts
 from the global model and repeats steps 3 and 5 on the region's own county
 yields and flux sites (step 5 training ``region_groups``), with an L2-SP
 pull toward the global weights.
+
+With a parameter-conditioned emulator (``KGMLAg`` with ``n_params``) and
+``"params"`` among the trained groups, step 5 is a calibration: the
+parameter vector ``theta`` is estimated from the county yields and the flux
+sites together (the yields inform light-use efficiency and drainage, the
+towers the respiration parameters), the networks frozen; the global model
+estimates one ``theta`` for the domain, a region's model one for the region.
 """
 from __future__ import annotations
 
@@ -50,9 +57,14 @@ class ProtocolConfig:
     # what a region's step 5 trains (the experiment's presets keep Ra: the
     # simulator's regional parameters act on Rh and, through it, NEE)
     region_groups: tuple[str, ...] = ("ra", "rh", "nee")
+    # what the global step 5 trains (("params",): estimate one parameter vector, networks frozen)
+    step5_groups: tuple[str, ...] = STEPS["step5"][0]
+    # a parameter estimate also fits the county yields (they inform light-use efficiency and drainage)
+    estimate_with_yields: bool = True
 
     def __post_init__(self) -> None:
         self.region_groups = tuple(self.region_groups)
+        self.step5_groups = tuple(self.step5_groups)
         for name in ("step1", "step2", "step3", "step4", "step5", "region3", "region5"):
             value = getattr(self, name)
             if isinstance(value, dict):
@@ -78,16 +90,30 @@ def finetune(trainer: KGMLTrainer, process: Samples, yields: Samples, sites: Sam
     """Steps 3, 4 and 5: county yields, process-world fluxes with the yield part frozen, flux sites."""
     return [run_step(trainer, "step3", yields, cfg.step3, prefix),
             run_step(trainer, "step4", process, cfg.step4, prefix),
-            run_step(trainer, "step5", sites, cfg.step5, prefix)]
+            observation_step(trainer, yields if cfg.estimate_with_yields else None, sites, cfg.step5_groups,
+                             cfg.step5, f"{prefix}/step5")]
+
+
+def observation_step(trainer: KGMLTrainer, yields: Samples | None, sites: Samples, groups, cfg: StepConfig,
+                     name: str, anchor: dict[str, torch.Tensor] | None = None) -> StepLog:
+    """Step 5: the flux sites train ``groups``; a parameter estimate (``"params"``) also uses the yields (if given)."""
+    sources = [Source(sites, STEPS["step5"][1])]
+    if "params" in groups and yields is not None:
+        sources.append(Source(yields, "county_yield"))
+    return trainer.train_step(name, sources, groups, cfg, anchor)
 
 
 def finetune_region(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: ProtocolConfig,
                     anchor: dict[str, torch.Tensor], prefix: str) -> list[StepLog]:
-    """SDSA-KGML: steps 3 and 5 on one region's data, pulled toward ``anchor`` (the global weights)."""
-    _, kind = STEPS["step5"]
-    return [run_step(trainer, "step3", yields, cfg.region3, prefix, anchor),
-            trainer.train_step(f"{prefix}/step5", [Source(sites, kind)], cfg.region_groups, cfg.region5,
-                               anchor)]
+    """SDSA-KGML: steps 3 and 5 on one region's data, pulled toward ``anchor`` (the global weights).
+
+    When the region estimates parameters only (``region_groups == ("params",)``)
+    the yield head is not refitted: the region's yields inform its parameters.
+    """
+    logs = [] if tuple(cfg.region_groups) == ("params",) else \
+        [run_step(trainer, "step3", yields, cfg.region3, prefix, anchor)]
+    return logs + [observation_step(trainer, yields if cfg.estimate_with_yields else None, sites,
+                                    cfg.region_groups, cfg.region5, f"{prefix}/step5", anchor)]
 
 
 def region_groups(yield_groups: np.ndarray, site_groups: np.ndarray) -> list:

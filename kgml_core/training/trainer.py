@@ -15,7 +15,7 @@ import torch
 
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.training import losses as L
-from kgml_core.training.data import Normalizer, Samples, residue_input
+from kgml_core.training.data import Normalizer, Samples, harvest_profile, residue_input
 
 LOSS_KINDS = ("process_yield_ra", "process_fluxes", "county_yield", "site_fluxes")
 
@@ -30,10 +30,14 @@ def default_device(name: str = "auto") -> torch.device:
 def residue_fn(norm: Normalizer, gpp: torch.Tensor, day_axis: int = 1):
     """Callable ``(yield, ra) -> residue`` (all standardised) applying :func:`residue_input`.
 
+    The residue enters on each unit-year's own harvest day (:func:`harvest_profile` of ``gpp``).
+
     ``gpp`` is (B, 365) g C m-2 d-1, or (365, B) with ``day_axis=0`` (then ``ra`` is too).
     """
     m, s = norm.y_mean, norm.y_std
-    profile = torch.from_numpy(norm.profile).to(gpp.device)
+    g = gpp.detach().cpu().numpy()
+    timing = harvest_profile(g if day_axis == 1 else g.T)       # each unit-year's own harvest day
+    profile = torch.from_numpy(np.ascontiguousarray(timing if day_axis == 1 else timing.T)).to(gpp.device)
 
     def residue(yield_std: torch.Tensor, ra_std: torch.Tensor) -> torch.Tensor:
         ra = ra_std * s["RA"] + m["RA"]
@@ -53,7 +57,11 @@ class StepConfig:
     grad_clip (max gradient norm); cosine (anneal the learning rate from ``lr``
     to ``lr / 20`` over the step's epochs: the few, large full-sequence batches
     of KGML-ag need a large rate at first and a small one to settle);
-    season_weight (weight of growing-season days in the flux sites' Reco term).
+    season_weight (weight of growing-season days in the flux sites' Reco term);
+    reco_split (the old KGML-ag rule: observed Reco supervises Rh alone outside
+    the growing season; default False: Ra + Rh on every day);
+    param_prior (weight of the prior ``0.5 |theta|^2`` on an estimated
+    parameter vector, in prior standard units).
     """
 
     epochs: int = 5
@@ -67,6 +75,8 @@ class StepConfig:
     grad_clip: float = 1.0
     cosine: bool = False
     season_weight: float = 1.0
+    reco_split: bool = False
+    param_prior: float = 0.0
 
 
 @dataclass
@@ -123,21 +133,33 @@ class KGMLTrainer:
     def _x(self, samples: Samples) -> torch.Tensor:
         return torch.from_numpy(self.norm.scale_x(samples.x))
 
+    def _n_params(self) -> int:
+        return int(getattr(getattr(self.model, "config", None), "n_params", 0) or 0)
+
+    def _forward(self, x: torch.Tensor, residue, params: torch.Tensor | None = None):
+        """The model's forward; ``params`` (batch, n_params) only reach a parameter-conditioned model."""
+        if self._n_params():
+            return self.model(x, residue, params)
+        return self.model(x, residue)
+
     def _residue_scaled(self, residue: np.ndarray) -> torch.Tensor:
         m, s = self.norm.y_mean["RESIDUE"], self.norm.y_std["RESIDUE"]
         return torch.from_numpy(((residue - m) / s).astype(np.float32))
 
     # -- prediction ----------------------------------------------------------
     @torch.no_grad()
-    def predict(self, samples: Samples, batch_size: int = 256, residue: np.ndarray | None = None
-                ) -> dict[str, np.ndarray]:
+    def predict(self, samples: Samples, batch_size: int = 256, residue: np.ndarray | None = None,
+                sample_params: bool = False) -> dict[str, np.ndarray]:
         """Physical predictions: RA, RH, NEE, RECO (n, 365) g C m-2 d-1 and YIELD (n,) g C m-2.
 
         The Rh network's residue input is computed from the model's own yield
-        and Ra (``residue=None``) or taken as given (n, 365).
+        and Ra (``residue=None``) or taken as given (n, 365). A
+        parameter-conditioned model uses its own estimate ``theta``, or with
+        ``sample_params`` each sample's ``params`` (e.g. the simulator's truth).
         """
         self.model.eval()
         x_all = self._x(samples)
+        p_all = torch.from_numpy(self.norm.scale_params(samples.params)) if sample_params else None
         parts = []
         for start in range(0, len(samples), batch_size):
             x = x_all[start:start + batch_size].to(self.device)
@@ -146,7 +168,8 @@ class KGMLTrainer:
                 res = residue_fn(self.norm, gpp)
             else:
                 res = self._residue_scaled(residue[start:start + batch_size]).to(self.device)
-            out = self._phys(self.model(x, res))
+            params = None if p_all is None else p_all[start:start + batch_size].to(self.device)
+            out = self._phys(self._forward(x, res, params))
             parts.append({k: v.cpu().numpy() for k, v in out.items()})
         pred = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         pred["RECO"] = pred["RA"] + pred["RH"]
@@ -155,16 +178,17 @@ class KGMLTrainer:
     def _training_residue(self, source: Source) -> np.ndarray:
         s = source.samples
         if source.kind.startswith("process"):
-            return residue_input(s.gpp, np.nan_to_num(s.daily["RA"]), s.yield_, self.norm.profile)
+            return residue_input(s.gpp, np.nan_to_num(s.daily["RA"]), s.yield_)
         if source.kind == "site_fluxes":
             pred = self.predict(s)
-            return residue_input(s.gpp, pred["RA"], pred["YIELD"], self.norm.profile)
+            return residue_input(s.gpp, pred["RA"], pred["YIELD"])
         return np.zeros_like(s.gpp)
 
     # -- losses -------------------------------------------------------------
     def _loss(self, kind: str, batch: dict[str, torch.Tensor], cfg: StepConfig,
               sp_fraction: float) -> dict[str, torch.Tensor]:
-        out = self.model(batch["x"], batch["residue"])
+        params = batch["params"] if kind.startswith("process") else None
+        out = self._forward(batch["x"], batch["residue"], params)
         p = self._phys(out)
         s = self.norm.y_std
         terms: dict[str, torch.Tensor] = {}
@@ -180,7 +204,8 @@ class KGMLTrainer:
                 terms[name.lower()] = L.masked_mse(p[name], batch[name], s[name])
         elif kind == "site_fluxes":
             terms["reco"] = L.reco_partition_loss(p["RA"], p["RH"], batch["RECO"], batch["season"],
-                                                  s["RECO"], batch["weight"], cfg.season_weight)
+                                                  s["RECO"], batch["weight"], cfg.season_weight,
+                                                  split=cfg.reco_split)
             terms["nee"] = L.masked_mse(p["NEE"], batch["NEE"], s["NEE"], batch["weight"])
         if kind in ("process_fluxes", "site_fluxes") and cfg.balance > 0:
             terms["balance"] = cfg.balance * L.mass_balance_penalty(
@@ -192,6 +217,7 @@ class KGMLTrainer:
         return {"x": self._x(s), "residue": self._residue_scaled(self._training_residue(source)),
                 "YIELD": torch.from_numpy(s.yield_), "GPP": torch.from_numpy(s.gpp),
                 "season": torch.from_numpy(s.season), "weight": torch.from_numpy(s.weight),
+                "params": torch.from_numpy(self.norm.scale_params(s.params)),
                 **{k: torch.from_numpy(v) for k, v in s.daily.items()}}
 
     # -- freezing -----------------------------------------------------------
@@ -202,10 +228,10 @@ class KGMLTrainer:
         unknown = [g for g in groups if g not in table]
         if unknown:
             raise ValueError(f"unknown parameter groups {unknown}; the model has {sorted(table)}")
-        prefixes = tuple(f"{m}." for g in groups for m in table[g])
+        modules = {m for g in groups for m in table[g]}
         trainable = []
         for name, param in self.model.named_parameters():
-            param.requires_grad_(name.startswith(prefixes))
+            param.requires_grad_(name.split(".")[0] in modules)
             if param.requires_grad:
                 trainable.append(param)
         return trainable
@@ -244,6 +270,8 @@ class KGMLTrainer:
                         terms[key] = terms.get(key, 0.0) + src.weight * value
                 if anchor is not None and cfg.l2sp > 0:
                     terms["l2sp"] = cfg.l2sp * L.l2_sp(self.model, anchor)
+                if cfg.param_prior > 0 and self._n_params() and self.model.theta.requires_grad:
+                    terms["prior"] = cfg.param_prior * 0.5 * (self.model.theta ** 2).sum()
                 total = sum(terms.values())
                 total.backward()
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)

@@ -15,3 +15,8 @@ def test_shift_page_views():
     for view in ("Shift matrix", "Response curves", "Error vs distance", "PCA view", "Distributions"):
         at.segmented_control(key="sh_view").set_value(view).run()
         assert not at.exception and not at.error, view
+        if view == "Shift matrix":  # tables with words for headers, groups by name
+            table = at.dataframe[0].value
+            assert "MMD² (0 = same distribution)" in table.columns and "Illinois vs Iowa" in set(table["groups"])
+        if view == "Error vs distance":  # without a run: no distance-against-distance plot, a pointer instead
+            assert any("Model errors from" in i.value for i in at.info) and not at.get("plotly_chart")

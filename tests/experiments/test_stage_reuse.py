@@ -39,7 +39,7 @@ def assert_same_scores(a: dict, b: dict, rel: float = 1e-6) -> None:
     for state in b:
         for model in b[state]:
             for target, s in b[state][model].items():
-                assert a[state][model][target] == pytest.approx(s, rel=rel, nan_ok=True), (state, model, target)
+                assert a[state][model][target] == pytest.approx(s, rel=rel, abs=1e-8, nan_ok=True), (state, model, target)
 
 
 def test_changing_the_fine_tuning_reuses_only_what_comes_before(reuse_on):

@@ -141,7 +141,7 @@ def test_resume_needs_the_same_config(tmp_path):
 def test_config_round_trip():
     cfg = preset("quick")
     back = StateVsGlobalConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
-    assert back == cfg and back.protocol.region_groups == ("rh", "nee") and back.protocol.step2.cosine
+    assert back == cfg and back.protocol.region_groups == ("params",) and back.protocol.step2.cosine
 
 
 def test_models_choose_the_rungs_of_the_ladder(tmp_path):

@@ -1,6 +1,7 @@
 """Configuration and presets of the state-vs-global experiment."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -8,7 +9,11 @@ from kgml_core.config import ExperimentConfig
 from kgml_core.training.protocol import ProtocolConfig
 from kgml_core.training.trainer import StepConfig
 
-MODEL_NAMES = ("process_model", "no_knowledge", "global", "state_specific", "auto_region")
+MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "no_knowledge", "global",
+               "state_specific", "auto_region")
+# process-model rungs that need the oracle worlds (state-mean and domain-mean true parameters)
+ORACLES = ("oracle_global", "oracle_state")
+PRETRAIN_WORLDS = ("ensemble", "process")
 FLUXES = ("RA", "RH", "NEE", "RECO")
 TARGETS = FLUXES + ("YIELD",)
 KIND = "state_vs_global"
@@ -27,7 +32,15 @@ class StateVsGlobalConfig(ExperimentConfig):
     model sizes, the protocol's step settings, no_knowledge (level-1 training),
     region_method / n_regions (Auto Region Detector), n_boot (bootstrap
     resamples), models (the rungs of the ladder to train; "global" is always
-    trained, the region models start from it), sweep (heterogeneity values, run after the main experiment),
+    trained, the region models start from it; ``oracle_state`` / ``oracle_global``
+    are the process model run with each state's mean true parameters / with the
+    best single parameter set, ``emulator_oracle`` the emulator given each
+    county's true parameters), pretrain_world ("ensemble": pretrain a
+    parameter-conditioned emulator on per-county prior draws, and the global
+    and regional models estimate parameter vectors with the networks frozen;
+    "process": the original single-parameter pretraining, the models fine-tune
+    weights), block_deg (held-out counties in spatial blocks of this many
+    degrees; None draws them one by one), sweep (heterogeneity values, run after the main experiment),
     threads (torch CPU threads: 1 is fastest for these small GRUs, and
     several OpenMP threads thrash on a shared machine), device ("auto", "cpu", "cuda").
     """
@@ -40,27 +53,19 @@ class StateVsGlobalConfig(ExperimentConfig):
     seed: int = 0
     sites_per_state: int = 4
     max_counties: int | None = None
-    pretrain_units: int | None = 64
+    pretrain_units: int | None = None
     max_yield_samples: int | None = 256
     hidden: int = 32
     flux_hidden: int = 16
     head_hidden: int = 12
     dropout: float = 0.1
-    # few large full-year batches, a high learning rate annealed by a cosine: the
-    # GRUs' cost is per time step, so large batches are nearly free on a CPU
-    protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(
-        step1=StepConfig(epochs=4, batch_size=64, lr=1e-2, self_paced=True, balance=0.0, cosine=True),
-        step2=StepConfig(epochs=30, batch_size=64, lr=1e-2, cosine=True),
-        step3=StepConfig(epochs=30, batch_size=128, lr=1e-2, cosine=True),
-        step4=StepConfig(epochs=2, batch_size=64, lr=1e-3),
-        step5=StepConfig(epochs=15, batch_size=16, lr=1e-3, cosine=True),
-        region3=StepConfig(epochs=2, batch_size=64, lr=2e-3, l2sp=1e-3),
-        region5=StepConfig(epochs=30, batch_size=24, lr=1e-3, l2sp=1e-2, cosine=True),
-        region_groups=("rh", "nee")))
+    protocol: ProtocolConfig = field(default_factory=lambda: quick_protocol("ensemble"))
     no_knowledge: StepConfig = field(default_factory=lambda: StepConfig(epochs=10, batch_size=64, lr=1e-2,
                                                                         cosine=True))
     region_method: str = "kmeans"
     n_regions: int | None = 3
+    pretrain_world: str = "ensemble"
+    block_deg: float | None = 1.0
     n_boot: int = 300
     models: tuple[str, ...] = MODEL_NAMES
     sweep: tuple[float, ...] = ()
@@ -83,8 +88,48 @@ class StateVsGlobalConfig(ExperimentConfig):
                              f"got {self.test_years}")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        if self.pretrain_world not in PRETRAIN_WORLDS:
+            raise ValueError(f"pretrain_world must be one of {list(PRETRAIN_WORLDS)}, got {self.pretrain_world!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+
+def quick_protocol(pretrain_world: str = "ensemble") -> ProtocolConfig:
+    """The ``quick`` protocol for a pretraining world.
+
+    Few large full-year batches, a high learning rate annealed by a cosine: the
+    GRUs' cost is per time step, so large batches are nearly free on a CPU.
+    With the ``ensemble`` (a parameter-conditioned emulator) step 5 and the
+    regions estimate the parameter vector with the networks frozen; with
+    ``process`` (the original single-parameter pretraining) they fine-tune
+    the Rh and NEE networks.
+    """
+    legacy = ProtocolConfig(
+        step1=StepConfig(epochs=4, batch_size=64, lr=1e-2, self_paced=True, balance=0.0, cosine=True),
+        step2=StepConfig(epochs=30, batch_size=64, lr=1e-2, cosine=True),
+        step3=StepConfig(epochs=30, batch_size=128, lr=1e-2, cosine=True),
+        step4=StepConfig(epochs=2, batch_size=64, lr=1e-3),
+        step5=StepConfig(epochs=15, batch_size=16, lr=1e-3, cosine=True),
+        region3=StepConfig(epochs=2, batch_size=64, lr=2e-3, l2sp=1e-3),
+        region5=StepConfig(epochs=30, batch_size=24, lr=1e-3, l2sp=1e-2, cosine=True),
+        region_groups=("rh", "nee"), step5_groups=("rh", "nee"))
+    return estimation_steps(legacy, pretrain_world, 15, 30)
+
+
+def estimation_steps(protocol: ProtocolConfig, pretrain_world: str, epochs: int,
+                     region_epochs: int) -> ProtocolConfig:
+    """``protocol`` with step 5 and the regions estimating parameters (``ensemble``), else unchanged.
+
+    ``theta`` is in prior standard units, so the rate is large (0.1); the
+    global estimate is pulled weakly toward the prior mean, a region's toward
+    the global estimate (L2-SP on ``theta`` alone).
+    """
+    if pretrain_world != "ensemble":
+        return protocol
+    return dataclasses.replace(
+        protocol, step5=StepConfig(epochs=epochs, batch_size=64, lr=0.1, cosine=True, param_prior=1e-2),
+        region5=StepConfig(epochs=region_epochs, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2),
+        region_groups=("params",), step5_groups=("params",), estimate_with_yields=False)
 
 
 _ONE = StepConfig(epochs=1, batch_size=8, lr=3e-3)
@@ -93,12 +138,12 @@ StateVsGlobalConfig.PRESETS = {  # overrides of the defaults (the quick preset)
     # tests, seconds
     "tiny": dict(years=(2012, 2014), test_years=1, max_counties=6, sites_per_state=1, pretrain_units=6,
                  max_yield_samples=12, hidden=8, flux_hidden=8, head_hidden=8, n_regions=2, n_boot=50,
-                 protocol=ProtocolConfig(*(_ONE,) * 7), no_knowledge=_ONE),
+                 protocol=estimation_steps(ProtocolConfig(*(_ONE,) * 7), "ensemble", 1, 1), no_knowledge=_ONE),
     # the article's scale
     "full": dict(
         years=(2000, 2019), test_years=4, sites_per_state=6, pretrain_units=200, max_yield_samples=None,
         hidden=64, flux_hidden=32, head_hidden=32, dropout=0.2, n_regions=None, n_boot=1000,
-        protocol=ProtocolConfig(
+        protocol=estimation_steps(ProtocolConfig(
             step1=StepConfig(epochs=10, batch_size=128, lr=5e-3, self_paced=True, balance=0.0, cosine=True),
             step2=StepConfig(epochs=60, batch_size=128, lr=5e-3, cosine=True),
             step3=StepConfig(epochs=10, batch_size=128, lr=2e-3),
@@ -106,11 +151,22 @@ StateVsGlobalConfig.PRESETS = {  # overrides of the defaults (the quick preset)
             step5=StepConfig(epochs=30, batch_size=32, lr=1e-3, cosine=True),
             region3=StepConfig(epochs=8, batch_size=128, lr=1e-3, l2sp=1e-3),
             region5=StepConfig(epochs=60, batch_size=32, lr=1e-3, l2sp=1e-2, cosine=True),
-            region_groups=("rh", "nee")),
+            region_groups=("rh", "nee"), step5_groups=("rh", "nee")), "ensemble", 30, 60),
         no_knowledge=StepConfig(epochs=40, batch_size=64, lr=5e-3, cosine=True)),
 }
 
 
 def preset(name: str, **overrides) -> StateVsGlobalConfig:
-    """``tiny`` (tests, seconds), ``quick`` (app and CI, minutes on 2 cores) or ``full`` (article scale)."""
+    """``tiny`` (tests, seconds), ``quick`` (app and CI, minutes on 2 cores) or ``full`` (article scale).
+
+    ``pretrain_world="process"`` without a ``protocol`` override takes the
+    original protocol (the models fine-tune the Rh and NEE networks: a
+    single-parameter emulator has no parameters to estimate).
+    """
+    if overrides.get("pretrain_world") == "process" and "protocol" not in overrides:
+        base = StateVsGlobalConfig.from_preset(name).protocol
+        overrides["protocol"] = dataclasses.replace(
+            base, step5=quick_protocol("process").step5 if name == "quick" else base.step5,
+            region5=quick_protocol("process").region5 if name == "quick" else base.region5,
+            region_groups=("rh", "nee"), step5_groups=("rh", "nee"))
     return StateVsGlobalConfig.from_preset(name, **overrides)

@@ -1,14 +1,14 @@
 """Data of the state-vs-global experiment: the simulated worlds, the county split, the training sets."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from kgml_core import geo
-from kgml_core.experiments.state_vs_global.config import FLUXES, StateVsGlobalConfig
+from kgml_core.experiments.state_vs_global.config import FLUXES, ORACLES, StateVsGlobalConfig
 from kgml_core.training.data import Samples, make_samples
 
 
@@ -18,7 +18,10 @@ class ExperimentData:
 
     truth : observed world (counties); process : process world, same counties;
     yields : noisy county yields; sites : flux towers; split : unit -> "train"/"test";
-    train_years, test_years : lists of int.
+    train_years, test_years : lists of int; pretrain : the world the emulator is
+    pretrained on (the prior ensemble, or the process world); oracles : the
+    process model run with the state-mean (``state_mean``) and the domain-mean
+    (``domain_mean``) true parameters.
     """
 
     truth: xr.Dataset
@@ -28,6 +31,8 @@ class ExperimentData:
     split: pd.Series
     train_years: list[int]
     test_years: list[int]
+    pretrain: xr.Dataset | None = None
+    oracles: dict[str, xr.Dataset] = field(default_factory=dict)
 
 
 def _choose_counties(cfg: StateVsGlobalConfig) -> tuple[str, ...] | None:
@@ -42,17 +47,34 @@ def _choose_counties(cfg: StateVsGlobalConfig) -> tuple[str, ...] | None:
     return tuple(picks)
 
 
-def split_counties(truth: xr.Dataset, hosts: set[str], test_fraction: float, seed: int) -> pd.Series:
-    """Hold out ``test_fraction`` of each state's counties; flux-site host counties stay in training."""
+def split_counties(truth: xr.Dataset, hosts: set[str], test_fraction: float, seed: int,
+                   block_deg: float | None = None) -> pd.Series:
+    """Hold out ``test_fraction`` of each state's counties; flux-site host counties stay in training.
+
+    With ``block_deg`` the held-out counties come in spatial blocks (cells of
+    ``block_deg`` degrees of latitude and longitude, drawn at random until the
+    fraction is reached), so a held-out county's neighbours are mostly held
+    out too; otherwise counties are drawn one by one.
+    """
     units = truth["unit"].values.astype(str)
     states = truth["state"].values.astype(str)
     split = pd.Series("train", index=pd.Index(units, name="unit"))
     g = np.random.default_rng(seed + 1)
+    if block_deg:
+        cell = np.char.add(np.floor(truth["lat"].values / block_deg).astype(int).astype(str),
+                           np.floor(truth["lon"].values / block_deg).astype(int).astype(str).astype("<U8"))
+    else:
+        cell = units
     for state in dict.fromkeys(states):
-        free = [u for u in units[states == state] if u not in hosts]
-        n_test = int(round(test_fraction * (states == state).sum()))
-        chosen = g.choice(free, size=min(n_test, len(free)), replace=False) if free else []
-        split.loc[list(chosen)] = "test"
+        in_state = states == state
+        n_test = int(round(test_fraction * in_state.sum()))
+        chosen: list[str] = []
+        for c in g.permutation(np.unique(cell[in_state])):
+            if len(chosen) >= n_test:
+                break
+            free = [u for u in units[in_state & (cell == c)] if u not in hosts]
+            chosen += free[:n_test - len(chosen)]
+        split.loc[chosen] = "test"
     return split
 
 
@@ -65,12 +87,17 @@ def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None) -> E
                         heterogeneity=h, counties=_choose_counties(cfg))
     truth = load_world(world)
     process = load_world(replace(world, world="process"))
+    # the ensemble's draws do not depend on heterogeneity: one cached world serves a sweep
+    pretrain = process if cfg.pretrain_world == "process" else \
+        load_world(replace(world, world="ensemble", heterogeneity=1.0))
+    oracles = {name: load_world(replace(world, world=name)) for name in ("state_mean", "domain_mean")
+               if set(ORACLES) & set(cfg.models)}
     yields, sites = simulate_observations(world, sites_per_state=cfg.sites_per_state, seed=cfg.seed)
     hosts = set(sites["county"].values.astype(str))
-    split = split_counties(truth, hosts, cfg.test_fraction, cfg.seed)
+    split = split_counties(truth, hosts, cfg.test_fraction, cfg.seed, cfg.block_deg)
     years = list(range(cfg.years[0], cfg.years[1] + 1))
     return ExperimentData(truth, process, yields, sites, split, years[:-cfg.test_years],
-                          years[-cfg.test_years:])
+                          years[-cfg.test_years:], pretrain, oracles)
 
 
 def _subsample(samples: Samples, n: int | None, seed: int) -> Samples:
@@ -101,7 +128,8 @@ def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSet
     g = np.random.default_rng(cfg.seed + 2)
     pre_units = train_units if cfg.pretrain_units is None or cfg.pretrain_units >= len(train_units) \
         else np.sort(g.choice(train_units, size=cfg.pretrain_units, replace=False))
-    process = make_samples(data.process.sel(unit=pre_units), data.train_years)
+    pretrain_world = data.pretrain if data.pretrain is not None else data.process
+    process = make_samples(pretrain_world.sel(unit=pre_units), data.train_years)
     yields = make_samples(_yield_world(data).sel(unit=train_units), data.train_years)
     yields = _subsample(yields, cfg.max_yield_samples, cfg.seed + 3)
     sites = make_samples(data.sites, data.train_years)

@@ -9,6 +9,7 @@ from kgml_core import schema
 from kgml_core.experiments.state_vs_global.config import FLUXES, TARGETS
 from kgml_core.experiments.state_vs_global.data import ExperimentData
 from kgml_core.metrics import paired_bootstrap_rmse_diff, scores
+from kgml_core.sdsa import ceiling, parameter_table
 from kgml_core.training.data import DAYS, Samples
 
 
@@ -87,7 +88,7 @@ def evaluate(ds: xr.Dataset, which: str = "heldout") -> dict:
     return out
 
 
-def bootstrap(ds: xr.Dataset, n_boot: int, seed: int) -> dict:
+def bootstrap(ds: xr.Dataset, n_boot: int, seed: int, targets=TARGETS) -> dict:
     """Paired bootstrap (resampling counties) of RMSE(model) - RMSE(global), per state and target."""
     daily_mask, annual_mask = _eval_masks(ds, "heldout")
     states = ds["state"].values.astype(str)
@@ -95,15 +96,19 @@ def bootstrap(ds: xr.Dataset, n_boot: int, seed: int) -> dict:
     for state in dict.fromkeys(states):
         rows = states == state
         out[state] = {}
-        for k in TARGETS:
+        for k in targets:
             mask = (annual_mask if k == "YIELD" else daily_mask)[rows]
             obs = np.where(mask, ds[k].sel(model="truth").values[rows], np.nan)
             base = ds[k].sel(model="global").values[rows]
             out[state][k] = {
                 f"{m}_vs_global": paired_bootstrap_rmse_diff(obs, ds[k].sel(model=m).values[rows], base,
                                                              n_boot=n_boot, seed=seed)
-                for m in ("state_specific", "auto_region", "no_knowledge", "process_model")
+                for m in ("state_specific", "auto_region", "no_knowledge", "process_model", "emulator_oracle")
                 if m in ds["model"].values}
+            if {"oracle_state", "oracle_global"} <= set(ds["model"].values):
+                out[state][k]["oracle_state_vs_oracle_global"] = paired_bootstrap_rmse_diff(
+                    obs, ds[k].sel(model="oracle_state").values[rows],
+                    ds[k].sel(model="oracle_global").values[rows], n_boot=n_boot, seed=seed)
     return out
 
 
@@ -123,3 +128,15 @@ def region_summary(regions) -> dict:
             "silhouette": {str(k): v for k, v in regions.scores.items()},
             "separating_features": sep.replace({np.nan: None}).to_dict(orient="records")}
 
+
+def science_summary(metrics: dict, ds: xr.Dataset, harness, data, regions) -> dict:
+    """The ceiling (overall and per held-out split), the parameter table and the oracle choice."""
+    truth = data.truth
+    units = truth["unit"].values.astype(str)
+    labels = {"global": pd.Series("all", index=units),
+              "state": pd.Series(truth["state"].values.astype(str), index=units),
+              "region": regions.labels.astype(str)}
+    return {"ceiling": {"RH": ceiling(metrics["states"], "RH"), "NEE": ceiling(metrics["states"], "NEE"),
+                        "by_split": {w: ceiling(m, "RH") for w, m in metrics["by_split"].items()},
+                        "oracle_global_choice": ds.attrs.get("oracle_global_choice", "")},
+            "parameters": parameter_table(harness.group_models, harness.norm, truth, labels)}

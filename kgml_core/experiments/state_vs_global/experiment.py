@@ -7,7 +7,8 @@ from kgml_core import labels
 from kgml_core.experiments.base import Experiment, Option, Setting
 from kgml_core.experiments.state_vs_global.config import KIND, MODEL_NAMES, StateVsGlobalConfig
 from kgml_core.experiments.state_vs_global.data import load_data
-from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate, headline, region_summary
+from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate, headline, region_summary, \
+    science_summary
 from kgml_core.experiments.state_vs_global.results import StateVsGlobalResults, metrics_table
 from kgml_core.experiments.state_vs_global.training import fit_ladder
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent
@@ -22,7 +23,10 @@ class StateVsGlobal(Experiment):
 
     metrics.json: ``states`` -> state -> model -> target -> scores, plus
     ``by_split``, ``bootstrap``, ``regions``, ``heterogeneity_sweep`` when
-    ``config.sweep`` is set, ``seconds``; predictions.nc; the weights of every
+    ``config.sweep`` is set, ``seconds``, ``ceiling`` (the oracle ceiling, the
+    realised gain and the fraction reached per state, see :mod:`kgml_core.sdsa`)
+    and ``parameters`` (estimated against true parameters per state and
+    region); predictions.nc; the weights of every
     stage (``pretrained``, ``global``, ``state_XX``, ``region_N``,
     ``no_knowledge``), each saved as soon as the stage ends, so a resumed run
     trains only the missing stages.
@@ -48,6 +52,19 @@ class StateVsGlobal(Experiment):
                 "Also retrain global and state-specific models on worlds with these heterogeneities "
                 "(each point costs about one more run).", "floats", options=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5)),
     )
+
+    def stage_plan(self, config) -> list[tuple[str, float]]:
+        """The ladder's stages weighted by their epochs (sweep points come after, unplanned)."""
+        p = config.protocol
+        plan = [(f"global/step{i}", getattr(p, f"step{i}").epochs) for i in range(1, 6)]
+        if "no_knowledge" in config.models:
+            plan.append(("no_knowledge", config.no_knowledge.epochs))
+        if "state_specific" in config.models:
+            for state in config.states:
+                plan += [(f"state_{state}/step3", p.region3.epochs), (f"state_{state}/step5", p.region5.epochs)]
+        if "auto_region" in config.models:
+            plan += [("region_*/step3", p.region3.epochs), ("region_*/step5", p.region5.epochs)]
+        return plan + [("evaluate", 1.0)]
     options = (
         Option("--states", "states", "postal codes"),
         Option("--seed", "seed", "random seed"),
@@ -89,6 +106,7 @@ class StateVsGlobal(Experiment):
                    "n_test_counties": int((data.split == "test").sum()),
                    "device": str(harness.device), "resumed_stages": sorted(harness.skipped)}
         metrics["headline"] = headline(metrics["states"])
+        metrics.update(science_summary(metrics, ds, harness, data, regions))
         if cfg.sweep:
             run.log(f"heterogeneity sweep {cfg.sweep}")
             metrics["heterogeneity_sweep"] = heterogeneity_sweep(
@@ -124,7 +142,9 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
     """Global against state-specific Rh RMSE for each heterogeneity in ``values``.
 
     Returns ``{"values": [...], "states": {STATE: {"global_rmse": [...],
-    "state_specific_rmse": [...], "rmse_reduction": [...]}}}`` (reduction = 1 - state/global).
+    "state_specific_rmse": [...], "rmse_reduction": [...], "diff": [...], "lo": [...],
+    "hi": [...]}}}`` (reduction = 1 - state/global; diff, lo, hi: RMSE(state) -
+    RMSE(global) with its 95 % paired bootstrap interval over counties).
     """
     out: dict = {"values": [float(v) for v in values], "states": {}}
     for h in values:
@@ -132,13 +152,18 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
         ds, harness, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"),
                                     reuse=reuse)
         pretrained = harness.weights["pretrained"]
-        for state, m in evaluate(ds).items():
+        metrics = evaluate(ds)
+        intervals = bootstrap(ds, cfg.n_boot, cfg.seed, targets=("RH",))
+        for state, m in metrics.items():
             row = out["states"].setdefault(state, {"global_rmse": [], "state_specific_rmse": [],
-                                                   "rmse_reduction": []})
+                                                   "rmse_reduction": [], "diff": [], "lo": [], "hi": []})
             g, s = m["global"]["RH"]["rmse"], m["state_specific"]["RH"]["rmse"]
             row["global_rmse"].append(g)
             row["state_specific_rmse"].append(s)
             row["rmse_reduction"].append(1 - s / g)
+            ci = intervals[state]["RH"]["state_specific_vs_global"]
+            for key in ("diff", "lo", "hi"):
+                row[key].append(ci[key])
     return out
 
 

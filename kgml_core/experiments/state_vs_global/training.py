@@ -15,7 +15,7 @@ from kgml_core.models import build_model
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.regions import detect_regions
 from kgml_core.stages import StageReuse, array_digest, samples_digest, stage_key
-from kgml_core.training.data import DAYS, Normalizer, Samples, make_samples
+from kgml_core.training.data import DAYS, INPUTS, PARAM_NAMES, Normalizer, Samples, make_samples
 from kgml_core.training.protocol import finetune, finetune_group, pretrain, region_groups, train_no_knowledge
 from kgml_core.training.trainer import KGMLTrainer, default_device
 
@@ -25,9 +25,12 @@ def _device(cfg: StateVsGlobalConfig) -> torch.device:
 
 
 def _kgml(cfg: StateVsGlobalConfig, name: str = "kgml_ag"):
-    sizes = {"n_inputs": 19, "hidden": cfg.hidden, "head_hidden": cfg.head_hidden, "dropout": cfg.dropout}
+    sizes = {"n_inputs": len(INPUTS), "hidden": cfg.hidden, "head_hidden": cfg.head_hidden,
+             "dropout": cfg.dropout}
     if name == "kgml_ag":
         sizes["flux_hidden"] = cfg.flux_hidden
+        # a parameter-conditioned emulator only when pretrained on the ensemble (other experiments: plain)
+        sizes["n_params"] = len(PARAM_NAMES) if getattr(cfg, "pretrain_world", "process") == "ensemble" else 0
     return build_model(name, sizes)
 
 
@@ -58,6 +61,8 @@ class Harness:
         self.skipped: list[str] = []
         self.reuse = reuse
         self._digests: dict[str, str] = {}
+        # kind ("global", "state", "region") -> group -> trained model (for the parameter table)
+        self.group_models: dict[str, dict[str, torch.nn.Module]] = {}
 
     def trainer(self, model) -> KGMLTrainer:
         return KGMLTrainer(model, self.norm, self.device, self.progress, self.cancel, self.cfg.seed)
@@ -117,7 +122,8 @@ class Harness:
         p = self.cfg.protocol
         return self._stage("global", model, lambda t: finetune(
             t, self.sets.process, self.sets.yields, self.sets.sites, self.cfg.protocol, "global"),
-            {"parent": array_digest(pretrained), "steps": [asdict(p.step3), asdict(p.step4), asdict(p.step5)],
+            {"parent": array_digest(pretrained), "steps": [asdict(p.step3), asdict(p.step4), asdict(p.step5),
+                                                           list(p.step5_groups)],
              "data": [self._digest(n) for n in ("process", "yields", "sites")]})
 
     def train_groups(self, prefix: str, yield_groups: np.ndarray, site_groups: np.ndarray) -> dict:
@@ -180,22 +186,56 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
     pretrained = pretrained if pretrained is not None else harness.pretrain_global()
     harness.weights["pretrained"] = pretrained
     glob = harness.train_global(pretrained)
+    harness.group_models["global"] = {"all": glob.model}
     ev = sets.evaluation
     preds: dict[str, dict[str, np.ndarray]] = {}
+    years = data.train_years + data.test_years
     if "process_model" in models:
-        proc = make_samples(data.process, data.train_years + data.test_years)
-        preds["process_model"] = {**{k: proc.daily[k] for k in FLUXES}, "YIELD": proc.yield_}
+        preds["process_model"] = _world_predictions(data.process, years)
+    oracle_choice = None
+    if "oracle_global" in models:
+        oracle_choice, preds["oracle_global"] = best_single_parameter_set(data, years)
+    if "oracle_state" in models:
+        preds["oracle_state"] = _world_predictions(data.oracles["state_mean"], years)
+    if "emulator_oracle" in models and cfg.pretrain_world == "ensemble":
+        # the emulator given each county's true parameters: its own error, without estimation
+        preds["emulator_oracle"] = glob.predict(ev, sample_params=True)
     if "no_knowledge" in models:
         preds["no_knowledge"] = harness.train_no_knowledge().predict(ev)
     preds["global"] = glob.predict(ev)
     if "state_specific" in models:
         by_state = harness.train_groups("state", sets.yields.state, sets.sites.state)
         preds["state_specific"] = predict_grouped(by_state, ev, ev.state, glob)
+        harness.group_models["state"] = {k: t.model for k, t in by_state.items()}
     regions = _regions(data, cfg)
     if "auto_region" in models:
         label = regions.labels.astype(str)
         by_region = harness.train_groups("region", label.reindex(sets.yields.county).values,
                                          label.reindex(sets.sites.county).values)
         preds["auto_region"] = predict_grouped(by_region, ev, label.reindex(ev.county).values, glob)
+        harness.group_models["region"] = {k: t.model for k, t in by_region.items()}
     report(progress, cancel, ProgressEvent("evaluate", 1, 1, 1, 1, {}, "scoring"))
-    return predictions_dataset(preds, ev, data, regions.labels), harness, regions
+    ds = predictions_dataset(preds, ev, data, regions.labels)
+    ds.attrs["oracle_global_choice"] = oracle_choice or ""
+    return ds, harness, regions
+
+
+def _world_predictions(world: xr.Dataset, years) -> dict[str, np.ndarray]:
+    """A simulated world's fluxes and yields as sample-major predictions (the process-model rungs)."""
+    s = make_samples(world, years)
+    return {**{k: s.daily[k] for k in FLUXES}, "YIELD": s.yield_}
+
+
+def best_single_parameter_set(data: ExperimentData, years) -> tuple[str, dict[str, np.ndarray]]:
+    """The oracle of one parameter set for the whole domain: the better (Rh RMSE on the
+    training counties and years) of the defaults and the domain mean of the true parameters.
+
+    Returns the name of the choice ("default" or "domain_mean") and its predictions.
+    """
+    train_units = data.split.index[data.split == "train"].to_numpy()
+    truth = data.truth["RH"].sel(unit=train_units, time=data.truth["time.year"].isin(data.train_years)).values
+    candidates = {"default": data.process, "domain_mean": data.oracles["domain_mean"]}
+    rmse = {name: float(np.sqrt(np.nanmean((w["RH"].sel(unit=train_units, time=w["time.year"].isin(
+        data.train_years)).values - truth) ** 2))) for name, w in candidates.items()}
+    best = min(rmse, key=rmse.get)
+    return best, _world_predictions(candidates[best], years)

@@ -38,6 +38,18 @@ class Tamrl(Experiment):
         Setting("site_ids", "Train only on the virtual towers picked on the map",
                 "Otherwise k folds over all towers, stratified by vegetation type.", "map_sites", low=3),
     )
+
+    def stage_plan(self, config) -> list[tuple[str, float]]:
+        """Per fold and seed: gradient boosting, the LSTM baselines and TAM-RL; then the real towers and upscaling."""
+        t = config.train
+        per_model = {"gbm": 1.0, "lstm": t.epochs, "ct_lstm": t.epochs, "tamrl": t.pretrain_epochs + t.epochs}
+        folds = [f"fold{k}" for k in (config.folds or range(config.k_folds))] if not config.site_ids else ["*"]
+        plan = [(f"{fold}/seed{seed}/{model}", w) for fold in folds for seed in config.seeds
+                for model, w in per_model.items()]
+        if config.real_sites:
+            plan += [(f"real/seed{seed}/{model}", w) for seed in config.seeds[:config.real_n_seeds]
+                     for model, w in per_model.items()]
+        return plan + [("upscale", 1.0)]
     options = (
         Option("--sites", "site_ids", "training site ids (default: k folds)"),
         Option("--states", "states", "states to upscale to (e.g. IA,IL)"),

@@ -1,0 +1,88 @@
+"""SDSA-KGML read against what is achievable: the oracle ceiling and the estimated parameters.
+
+Two questions a state-vs-global result must answer before it means anything:
+
+* How much could state-specific parameters gain at all? The *ceiling* is the
+  gain of the process model run with each state's mean true parameters
+  (``oracle_state``) over the process model run with the best single
+  parameter set (``oracle_global``), in RMSE of a flux on the held-out data:
+  ``ceiling = 1 - RMSE(oracle_state) / RMSE(oracle_global)``. The realised
+  gain ``1 - RMSE(state_specific) / RMSE(global)`` is then read as a fraction
+  of it.
+* Did the regional models learn the location-dependent parameters, or
+  something else? With a parameter-conditioned emulator each regional model
+  holds one parameter vector (``theta``); :func:`parameter_table` maps it to
+  physical units beside the mean true parameters of the same counties.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from kgml_core.simulator.parameters import PARAMS
+from kgml_core.training.data import PARAM_NAMES, Normalizer
+
+
+def ceiling(states_metrics: dict, flux: str = "RH") -> dict:
+    """Per state: the oracle ceiling, the realised gain and the fraction of the ceiling reached.
+
+    states_metrics : ``metrics["states"]`` (state -> model -> target -> scores).
+    Returns ``{STATE: {"oracle_global_rmse", "oracle_state_rmse", "global_rmse",
+    "state_specific_rmse", "ceiling", "realised", "fraction"}}`` (NaN where a rung is missing).
+    """
+    out = {}
+    for state, models in states_metrics.items():
+        rmse = {m: models[m][flux]["rmse"] if m in models else float("nan")
+                for m in ("oracle_global", "oracle_state", "global", "state_specific")}
+        ceil = 1 - rmse["oracle_state"] / rmse["oracle_global"]
+        realised = 1 - rmse["state_specific"] / rmse["global"]
+        out[state] = {**{f"{m}_rmse": float(v) for m, v in rmse.items()}, "ceiling": float(ceil),
+                      "realised": float(realised),
+                      "fraction": float(realised / ceil) if np.isfinite(ceil) and ceil > 0 else float("nan")}
+    return out
+
+
+def estimated_parameters(model, norm: Normalizer) -> dict[str, float] | None:
+    """A parameter-conditioned model's estimate ``theta`` in physical units (None for other models)."""
+    theta = getattr(model, "theta", None)
+    if theta is None:
+        return None
+    return norm.unscale_params(theta.detach().cpu().numpy())
+
+
+def true_means(truth: xr.Dataset, groups: pd.Series) -> dict[str, dict[str, float]]:
+    """Mean true parameters (``PARAM_*`` of the observed world) per group of counties.
+
+    groups : county -> group label (a state code or a region number).
+    """
+    labels = groups.reindex(truth["unit"].values.astype(str)).values
+    out = {}
+    for g in pd.unique(labels[pd.notna(labels)]):
+        rows = labels == g
+        out[str(g)] = {k: float(truth[f"PARAM_{k}"].values[rows].mean()) for k in PARAM_NAMES}
+    return out
+
+
+def parameter_table(models: dict[str, dict], norm: Normalizer, truth: xr.Dataset,
+                    labels: dict[str, pd.Series]) -> dict:
+    """Estimated against true parameters for the global model and every group of regional models.
+
+    models : ``{"global": {"all": model}, "state": {STATE: model}, "region": {N: model}}``;
+    labels : ``{"global": county -> "all", "state": county -> STATE, "region": county -> N}``.
+    Returns ``{"names", "units", "long_names", KIND: {GROUP: {"estimated": {...}, "truth": {...}}}}``;
+    empty when the models hold no parameter estimate.
+    """
+    out: dict = {"names": list(PARAM_NAMES), "units": {k: PARAMS[k].units for k in PARAM_NAMES},
+                 "long_names": {k: PARAMS[k].long_name for k in PARAM_NAMES}}
+    found = False
+    for kind, group_models in models.items():
+        means = true_means(truth, labels[kind])
+        rows = {}
+        for group, model in group_models.items():
+            est = estimated_parameters(model, norm)
+            if est is not None:
+                found = True
+                rows[str(group)] = {"estimated": est, "truth": means.get(str(group), {})}
+        out[kind] = rows
+    return out if found else {}

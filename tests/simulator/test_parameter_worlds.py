@@ -1,0 +1,44 @@
+"""The process-model ensemble (prior draws per county) and the oracle worlds (state / domain means)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from kgml_core.simulator import simulate_world
+from kgml_core.simulator.parameters import PARAMS, PRIOR_TRUNCATION, SPATIAL, prior_parameters, prior_sd
+
+
+def test_prior_draws_are_per_unit_and_within_the_prior():
+    units = [f"{17000 + i}" for i in range(400)]
+    p = prior_parameters(units, seed=0)
+    again = prior_parameters(units[::-1], seed=0)          # a unit's draw ignores the other units
+    for name in SPATIAL:
+        np.testing.assert_array_equal(p[name], again[name][::-1])
+        z = (p[name] - PARAMS[name].default) / prior_sd(name)
+        assert np.abs(z).max() <= PRIOR_TRUNCATION + 1e-4
+        assert 0.7 < z.std() < 1.2 and abs(z.mean()) < 0.2, name
+    assert not np.allclose(prior_parameters(units, seed=1)["RH_Q10"], p["RH_Q10"])
+    np.testing.assert_array_equal(p["RA_Q10"], PARAMS["RA_Q10"].default)   # non-spatial: defaults
+
+
+def test_oracle_worlds_use_the_mean_true_parameters(tiny_cfg, tiny_world):
+    state_mean = simulate_world(replace(tiny_cfg, world="state_mean"))
+    domain_mean = simulate_world(replace(tiny_cfg, world="domain_mean"))
+    states = tiny_world["state"].values.astype(str)
+    for name in SPATIAL:
+        true = tiny_world[f"PARAM_{name}"].values
+        for st in set(states):
+            np.testing.assert_allclose(state_mean[f"PARAM_{name}"].values[states == st],
+                                       true[states == st].mean(), rtol=1e-5)
+        np.testing.assert_allclose(domain_mean[f"PARAM_{name}"].values, true.mean(), rtol=1e-5)
+    # same weather, different parameters: the fluxes differ, the drivers do not
+    np.testing.assert_array_equal(state_mean["TA"].values, tiny_world["TA"].values)
+    assert not np.allclose(state_mean["RH"].values, tiny_world["RH"].values)
+
+
+def test_ensemble_world_has_its_draws(tiny_cfg):
+    ens = simulate_world(replace(tiny_cfg, world="ensemble"))
+    draws = prior_parameters(ens["unit"].values, tiny_cfg.seed)
+    np.testing.assert_array_equal(ens["PARAM_RH_Q10"].values, draws["RH_Q10"])
+    assert ens.attrs["world"] == "ensemble"
