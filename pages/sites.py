@@ -8,7 +8,7 @@ import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, maps, page, selection, theme
+from components import charts, choropleth, data_session, maps, page, selection, text, theme
 from kgml_core import labels
 from kgml_core.experiments.tamrl.results import REAL_PREDICTIONS
 
@@ -33,7 +33,7 @@ def _score_section(results, preds: xr.Dataset) -> None:
     label = "R²" if score == "r2" else f"RMSE ({FLUX_UNITS})"
     st_folium(maps.site_score_map(coords, label, "RdYlGn" if score == "r2" else "magma_r"), height=440,
               width="stretch", returned_objects=[], key="sites_score_map")
-    st.caption(f"{len(rows)} held-out sites; {results.split}.")
+    st.caption(text.fmt("{} held-out sites; {}.", len(rows), results.split))
     unit = "–" if score == "r2" else FLUX_UNITS
     st.plotly_chart(charts.model_bars(results.median_scores(score), f"median {label.split(' (')[0]}", unit,
                                       "Leave-sites-out: median score across held-out sites"),
@@ -147,7 +147,7 @@ def _upscaled_section(run_id: str) -> None:
     try:
         up = data_session.run_map(run_id)
     except FileNotFoundError as err:
-        st.info(str(err))
+        st.info(text.fmt("{}", text.error_line(err)))
         return
     c1, c2 = st.columns(2)
     flux = c1.selectbox("Flux", [f for f in FLUXES if f in up], key="si_up_flux",
@@ -181,7 +181,7 @@ def _series_section(series_sets: dict[str, xr.Dataset]) -> None:
     flux = st.selectbox("Flux ", list(FLUXES), key="si_ts_flux", help="Which flux to plot.")
     ds = series_sets[picked[0]].sel(unit=picked[1])
     if flux not in ds:
-        st.info(f"{picked[1]} has no {flux}.")
+        st.info(text.fmt("{} has no {}.", picked[1], flux))
         return
     da = ds[flux]
     if "model" in da.dims:
