@@ -9,7 +9,7 @@ from components import data_session, text
 from kgml_core import labels, report
 from kgml_core.experiments.real_yields.config import MODEL_NAMES
 from kgml_core.experiments.real_yields.experiment import MODEL_HELP
-from kgml_core.experiments.real_yields.results import NAMES
+from kgml_core.experiments.real_yields.results import NAMES, SPLIT_NAMES
 
 REAL = "REAL DATA"
 
@@ -44,13 +44,16 @@ def show(run_id: str, name: str) -> None:
                         metrics["sources"].get("yields")), icon=":material/public:")
     head = metrics.get("headline", {})
     if head:
-        verb = "beats" if head["value"] < 0 else "does not beat"
-        st.subheader(f"The answer: the best learned model {verb} the better baseline "
-                     f"({NAMES.get(head.get('best_baseline'), '')}) by {abs(head['value']):.1f} bu/acre")
+        learned = "auto_region" if "auto_region" in metrics["scores"]["heldout"] else "global"
+        baseline = NAMES.get(head.get("best_baseline"), "").replace(" (baseline)", "").lower()
+        how = "better" if head["value"] < 0 else "worse"
+        st.subheader(f"The answer: {NAMES[learned]} is {abs(head['value']):.1f} bu/acre {how} than the "
+                     f"better baseline ({baseline}) on all held-out county-years")
     table = results.summary_table()
     st.dataframe(table.round(3), width="stretch")
-    st.caption("; ".join(f"{NAMES[m]}: {MODEL_HELP[m]}" for m in MODEL_NAMES))
-    boot = pd.DataFrame([{"held out": s, "model": NAMES.get(m, m), **v}
+    with st.expander("What each model is"):
+        st.markdown("\n".join(f"- **{NAMES[m]}**: {MODEL_HELP[m]}" for m in MODEL_NAMES))
+    boot = pd.DataFrame([{"held out": SPLIT_NAMES.get(s, s), "model": NAMES.get(m, m), **v}
                          for s, block in metrics.get("bootstrap", {}).items() for m, v in block.items()])
     if not boot.empty:
         st.markdown("**RMSE minus the global model's (g C m-2), 95 % interval, counties resampled**")

@@ -3,7 +3,7 @@ import html
 
 import streamlit as st
 
-from components import compare, data_session, page, persist, runtime, sdsa_panels, selection, theme
+from components import compare, data_session, page, persist, runtime, sdsa_panels, selection, text, theme
 from kgml_core import geo, labels, report, verdict
 
 page.enter(__file__)
@@ -43,7 +43,7 @@ except Exception as err:
     theme.show_error(f"Could not read the metrics of run {run_id}", err)
     st.stop()
 if long.empty:
-    st.warning(f"Run {run_id} has no per-state metrics.")
+    st.warning(text.fmt("Run {} has no per-state metrics.", run_id))
     st.stop()
 
 c1, c2 = st.columns([1, 1])
@@ -140,7 +140,8 @@ content = report.ReportContent(
     metrics=table.round(4), figures=figures, source=f"run {names[run_id]} ({run_id})",
     verdicts=[(v.sentence, v.colour) for v in verdicts],
     notes=explanation + [f"Metric in the table: {metric.upper()}; held-out counties and years."])
-st.download_button("Download the comparison report (HTML)", report.build_report(content).encode(),
+# built when clicked (deferred): the page does not send 5 MB of report to the browser on every run
+st.download_button("Download the comparison report (HTML)", lambda: report.build_report(content).encode(),
                    f"kgml_comparison_{run_id}.html", "text/html", key="cmp_report",
                    help="One self-contained page (opens offline): region, metrics table, charts, findings.")
 

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
-from components import data_session, page, selection, server_files, text, theme
+from components import charts, data_session, page, selection, server_files, text, theme
 from kgml_core import settings
 from kgml_core.loaders import LOADERS, LoaderError, load_any
 from kgml_core.loaders.uses import uses
@@ -56,6 +56,10 @@ def _loaded_section(sel) -> None:
     rows += [_describe(item) for item in data_session.loaded().values()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if data_session.loaded():
+        st.markdown("**What each loaded source can be used for**")
+        for item in data_session.loaded().values():
+            st.markdown(text.fmt("- **{}**: ", item.name) + "; ".join(text.plain(u, 1000) for u in uses(item.ds)))
+    if data_session.loaded():
         # a widget's own key is dropped on other pages, so the choice lives in a plain key
         st.toggle("Use the real data in the other pages", value=st.session_state.get("use_real_data", True),
                   key="data_use_real", on_change=lambda: st.session_state.update(
@@ -74,33 +78,70 @@ def _loaded_section(sel) -> None:
 
 def _upload_section(kind: str) -> None:
     st.subheader("Upload files")
+    for level, message in st.session_state.pop("data_upload_messages", []):
+        getattr(st, level)(message, icon=":material/error:" if level == "error" else ":material/check_circle:")
+    # A refused file must not stay in the uploader looking loaded: after a refusal the uploader is
+    # replaced by a fresh, empty one (a new key) and the messages are shown above it.
+    round_ = st.session_state.setdefault("data_upload_round", 0)
     files = st.file_uploader("FLUXNET, AmeriFlux, NASS, NetCDF or soil grid files",
                              type=["csv", "nc", "zip", "tif", "tiff", "asc"],
-                             accept_multiple_files=True, key="data_upload",
+                             accept_multiple_files=True, key=f"data_upload_{round_}",
                              help="CSV, NetCDF, ZIP, GeoTIFF or ESRI ASCII grid; the content is checked, not just "
                                   "the name.")
     done = st.session_state.setdefault("data_uploaded_ids", set())
+    messages, refused = [], False
     for f in files or []:
         if f.file_id in done:
             continue
         done.add(f.file_id)
-        _load_upload(f, kind)
+        ok, message = _load_upload(f, kind)
+        messages.append(("success" if ok else "error", message))
+        refused = refused or not ok
+    if refused:
+        st.session_state["data_upload_messages"] = messages
+        st.session_state["data_upload_round"] = round_ + 1
+        st.rerun()
+    for level, message in messages:
+        getattr(st, level)(message, icon=":material/check_circle:")
+    if messages:
+        _preview(list(data_session.loaded().values())[-1])
 
 
-def _load_upload(f, kind: str) -> None:
-    """Check, save and load one uploaded file; nothing of it stays on disk unless it loaded."""
+def _preview(item) -> None:
+    """A first look at what was just loaded: a daily flux series at its first site, or its yields by year."""
+    ds = item.ds
+    flux = next((v for v in ("GPP", "NEE", "RECO", "RH", "RA") if v in ds and "time" in ds[v].dims), None)
+    try:
+        if flux is not None:
+            unit = str(ds["unit"].values[0])
+            da = ds[flux].sel(unit=unit)
+            st.plotly_chart(charts.timeseries_figure(ds["time"].values, {"observed": da.values}, flux,
+                                                     da.attrs.get("units", ""), f"Preview: daily {flux} at {unit}"),
+                            key="data_preview")
+        elif "YIELD" in ds and "year" in ds["YIELD"].dims:
+            by_year = ds["YIELD"].mean("unit").to_pandas().rename("value").rename_axis("year").reset_index()
+            st.plotly_chart(charts.yearly_bars(by_year, "Preview: mean county yield by year",
+                                               ds["YIELD"].attrs.get("units", ""), "#B8860B"), key="data_preview")
+    except Exception as err:  # a preview must never hide that the data loaded
+        theme.log.info("no preview of %s: %s", item.name, err)
+
+
+def _load_upload(f, kind: str) -> tuple[bool, str]:
+    """Check, save and load one uploaded file: (loaded, the message to show); nothing of it stays on disk
+    unless it loaded."""
     path, loaded = None, False
     try:
         path = data_session.save_upload(data_session.upload_dir(), f.name, f.getvalue())
         data_session.check_files([path])
         _load([path], kind, Path(path).stem)
         loaded = True
-        st.success(text.fmt("Loaded {}.", f.name), icon=":material/check_circle:")
+        return True, text.fmt("Loaded {}.", f.name)
     except (LoaderError, ValueError) as err:
-        st.error(text.fmt("Could not load {}: {}", f.name, text.error_line(err)), icon=":material/error:")
         theme.log.info("upload %s refused: %s", f.name, err)
+        return False, text.fmt("Could not load {}: {}", f.name, text.error_line(err))
     except Exception as err:  # an unforeseen reader error: one line here, the details in the log
-        theme.show_error(f"Could not load {f.name}", err)
+        theme.log.error("upload %s failed", f.name, exc_info=err)
+        return False, text.fmt("Could not load {}: {}", f.name, text.error_line(err))
     finally:  # also when Streamlit stops or reruns the script half-way
         if path is not None and not loaded:
             Path(path).unlink(missing_ok=True)
@@ -134,7 +175,7 @@ def _folder_section(kind: str) -> None:
 def main() -> None:
     st.title("Data")
     st.caption("Out of the box every page uses the embedded simulated world. Real files loaded here "
-               "(FLUXNET, AmeriFlux, NASS, NetCDF) are checked against the data contract and shown on "
+               "(FLUXNET, AmeriFlux, NASS, NetCDF, soil grids) are checked against the data contract and shown on "
                "the Flux sites page and the emission maps.")
     sel = selection.current()
     loaded_box = st.container()  # filled last, so it already lists what this run loaded

@@ -55,6 +55,8 @@ class RealYieldsConfig(ExperimentConfig):
     preset: str = "quick"
 
     LABEL: ClassVar[str] = "real-yields config"
+    # the stage harness of state-vs-global pretrains on one process world (default parameters), not an ensemble
+    pretrain_world: ClassVar[str] = "process"
 
     def check(self) -> None:
         """A known crop, a training year left, a fraction in (0, 1), a device."""

@@ -5,8 +5,9 @@ import pandas as pd
 
 from kgml_core.experiments.base import Results
 from kgml_core.experiments.real_yields.config import MODEL_NAMES
-from kgml_core.experiments.real_yields.evaluation import SPLITS
 
+SPLIT_NAMES = {"heldout": "all held-out county-years", "heldout_counties": "held-out counties",
+               "heldout_years": "held-out year(s), training counties"}
 NAMES = {"county_mean": "County mean yield (baseline)", "weather_linear": "Linear model of season weather (baseline)",
          "process_model": "Process model on real weather", "global": "Global KGML-ag",
          "auto_region": "Region-specific SDSA-KGML"}
@@ -28,9 +29,9 @@ class RealYieldsResults(Results):
 
     def summary_table(self) -> pd.DataFrame:
         """Rows (held-out set, model): RMSE (bu/acre), R2, bias (bu/acre), RMSE (g C m-2), n; real data."""
-        rows = [{"held out": split, "model": NAMES.get(m, m), "RMSE (bu/acre)": s["rmse_bu"], "R2": s["r2"],
+        rows = [{"held out": SPLIT_NAMES[split], "model": NAMES.get(m, m), "RMSE (bu/acre)": s["rmse_bu"], "R2": s["r2"],
                  "bias (bu/acre)": s["bias_bu"], "RMSE (g C m-2)": s["rmse"], "n county-years": s["n"]}
-                for split in SPLITS for m in MODEL_NAMES
+                for split in ("heldout", "heldout_counties", "heldout_years") for m in MODEL_NAMES
                 if (s := self.metrics.get("scores", {}).get(split, {}).get(m))]
         table = pd.DataFrame(rows).set_index(["held out", "model"])
         table.attrs["data_source"] = "real"
