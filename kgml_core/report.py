@@ -198,7 +198,9 @@ def shift_summary(per_variable: pd.DataFrame, pairwise: pd.DataFrame, units: dic
         u = units.get(r["variable"], "")
         u = "" if u in ("", "1") else f" {u}"
         direction = "higher" if r["mean_b"] > r["mean_a"] else "lower"
-        out.append(f"{r['variable']} is {direction} in {r['group_b']} than in {r['group_a']} "
+        meaning = labels.glossary().get(r["variable"], "").rsplit(" (", 1)[0]
+        name = f"{r['variable']} ({meaning})" if meaning else r["variable"]
+        out.append(f"{name} is {direction} in {r['group_b']} than in {r['group_a']} "
                    f"({r['mean_b']:.3g}{u} against {r['mean_a']:.3g}{u}; {abs(r['smd']):.1f} pooled "
                    "standard deviations).")
     return out

@@ -116,7 +116,8 @@ content = report.ReportContent(
     metrics=table.round(4), figures=figures, source=f"run {names[run_id]} ({run_id})",
     verdicts=[(v.sentence, v.colour) for v in verdicts],
     notes=explanation + [f"Metric in the table: {metric.upper()}; held-out counties and years."])
-st.download_button("Download the comparison report (HTML)", report.build_report(content).encode(),
+# built when clicked (deferred): the page does not send 5 MB of report to the browser on every run
+st.download_button("Download the comparison report (HTML)", lambda: report.build_report(content).encode(),
                    f"kgml_comparison_{run_id}.html", "text/html", key="cmp_report",
                    help="One self-contained page (opens offline): region, metrics table, charts, findings.")
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 
+import time
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -182,11 +184,13 @@ def _loss_figure(history: tuple[dict, ...], stage: str):
 def _progress(job) -> None:
     """One overall bar (planned stages weighted by their work), the time left, and the stage list."""
     event, timeline = job.last, job.timeline
-    if event is None or event.stage == "preparing" or not timeline.spans:
-        st.progress(0.0, text=f"Preparing the data (simulating the world) · {job.seconds:.0f} s")
+    if event is None or event.stage == "preparing" or not [sp for sp in timeline.spans if sp.name != "preparing"]:
+        done = event.fraction if event is not None and event.n_epochs > 0 else 0.0
+        what = (event.message if event is not None and event.message else "simulating the world")
+        st.progress(float(done) * 0.999, text=f"Preparing the data: {what} · {job.seconds:.0f} s")
         return
     overall = timeline.fraction()
-    now = __import__("time").time()
+    now = time.time()
     stages = timeline.stages()
     position = next((i for i, r in enumerate(stages) if r["status"] == "running"), len(stages) - 1) + 1
     bar = overall if overall is not None else event.fraction

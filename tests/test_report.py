@@ -40,7 +40,8 @@ def test_shift_summary_names_the_most_different_pair_and_variable():
     lines = report.shift_summary(per_var, pairwise, {"SWC_GS": "%", "TA_GS": "degC"})
     assert lines[0].startswith("IN and IA differ most") and "not a significant" in lines[0]
     assert lines[1].startswith("IL and IA are the most alike")
-    assert lines[2].startswith("SWC_GS is lower in IA than in IN (25 % against 30 %")
+    assert lines[2].startswith("SWC_GS (growing-season mean soil water content) is lower in IA than in IN "
+                               "(25 % against 30 %")
     assert report.shift_summary(per_var, pairwise.iloc[:0]) == []
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -78,15 +79,23 @@ def split_counties(truth: xr.Dataset, hosts: set[str], test_fraction: float, see
     return split
 
 
-def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None) -> ExperimentData:
-    """Simulate (or load from the cache) the observed and process worlds and the observations."""
+def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None,
+              step: Callable[[str, int], None] | None = None) -> ExperimentData:
+    """Simulate (or load from the cache) the observed and process worlds and the observations.
+
+    ``step(message, i)`` is called before each of the (up to 4) parts, for progress and cancellation.
+    """
     from kgml_core.simulator import WorldConfig, load_world, simulate_observations
 
+    step = step or (lambda message, i: None)
     h = cfg.heterogeneity if heterogeneity is None else heterogeneity
     world = WorldConfig(states=cfg.states, years=cfg.years, seed=cfg.seed, world="observed",
                         heterogeneity=h, counties=_choose_counties(cfg))
+    step("simulating the observed world", 1)
     truth = load_world(world)
+    step("simulating the process model's world", 2)
     process = load_world(replace(world, world="process"))
+    step("simulating the pretraining world and the observations", 3)
     # the ensemble's draws do not depend on heterogeneity: one cached world serves a sweep
     pretrain = process if cfg.pretrain_world == "process" else \
         load_world(replace(world, world="ensemble", heterogeneity=1.0))

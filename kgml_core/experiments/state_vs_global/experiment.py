@@ -11,7 +11,7 @@ from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate
     science_summary
 from kgml_core.experiments.state_vs_global.results import StateVsGlobalResults, metrics_table
 from kgml_core.experiments.state_vs_global.training import fit_ladder
-from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent
+from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.runs import Run, RunStore
 from kgml_core.stages import StageReuse
 
@@ -82,7 +82,8 @@ class StateVsGlobal(Experiment):
         completed = {key: run.load_weights(key) for key in run.weight_names()
                      if key in _stage_keys(cfg) or key.startswith(("state_", "region_"))}
         run.log(f"loading worlds for {' '.join(cfg.states)} {cfg.years} h={cfg.heterogeneity}")
-        data = load_data(cfg)
+        data = load_data(cfg, step=lambda message, i: report(
+            progress, cancel, ProgressEvent("preparing", i, 4, 0, 0, message=message)))
 
         def checkpoint(key: str, weights: dict) -> None:
             run.save_weights(key, weights)
