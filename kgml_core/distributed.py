@@ -187,9 +187,9 @@ def map_unit_chunks(func: Callable, ds: xr.Dataset, client=None, chunk_size: int
     else:
         slices = unit_chunks(ds.sizes["unit"], chunk_size or DEFAULT_CHUNK)
     with dask_client(client) as c:
-        shared = c.scatter(_pack(kwargs), broadcast=True) if kwargs else {}
-        futures = [c.submit(_run_on_chunk, func, c.scatter(ds.isel(unit=sl)), shared, pure=False)
-                   for sl in slices]
+        shared = _scatter(c, _pack(kwargs), broadcast=True) if kwargs else {}
+        parts = [_scatter(c, ds.isel(unit=sl)) for sl in slices]  # held until gathered
+        futures = [c.submit(_run_on_chunk, func, part, shared, pure=False) for part in parts]
         return combine(c.gather(futures))
 
 
@@ -197,9 +197,26 @@ def map_tasks(func: Callable, items: Iterable[Any], client=None, **kwargs) -> li
     """``[func(item, **kwargs) for item in items]``, one Dask task per item (a region, a fold)."""
     items = list(items)
     with dask_client(client) as c:
-        shared = c.scatter(_pack(kwargs), broadcast=True) if kwargs else {}
+        shared = _scatter(c, _pack(kwargs), broadcast=True) if kwargs else {}
         futures = [c.submit(_run_task, func, item, shared, pure=False) for item in items]
         return c.gather(futures)
+
+
+def _scatter(client, data: Any, broadcast: bool = False) -> Any:
+    """``client.scatter`` under fresh keys; a dict's values are scattered and the dict rebuilt around them.
+
+    ``client.scatter(dict)`` uses the dict's own keys as task keys ("model", "norm"),
+    and content-hashed keys repeat too: every call then scatters under the key of the
+    previous call while that call's release may still be on its way to the scheduler
+    (releases travel on the batched stream, scatters as a separate RPC). The scheduler
+    forgets the new data and the tasks needing it fail with ``FutureCancelledError:
+    ... lost dependencies`` (test_chunked_inference_equals_whole predicts twice with
+    the same model). Fresh keys (``hash=False``, lists) cannot meet a release in flight.
+    """
+    if isinstance(data, dict):
+        futures = client.scatter(list(data.values()), broadcast=broadcast, hash=False)
+        return dict(zip(data.keys(), futures))
+    return client.scatter(data, broadcast=broadcast, hash=False)
 
 
 def _run_task(func: Callable, item: Any, kwargs: dict) -> Any:

@@ -135,9 +135,34 @@ def doy_features(time: np.ndarray) -> np.ndarray:
     return np.stack([np.sin(angle), np.cos(angle)], axis=-1).astype(np.float32)
 
 
+LAND_COVER: tuple[str, ...] = ("LC_CORN", "LC_SOY")
+
+
+def land_cover_of_day(ds: xr.Dataset) -> np.ndarray:
+    """(unit, time, 2) float32: 1 on the days of a year the unit grows corn (col 0) or soybean (col 1).
+
+    From the annual ``CROP`` variable (0 corn, 1 soybean, -1 other); all zero
+    without it or for years it does not cover (natural vegetation, unknown crops).
+    """
+    n, n_time = ds.sizes["unit"], ds.sizes["time"]
+    out = np.zeros((n, n_time, 2), np.float32)
+    if "CROP" not in ds.data_vars or "year" not in ds["CROP"].dims:
+        return out
+    crop = ds["CROP"].transpose("unit", "year")
+    years = crop["year"].values.astype(int)
+    day_year = ds["time"].values.astype("datetime64[Y]").astype(int) + 1970
+    pos = np.searchsorted(years, day_year)
+    covered = (pos < len(years)) & (years[np.minimum(pos, len(years) - 1)] == day_year)
+    code = np.where(covered[None, :], crop.values[:, np.minimum(pos, len(years) - 1)], -1)
+    out[..., 0] = code == 0
+    out[..., 1] = code == 1
+    return out
+
+
 def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
                 statics: Sequence[str] = DEFAULT_STATICS, vocab: ClassVocab | None = None,
-                require_targets: bool = True, memory: Sequence[int] = ()) -> tuple[SiteArrays, ClassVocab]:
+                require_targets: bool = True, memory: Sequence[int] = (),
+                land_cover: bool = True) -> tuple[SiteArrays, ClassVocab]:
     """Convert a daily contract dataset into :class:`SiteArrays`.
 
     Parameters
@@ -149,6 +174,8 @@ def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
     require_targets : raise when GPP, RECO or NEE is absent (False for upscaling inputs).
     memory : trailing-mean lengths in days; each adds the drivers' mean over that many
         past days as inputs (antecedent conditions a 30-day window cannot see).
+    land_cover : add the crop of the year as daily 0/1 inputs ``LC_CORN``, ``LC_SOY``
+        (:func:`land_cover_of_day`), so that a rotation is not a hidden change of task.
 
     Returns
     -------
@@ -159,7 +186,8 @@ def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
     time = ds["time"].values.astype("datetime64[ns]")
     x = _daily(ds, drivers, required=True)
     doy = np.broadcast_to(doy_features(time), (ds.sizes["unit"], len(time), 2))
-    x = np.concatenate([x] + [trailing_mean(x, days) for days in memory] + [doy], axis=-1)
+    lc = [land_cover_of_day(ds)] if land_cover else []
+    x = np.concatenate([x] + [trailing_mean(x, days) for days in memory] + lc + [doy], axis=-1)
     igbp, climate = _unit_labels(ds, "IGBP"), _unit_labels(ds, "climate")
     vocab = vocab or ClassVocab.from_labels(igbp, climate)
     stat = np.stack([ds[n].values.astype(np.float32) if n in ds.data_vars
@@ -175,7 +203,7 @@ def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
         x=x.astype(np.float32), s=s, y=y, qc=qc, igbp=igbp, climate=climate,
         lat=ds["lat"].values.astype(float), lon=ds["lon"].values.astype(float),
         dyn_names=tuple(drivers) + tuple(f"{n}_MEAN{d}" for d in memory for n in drivers)
-        + ("DOY_SIN", "DOY_COS"),
+        + (LAND_COVER if land_cover else ()) + ("DOY_SIN", "DOY_COS"),
         static_names=tuple(statics) + vocab.names)
     return arrays, vocab
 
@@ -347,6 +375,43 @@ def fixed_support_start(qc: np.ndarray, time: np.ndarray, length: int = 30, mont
     return out.astype(int)
 
 
+def first_observed_day(qc: np.ndarray) -> np.ndarray:
+    """(n_unit,) index of each unit's first day with any observation (qc > 0); 0 when none."""
+    seen = (qc > 0).any(axis=-1)
+    return np.where(seen.any(axis=1), seen.argmax(axis=1), 0).astype(int)
+
+
+def support_mask(qc: np.ndarray, time: np.ndarray, length: int, anchor: str = "midsummer",
+                 year_days: int = 365) -> np.ndarray:
+    """Few-shot support days of every unit, taken from its first year of record, (n_unit, n_time) bool.
+
+    The first year starts at the unit's first observed day. ``length >= year_days``:
+    that whole year; otherwise ``length`` days either from the record start
+    (``anchor="start"``) or centred on the first 15 July of that year
+    (``anchor="midsummer"``: a short support in the growing season says most
+    about a site); ``length`` 0 gives no support (zero-shot).
+    """
+    if anchor not in ("midsummer", "start"):
+        raise ValueError(f"anchor must be 'midsummer' or 'start', got {anchor!r}")
+    n_unit, n_time = qc.shape[:2]
+    mask = np.zeros((n_unit, n_time), bool)
+    if length <= 0:
+        return mask
+    first = first_observed_day(qc)
+    days = time.astype("datetime64[D]")
+    mid_july = np.nonzero((days.astype("datetime64[M]").astype(int) % 12 == 6)
+                          & ((days - days.astype("datetime64[M]")).astype(int) == 14))[0]
+    for i, f in enumerate(first):
+        if length >= year_days or anchor == "start":
+            start = f
+        else:
+            inside = mid_july[(mid_july >= f) & (mid_july < f + year_days)]
+            start = (int(inside[0]) if len(inside) else f + year_days // 2) - length // 2
+        start = int(np.clip(start, f, max(f, f + year_days - length)))
+        mask[i, start:min(start + min(length, year_days), n_time)] = True
+    return mask
+
+
 # ---------------------------------------------------------------------------------------------
 # folds and weights
 # ---------------------------------------------------------------------------------------------
@@ -409,13 +474,13 @@ def tabular_features(a: SiteArrays, lags: Sequence[int] = (7,)) -> tuple[np.ndar
     """Per-day feature table for tree models: dynamic inputs, more trailing means, statics.
 
     ``lags`` add trailing means of the raw drivers (the columns of ``a.x`` not
-    named ``*_MEAN*`` or ``DOY_*``) to the memory features ``a`` already has.
+    named ``*_MEAN*``, ``LC_*`` or ``DOY_*``) to the memory features ``a`` already has.
 
     Returns
     -------
     (features (n_unit, n_time, n_feat) float32, names)
     """
-    n_drv = sum(1 for n in a.dyn_names if "_MEAN" not in n and not n.startswith("DOY_"))
+    n_drv = sum(1 for n in a.dyn_names if "_MEAN" not in n and not n.startswith(("DOY_", "LC_")))
     parts = [a.x]
     names = list(a.dyn_names)
     for lag in lags:

@@ -3,7 +3,7 @@ import html
 
 import streamlit as st
 
-from components import compare, data_session, page, persist, runtime, selection, theme
+from components import compare, data_session, page, persist, runtime, selection, text, theme
 from kgml_core import geo, labels, report, verdict
 
 page.enter(__file__)
@@ -43,7 +43,7 @@ except Exception as err:
     theme.show_error(f"Could not read the metrics of run {run_id}", err)
     st.stop()
 if long.empty:
-    st.warning(f"Run {run_id} has no per-state metrics.")
+    st.warning(text.fmt("Run {} has no per-state metrics.", run_id))
     st.stop()
 
 c1, c2 = st.columns([1, 1])

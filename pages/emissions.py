@@ -7,7 +7,7 @@ import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, maps, page, persist, selection, theme
+from components import charts, choropleth, data_session, maps, page, persist, selection, text, theme
 from kgml_core import export, geo, labels, report
 from kgml_core.experiments import EXPERIMENTS
 from kgml_core.experiments.tamrl.results import REAL_PREDICTIONS
@@ -229,7 +229,7 @@ def _county_panel(ds: xr.Dataset, table: pd.DataFrame, fips: str, c: dict, units
     info = geo.county_table([geo.FIPS_TO_POSTAL[fips[:2]]]).loc[fips]
     name = f"{info['name']} County, {info['state']}"
     with st.container(border=True):
-        st.markdown(f"**{name}** ({fips}): {table.loc[fips, year]:,.1f} {units} in {year}")
+        st.markdown(text.fmt("**{}** ({}): {} {} in {}", name, fips, f"{table.loc[fips, year]:,.1f}", units, year))
         left, right = st.columns(2)
         by_year = table.loc[fips].rename("value").rename_axis("year").reset_index()
         left.plotly_chart(charts.yearly_bars(by_year, f"{_title(c)} by year", units,

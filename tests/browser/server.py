@@ -22,7 +22,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 240) -> None:
     """Block until ``url``'s health endpoint answers; raise if the server exits or times out."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
@@ -37,18 +37,20 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> Non
     raise RuntimeError(f"streamlit did not become healthy at {url} in {timeout_s} s")
 
 
-def start_server(log_path: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+def start_server(log_path: Path, env: dict[str, str] | None = None,
+                 address: str | None = "127.0.0.1") -> tuple[subprocess.Popen, str]:
     """The dashboard (``python -m components.serve``, as ``make run`` starts it) on a free loopback port.
 
     Returns the process and its URL once healthy.
 
-    Output goes to ``log_path``; ``env`` adds to the current environment (e.g. KGML_HOME).
+    Output goes to ``log_path``; ``env`` adds to the current environment (e.g. KGML_HOME);
+    ``address=None`` leaves the listening address to ``.streamlit/config.toml``.
     """
     port = free_port()
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "components.serve", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
+         *(["--server.address", address] if address else []), "--server.headless", "true"],
         cwd=REPO, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -8,13 +8,30 @@ from tests.tamrl.builders import DRIVERS, make_sites
 def test_site_arrays_shapes_and_classes(sites):
     a, vocab = tasks.site_arrays(sites, DRIVERS, ("ELEV", "MAT", "SAND", "CLAY"))
     n, t = sites.sizes["unit"], sites.sizes["time"]
-    assert a.x.shape == (n, t, len(DRIVERS) + 2)
+    assert a.x.shape == (n, t, len(DRIVERS) + 2 + 2)  # drivers, crop of the year (2), day of year (2)
+    assert a.dyn_names[-4:] == ("LC_CORN", "LC_SOY", "DOY_SIN", "DOY_COS")
     assert a.y.shape == a.qc.shape == (n, t, 3)
     assert a.s.shape == (n, 4 + len(vocab.names))
     assert np.all(np.isnan(a.s[:, 3]))  # CLAY absent: NaN, imputed by the scaler
     assert set(vocab.igbp) == {"CRO", "GRA", "ENF", "DBF"}
     assert np.all(a.qc[np.isnan(a.y)] == 0)
     np.testing.assert_allclose(a.s[:, 4:].sum(axis=1), 2.0)  # one IGBP and one climate class each
+
+
+def test_crop_of_the_year_is_a_daily_input(sites):
+    ds = sites.assign_coords(year=("year", [2010, 2011]))
+    crop = np.full((ds.sizes["unit"], 2), -1, np.int8)
+    crop[0] = [0, 1]   # corn then soybean
+    crop[1] = [1, -1]  # soybean then not a crop
+    ds["CROP"] = (("unit", "year"), crop)
+    a, _ = tasks.site_arrays(ds, DRIVERS)
+    year = ds["time"].dt.year.values
+    lc = a.x[..., len(DRIVERS):len(DRIVERS) + 2]
+    np.testing.assert_array_equal(lc[0, year == 2010], [[1, 0]] * int((year == 2010).sum()))
+    np.testing.assert_array_equal(lc[0, year == 2011], [[0, 1]] * int((year == 2011).sum()))
+    assert lc[1, year == 2010, 1].all() and not lc[1, year == 2011].any() and not lc[2:].any()
+    plain, _ = tasks.site_arrays(ds, DRIVERS, land_cover=False)
+    assert plain.x.shape[-1] == a.x.shape[-1] - 2 and "LC_CORN" not in plain.dyn_names
 
 
 def test_site_arrays_names_missing_driver(sites):
@@ -121,8 +138,23 @@ def test_complete_static_features_fills_classes_and_normals():
 
 def test_memory_features_are_trailing_means(sites):
     a, _ = tasks.site_arrays(sites, ("TA", "P"), (), memory=(30,))
-    assert a.dyn_names == ("TA", "P", "TA_MEAN30", "P_MEAN30", "DOY_SIN", "DOY_COS")
+    assert a.dyn_names == ("TA", "P", "TA_MEAN30", "P_MEAN30", "LC_CORN", "LC_SOY", "DOY_SIN", "DOY_COS")
     np.testing.assert_allclose(a.x[1, 100, 2], a.x[1, 71:101, 0].mean(), rtol=1e-5)
     feats, names = tasks.tabular_features(a)
-    assert names[:6] == list(a.dyn_names) and names[6:8] == ["TA_MEAN7", "P_MEAN7"]
+    assert names[:8] == list(a.dyn_names) and names[8:10] == ["TA_MEAN7", "P_MEAN7"]
     assert feats.shape[-1] == len(names)
+
+
+def test_support_mask_from_the_first_year():
+    time = np.arange("2010-01-01", "2013-01-01", dtype="datetime64[D]").astype("datetime64[ns]")
+    qc = np.ones((2, len(time), 3), np.float32)
+    qc[1, :100] = 0                                   # unit 1's record starts on day 100
+    year = tasks.support_mask(qc, time, 365)
+    assert year[0, :365].all() and not year[0, 365:].any() and year[1].sum() == 365 and year[1, 100:465].all()
+    week = tasks.support_mask(qc, time, 7)
+    mid = int(np.nonzero(time == np.datetime64("2010-07-15"))[0][0])
+    assert week.sum(axis=1).tolist() == [7, 7] and week[0, mid - 3:mid + 4].all()
+    start = tasks.support_mask(qc, time, 90, anchor="start")
+    assert start[1, 100:190].all() and start[1].sum() == 90
+    assert not tasks.support_mask(qc, time, 0).any()
+    assert list(tasks.first_observed_day(qc)) == [0, 100]

@@ -77,3 +77,27 @@ def test_cancel_stops_training(prepared):
     token.cancel()
     with pytest.raises(Cancelled):
         tr.train_lstm(data, b.x.shape[-1], CFG, 0, None, token)
+
+
+def test_support_window_starts_cover_any_support_length():
+    mask = np.zeros((4, 400), bool)
+    mask[0, 100:107] = True        # 7 days: one window ending on the last support day
+    mask[1, 0:365] = True          # a year: 13 windows of 30 days backwards from day 364
+    mask[3, 2:5] = True            # near the start: clipped to day 0
+    starts = tr.support_window_starts(mask, 30)
+    assert starts.shape == (4, 13)
+    assert list(starts[0][starts[0] >= 0]) == [77]
+    assert starts[1][0] == 335 and starts[1][-1] == 0 and (starts[1] >= 0).all()
+    assert (starts[2] == -1).all() and list(starts[3][starts[3] >= 0]) == [0]
+
+
+def test_predict_with_a_support_mask_of_any_length(prepared):
+    a, b, sc, data = prepared
+    lstm = tr.train_lstm(data, b.x.shape[-1], CFG, 0)
+    tam = tr.train_tamrl(data, lstm, b.s.shape[-1], CFG, 0)
+    zero = tr.predict_series(tam, b, sc, CFG, None)
+    none = np.zeros(a.qc.shape[:2], bool)
+    np.testing.assert_allclose(tr.predict_series(tam, b, sc, CFG, none), zero, atol=1e-5)
+    year = none.copy()
+    year[:, :365] = True
+    assert not np.allclose(tr.predict_series(tam, b, sc, CFG, year), zero)
