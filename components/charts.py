@@ -165,6 +165,40 @@ def histogram_figure(values: pd.Series, label: str, units: str, title: str) -> g
     return _layout(fig, title, 320)
 
 
+def interval_figure(rows: pd.DataFrame, title: str, x_title: str) -> go.Figure:
+    """Point estimates with 95 % intervals, one row per comparison (``rows``: label, group, rel, lo, hi).
+
+    Values are fractions (drawn as %); a vertical line marks no difference.
+    """
+    fig = go.Figure()
+    for group, part in rows.groupby("group", sort=False):
+        est = 100 * part["rel"].to_numpy(float)
+        fig.add_trace(go.Scatter(
+            x=est, y=part["label"], mode="markers", name=str(group),
+            marker=dict(size=9, color=labels.flux_colour(str(group))),
+            error_x=dict(type="data", symmetric=False, array=100 * part["hi"].to_numpy(float) - est,
+                         arrayminus=est - 100 * part["lo"].to_numpy(float))))
+    fig.add_vline(x=0, line_dash="dot", line_color="#555555")
+    fig.update_xaxes(title=x_title, ticksuffix=" %")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, height=max(260, 42 * rows["label"].nunique() + 120))
+
+
+def support_curve_figure(curve: pd.DataFrame, references: Mapping[str, float], value: str, units: str,
+                         title: str) -> go.Figure:
+    """Median RMSE against support length (``curve``: index days, column median); ``references``: model key -> level."""
+    fig = go.Figure()
+    ticks = [("none (zero-shot)" if int(d) == 0 else f"{int(d)} d") for d in curve.index]
+    fig.add_trace(go.Scatter(x=ticks, y=curve["median"].to_numpy(float), mode="lines+markers",
+                             name="TAM-RL few-shot", line=dict(width=2.5, color=labels.model_colour("tamrl"))))
+    for key, v in references.items():
+        fig.add_hline(y=float(v), line_dash="dash", line_color=labels.model_colour(key),
+                      annotation_text=labels.model_name(key), annotation_position="top right")
+    fig.update_xaxes(title="support: days of the site's own observations (first year)", type="category")
+    fig.update_yaxes(title=f"{value} ({units})")
+    return _layout(fig, title)
+
+
 def yearly_bars(frame: pd.DataFrame, title: str, units: str, colour: str) -> go.Figure:
     """One bar per year (``frame``: year, value), e.g. a county's annual sums."""
     fig = go.Figure(go.Bar(x=frame["year"].astype(str), y=frame["value"].to_numpy(float), marker_color=colour,

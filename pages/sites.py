@@ -44,6 +44,104 @@ def _score_section(results, preds: xr.Dataset) -> None:
                                           "TAM-RL: few-shot against zero-shot"), width="stretch")
 
 
+AGAINST_LABELS = {"obs": "the tower observations (good-QC days)", "truth": "the simulator's noise-free truth"}
+
+
+def _against(results, key: str) -> str | None:
+    """Which reference the comparison sections use (observations or simulator truth)."""
+    options = results.references(key)
+    if not options:
+        return None
+    return st.radio("Scored against", options, horizontal=True, key=f"si_against_{key}",
+                    format_func=AGAINST_LABELS.get,
+                    help="Observations are noisy and gappy; a simulated network also knows the true fluxes.")
+
+
+def _paired_section(results) -> None:
+    st.subheader("TAM-RL against the baselines, site by site")
+    g = _against(results, "paired")
+    if g is None:
+        st.info("This run has no paired comparison (made before it was added); run the experiment again.")
+        return
+    rows = []
+    for pair, per_flux in results.comparison("paired", g).items():
+        a, b = pair.split("_vs_")
+        for flux, r in per_flux.items():
+            rows.append({"label": f"{labels.model_name(a)} vs {labels.model_name(b)}", "group": flux,
+                         "rel": r["rel"], "lo": r["lo"], "hi": r["hi"], "share": r["share_a_better"],
+                         "n": r["n_sites"]})
+    table = pd.DataFrame(rows)
+    st.plotly_chart(charts.interval_figure(table, "Median per-site RMSE: relative difference (95 % interval)",
+                                           "difference of median RMSE (negative: the first model is better)"),
+                    width="stretch")
+    shown = table.assign(**{"difference %": 100 * table["rel"], "interval %": [
+        f"{100 * lo:+.1f} to {100 * hi:+.1f}" for lo, hi in zip(table["lo"], table["hi"])],
+        "sites where the first is better %": 100 * table["share"]})
+    st.dataframe(shown.rename(columns={"label": "comparison", "group": "flux", "n": "sites"})[
+        ["comparison", "flux", "difference %", "interval %", "sites where the first is better %", "sites"]]
+        .round(1), width="stretch", hide_index=True)
+    st.caption("Paired bootstrap over held-out sites (2,000 resamples): each resample keeps both models' "
+               "scores at the same sites. An interval that excludes 0 is a difference the sites support.")
+
+
+def _curve_section(results) -> None:
+    st.subheader("Few-shot skill against the length of the support")
+    g = _against(results, "support_curve")
+    if g is None:
+        return
+    flux = st.selectbox("Flux", list(FLUXES), key="si_curve_flux", help="Which flux's median per-site RMSE.")
+    rows = results.comparison("support_curve", g).get(flux, {})
+    curve = pd.DataFrame({"median": {int(d): r["median_rmse"] for d, r in rows.items()}}).sort_index()
+    models = results.models_against(g)
+    refs = {m: models[m][flux]["median_rmse"] for m in ("gbm", "lstm") if m in models}
+    st.plotly_chart(charts.support_curve_figure(curve, refs, f"median {flux} RMSE", FLUX_UNITS,
+                                                "TAM-RL with more of the site's own data"), width="stretch")
+    vs = {int(d): r.get("vs_zero_shot") for d, r in rows.items() if r.get("vs_zero_shot")}
+    if vs:
+        st.caption("Against no support (zero-shot), paired 95 % intervals: " + "; ".join(
+            f"{d} d {100 * v['rel']:+.1f} % ({100 * v['lo']:+.1f} to {100 * v['hi']:+.1f})"
+            for d, v in sorted(vs.items()) if d) + ". Every length is scored on the same days (after the "
+            "first year).")
+
+
+def _vegetation_section(results) -> None:
+    st.subheader("Per vegetation type")
+    g = _against(results, "per_vegetation")
+    if g is None:
+        return
+    flux = st.selectbox("Flux", list(FLUXES), key="si_veg_flux", help="Median per-site RMSE of this flux.")
+    table = pd.DataFrame({igbp: {"sites": row["n_sites"], **{labels.model_name(m): row[m][flux]
+                                                            for m in labels.MODEL_ORDER if m in row}}
+                          for igbp, row in results.comparison("per_vegetation", g).items()}).T
+    st.dataframe(table.round(3), width="stretch")
+    st.caption(f"Median per-site {flux} RMSE ({FLUX_UNITS}) of the held-out sites of each IGBP type; "
+               "few sites per type: read small differences with care.")
+
+
+def _real_runs_section(results) -> None:
+    real = results.real_sites
+    sites = real.get("sites")
+    if not sites:
+        if real.get("skipped"):
+            st.caption(f"Real towers: {real['skipped']}.")
+        return
+    st.subheader("Real towers: zero-shot and few-shot")
+    rows = {}
+    for m in ("tamrl_zero_shot", "tamrl", "gbm", "lstm", "ct_lstm"):
+        for flux in ("GPP", "NEE"):
+            for site, r in sites.get(m, {}).get(flux, {}).items():
+                rows.setdefault(site, {})[f"{labels.model_name(m)} · {flux} R²"] = r["r2"]
+    table = pd.DataFrame(rows).T
+    support = real.get("support", {})
+    table.insert(0, "support", [f"{support.get(s, {}).get('days', '?')} d from {support.get(s, {}).get('first_day', '?')}"
+                                for s in table.index])
+    table.insert(1, "scored from", [support.get(s, {}).get("scored_from", "") for s in table.index])
+    st.dataframe(table.round(3), width="stretch")
+    st.caption(f"Trained on virtual towers and {real.get('target')} up to {real.get('train_period', '').split(' to ')[-1]}; "
+               f"{real.get('target')} is scored in {real.get('test_period')}, the other towers (never seen in "
+               "training) after their support. Few-shot reads the support; zero-shot and the baselines do not.")
+
+
 def _upscaled_section(run_id: str) -> None:
     st.subheader("Upscaled to counties")
     try:
@@ -134,6 +232,10 @@ def main() -> None:
         except FileNotFoundError:
             pass
         _score_section(results, preds)
+        _paired_section(results)
+        _curve_section(results)
+        _vegetation_section(results)
+        _real_runs_section(results)
         if st.toggle("Show the upscaled county map", value=True, key="si_show_up",
                      help="County map of the upscaled fluxes and their uncertainty."):
             _upscaled_section(run_id)

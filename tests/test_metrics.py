@@ -62,3 +62,20 @@ def test_bootstrap_same_model_interval_contains_zero():
     b = obs + rng.normal(scale=0.5, size=obs.shape)
     out = paired_bootstrap_rmse_diff(obs, a, b, n_boot=300, block_units=False)
     assert out["lo"] < 0 < out["hi"]
+
+
+def test_paired_bootstrap_median_ratio():
+    from kgml_core.metrics import paired_bootstrap_median_ratio
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.5, 3.0, 60)                 # sites differ a lot
+    better = base * 0.9                              # a is 10 % lower at every site
+    out = paired_bootstrap_median_ratio(better, base)
+    assert out["rel"] == pytest.approx(-0.1) and out["hi"] < 0 and out["share_a_better"] == 1.0
+    assert out["lo"] == pytest.approx(-0.1) and out["n_sites"] == 60   # paired: no spread from the sites
+    noisy = base * rng.normal(1.0, 0.2, 60)
+    same = paired_bootstrap_median_ratio(noisy, base)
+    assert same["lo"] < 0 < same["hi"]
+    with_nan = paired_bootstrap_median_ratio(np.r_[better, np.nan], np.r_[base, 1.0])
+    assert with_nan["n_sites"] == 60
+    with pytest.raises(ValueError, match="equal length"):
+        paired_bootstrap_median_ratio(np.ones(3), np.ones(4))

@@ -110,12 +110,23 @@ class TAMRLModel(nn.Module):
 
         With both, ``z = g(s) + f(support)``: the support window refines what the
         site description already says (our choice; with ``s`` None the support
-        encoder alone gives ``z``, as in the article).
+        encoder alone gives ``z``, as in the article). ``support`` is one window
+        (batch, days, n_support) or several (batch, n_windows, days, n_support):
+        then ``f`` is the mean of the windows' encodings over the windows with at
+        least one observed day (the last ``3`` support columns are the observed
+        mask), so a longer support averages more evidence.
         """
         if support is None and s is None:
             raise ValueError("TAM-RL needs a support window (few-shot) or static features (zero-shot)")
         z = self.static_encoder(s) if s is not None else 0.0
-        return z + self.encoder(support) if support is not None else z
+        if support is None:
+            return z
+        if support.dim() == 3:
+            return z + self.encoder(support)
+        b, c, t, f = support.shape
+        enc = self.encoder(support.reshape(b * c, t, f)).reshape(b, c, -1)
+        used = (support[..., -3:].amax(dim=(2, 3)) > 0).float()            # (batch, n_windows)
+        return z + (enc * used[..., None]).sum(1) / used.sum(1, keepdim=True).clamp_min(1.0)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor | None = None,
                 support: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

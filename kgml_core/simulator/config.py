@@ -56,16 +56,32 @@ class WorldConfig:
 
 @dataclass(frozen=True)
 class TowerConfig:
-    """A virtual flux-tower network across the conterminous US."""
+    """A virtual flux-tower network across the conterminous US.
+
+    Attributes
+    ----------
+    n_sites, years, seed : size, period (inclusive) and seed.
+    heterogeneity : scale of the hidden between-site differences (within-type
+        light-use efficiency, land-use and disturbance history, management);
+        1 = the sizes argued in docs/tamrl.md, 0 = none.
+    drivers : "observed" (LAI from a MODIS-like 8-day product, soil water from a
+        shallow probe) or "model" (the simulator's exact leaf area and root-zone water).
+    """
 
     n_sites: int = 160
     years: tuple[int, int] = (2005, 2016)
     seed: int = 0
+    heterogeneity: float = 1.0
+    drivers: str = "observed"
 
     def __post_init__(self) -> None:
         check_years(self.years)
         if int(self.n_sites) < 1:
             raise ValueError(f"n_sites must be >= 1, got {self.n_sites!r}")
+        if not float(self.heterogeneity) >= 0:
+            raise ValueError(f"heterogeneity must be >= 0, got {self.heterogeneity!r}")
+        if self.drivers not in ("observed", "model"):
+            raise ValueError(f"drivers must be 'observed' or 'model', got {self.drivers!r}")
 
     def to_json(self) -> str:
         """The configuration as a canonical JSON string."""

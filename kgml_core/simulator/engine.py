@@ -94,14 +94,17 @@ def _first_true(mask: np.ndarray, default: int) -> np.ndarray:
 
 
 def crop_calendar(weather: dict, doy: np.ndarray, year_index: np.ndarray, crop: np.ndarray,
-                  lat, gdd_mat: np.ndarray) -> dict[str, np.ndarray]:
+                  lat, gdd_mat: np.ndarray, sow_shift: np.ndarray | None = None,
+                  harvest_delay: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Phenology of the crop units from weather alone, vectorised over units and days.
 
     Sowing after a crop- and latitude-dependent date once the 5-day mean temperature
     is warm enough on a dry day (at the latest 40 days later); emergence and
     maturity by growing degree days (base 10, cap 30 degC) from sowing; a killing
     frost (below -2 degC) or 27 October ends the season early; harvest 21 days
-    after maturity or by 16 November.
+    after maturity or by 16 November. Optional per-unit management (n,):
+    ``sow_shift`` days added to the earliest sowing date, ``harvest_delay`` days
+    from maturity to harvest (instead of 21).
 
     Returns (n, T) arrays: ``dev`` (development 0-1, float32), ``stage`` (int8:
     0 before sowing, 1 sown, 2 growing, 3 mature, 4 harvested), ``flower`` (bool),
@@ -118,6 +121,9 @@ def crop_calendar(weather: dict, doy: np.ndarray, year_index: np.ndarray, crop: 
     emerge = np.zeros((n, n_days), bool)
     rows = np.arange(n)
     lat_shift = np.clip(2.5 * (lat - 40.0), -25, 20)
+    if sow_shift is not None:
+        lat_shift = lat_shift + np.asarray(sow_shift, float)
+    delay = np.full(n, 21, np.intp) if harvest_delay is None else np.asarray(harvest_delay).astype(np.intp)
     for yi in np.unique(year_index):
         days = np.flatnonzero(year_index == yi)
         sl = slice(days[0], days[-1] + 1)
@@ -135,7 +141,7 @@ def crop_calendar(weather: dict, doy: np.ndarray, year_index: np.ndarray, crop: 
         frost = emerged & (weather["TA_MIN"][:, sl] < -2) & (dv > 0.3)
         i_mature = _first_true(emerged & ((dv >= 1) | frost | (d >= 300)), len(days) - 1)
         i_mature = np.maximum(i_mature, i_emerge)
-        i_harvest = np.minimum(i_mature + 21, _first_true(np.broadcast_to(d >= 320, dv.shape), len(days) - 1))
+        i_harvest = np.minimum(i_mature + delay, _first_true(np.broadcast_to(d >= 320, dv.shape), len(days) - 1))
         i_harvest = np.maximum(i_harvest, i_mature)
         st = ((pos >= i_sow[:, None]).astype(np.int8) + emerged + (pos >= i_mature[:, None])
               + (pos >= i_harvest[:, None]))
@@ -184,7 +190,7 @@ def _crop_forcing(weather, cal, crop_by_day, params, pet) -> dict[str, np.ndarra
     }
 
 
-def _natural_forcing(weather, veg, lat, doy, params) -> dict[str, np.ndarray]:
+def _natural_forcing(weather, veg, lat, doy, params, lai_scale=None) -> dict[str, np.ndarray]:
     """Weather-only parts of the natural-vegetation model, (n, T) float32."""
     ta = weather["TA"]
     card = CROP_TRAITS["t_card"][1] - np.array([3, 3, 5, 5], np.float32)
@@ -197,6 +203,8 @@ def _natural_forcing(weather, veg, lat, doy, params) -> dict[str, np.ndarray]:
     i_v = np.clip(1 - (weather["VPD"] - 9.0) / 32.0, 0, 1)
     code = np.clip(veg, 1, 4) - 1
     lai_max = np.choose(code, [NATURAL[k][0] for k in (1, 2, 3, 4)]).astype(np.float32)
+    if lai_scale is not None:
+        lai_max = (lai_max * np.asarray(lai_scale, np.float32)).astype(np.float32)
     lai_min = (lai_max * np.choose(code, [NATURAL[k][1] for k in (1, 2, 3, 4)])).astype(np.float32)
     return {"light": (params["LUE"][:, None] * par * f_t * f_vpd).astype(np.float32),
             "gsi": (i_t * i_p * i_v).astype(np.float32), "lai_max": lai_max, "lai_min": lai_min,
@@ -206,7 +214,7 @@ def _natural_forcing(weather, veg, lat, doy, params) -> dict[str, np.ndarray]:
 
 def run(weather: dict[str, np.ndarray], dates: pd.DatetimeIndex, soils: dict[str, np.ndarray],
         params: dict[str, np.ndarray], crop: np.ndarray, lat, lon, veg: np.ndarray | None = None,
-        spinup_days: int = 0) -> EngineOutput:
+        spinup_days: int = 0, management: dict[str, np.ndarray] | None = None) -> EngineOutput:
     """Run the model over ``dates``.
 
     Parameters
@@ -220,6 +228,15 @@ def run(weather: dict[str, np.ndarray], dates: pd.DatetimeIndex, soils: dict[str
     veg : (n,) vegetation codes (default all CROP).
     spinup_days : leading days to run but drop from the output; natural vegetation's
         soil carbon pools are set near equilibrium at the end of the spin-up.
+    management : optional per-unit (n,) arrays of site history and management
+        (absent keys keep the defaults): ``sow_shift`` (days), ``harvest_delay``
+        (days after maturity), ``irrigated`` (bool: 25 mm whenever the crop's
+        root-zone water falls below half of the available water between sowing
+        and maturity), ``som_factor`` (soil organic matter at the end of the
+        spin-up as a fraction of its equilibrium, natural vegetation; default
+        0.85), ``cwd`` (g C m-2 of coarse woody debris left by a past
+        disturbance, decaying at ``CWD_K`` per day at 20 degC), ``lai_scale``
+        (factor on natural vegetation's maximum leaf area).
 
     Returns
     -------
@@ -233,16 +250,21 @@ def run(weather: dict[str, np.ndarray], dates: pd.DatetimeIndex, soils: dict[str
     doy = dates.day_of_year.values
     gdd_mat = np.clip(gdd_available(lat, lon)[:, None] * CROP_TRAITS["gdd_share"][None, :],
                       [850.0, 750.0], [1700.0, 1450.0]).astype(np.float32)
-    cal = crop_calendar(weather, doy, year_index, crop, lat, gdd_mat)
+    mg = management or {}
+    cal = crop_calendar(weather, doy, year_index, crop, lat, gdd_mat, mg.get("sow_shift"), mg.get("harvest_delay"))
     crop_by_day = crop[:, year_index].astype(np.intp)
     pet = priestley_taylor(weather["TA"], weather["SW_IN"]).astype(np.float32)
     cf = _crop_forcing(weather, cal, crop_by_day, params, pet)
     is_crop = veg == CROP
-    nf = _natural_forcing(weather, veg, lat, doy, params) if (~is_crop).any() else None
-    return _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_index, spinup_days)
+    nf = _natural_forcing(weather, veg, lat, doy, params, mg.get("lai_scale")) if (~is_crop).any() else None
+    return _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_index, spinup_days, mg)
 
 
-def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_index, spinup_days):
+CWD_K = 0.10 / 365  # d-1 at 20 degC: coarse woody debris half-life of about 7 years (Harmon et al. 1986)
+IRRIGATION_MM = 25.0
+
+
+def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_index, spinup_days, mg):
     """The daily loop over the state variables (soil water, leaf area, biomass, soil carbon)."""
     n, n_days = weather["TA"].shape
     f32 = np.float32
@@ -280,6 +302,12 @@ def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_i
     flower_days = np.zeros(n, f32)
     heat_days = np.zeros(n, f32)
     gsi = np.full(n, 0.5, f32)
+    irrigated = np.asarray(mg["irrigated"], bool) & is_crop if "irrigated" in mg else np.zeros(n, bool)
+    irrigate = bool(irrigated.any())
+    if irrigate:
+        season_tm = np.ascontiguousarray(((cal["stage"] >= 1) & (cal["stage"] <= 2)).T)
+    cwd = np.asarray(mg["cwd"], f32).copy() if "cwd" in mg else None
+    som_factor = np.asarray(mg.get("som_factor", np.full(n, 0.85)), f32)
     npp_mean = np.zeros(n, f32)
     sums = np.zeros((2, n))  # spin-up sums of litter input and of the decay scale
     any_harvest = cal["harvest"].any(axis=0)
@@ -331,7 +359,13 @@ def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_i
         litter += litter_in - dec_lit
         som += hum * dec_lit - dec_som
         rh = resp_lit * dec_lit + dec_som
+        if cwd is not None and t >= spinup_days:
+            dec_cwd = CWD_K * scale * cwd
+            cwd -= dec_cwd
+            rh = rh + dec_cwd
         w = np.minimum(theta * ROOT_ZONE_MM + liquid[t], sat_mm)
+        if irrigate:
+            w = np.minimum(w + IRRIGATION_MM * (irrigated & season_tm[t] & (fw < 0.5)), sat_mm)
         w -= k_drain * np.maximum(w - fc_mm, 0)
         avail = np.minimum(np.maximum((w * (1 / ROOT_ZONE_MM) - wp) * inv_aw_et, 0), 1)
         kc = np.minimum(1.15 - 0.85 * np.exp(-0.6 * lai), 1.1)
@@ -340,7 +374,7 @@ def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_i
             sums[0] += litter_in
             sums[1] += scale
             if t == spinup_days - 1 and nf is not None:
-                litter, som = _equilibrate(litter, som, sums, klit, ksom, hum, is_crop)
+                litter, som = _equilibrate(litter, som, sums, klit, ksom, hum, is_crop, som_factor)
             continue
         i = t - spinup_days
         out["GPP"][i], out["RA"][i], out["RH"][i] = gpp, ra, rh
@@ -377,10 +411,10 @@ def _grain(biomass, flower_fw, flower_days, heat_days, crop_now, params) -> np.n
     return (hi * SHOOT_FRACTION * biomass).astype(np.float32)
 
 
-def _equilibrate(litter, som, sums, klit, ksom, hum, is_crop):
-    """Natural vegetation: litter at equilibrium, organic matter slightly below it (a small sink)."""
+def _equilibrate(litter, som, sums, klit, ksom, hum, is_crop, som_factor=0.85):
+    """Natural vegetation: litter at equilibrium, organic matter at ``som_factor`` of it (default 0.85: a small sink)."""
     inputs, scale = sums[0], np.maximum(sums[1], 1e-6)
     lit_eq = inputs / (klit * scale)
-    som_eq = 0.85 * hum * inputs / (ksom * scale)
+    som_eq = som_factor * hum * inputs / (ksom * scale)
     return (np.where(is_crop, litter, lit_eq).astype(np.float32),
             np.where(is_crop, som, som_eq).astype(np.float32))

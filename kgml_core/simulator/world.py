@@ -57,8 +57,10 @@ def true_parameters(cfg: WorldConfig, table: pd.DataFrame) -> dict[str, np.ndarr
 
 
 def run_points(lat, lon, soils, params, crop_years, years: tuple[int, int], seed: int,
-               veg=None, elev=None) -> tuple[dict, engine.EngineOutput]:
+               veg=None, elev=None, management: dict | None = None) -> tuple[dict, engine.EngineOutput]:
     """Weather and engine for points, in chunks of units to bound memory.
+
+    ``management``: optional per-unit arrays passed to :func:`engine.run`.
 
     Returns the drivers (n, T) and the engine output, without the spin-up year.
     """
@@ -73,7 +75,8 @@ def run_points(lat, lon, soils, params, crop_years, years: tuple[int, int], seed
         w = generate_weather(lat[sl], lon[sl], dates, seed, None if elev is None else elev[sl])
         res = engine.run(w, dates, {k: v[sl] for k, v in soils.items()},
                          {k: v[sl] for k, v in params.items()}, crop_years[sl], lat[sl], lon[sl],
-                         None if veg is None else veg[sl], spinup_days=spin)
+                         None if veg is None else veg[sl], spinup_days=spin,
+                         management={k: v[sl] for k, v in management.items()} if management else None)
         for k in DRIVER_NAMES:
             drivers[k][sl] = w[k][:, spin:]
         del w

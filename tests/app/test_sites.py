@@ -41,4 +41,6 @@ def test_sites_page_draws_a_tiny_tamrl_run():
     assert not at.exception and not at.error
     assert run.id in [s.value for s in at.selectbox]
     headers = [h.value for h in at.subheader]
-    assert headers[:3] == ["Scores at held-out sites", "Upscaled to counties", "Time series at a site"]
+    assert headers[:4] == ["Scores at held-out sites", "TAM-RL against the baselines, site by site",
+                           "Few-shot skill against the length of the support", "Per vegetation type"]
+    assert headers[-2:] == ["Upscaled to counties", "Time series at a site"]

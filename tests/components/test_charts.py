@@ -1,6 +1,7 @@
 """Chart builders: every axis carries its units; clicked units come back through customdata."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from components import charts
 
@@ -34,3 +35,14 @@ def test_distribution_and_curves():
                            "std": [0.1, 0.1, 0.1]})
     fig = charts.response_curves_figure(curves, "TA", "RH", "degC", "g C m-2 d-1")
     assert len(fig.data) == 2 and fig.layout.xaxis.title.text == "TA (degC)"
+
+
+def test_interval_and_support_curve_figures():
+    rows = pd.DataFrame({"label": ["a vs b", "a vs b"], "group": ["GPP", "NEE"], "rel": [-0.1, 0.02],
+                         "lo": [-0.15, -0.03], "hi": [-0.05, 0.06]})
+    fig = charts.interval_figure(rows, "t", "x")
+    assert len(fig.data) == 2 and fig.data[0].x[0] == pytest.approx(-10.0)
+    assert list(fig.data[0].error_x.array) == pytest.approx([5.0])
+    curve = pd.DataFrame({"median": {0: 1.2, 7: 1.1, 365: 0.9}})
+    fig = charts.support_curve_figure(curve, {"gbm": 1.0}, "median GPP RMSE", "g C m-2 d-1", "t")
+    assert list(fig.data[0].x) == ["none (zero-shot)", "7 d", "365 d"]

@@ -53,3 +53,50 @@ def test_cli_simulate(tmp_path, capsys):
     assert main(["simulate", "--years", "2019-2000", "--out", str(out)]) == 2
     assert "years" in capsys.readouterr().err
     assert main(["simulate", "--years", "abc", "--out", str(out)]) == 2
+
+
+def test_tower_heterogeneity_scales_and_drivers_as_observed():
+    from kgml_core.simulator.towers import LUE_CV
+    flat = simulate_tower_network(TowerConfig(n_sites=60, years=(2010, 2010), seed=1, heterogeneity=0.0))
+    het = simulate_tower_network(TowerConfig(n_sites=60, years=(2010, 2010), seed=1))
+    for ds, lo, hi in ((flat, 0.0, 1e-6), (het, 0.6 * LUE_CV["natural"], 1.5 * LUE_CV["natural"])):
+        lue, igbp = ds["PARAM_LUE"].values, ds["IGBP"].values
+        cv = [lue[igbp == v].std() / lue[igbp == v].mean() for v in ("GRA", "ENF", "DBF") if (igbp == v).sum() > 4]
+        assert cv and lo <= np.mean(cv) <= hi, cv
+    assert flat["SITE_IRRIGATED"].sum() == 0 and np.isnan(flat["SITE_DISTURBANCE_AGE"]).all()
+    assert het["SITE_IRRIGATED"].sum() + np.isfinite(het["SITE_DISTURBANCE_AGE"]).sum() > 0
+    # truth kept; observations are noisy around it
+    err = het["NEE"].values - het["NEE_TRUE"].values
+    assert 0.1 < np.nanstd(err) < 1.5 and abs(np.nanmean(err)) < 0.1
+    # LAI: 8-day composites (constant within a composite), close to but not the state
+    lai, state = het["LAI"].values, het["LAI_MODEL"].values
+    assert np.all(lai[:, 1:8] == lai[:, :1]) and not np.allclose(lai, state)
+    assert np.corrcoef(lai.ravel(), state.ravel())[0, 1] > 0.8
+    # soil water: a shallow probe follows the root zone loosely and reacts to rain first
+    swc, root = het["SWC"].values, het["SWC_MODEL"].values
+    assert 0.3 < np.corrcoef(swc.ravel(), root.ravel())[0, 1] < 0.98
+    wet = het["P"].values > 20
+    assert np.mean(np.diff(swc, axis=1)[wet[:, 1:]]) > np.mean(np.diff(root, axis=1)[wet[:, 1:]])
+    exact = simulate_tower_network(TowerConfig(n_sites=5, years=(2010, 2010), seed=1, drivers="model"))
+    assert "LAI_MODEL" not in exact and np.all(exact["LAI"].values >= 0)
+
+
+def test_engine_management_irrigation_debris_and_soil_carbon():
+    from kgml_core.simulator import engine
+    from kgml_core.simulator.parameters import default_parameters
+    from kgml_core.simulator.soils import soil_properties
+    from kgml_core.simulator.world import run_points
+    n = 4
+    lat, lon = np.full(n, 40.5), np.full(n, -101.0)   # semi-arid western Nebraska
+    soils = {k: np.repeat(v[:1], n) for k, v in soil_properties(lat[:1], lon[:1], 0).items()}
+    veg = np.array([engine.CROP, engine.CROP, engine.GRASS, engine.GRASS], np.int8)
+    crop = np.zeros((n, 2), np.int8)
+    base = run_points(lat, lon, soils, default_parameters(n), crop, (2012, 2012), 0, veg=veg)[1].daily
+    mg = {"irrigated": np.array([False, True, False, False]), "cwd": np.array([0, 0, 0, 2000.0]),
+          "som_factor": np.array([0.85, 0.85, 0.85, 0.6])}
+    out = run_points(lat, lon, soils, default_parameters(n), crop, (2012, 2012), 0, veg=veg, management=mg)[1].daily
+    np.testing.assert_allclose(out["GPP"][0], base["GPP"][0], rtol=1e-4)
+    assert out["GPP"][1].sum() > 1.1 * out["GPP"][0].sum() and out["SWC"][1].mean() > out["SWC"][0].mean()
+    # the grass unit with debris and depleted soil carbon: its respiration differs by the debris decay and the SOM deficit
+    assert out["RH"][3].sum() != base["RH"][3].sum()
+    assert np.allclose(out["GPP"][3], base["GPP"][3])

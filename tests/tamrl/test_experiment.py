@@ -34,6 +34,24 @@ def test_metrics_json_shape(cli_run):
     assert metrics["seconds"] > 0 and set(metrics["zero_shot"]) == {"GPP", "RECO", "NEE"}
 
 
+def test_metrics_have_truth_paired_intervals_curve_and_vegetation(cli_run):
+    metrics, _ = cli_run
+    assert set(metrics["models_truth"]) == set(metrics["models"])
+    for g in ("obs", "truth"):
+        r = metrics["paired"][g]["tamrl_vs_gbm"]["GPP"]
+        assert r["lo"] <= r["rel"] <= r["hi"] and r["n_sites"] == metrics["n_test_sites"]
+        assert set(metrics["paired"][g]) >= {"tamrl_vs_gbm", "tamrl_vs_lstm", "tamrl_vs_ct_lstm",
+                                             "tamrl_vs_tamrl_zero_shot"}
+        curve = metrics["support_curve"][g]["NEE"]
+        assert list(curve) == ["0", "7", "30", "90", "365"]
+        assert curve["0"]["median_rmse"] == pytest.approx(metrics["models_truth" if g == "truth" else "models"]
+                                                          ["tamrl_zero_shot"]["NEE"]["median_rmse"])
+        assert curve["365"]["median_rmse"] == pytest.approx(metrics["models_truth" if g == "truth" else "models"]
+                                                            ["tamrl"]["NEE"]["median_rmse"])
+        veg = metrics["per_vegetation"][g]
+        assert sum(row["n_sites"] for row in veg.values()) == metrics["n_test_sites"]
+
+
 def test_predictions_and_upscaled_saved(cli_run):
     metrics, run = cli_run
     assert run.status == "finished"
@@ -92,4 +110,39 @@ def test_real_sites_temporal_holdout_and_zero_shot():
     assert set(hold) == set(exp.MODEL_NAMES)
     assert hold["gbm"]["GPP"]["n"] > 300  # 2010-2012 good-QC days at US-Ne1
     assert set(part["zero_shot_sites"]["tamrl_zero_shot"]["GPP"]) == {"US-AR1", "US-Wi7"}
+    assert set(part["sites"]["tamrl"]["GPP"]) == {"US-AR1", "US-Ne1", "US-Wi7"}
+    support = part["support"]
+    assert support["US-Wi7"]["days"] == 90 and support["US-AR1"]["days"] == 365
+    assert support["US-Wi7"]["scored_from"] > support["US-Wi7"]["first_day"]
+    assert part["sites"]["tamrl"]["GPP"]["US-AR1"]["n"] > 300
     assert "US-Ne1" in list(ds["unit"].values)
+
+
+def test_scored_days_and_strata():
+    qc = np.ones((2, 5, 3), np.float32)
+    qc[0, 4] = 0.5
+    mask = exp.scored_days(qc, np.array([2, 0]), 0.8)
+    assert mask[0, :, 0].tolist() == [False, False, True, True, False] and mask[1].all()
+    assert exp.scored_days(qc, np.array([2, 0]), None)[0, 4].all()
+    a = type("A", (), {"igbp": np.array(["CRO", "GRA"]), "climate": np.array(["Dfa", "BSk"])})()
+    assert list(exp.strata_labels(a, "igbp+climate")) == ["CRO/D", "GRA/B"]
+
+
+def test_parts_run_apart_merge_into_the_same_tables(cli_run):
+    from kgml_core.experiments.tamrl.evaluation import merge_parts
+    metrics, _ = cli_run
+    units = sorted(metrics["per_site"]["tamrl"]["GPP"])
+    half = set(units[: len(units) // 2])
+
+    def part(keep):
+        sub = lambda tables: {m: {f: {u: r for u, r in rows.items() if (u in half) == keep}  # noqa: E731
+                                  for f, rows in per.items()} for m, per in tables.items()}
+        return {"per_site": sub(metrics["per_site"]), "per_site_truth": sub(metrics["per_site_truth"]),
+                "per_site_curve": {g: sub(t) for g, t in metrics["per_site_curve"].items()},
+                "igbp": {u: v for u, v in metrics["igbp"].items() if (u in half) == keep},
+                "split": metrics["split"], "n_test_sites": sum((u in half) == keep for u in units)}
+    merged = merge_parts([part(True), part(False)], (0, 7, 30, 90, 365))
+    assert merged["n_test_sites"] == metrics["n_test_sites"]
+    for key in ("models", "models_truth", "paired", "per_vegetation", "support_curve"):
+        assert json.dumps(merged[key], sort_keys=True, default=float) == \
+            json.dumps(metrics[key], sort_keys=True, default=float), key

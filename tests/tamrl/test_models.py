@@ -49,3 +49,19 @@ def test_tamrl_modes_and_mismatch():
         tam(x)
     with pytest.raises(ValueError, match="does not match"):
         tam.load_pretrained(LSTMModel(6, hidden=8))
+
+
+def test_several_support_windows_average_their_encodings():
+    torch.manual_seed(0)
+    model = TAMRLModel(n_dyn=4, n_static=3, n_support=10, hidden=8, z_dim=5).eval()
+    s = torch.randn(2, 3)
+    one = torch.randn(2, 30, 10)
+    other = torch.randn(2, 30, 10)
+    one[..., -3:], other[..., -3:] = 1.0, 1.0      # observed masks
+    empty = torch.zeros(2, 30, 10)                   # a padding window: nothing observed
+    with torch.no_grad():
+        z1, z2 = model.embed(one, s), model.embed(other, s)
+        both = model.embed(torch.stack([one, other, empty], dim=1), s)
+        only_empty = model.embed(torch.stack([empty, empty], dim=1), s)
+    torch.testing.assert_close(both, (z1 + z2) / 2)
+    torch.testing.assert_close(only_empty, model.embed(None, s))   # no observation: zero-shot

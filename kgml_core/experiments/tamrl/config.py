@@ -5,10 +5,11 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from kgml_core.config import ExperimentConfig
-from kgml_core.tasks import DEFAULT_DRIVERS, DEFAULT_STATICS
-from kgml_core.training.tamrl import TrainConfig
+from kgml_core.tamrl.sites import DEFAULT_DRIVERS, DEFAULT_STATICS
+from kgml_core.tamrl.training import TrainConfig
 
-MODEL_NAMES = ("tamrl", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")
+MODEL_NAMES = ("tamrl", "tamrl_encoder_only", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")
+STRATA = ("igbp+climate", "igbp", "climate")
 REAL_DRIVERS = ("TA", "SW_IN", "VPD", "P", "WS")  # in every FLUXNET SUBSET daily file
 
 
@@ -18,45 +19,58 @@ class TamrlConfig(ExperimentConfig):
 
     Attributes
     ----------
-    n_sites, years, network_seed : the virtual tower network (:class:`~kgml_core.simulator.TowerConfig`).
+    n_sites, years, network_seed, network_heterogeneity, network_drivers : the virtual tower network
+        (:class:`~kgml_core.simulator.TowerConfig`: ``heterogeneity`` and ``drivers``; 0 and "model"
+        give the former network without hidden differences and with exact states as inputs).
     site_ids : training sites picked by the user (virtual ids such as "VT-0001"); empty: k folds over all sites.
     test_site_ids : held-out sites when ``site_ids`` is given (default: every other site).
-    stratify : "igbp" or "climate": the class the site folds are stratified by.
+    stratify : "igbp+climate", "igbp" or "climate": the classes the site folds are stratified by
+        ("igbp+climate": vegetation type and main Koeppen group together).
     k_folds : number of folds over sites; ``folds`` lists the folds run (empty: all).
     seeds : training seeds; scores are averaged over them and the upscaled map is their ensemble.
     val_fraction : share of the training sites held out for early stopping.
     drivers, statics : daily and static inputs.
     memory_days : trailing-mean lengths (days) of the drivers added as inputs to every model.
     qc_test : a test day counts only when the flux's QC is at least this (fraction of good data).
-    support_month : few-shot support window: 30 days from the 1st of this month (first good year).
-    train : training hyper-parameters; gbm_iter : boosting rounds of the baseline.
+    support_days : few-shot TAM-RL reads this many days of each test site's first year of
+        record (365: the whole year; fewer: centred on 15 July); every model is scored
+        only after that first year.
+    support_curve : support lengths (days) of the few-shot skill curve (0 = zero-shot).
+    train : training hyper-parameters; gbm_iter : most boosting rounds of the baseline (early-stopped
+        on the validation sites); gbm_trials : configurations its random search tries on them.
     states, upscale_years, counties : the counties to upscale to (counties: optional FIPS subset).
     real_sites : run the real FLUXNET part when the files are present.
     real_target, real_train_end, real_test_start : the temporal hold-out on a real tower.
     real_virtual_sites : virtual sites added to the real-site training set (tasks for the encoder).
     real_n_seeds : how many of ``seeds`` the real-site part trains (it costs as much as a fold).
+    real_short_support : few-shot support (days from the record start) of a real site with
+        less than two years of record (the others read their first year).
     threads : torch CPU threads.
     """
 
     preset: str = "quick"
-    n_sites: int = 40
+    n_sites: int = 80
     years: tuple[int, int] = (2010, 2012)
     network_seed: int = 0
+    network_heterogeneity: float = 1.0
+    network_drivers: str = "observed"
     site_ids: tuple[str, ...] = ()
     test_site_ids: tuple[str, ...] = ()
-    stratify: str = "igbp"
+    stratify: str = "igbp+climate"
     k_folds: int = 5
     folds: tuple[int, ...] = (0,)
-    seeds: tuple[int, ...] = (0, 1)
+    seeds: tuple[int, ...] = (0,)
     val_fraction: float = 0.2
     drivers: tuple[str, ...] = DEFAULT_DRIVERS
     statics: tuple[str, ...] = DEFAULT_STATICS
     memory_days: tuple[int, ...] = (30, 90)
     qc_test: float = 0.8
-    support_month: int = 7
+    support_days: int = 365
+    support_curve: tuple[int, ...] = (0, 7, 30, 90, 365)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         hidden=96, dropout=0.0, lr=2e-3, pretrain_epochs=30, epochs=20, batch_size=64, patience=8))
-    gbm_iter: int = 150
+    gbm_iter: int = 1000
+    gbm_trials: int = 6
     states: tuple[str, ...] = ("IA",)
     upscale_years: tuple[int, int] = (2012, 2012)
     counties: tuple[str, ...] = ()
@@ -66,6 +80,7 @@ class TamrlConfig(ExperimentConfig):
     real_test_start: str = "2010-01-01"
     real_virtual_sites: int = 12
     real_n_seeds: int = 1
+    real_short_support: int = 90
     threads: int = 2
 
     LABEL: ClassVar[str] = "tamrl config"
@@ -73,8 +88,8 @@ class TamrlConfig(ExperimentConfig):
 
     def check(self) -> None:
         """A known stratification and at least one seed."""
-        if self.stratify not in ("igbp", "climate"):
-            raise ValueError(f"stratify must be 'igbp' or 'climate', got {self.stratify!r}")
+        if self.stratify not in STRATA:
+            raise ValueError(f"stratify must be one of {list(STRATA)}, got {self.stratify!r}")
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
 
@@ -82,12 +97,12 @@ class TamrlConfig(ExperimentConfig):
 TamrlConfig.PRESETS = {  # overrides of the defaults (the quick preset)
     "tiny": dict(n_sites=10, years=(2011, 2012), k_folds=3, folds=(0,), seeds=(0,),
                  train=TrainConfig(pretrain_epochs=1, epochs=1, hidden=16, z_dim=8, batch_size=128),
-                 gbm_iter=20, counties=("19001", "19003"), real_virtual_sites=2, states=("IA",), threads=1),
+                 gbm_iter=20, gbm_trials=1, counties=("19001", "19003"), real_virtual_sites=2, states=("IA",), threads=1),
     "quick": {},
     "full": dict(n_sites=160, years=(2005, 2016), k_folds=5, folds=(), seeds=(0, 1, 2),
                  train=TrainConfig(hidden=128, dropout=0.0, lr=2e-3, pretrain_epochs=40, epochs=30,
                                    batch_size=64, patience=8),
-                 gbm_iter=400, real_virtual_sites=40, real_n_seeds=3, states=("IL", "IA", "IN"), upscale_years=(2012, 2016)),
+                 gbm_iter=2000, gbm_trials=10, real_virtual_sites=40, real_n_seeds=3, states=("IL", "IA", "IN"), upscale_years=(2012, 2016)),
 }
 
 

@@ -11,8 +11,8 @@ from kgml_core.experiments.tamrl.virtual import virtual_experiment
 from kgml_core.metrics import scores
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.runs import Run, RunStore
-from kgml_core.tasks import TARGETS
-from kgml_core.upscale import upscale
+from kgml_core.tamrl.sites import TARGETS
+from kgml_core.tamrl.upscale import upscale
 
 MODEL_HELP = {m: labels.MODEL_HELP[m] for m in MODEL_NAMES}
 
@@ -76,7 +76,7 @@ class Tamrl(Experiment):
         gpp = part["relative_rmse"]["tamrl_vs_gbm"]["GPP"]
         metrics["headline"] = {"name": "TAM-RL GPP median RMSE vs GBM (relative)", "value": gpp}
         metrics["real_sites"] = _real_part(cfg, network, run, progress, cancel)
-        metrics["upscaled"] = _upscale_part(cfg, members, run, progress, cancel)
+        metrics["upscaled"] = _upscale_part(cfg, members, run, progress, cancel, "LAI_MODEL" in network)
         return metrics
 
     def summary(self, metrics: dict) -> str:
@@ -98,12 +98,15 @@ def _real_part(cfg: TamrlConfig, network, run: Run, progress, cancel) -> dict:
     return part
 
 
-def _upscale_part(cfg: TamrlConfig, members, run: Run, progress, cancel) -> dict:
+def _upscale_part(cfg: TamrlConfig, members, run: Run, progress, cancel, observed_drivers: bool = False) -> dict:
     from kgml_core.simulator import WorldConfig, load_world
 
     report(progress, cancel, ProgressEvent("upscale", 1, 1, 0, 1, message="upscaling to counties"))
     world = load_world(WorldConfig(states=tuple(cfg.states), years=tuple(cfg.upscale_years),
                                    seed=cfg.network_seed, counties=tuple(cfg.counties) or None))
+    if observed_drivers:  # the models learned satellite LAI and probe soil water: give the counties the same
+        from kgml_core.simulator.towers import observe_drivers
+        world = observe_drivers(world.copy(), cfg.network_seed)
     ds = upscale(members, world, cfg.drivers, cfg.statics, cfg.train, memory=cfg.memory_days)
     run.save_dataset(UPSCALED, ds)
     report(progress, cancel, ProgressEvent("upscale", 1, 1, 1, 1, message=f"{ds.sizes['unit']} counties"))

@@ -1,4 +1,4 @@
-"""Real FLUXNET towers: a temporal hold-out at one tower and zero-shot predictions at the others."""
+"""Real FLUXNET towers: a temporal hold-out at one tower; zero- and few-shot at every tower."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,20 +7,23 @@ import numpy as np
 import xarray as xr
 
 from kgml_core.experiments.tamrl.config import MODEL_NAMES, REAL_DRIVERS, TamrlConfig
-from kgml_core.experiments.tamrl.evaluation import per_site_scores, prediction_dataset, score_mask
+from kgml_core.experiments.tamrl.evaluation import per_site_scores, prediction_dataset, score_mask, scored_days
 from kgml_core.experiments.tamrl.training import train_and_predict
 from kgml_core.metrics import scores
-from kgml_core.tasks import TARGETS, ClassVocab, SiteArrays, doy_features, fixed_support_start, site_arrays
+from kgml_core.tamrl.sites import ClassVocab, SiteArrays, TARGETS, doy_features, site_arrays
+from kgml_core.tamrl.windows import first_observed_day, support_mask
 
 
 def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, progress=None, cancel=None):
-    """Temporal hold-out at ``cfg.real_target`` and zero-shot predictions at the other real sites.
+    """Temporal hold-out at ``cfg.real_target``; zero- and few-shot at every real site.
 
     Training set: the target tower before ``real_test_start`` plus
     ``real_virtual_sites`` virtual towers (more tasks for the encoders), on the
-    drivers every FLUXNET SUBSET file has. Few-shot TAM-RL at the target takes
-    its support window from the training years; the other real sites are
-    never seen (zero-shot for TAM-RL, plain prediction for the baselines).
+    drivers every FLUXNET SUBSET file has. Few-shot TAM-RL at every real site
+    reads its first year of record (:func:`real_support`: a site with one year
+    only, its first ``real_short_support`` days); each site is scored after its
+    support (the target only in its test years). The other real sites are never
+    seen in training.
     """
     if cfg.real_target not in set(map(str, real["unit"].values)):
         raise ValueError(f"real_target '{cfg.real_target}' is not among the real sites "
@@ -39,13 +42,27 @@ def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, pro
     joint = _stack_units(_stack_units(a_v, a_t), a_r)
     n_train = a_v.n_unit + 1
     test = joint.subset(np.arange(n_train, joint.n_unit))
-    seen = joint.time <= np.datetime64(cfg.real_train_end)
-    support = fixed_support_start(np.where(seen[None, :, None], test.qc, 0.0), joint.time,
-                                  cfg.train.window, cfg.support_month, cfg.train.qc_min)
+    support, score_from = real_support(test.qc, test.time, cfg.real_short_support)
     results = [train_and_predict(joint, vocab, np.arange(n_train), np.arange(n_train, joint.n_unit), rcfg,
                                  seed, f"real/seed{seed}", progress, cancel, test_support=support)
                for seed in cfg.seeds[:max(1, cfg.real_n_seeds)]]
-    return _real_metrics(test, results, cfg, target, support), _real_dataset(real, test, results)
+    return _real_metrics(test, results, cfg, target, score_from), _real_dataset(real, test, results)
+
+
+def real_support(qc: np.ndarray, time: np.ndarray, short_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Support days (n_unit, n_time) and first scored day (n_unit,) of real towers.
+
+    A site with at least two years of record reads its first year (365 days from
+    its first observed day); a shorter record its first ``short_days`` days.
+    Scoring starts after the support.
+    """
+    first = first_observed_day(qc)
+    last = (qc > 0).any(axis=-1).shape[1] - 1 - np.argmax((qc > 0).any(axis=-1)[:, ::-1], axis=1)
+    long = (last - first) >= 2 * 365 - 1
+    year = support_mask(qc, time, 365)
+    short = support_mask(qc, time, short_days, anchor="start")
+    mask = np.where(long[:, None], year, short)
+    return mask, first + np.where(long, 365, short_days)
 
 
 def _stack_units(a: SiteArrays, b: SiteArrays) -> SiteArrays:
@@ -65,22 +82,26 @@ def _stack_units(a: SiteArrays, b: SiteArrays) -> SiteArrays:
                    lat=np.concatenate([a.lat, b.lat]), lon=np.concatenate([a.lon, b.lon]))
 
 
-def _real_metrics(a: SiteArrays, results, cfg: TamrlConfig, target: int, support: np.ndarray) -> dict:
-    """Scores at the target tower in the test years and per-site scores at the other real sites."""
+def _real_metrics(a: SiteArrays, results, cfg: TamrlConfig, target: int, score_from: np.ndarray) -> dict:
+    """Scores at the target tower in its test years and, per real site, after its support."""
     test_time = a.time >= np.datetime64(cfg.real_test_start)
     out = {"target": cfg.real_target, "train_period": f"record start to {cfg.real_train_end}",
            "test_period": f"{cfg.real_test_start} to record end", "drivers": list(REAL_DRIVERS),
-           "temporal_holdout": {}, "zero_shot_sites": {}}
+           "support": {str(u): {"first_day": str(a.time[int(np.argmax(r.support[i]))])[:10],
+                                "days": int(r.support[i].sum()), "scored_from": str(a.time[min(int(s), len(a.time) - 1)])[:10]}
+                       for r in results[:1] for i, (u, s) in enumerate(zip(a.units, score_from))},
+           "temporal_holdout": {}, "sites": {}, "zero_shot_sites": {}}
     mask_t = score_mask(a.qc[[target]], None, cfg.qc_test, cfg.train.window, test_time)[0]
-    others = np.array([i for i in range(a.n_unit) if i != target], dtype=int)
-    mask_o = score_mask(a.qc[others], support[others], cfg.qc_test, cfg.train.window)
+    mask = scored_days(a.qc, score_from, cfg.qc_test)
+    mask[target] &= mask_t
     for m in MODEL_NAMES:
         pred = np.mean([r.predictions[m] for r in results], axis=0)
         out["temporal_holdout"][m] = {
             flux: {k: scores(np.where(mask_t[:, j], a.y[target, :, j], np.nan), pred[target, :, j])[k]
                    for k in ("r2", "rmse", "n")} for j, flux in enumerate(TARGETS)}
-        if len(others):
-            out["zero_shot_sites"][m] = per_site_scores(a.y[others], pred[others], mask_o, a.units[others])
+        out["sites"][m] = per_site_scores(a.y, pred, mask, a.units)
+        out["zero_shot_sites"][m] = {f: {u: r for u, r in rows.items() if u != cfg.real_target}
+                                     for f, rows in out["sites"][m].items()}
     return out
 
 

@@ -7,7 +7,7 @@ import xarray as xr
 from kgml_core.experiments.base import Results
 from kgml_core.experiments.tamrl.config import MODEL_NAMES
 from kgml_core.runs import Run
-from kgml_core.tasks import TARGETS
+from kgml_core.tamrl.sites import TARGETS
 
 UPSCALED = "upscaled"
 REAL_PREDICTIONS = "real_predictions"
@@ -72,6 +72,21 @@ class TamrlResults(Results):
         """Per held-out site scores (index: site id; r2, rmse, n) of ``model`` for ``flux``."""
         table = self.metrics.get("per_site", {}).get(model, {}).get(flux, {})
         return pd.DataFrame.from_dict(table, orient="index", columns=["r2", "rmse", "n"])
+
+    def references(self, key: str) -> list[str]:
+        """What comparison ``key`` ("paired", "support_curve", "per_vegetation") was scored against:
+        a subset of ["obs", "truth"] (empty for runs made before it existed)."""
+        return [g for g in ("obs", "truth") if g in self.metrics.get(key, {})]
+
+    def comparison(self, key: str, against: str = "obs") -> dict:
+        """``paired`` ({"a_vs_b": {flux: rel, lo, hi, share_a_better, n_sites}}), ``support_curve``
+        ({flux: {days: median_rmse, vs_zero_shot}}) or ``per_vegetation`` ({IGBP: {n_sites, model:
+        {flux: median RMSE}}}) against the observations ("obs") or the simulator's truth ("truth")."""
+        return self.metrics.get(key, {}).get(against, {})
+
+    def models_against(self, against: str = "obs") -> dict:
+        """Median and quartiles of per-site scores per model and flux against "obs" or "truth"."""
+        return self.metrics.get("models_truth" if against == "truth" else "models", {})
 
     @property
     def real_sites(self) -> dict:

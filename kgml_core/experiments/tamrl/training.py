@@ -7,13 +7,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from kgml_core.baselines import GBMFluxRegressor
+from kgml_core.baselines import GBMFluxRegressor, tune_gbm
 from kgml_core.experiments.tamrl.config import TamrlConfig
 from kgml_core.progress import ProgressCallback, ProgressEvent, report
-from kgml_core.tasks import ClassVocab, Scaler, SiteArrays, class_weights, fixed_support_start, site_folds, \
-    tabular_features
-from kgml_core.training.tamrl import predict_series, train_ct_lstm, train_lstm, train_tamrl, window_data
-from kgml_core.upscale import Member
+from kgml_core.tamrl.sites import ClassVocab, SiteArrays, class_weights, site_folds, tabular_features
+from kgml_core.tamrl.windows import Scaler, support_mask
+from kgml_core.tamrl.predict import predict_series
+from kgml_core.tamrl.training import train_ct_lstm, train_lstm, train_tamrl, window_data
+from kgml_core.tamrl.upscale import Member
 
 
 def site_splits(units: np.ndarray, labels: np.ndarray, cfg: TamrlConfig) -> list[tuple[int, np.ndarray, np.ndarray]]:
@@ -56,27 +57,37 @@ def validation_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarra
 
 @dataclass
 class FoldResult:
-    """Predictions (model -> (n_test, n_time, 3) g C m-2 d-1) and the trained TAM-RL member."""
+    """Predictions (model -> (n_test, n_time, 3) g C m-2 d-1) and the trained TAM-RL member.
+
+    ``support``: (n_test, n_time) bool, the days TAM-RL few-shot read. Keys of
+    ``predictions``: :data:`MODEL_NAMES` plus ``tamrl_support_<days>`` for the
+    support-length curve.
+    """
 
     predictions: dict[str, np.ndarray]
     member: Member
-    support_start: np.ndarray
+    support: np.ndarray
     histories: dict[str, dict]
 
 
 def train_and_predict(a: SiteArrays, vocab: ClassVocab, train_idx: np.ndarray, test_idx: np.ndarray,
                       cfg: TamrlConfig, seed: int, stage: str, progress=None, cancel=None,
-                      test_support: np.ndarray | None = None) -> FoldResult:
-    """Fit the four models on ``train_idx`` and predict the units ``test_idx`` of ``a`` (raw arrays)."""
+                      test_support: np.ndarray | None = None, with_curve: bool = False) -> FoldResult:
+    """Fit the four models on ``train_idx`` and predict the units ``test_idx`` of ``a`` (raw arrays).
+
+    ``test_support``: (n_test, n_time) support days of few-shot TAM-RL (default:
+    :func:`support_mask` with ``cfg.support_days`` from each site's first year);
+    ``with_curve``: also predict with each support length of ``cfg.support_curve`` (masks from
+    :func:`support_mask`), as ``tamrl_support_<days>``.
+    """
     tr, te = a.subset(train_idx), a.subset(test_idx)
     scaler = Scaler().fit(tr, n_one_hot=len(vocab.names))
     trs, tes = scaler.transform(tr), scaler.transform(te)
     val = validation_mask(tr.igbp, cfg.val_fraction, seed)
     data = window_data(trs, scaler, class_weights(tr.igbp, tr.climate), val, cfg.train)
-    support = test_support if test_support is not None else fixed_support_start(
-        te.qc, te.time, cfg.train.window, cfg.support_month, cfg.train.qc_min)
+    support = test_support if test_support is not None else support_mask(te.qc, te.time, cfg.support_days)
     wrap = _staged(progress, stage)
-    preds = {"gbm": fit_predict_gbm(tr, te, cfg, seed)}
+    preds = {"gbm": fit_predict_gbm(tr, te, cfg, seed, val)}
     report(wrap, cancel, ProgressEvent("gbm", 1, 1, 1, 1, message="gradient boosting fitted"))
     torch.manual_seed(seed)
     lstm = train_lstm(data, trs.x.shape[-1], cfg.train, seed, wrap, cancel)
@@ -85,7 +96,16 @@ def train_and_predict(a: SiteArrays, vocab: ClassVocab, train_idx: np.ndarray, t
     preds["ct_lstm"] = predict_series(ct, tes, scaler, cfg.train)
     tam = train_tamrl(data, lstm, trs.s.shape[-1], cfg.train, seed, wrap, cancel)
     preds["tamrl"] = predict_series(tam, tes, scaler, cfg.train, support)
+    preds["tamrl_encoder_only"] = predict_series(tam, tes, scaler, cfg.train, support, adapt=False)
     preds["tamrl_zero_shot"] = predict_series(tam, tes, scaler, cfg.train, None)
+    curve = {d: support_mask(te.qc, te.time, d) for d in cfg.support_curve} if with_curve else {}
+    for days, mask in curve.items():
+        if not mask.any():
+            preds[f"tamrl_support_{days}"] = preds["tamrl_zero_shot"]
+        elif test_support is None and days == cfg.support_days:
+            preds[f"tamrl_support_{days}"] = preds["tamrl"]
+        else:
+            preds[f"tamrl_support_{days}"] = predict_series(tam, tes, scaler, cfg.train, mask)
     return FoldResult(preds, Member(tam, scaler, vocab), support, {})
 
 
@@ -95,12 +115,23 @@ def _staged(progress: ProgressCallback | None, prefix: str) -> ProgressCallback 
     return lambda e: progress(replace(e, stage=f"{prefix}/{e.stage}"))
 
 
-def fit_predict_gbm(tr: SiteArrays, te: SiteArrays, cfg: TamrlConfig, seed: int) -> np.ndarray:
-    """Gradient boosting on per-day drivers and site features; predictions (n_test, n_time, 3)."""
+def fit_predict_gbm(tr: SiteArrays, te: SiteArrays, cfg: TamrlConfig, seed: int,
+                    val: np.ndarray | None = None) -> np.ndarray:
+    """LightGBM on per-day drivers and site features; predictions (n_test, n_time, 3).
+
+    Tuned like the networks are early-stopped: ``cfg.gbm_trials`` configurations,
+    each early-stopped on the validation sites ``val`` (the networks' ones),
+    the best by validation loss kept; trained on the other training sites.
+    """
     ftr, _ = tabular_features(tr)
     fte, _ = tabular_features(te)
     w = np.where(tr.qc >= cfg.train.qc_min, tr.qc, 0.0) * class_weights(tr.igbp, tr.climate)[:, None, None]
-    gbm = GBMFluxRegressor(max_iter=cfg.gbm_iter, random_state=seed, n_threads=max(1, int(cfg.threads)))
-    gbm.fit(ftr.reshape(-1, ftr.shape[-1]), tr.y.reshape(-1, 3), w.reshape(-1, 3))
+    val = np.zeros(tr.n_unit, bool) if val is None else val
+    rows = lambda m: (ftr[m].reshape(-1, ftr.shape[-1]), tr.y[m].reshape(-1, 3), w[m].reshape(-1, 3))  # noqa: E731
+    threads = max(1, int(cfg.threads))
+    if val.any():
+        gbm, _ = tune_gbm(*rows(~val), rows(val), n_trials=cfg.gbm_trials, max_iter=cfg.gbm_iter, seed=seed,
+                          n_threads=threads, scale=np.nanstd(tr.y.reshape(-1, 3), axis=0))
+    else:
+        gbm = GBMFluxRegressor(max_iter=cfg.gbm_iter, random_state=seed, n_threads=threads).fit(*rows(~val))
     return gbm.predict(fte.reshape(-1, fte.shape[-1])).reshape(te.y.shape)
-

@@ -18,10 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from kgml_core.models.lstm import CTLSTMModel, LSTMModel
+from kgml_core.models import build_model
+from kgml_core.models.lstm import LSTMModel
 from kgml_core.models.tamrl import TAMRLModel
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
-from kgml_core.tasks import Scaler, SiteArrays, gather, sample_support, tiling_starts, window_index
+from kgml_core.tamrl.sites import SiteArrays
+from kgml_core.tamrl.windows import Scaler, sample_support, window_index
 from kgml_core.training.trainer import default_device
 
 
@@ -45,6 +47,12 @@ class TrainConfig:
     alpha: float = 0.1         # weight of the carbon-balance term (g C m-2 d-1)^-2
     qc_min: float = 0.5        # days with a flux QC below this carry no loss
     max_steps_per_epoch: int = 0  # 0: every training window once per epoch
+    adapt_steps: int = 60      # few-shot: gradient steps refining each site's embedding on its support (0: encoder only)
+    adapt_lr: float = 0.05
+    adapt_prior: float = 10.0  # pull towards the encoder's embedding, divided by the support's observed days
+    support_windows: int = 3   # few-shot training draws 1..this many support windows per task
+    short_support: float = 0.25  # share of support windows cut to ``short_days`` observed days
+    short_days: int = 7
     device: str = "auto"
 
     def torch_device(self) -> torch.device:
@@ -81,7 +89,7 @@ def window_data(a: SiteArrays, scaler: Scaler, site_weight: np.ndarray, val_mask
     ----------
     a : scaled site arrays (output of :meth:`Scaler.transform`).
     scaler : the fitted scaler (its target statistics standardise ``y``).
-    site_weight : (n_unit,) class weights (:func:`kgml_core.tasks.class_weights`).
+    site_weight : (n_unit,) class weights (:func:`kgml_core.tamrl.sites.class_weights`).
     val_mask : (n_unit,) True for validation sites (early stopping only).
     """
     dev = cfg.torch_device()
@@ -215,20 +223,25 @@ def lstm_step(model: LSTMModel, data: WindowData, cfg: TrainConfig) -> StepFn:
 
 
 def tamrl_step(model: TAMRLModel, data: WindowData, cfg: TrainConfig) -> StepFn:
-    """Loss of TAM-RL on a batch: few-shot (support window) plus zero-shot (static) embedding.
+    """Loss of TAM-RL on a batch: few-shot (support windows) plus zero-shot (static) embedding.
 
-    Support windows are drawn at random among the same site's other windows
-    that do not overlap the predicted one; validation windows draw their
-    support among validation windows.
+    Each batch draws 1 to ``cfg.support_windows`` support windows per task, at
+    random among the same site's other windows that do not overlap the
+    predicted one (validation windows draw among validation windows); a share
+    ``cfg.short_support`` of them keeps only ``cfg.short_days`` observed days,
+    so that the encoder learns from short supports too.
     """
     def step(u, st, rng):
         pool_u, pool_st = data.train if model.training else data.val
         pos = _positions(pool_u, pool_st, u, st)
-        sup = sample_support(pool_u, pool_st, cfg.window, rng, pos)
-        sx, _, sy, sw = _window_batch(data, pool_u[sup], pool_st[sup], cfg.window)
+        parts = []
+        for _ in range(int(rng.integers(1, max(1, cfg.support_windows) + 1))):
+            sup = sample_support(pool_u, pool_st, cfg.window, rng, pos)
+            sx, _, sy, sw = _window_batch(data, pool_u[sup], pool_st[sup], cfg.window)
+            parts.append(support_tensor(sx, sy, _shorten(sw, cfg, rng)))
         x, s, y, w = _window_batch(data, u, st, cfg.window)
         k = cfg.loss_days
-        few = model(x, s, support_tensor(sx, sy, sw))["y_hat"]
+        few = model(x, s, torch.stack(parts, dim=1))["y_hat"]
         zero = model(x, s, None)["y_hat"]
         loss_f, parts_f = flux_loss(few[:, -k:], y[:, -k:], w[:, -k:], data.y_mean, data.y_std, cfg.alpha)
         loss_z, parts_z = flux_loss(zero[:, -k:], y[:, -k:], w[:, -k:], data.y_mean, data.y_std, cfg.alpha)
@@ -236,6 +249,18 @@ def tamrl_step(model: TAMRLModel, data: WindowData, cfg: TrainConfig) -> StepFn:
                  "mse_zero": parts_z["mse"], "balance": parts_f["balance"]}
         return loss_f + loss_z, parts
     return step
+
+
+def _shorten(w: torch.Tensor, cfg: TrainConfig, rng: np.random.Generator) -> torch.Tensor:
+    """Weights (batch, days, 3) with a random share of rows cut to ``cfg.short_days`` observed days."""
+    b, days = w.shape[:2]
+    cut = rng.random(b) < cfg.short_support
+    if not cut.any() or cfg.short_days >= days:
+        return w
+    first = rng.integers(0, days - cfg.short_days + 1, b)
+    d = np.arange(days)[None, :]
+    keep = ~cut[:, None] | ((d >= first[:, None]) & (d < first[:, None] + cfg.short_days))
+    return w * torch.as_tensor(keep[..., None], dtype=w.dtype, device=w.device)
 
 
 def _positions(pool_u: np.ndarray, pool_st: np.ndarray, u: np.ndarray, st: np.ndarray) -> np.ndarray:
@@ -253,7 +278,8 @@ def train_lstm(data: WindowData, n_dyn: int, cfg: TrainConfig, seed: int, progre
                cancel=None) -> LSTMModel:
     """Train the plain LSTM (the baseline and TAM-RL's initialisation)."""
     torch.manual_seed(seed)
-    model = LSTMModel(n_dyn, 0, cfg.hidden, 3, cfg.dropout).to(data.x.device)
+    model = build_model("lstm", dict(n_dyn=n_dyn, n_static=0, hidden=cfg.hidden, n_out=3,
+                                      dropout=cfg.dropout)).to(data.x.device)
     fit(model, lstm_step(model, data, cfg), data, cfg, cfg.pretrain_epochs, seed, "lstm", progress, cancel)
     return model
 
@@ -262,7 +288,8 @@ def train_ct_lstm(data: WindowData, n_dyn: int, n_static: int, cfg: TrainConfig,
                   progress=None, cancel=None) -> CTLSTMModel:
     """Train the context LSTM (static features appended to every day)."""
     torch.manual_seed(seed)
-    model = CTLSTMModel(n_dyn, n_static, cfg.hidden, 3, cfg.dropout).to(data.x.device)
+    model = build_model("ct_lstm", dict(n_dyn=n_dyn, n_static=n_static, hidden=cfg.hidden, n_out=3,
+                                         dropout=cfg.dropout)).to(data.x.device)
     fit(model, lstm_step(model, data, cfg), data, cfg, cfg.pretrain_epochs, seed, "ct_lstm", progress, cancel)
     return model
 
@@ -272,7 +299,8 @@ def train_tamrl(data: WindowData, pretrained: LSTMModel, n_static: int, cfg: Tra
     """Copy the plain LSTM into TAM-RL's forward model, then train encoders and forward model together."""
     torch.manual_seed(seed)
     n_dyn = pretrained.embed[0].in_features
-    model = TAMRLModel(n_dyn, n_static, n_dyn + 6, cfg.hidden, cfg.z_dim, cfg.dropout).to(data.x.device)
+    model = build_model("tamrl", dict(n_dyn=n_dyn, n_static=n_static, n_support=n_dyn + 6, hidden=cfg.hidden,
+                                       z_dim=cfg.z_dim, dropout=cfg.dropout)).to(data.x.device)
     model.load_pretrained(pretrained)
     fit(model, tamrl_step(model, data, cfg), data, cfg, cfg.epochs, seed, "tamrl", progress, cancel)
     return model
@@ -281,59 +309,3 @@ def train_tamrl(data: WindowData, pretrained: LSTMModel, n_static: int, cfg: Tra
 # ---------------------------------------------------------------------------------------------
 # prediction of whole series
 # ---------------------------------------------------------------------------------------------
-
-@torch.no_grad()
-def predict_series(model: nn.Module, a: SiteArrays, scaler: Scaler, cfg: TrainConfig,
-                   support_start: np.ndarray | None = None, batch_windows: int = 1024) -> np.ndarray:
-    """Daily GPP, RECO, NEE (g C m-2 d-1) for every unit and day of the scaled arrays ``a``.
-
-    Windows of ``cfg.window`` days every ``cfg.stride`` days; each contributes
-    its last ``stride`` days (the first window also its leading days).
-
-    Parameters
-    ----------
-    model : :class:`LSTMModel`, :class:`CTLSTMModel` or :class:`TAMRLModel`.
-    support_start : (n_unit,) start day of each unit's support window for
-        TAM-RL few-shot; None gives TAM-RL's zero-shot prediction.
-
-    Returns
-    -------
-    (n_unit, n_time, 3) float32.
-    """
-    model.eval()
-    dev = next(model.parameters()).device
-    L, k = cfg.window, cfg.stride
-    x = torch.as_tensor(a.x, device=dev)
-    s = torch.as_tensor(a.s, device=dev)
-    z = _unit_embeddings(model, a, scaler, cfg, support_start, x, s)
-    starts = tiling_starts(a.x.shape[1], L, k)
-    u = np.repeat(np.arange(a.n_unit), len(starts))
-    st = np.tile(starts, a.n_unit)
-    out = np.full(a.y.shape, np.nan, np.float32)
-    for i in range(0, len(u), batch_windows):
-        ub, sb = u[i:i + batch_windows], st[i:i + batch_windows]
-        days = torch.as_tensor(sb[:, None] + np.arange(L)[None, :], device=dev)
-        ui = torch.as_tensor(ub, device=dev)
-        xb = x[ui[:, None], days]
-        if isinstance(model, TAMRLModel):
-            y_hat = model.forward_model(xb, z[ui])["y_hat"]
-        else:
-            y_hat = model(xb, s[ui])["y_hat"]
-        y_hat = scaler.unscale_y(y_hat.cpu().numpy())
-        first = sb == 0
-        out[ub[first][:, None], np.arange(L)[None, :]] = y_hat[first]
-        tail = sb[:, None] + np.arange(L - k, L)[None, :]
-        out[ub[:, None], tail] = y_hat[:, L - k:]
-    return out
-
-
-def _unit_embeddings(model, a, scaler, cfg, support_start, x, s):
-    if not isinstance(model, TAMRLModel):
-        return None
-    if support_start is None:
-        return model.embed(None, s)
-    y = torch.as_tensor(np.nan_to_num(scaler.scale_y(a.y)), device=x.device)
-    w = torch.as_tensor(np.where(a.qc >= cfg.qc_min, a.qc, 0.0).astype(np.float32), device=x.device)
-    days = torch.as_tensor(np.asarray(support_start)[:, None] + np.arange(cfg.window)[None, :], device=x.device)
-    ui = torch.arange(a.n_unit, device=x.device)[:, None]
-    return model.embed(support_tensor(x[ui, days], y[ui, days], w[ui, days]), s)

@@ -15,8 +15,7 @@ Conventions
 """
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -135,9 +134,34 @@ def doy_features(time: np.ndarray) -> np.ndarray:
     return np.stack([np.sin(angle), np.cos(angle)], axis=-1).astype(np.float32)
 
 
+LAND_COVER: tuple[str, ...] = ("LC_CORN", "LC_SOY")
+
+
+def land_cover_of_day(ds: xr.Dataset) -> np.ndarray:
+    """(unit, time, 2) float32: 1 on the days of a year the unit grows corn (col 0) or soybean (col 1).
+
+    From the annual ``CROP`` variable (0 corn, 1 soybean, -1 other); all zero
+    without it or for years it does not cover (natural vegetation, unknown crops).
+    """
+    n, n_time = ds.sizes["unit"], ds.sizes["time"]
+    out = np.zeros((n, n_time, 2), np.float32)
+    if "CROP" not in ds.data_vars or "year" not in ds["CROP"].dims:
+        return out
+    crop = ds["CROP"].transpose("unit", "year")
+    years = crop["year"].values.astype(int)
+    day_year = ds["time"].values.astype("datetime64[Y]").astype(int) + 1970
+    pos = np.searchsorted(years, day_year)
+    covered = (pos < len(years)) & (years[np.minimum(pos, len(years) - 1)] == day_year)
+    code = np.where(covered[None, :], crop.values[:, np.minimum(pos, len(years) - 1)], -1)
+    out[..., 0] = code == 0
+    out[..., 1] = code == 1
+    return out
+
+
 def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
                 statics: Sequence[str] = DEFAULT_STATICS, vocab: ClassVocab | None = None,
-                require_targets: bool = True, memory: Sequence[int] = ()) -> tuple[SiteArrays, ClassVocab]:
+                require_targets: bool = True, memory: Sequence[int] = (),
+                land_cover: bool = True) -> tuple[SiteArrays, ClassVocab]:
     """Convert a daily contract dataset into :class:`SiteArrays`.
 
     Parameters
@@ -149,6 +173,8 @@ def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
     require_targets : raise when GPP, RECO or NEE is absent (False for upscaling inputs).
     memory : trailing-mean lengths in days; each adds the drivers' mean over that many
         past days as inputs (antecedent conditions a 30-day window cannot see).
+    land_cover : add the crop of the year as daily 0/1 inputs ``LC_CORN``, ``LC_SOY``
+        (:func:`land_cover_of_day`), so that a rotation is not a hidden change of task.
 
     Returns
     -------
@@ -159,7 +185,8 @@ def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
     time = ds["time"].values.astype("datetime64[ns]")
     x = _daily(ds, drivers, required=True)
     doy = np.broadcast_to(doy_features(time), (ds.sizes["unit"], len(time), 2))
-    x = np.concatenate([x] + [trailing_mean(x, days) for days in memory] + [doy], axis=-1)
+    lc = [land_cover_of_day(ds)] if land_cover else []
+    x = np.concatenate([x] + [trailing_mean(x, days) for days in memory] + lc + [doy], axis=-1)
     igbp, climate = _unit_labels(ds, "IGBP"), _unit_labels(ds, "climate")
     vocab = vocab or ClassVocab.from_labels(igbp, climate)
     stat = np.stack([ds[n].values.astype(np.float32) if n in ds.data_vars
@@ -175,181 +202,10 @@ def site_arrays(ds: xr.Dataset, drivers: Sequence[str] = DEFAULT_DRIVERS,
         x=x.astype(np.float32), s=s, y=y, qc=qc, igbp=igbp, climate=climate,
         lat=ds["lat"].values.astype(float), lon=ds["lon"].values.astype(float),
         dyn_names=tuple(drivers) + tuple(f"{n}_MEAN{d}" for d in memory for n in drivers)
-        + ("DOY_SIN", "DOY_COS"),
+        + (LAND_COVER if land_cover else ()) + ("DOY_SIN", "DOY_COS"),
         static_names=tuple(statics) + vocab.names)
     return arrays, vocab
 
-
-@dataclass
-class Scaler:
-    """Standardisation of inputs and targets, fitted on the training sites only.
-
-    Attributes (after :meth:`fit`)
-    ------------------------------
-    x_mean, x_std : (n_dyn,) ; s_mean, s_std : (n_static,) ; y_mean, y_std : (3,) in g C m-2 d-1.
-    One-hot class columns keep mean 0 and std 1 (left as 0/1 indicators).
-    """
-
-    x_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    x_std: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    s_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    s_std: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    y_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    y_std: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-    def fit(self, a: SiteArrays, n_one_hot: int = 0) -> "Scaler":
-        """Fit on ``a`` (NaN ignored); the last ``n_one_hot`` static columns are not scaled."""
-        self.x_mean, self.x_std = _mean_std(a.x.reshape(-1, a.x.shape[-1]))
-        self.s_mean, self.s_std = _mean_std(a.s)
-        if n_one_hot:
-            self.s_mean[-n_one_hot:], self.s_std[-n_one_hot:] = 0.0, 1.0
-        self.y_mean, self.y_std = _mean_std(a.y.reshape(-1, a.y.shape[-1]))
-        return self
-
-    def transform(self, a: SiteArrays) -> SiteArrays:
-        """Scaled copy: inputs standardised with NaN set to 0 (the training mean); ``y`` stays physical."""
-        x = np.nan_to_num((a.x - self.x_mean) / self.x_std).astype(np.float32)
-        s = np.nan_to_num((a.s - self.s_mean) / self.s_std).astype(np.float32)
-        return replace(a, x=x, s=s)
-
-    def scale_y(self, y: np.ndarray) -> np.ndarray:
-        return ((y - self.y_mean) / self.y_std).astype(np.float32)
-
-    def unscale_y(self, y: np.ndarray) -> np.ndarray:
-        return (y * self.y_std + self.y_mean).astype(np.float32)
-
-    def state(self) -> dict[str, list[float]]:
-        """JSON-serialisable state (saved with every run)."""
-        return {k: np.asarray(v, dtype=float).tolist() for k, v in self.__dict__.items()}
-
-
-def _mean_std(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (absent statics) are expected
-        mean = np.nanmean(values, axis=0) if values.size else np.zeros(values.shape[-1])
-        std = np.nanstd(values, axis=0) if values.size else np.ones(values.shape[-1])
-    mean = np.nan_to_num(mean).astype(np.float32)
-    std = np.where(np.isfinite(std) & (std > 1e-6), std, 1.0).astype(np.float32)
-    return mean, std
-
-
-# ---------------------------------------------------------------------------------------------
-# windows
-# ---------------------------------------------------------------------------------------------
-
-def window_index(qc: np.ndarray, length: int = 30, stride: int = 15, loss_days: int = 15,
-                 min_good: int = 1, qc_min: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """All windows of ``length`` days every ``stride`` days with observations in their loss part.
-
-    Parameters
-    ----------
-    qc : (n_unit, n_time, k) quality fractions (0 where missing).
-    length, stride : window length and step in days.
-    loss_days : the loss is computed on the last ``loss_days`` days of a window.
-    min_good : windows need at least this many days with ``qc >= qc_min`` (any flux)
-        in their loss part.
-
-    Returns
-    -------
-    (unit_idx, start) int arrays of equal length, sorted by unit then start.
-    """
-    n_unit, n_time = qc.shape[:2]
-    if n_time < length:
-        return np.zeros(0, int), np.zeros(0, int)
-    starts = np.arange(0, n_time - length + 1, stride)
-    good = (qc >= qc_min).any(axis=-1).astype(np.int32)                 # (unit, time)
-    csum = np.concatenate([np.zeros((n_unit, 1), np.int32), np.cumsum(good, axis=1)], axis=1)
-    n_good = csum[:, starts + length] - csum[:, starts + length - loss_days]  # (unit, n_start)
-    unit_idx, k = np.nonzero(n_good >= min_good)
-    return unit_idx.astype(int), starts[k].astype(int)
-
-
-def tiling_starts(n_time: int, length: int = 30, stride: int = 15) -> np.ndarray:
-    """Window starts whose last ``stride`` days tile ``[length - stride, n_time)`` (last one flush).
-
-    Used to predict a whole series: the first ``length - stride`` days come
-    from the first window's leading outputs.
-    """
-    if n_time < length:
-        raise ValueError(f"series of {n_time} days is shorter than one window of {length} days")
-    starts = np.arange(0, n_time - length + 1, stride)
-    if starts[-1] != n_time - length:
-        starts = np.append(starts, n_time - length)
-    return starts
-
-
-def gather(arr: np.ndarray, unit_idx: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
-    """Windows of a (n_unit, n_time, ...) array: (n_win, length, ...)."""
-    days = start[:, None] + np.arange(length)[None, :]
-    return arr[unit_idx[:, None], days]
-
-
-def sample_support(unit_idx: np.ndarray, start: np.ndarray, length: int,
-                   rng: np.random.Generator, pos: np.ndarray | None = None) -> np.ndarray:
-    """For windows of a pool, the position of another window of the same unit that does not overlap.
-
-    Parameters
-    ----------
-    unit_idx, start : the pool of windows, sorted by unit then start.
-    length : window length in days (windows closer than this overlap).
-    pos : positions in the pool of the query windows (default: every window).
-
-    A unit whose windows all overlap the query falls back to its farthest
-    window (never the query itself when the unit has two or more).
-
-    Returns
-    -------
-    (n_query,) int positions into the pool.
-    """
-    pos = np.arange(len(unit_idx)) if pos is None else np.asarray(pos, dtype=int)
-    u, st = unit_idx[pos], start[pos]
-    first = np.searchsorted(unit_idx, u, side="left")
-    count = np.searchsorted(unit_idx, u, side="right") - first
-    cand = first + (rng.random(len(pos)) * count).astype(int)
-    for _ in range(8):  # a few vectorised redraws; overlaps are rare for multi-month records
-        bad = (np.abs(start[cand] - st) < length) & (count > 1)
-        if not bad.any():
-            return cand
-        cand[bad] = first[bad] + (rng.random(bad.sum()) * count[bad]).astype(int)
-    bad = np.abs(start[cand] - st) < length
-    last = first + count - 1
-    far = np.where(np.abs(start[first] - st) >= np.abs(start[last] - st), first, last)
-    cand[bad] = far[bad]
-    return cand
-
-
-def fixed_support_start(qc: np.ndarray, time: np.ndarray, length: int = 30, month: int = 7,
-                        qc_min: float = 0.5) -> np.ndarray:
-    """Per unit, the start day of its few-shot support window.
-
-    The first window starting on the 1st of ``month`` whose GPP is observed with
-    good quality on at least half the days; failing that, the window with the
-    most good days.
-
-    Returns
-    -------
-    (n_unit,) int start indices.
-    """
-    n_unit, n_time = qc.shape[:2]
-    good = (qc[..., 0] >= qc_min).astype(np.int32)
-    csum = np.concatenate([np.zeros((n_unit, 1), np.int32), np.cumsum(good, axis=1)], axis=1)
-    starts = np.arange(0, n_time - length + 1)
-    n_good = csum[:, starts + length] - csum[:, starts]                 # (unit, n_start)
-    days = time.astype("datetime64[D]")
-    month_start = np.nonzero((days.astype("datetime64[M]").astype(int) % 12 + 1 == month)
-                             & (days == days.astype("datetime64[M]")))[0]
-    month_start = month_start[month_start < len(starts)]
-    out = np.argmax(n_good, axis=1)
-    if len(month_start):
-        ok = n_good[:, month_start] >= length // 2
-        has = ok.any(axis=1)
-        out[has] = month_start[np.argmax(ok[has], axis=1)]
-    return out.astype(int)
-
-
-# ---------------------------------------------------------------------------------------------
-# folds and weights
-# ---------------------------------------------------------------------------------------------
 
 def site_folds(labels: Sequence[str], k: int, seed: int = 0) -> np.ndarray:
     """Fold id (0..k-1) per site, stratified by ``labels`` (IGBP or climate class).
@@ -409,13 +265,13 @@ def tabular_features(a: SiteArrays, lags: Sequence[int] = (7,)) -> tuple[np.ndar
     """Per-day feature table for tree models: dynamic inputs, more trailing means, statics.
 
     ``lags`` add trailing means of the raw drivers (the columns of ``a.x`` not
-    named ``*_MEAN*`` or ``DOY_*``) to the memory features ``a`` already has.
+    named ``*_MEAN*``, ``LC_*`` or ``DOY_*``) to the memory features ``a`` already has.
 
     Returns
     -------
     (features (n_unit, n_time, n_feat) float32, names)
     """
-    n_drv = sum(1 for n in a.dyn_names if "_MEAN" not in n and not n.startswith("DOY_"))
+    n_drv = sum(1 for n in a.dyn_names if "_MEAN" not in n and not n.startswith(("DOY_", "LC_")))
     parts = [a.x]
     names = list(a.dyn_names)
     for lag in lags:
