@@ -4,7 +4,7 @@ FLUXCOM-X-BASE uses XGBoost and CarbonFluxBench a tuned LightGBM; this is the
 LightGBM anchor: one :class:`lightgbm.LGBMRegressor` per flux on a per-day
 feature table (drivers, their trailing means, the crop of the year, day of
 year, static site features and one-hot classes; see
-:func:`kgml_core.tasks.tabular_features`), early-stopped on held-out
+:func:`kgml_core.tamrl.sites.tabular_features`), early-stopped on held-out
 validation sites like the networks, and tuned by :func:`tune_gbm` on those
 same validation sites.
 """

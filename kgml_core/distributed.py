@@ -270,12 +270,12 @@ def unit_features_chunked(ds: xr.Dataset, client=None, chunk_size: int | None = 
 
 def upscale_chunked(members, counties: xr.Dataset, client=None, chunk_size: int | None = None,
                     **kwargs) -> xr.Dataset:
-    """:func:`kgml_core.upscale.upscale` (TAM-RL ensemble) per unit chunk as Dask tasks."""
+    """:func:`kgml_core.tamrl.upscale.upscale` (TAM-RL ensemble) per unit chunk as Dask tasks."""
     return map_unit_chunks(_upscale_chunk, counties, client, chunk_size, members=members, **kwargs)
 
 
 def _upscale_chunk(counties: xr.Dataset, members, **kwargs) -> xr.Dataset:
-    from kgml_core.upscale import upscale
+    from kgml_core.tamrl.upscale import upscale
     return upscale(members, counties, **kwargs)
 
 

@@ -3,7 +3,7 @@ import html
 
 import streamlit as st
 
-from components import compare, data_session, page, persist, runtime, selection, text, theme
+from components import compare, data_session, page, persist, runtime, sdsa_panels, selection, text, theme
 from kgml_core import geo, labels, report, verdict
 
 page.enter(__file__)
@@ -94,6 +94,30 @@ st.dataframe(compare.styled(table, metric).relabel_index(
 st.subheader(f"{metric.upper()} of {labels.flux_name(flux)} by state")
 bars = compare.rmse_bars(long, flux, metric)
 st.plotly_chart(bars, key="cmp_bars")
+
+ceiling = sdsa_panels.ceiling_frame(metrics)
+if not ceiling.empty:
+    st.subheader("Against what is achievable: the oracle ceiling")
+    st.caption("Ceiling: the Rh RMSE reduction of the process model run with each state's mean true parameters "
+               "over the process model run with the best single parameter set (perfect emulator, perfect "
+               "estimates). Realised: state-specific against global models on the same held-out data.")
+    for _, row in ceiling.iterrows():
+        st.markdown(sdsa_panels.ceiling_sentence(row))
+    st.plotly_chart(sdsa_panels.ceiling_figure(ceiling), key="cmp_ceiling")
+params = sdsa_panels.parameter_frame(metrics)
+if not params.empty:
+    st.subheader("Why: the estimated location-dependent parameters against the simulator's truth")
+    param_names = list(dict.fromkeys(params["parameter"]))
+    parameter = st.selectbox("Parameter", param_names,
+                             index=param_names.index("RH_Q10") if "RH_Q10" in param_names else 0,
+                             key="cmp_param", help="Each regional model holds one parameter vector, estimated "
+                             "from its observations with the networks frozen.")
+    p1, p2 = st.columns([1, 1])
+    p1.plotly_chart(sdsa_panels.parameter_figure(params, parameter), key="cmp_param_fig")
+    if (params["kind"] == "region").any():
+        p2.plotly_chart(sdsa_panels.parameter_map(params, metrics, geo.county_table(
+            sorted(set(long["state"]))), parameter), key="cmp_param_map")
+    st.dataframe(params[params["parameter"] == parameter].round(4), hide_index=True)
 
 sweep = compare.sweep_frame(metrics)
 if not sweep.empty:

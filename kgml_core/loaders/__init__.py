@@ -142,7 +142,8 @@ def detect_kind(path: str | Path) -> str:
         for sep in (";", "\t"):
             if sep in header and _kind_of_header([c.strip() for c in header.split(sep)], path.name):
                 raise LoaderError(path, f"the header is separated by {sep!r}, not commas", "a comma-separated file")
-        raise LoaderError(path, f"cannot tell what kind of file this is from its header ({header[:80]!r})",
+        shown = ", ".join(columns[:8]) + (f" and {len(columns) - 8} more" if len(columns) > 8 else "")
+        raise LoaderError(path, f"cannot tell what kind of file this is from its header (columns: {shown or 'none'})",
                           f"one of {list(LOADERS)}: FLUXNET (TIMESTAMP...), AmeriFlux BASE (TIMESTAMP_START...), "
                           "NASS (Program, Data Item, Value / fips, year, yield...), county weather (fips, date), "
                           "site list (id, lat, lon), NetCDF, soil grids (GeoTIFF, ESRI ASCII)")

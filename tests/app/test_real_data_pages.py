@@ -42,12 +42,16 @@ def test_real_data_run_is_labelled_on_the_compare_page_and_in_exports(tmp_path):
     cfg = exp.config("tiny", weather=str(wpath), yields=str(ypath), years=(2017, 2019), test_fraction=0.34, n_boot=20)
     run = exp.execute(cfg, runtime.run_store(), name="apptest real")
     runtime.runs_changed()
-    assert runtime.runs_table().set_index("run_id").loc[run.id, "data"] == "real data"
-    at = _page("pages/compare.py")
-    at.selectbox(key="cmp_run").set_value(run.id).run()
-    assert not at.exception
-    assert "[REAL DATA]" in at.selectbox(key="cmp_run").format_func(run.id)
-    assert any("REAL DATA" in w.value for w in at.warning)
-    scores = at.dataframe[0].value
-    assert "County mean yield (baseline)" in set(scores.index.get_level_values("model"))
-    assert len(at.get("download_button")) == 2  # the HTML report and the CSV, both marked REAL DATA
+    try:
+        assert runtime.runs_table().set_index("run_id").loc[run.id, "data"] == "real data"
+        at = _page("pages/compare.py")
+        at.selectbox(key="cmp_run").set_value(run.id).run()
+        assert not at.exception
+        assert "[REAL DATA]" in at.selectbox(key="cmp_run").format_func(run.id)
+        assert any("REAL DATA" in w.value for w in at.warning)
+        scores = at.dataframe[0].value
+        assert "County mean yield (baseline)" in set(scores.index.get_level_values("model"))
+        assert len(at.get("download_button")) == 2  # the HTML report and the CSV, both marked REAL DATA
+    finally:  # the run store is shared by the session's AppTests: leave it as found
+        runtime.run_store().delete(run.id)
+        runtime.runs_changed()

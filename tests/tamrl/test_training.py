@@ -2,9 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from kgml_core import tasks
+from kgml_core.tamrl import sites as site_tasks
+from kgml_core.tamrl import windows
 from kgml_core.progress import CancelToken, Cancelled
-from kgml_core.training import tamrl as tr
+from kgml_core.tamrl import predict
+from kgml_core.tamrl import training as tr
 from tests.tamrl.builders import DRIVERS
 
 STATICS = ("ELEV", "MAT", "MAP", "SAND")
@@ -13,12 +15,12 @@ CFG = tr.TrainConfig(pretrain_epochs=1, epochs=1, hidden=8, z_dim=4, batch_size=
 
 @pytest.fixture(scope="module")
 def prepared(sites):
-    a, vocab = tasks.site_arrays(sites, DRIVERS, STATICS)
-    sc = tasks.Scaler().fit(a, len(vocab.names))
+    a, vocab = site_tasks.site_arrays(sites, DRIVERS, STATICS)
+    sc = windows.Scaler().fit(a, len(vocab.names))
     b = sc.transform(a)
     val = np.zeros(a.n_unit, bool)
     val[:2] = True
-    data = tr.window_data(b, sc, tasks.class_weights(a.igbp, a.climate), val, CFG)
+    data = tr.window_data(b, sc, site_tasks.class_weights(a.igbp, a.climate), val, CFG)
     return a, b, sc, data
 
 
@@ -53,12 +55,12 @@ def test_three_stage_training_and_prediction(prepared):
     ct = tr.train_ct_lstm(data, b.x.shape[-1], b.s.shape[-1], CFG, 0)
     tam = tr.train_tamrl(data, lstm, b.s.shape[-1], CFG, 0, events.append)
     assert {e.stage for e in events} == {"lstm", "tamrl"}
-    sup = tasks.fixed_support_start(a.qc, a.time, CFG.window)
+    sup = windows.fixed_support_start(a.qc, a.time, CFG.window)
     for model, s in ((lstm, None), (ct, None), (tam, None), (tam, sup)):
-        p = tr.predict_series(model, b, sc, CFG, s)
+        p = predict.predict_series(model, b, sc, CFG, s)
         assert p.shape == a.y.shape and np.isfinite(p).all()
-    few = tr.predict_series(tam, b, sc, CFG, sup)
-    other = tr.predict_series(tam, b, sc, CFG, sup + 60)
+    few = predict.predict_series(tam, b, sc, CFG, sup)
+    other = predict.predict_series(tam, b, sc, CFG, sup + 60)
     assert not np.allclose(few, other)  # the support window matters
 
 
@@ -66,7 +68,7 @@ def test_training_learns_on_tiny_sites(prepared):
     a, b, sc, data = prepared
     cfg = tr.TrainConfig(pretrain_epochs=6, hidden=16, batch_size=32, lr=3e-3, device="cpu")
     model = tr.train_lstm(data, b.x.shape[-1], cfg, 0)
-    p = tr.predict_series(model, b, sc, cfg)
+    p = predict.predict_series(model, b, sc, cfg)
     err = np.nanmean((p - a.y) ** 2, axis=(0, 1))
     assert np.all(err < np.nanvar(a.y, axis=(0, 1)))  # better than predicting the mean
 
@@ -84,7 +86,7 @@ def test_support_window_starts_cover_any_support_length():
     mask[0, 100:107] = True        # 7 days: one window ending on the last support day
     mask[1, 0:365] = True          # a year: 13 windows of 30 days backwards from day 364
     mask[3, 2:5] = True            # near the start: clipped to day 0
-    starts = tr.support_window_starts(mask, 30)
+    starts = predict.support_window_starts(mask, 30)
     assert starts.shape == (4, 13)
     assert list(starts[0][starts[0] >= 0]) == [77]
     assert starts[1][0] == 335 and starts[1][-1] == 0 and (starts[1] >= 0).all()
@@ -95,9 +97,9 @@ def test_predict_with_a_support_mask_of_any_length(prepared):
     a, b, sc, data = prepared
     lstm = tr.train_lstm(data, b.x.shape[-1], CFG, 0)
     tam = tr.train_tamrl(data, lstm, b.s.shape[-1], CFG, 0)
-    zero = tr.predict_series(tam, b, sc, CFG, None)
+    zero = predict.predict_series(tam, b, sc, CFG, None)
     none = np.zeros(a.qc.shape[:2], bool)
-    np.testing.assert_allclose(tr.predict_series(tam, b, sc, CFG, none), zero, atol=1e-5)
+    np.testing.assert_allclose(predict.predict_series(tam, b, sc, CFG, none), zero, atol=1e-5)
     year = none.copy()
     year[:, :365] = True
-    assert not np.allclose(tr.predict_series(tam, b, sc, CFG, year), zero)
+    assert not np.allclose(predict.predict_series(tam, b, sc, CFG, year), zero)

@@ -32,7 +32,7 @@ from kgml_core.experiments.tamrl.real import real_experiment
 from kgml_core.experiments.tamrl.results import TamrlResults, load_upscaled
 from kgml_core.experiments.tamrl.training import FoldResult, site_splits, train_and_predict
 from kgml_core.experiments.tamrl.virtual import virtual_experiment
-from kgml_core.tasks import TARGETS
+from kgml_core.tamrl.sites import TARGETS
 
 __all__ = ["MODEL_HELP", "MODEL_NAMES", "REAL_DRIVERS", "TARGETS", "FoldResult", "Tamrl", "TamrlConfig",
            "TamrlResults", "load_real_sites", "load_upscaled", "per_site_scores", "preset", "real_experiment",

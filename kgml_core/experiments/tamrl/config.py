@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from kgml_core.config import ExperimentConfig
-from kgml_core.tasks import DEFAULT_DRIVERS, DEFAULT_STATICS
-from kgml_core.training.tamrl import TrainConfig
+from kgml_core.tamrl.sites import DEFAULT_DRIVERS, DEFAULT_STATICS
+from kgml_core.tamrl.training import TrainConfig
 
 MODEL_NAMES = ("tamrl", "tamrl_encoder_only", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")
 STRATA = ("igbp+climate", "igbp", "climate")

@@ -6,7 +6,7 @@ import xarray as xr
 
 from kgml_core import schema, settings
 from kgml_core.experiments.tamrl.config import TamrlConfig
-from kgml_core.tasks import complete_static_features
+from kgml_core.tamrl.sites import complete_static_features
 
 
 def tower_network(cfg: TamrlConfig) -> xr.Dataset:

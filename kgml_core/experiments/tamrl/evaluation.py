@@ -8,7 +8,7 @@ import xarray as xr
 
 from kgml_core import schema
 from kgml_core.metrics import paired_bootstrap_median_ratio, scores
-from kgml_core.tasks import TARGETS, SiteArrays
+from kgml_core.tamrl.sites import SiteArrays, TARGETS
 
 
 def score_mask(qc: np.ndarray, support_start: np.ndarray | None, qc_min: float, window: int,

@@ -11,8 +11,8 @@ from kgml_core.experiments.tamrl.virtual import virtual_experiment
 from kgml_core.metrics import scores
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.runs import Run, RunStore
-from kgml_core.tasks import TARGETS
-from kgml_core.upscale import upscale
+from kgml_core.tamrl.sites import TARGETS
+from kgml_core.tamrl.upscale import upscale
 
 MODEL_HELP = {m: labels.MODEL_HELP[m] for m in MODEL_NAMES}
 

@@ -10,8 +10,8 @@ from kgml_core.experiments.tamrl.config import MODEL_NAMES, REAL_DRIVERS, TamrlC
 from kgml_core.experiments.tamrl.evaluation import per_site_scores, prediction_dataset, score_mask, scored_days
 from kgml_core.experiments.tamrl.training import train_and_predict
 from kgml_core.metrics import scores
-from kgml_core.tasks import (TARGETS, ClassVocab, SiteArrays, doy_features, first_observed_day, site_arrays,
-                             support_mask)
+from kgml_core.tamrl.sites import ClassVocab, SiteArrays, TARGETS, doy_features, site_arrays
+from kgml_core.tamrl.windows import first_observed_day, support_mask
 
 
 def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, progress=None, cancel=None):

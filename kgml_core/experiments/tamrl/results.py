@@ -7,7 +7,7 @@ import xarray as xr
 from kgml_core.experiments.base import Results
 from kgml_core.experiments.tamrl.config import MODEL_NAMES
 from kgml_core.runs import Run
-from kgml_core.tasks import TARGETS
+from kgml_core.tamrl.sites import TARGETS
 
 UPSCALED = "upscaled"
 REAL_PREDICTIONS = "real_predictions"

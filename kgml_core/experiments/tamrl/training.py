@@ -10,10 +10,11 @@ import torch
 from kgml_core.baselines import GBMFluxRegressor, tune_gbm
 from kgml_core.experiments.tamrl.config import TamrlConfig
 from kgml_core.progress import ProgressCallback, ProgressEvent, report
-from kgml_core.tasks import ClassVocab, Scaler, SiteArrays, class_weights, site_folds, support_mask, \
-    tabular_features
-from kgml_core.training.tamrl import predict_series, train_ct_lstm, train_lstm, train_tamrl, window_data
-from kgml_core.upscale import Member
+from kgml_core.tamrl.sites import ClassVocab, SiteArrays, class_weights, site_folds, tabular_features
+from kgml_core.tamrl.windows import Scaler, support_mask
+from kgml_core.tamrl.predict import predict_series
+from kgml_core.tamrl.training import train_ct_lstm, train_lstm, train_tamrl, window_data
+from kgml_core.tamrl.upscale import Member
 
 
 def site_splits(units: np.ndarray, labels: np.ndarray, cfg: TamrlConfig) -> list[tuple[int, np.ndarray, np.ndarray]]:

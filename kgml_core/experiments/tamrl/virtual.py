@@ -9,8 +9,9 @@ from kgml_core.experiments.tamrl.evaluation import (AGAINST, _mean_tables, compa
                                                     prediction_dataset, scored_days, strata_labels, summarise,
                                                     truth_arrays)
 from kgml_core.experiments.tamrl.training import FoldResult, site_splits, train_and_predict
-from kgml_core.tasks import TARGETS, ClassVocab, SiteArrays, first_observed_day, site_arrays
-from kgml_core.upscale import Member
+from kgml_core.tamrl.sites import ClassVocab, SiteArrays, TARGETS, site_arrays
+from kgml_core.tamrl.windows import first_observed_day
+from kgml_core.tamrl.upscale import Member
 
 
 def run_fold(job: tuple[int, int], a: SiteArrays, vocab: ClassVocab, splits, cfg: TamrlConfig, progress=None,

@@ -18,10 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from kgml_core.models.lstm import CTLSTMModel, LSTMModel
+from kgml_core.models import build_model
+from kgml_core.models.lstm import LSTMModel
 from kgml_core.models.tamrl import TAMRLModel
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
-from kgml_core.tasks import Scaler, SiteArrays, gather, sample_support, tiling_starts, window_index
+from kgml_core.tamrl.sites import SiteArrays
+from kgml_core.tamrl.windows import Scaler, sample_support, window_index
 from kgml_core.training.trainer import default_device
 
 
@@ -87,7 +89,7 @@ def window_data(a: SiteArrays, scaler: Scaler, site_weight: np.ndarray, val_mask
     ----------
     a : scaled site arrays (output of :meth:`Scaler.transform`).
     scaler : the fitted scaler (its target statistics standardise ``y``).
-    site_weight : (n_unit,) class weights (:func:`kgml_core.tasks.class_weights`).
+    site_weight : (n_unit,) class weights (:func:`kgml_core.tamrl.sites.class_weights`).
     val_mask : (n_unit,) True for validation sites (early stopping only).
     """
     dev = cfg.torch_device()
@@ -276,7 +278,8 @@ def train_lstm(data: WindowData, n_dyn: int, cfg: TrainConfig, seed: int, progre
                cancel=None) -> LSTMModel:
     """Train the plain LSTM (the baseline and TAM-RL's initialisation)."""
     torch.manual_seed(seed)
-    model = LSTMModel(n_dyn, 0, cfg.hidden, 3, cfg.dropout).to(data.x.device)
+    model = build_model("lstm", dict(n_dyn=n_dyn, n_static=0, hidden=cfg.hidden, n_out=3,
+                                      dropout=cfg.dropout)).to(data.x.device)
     fit(model, lstm_step(model, data, cfg), data, cfg, cfg.pretrain_epochs, seed, "lstm", progress, cancel)
     return model
 
@@ -285,7 +288,8 @@ def train_ct_lstm(data: WindowData, n_dyn: int, n_static: int, cfg: TrainConfig,
                   progress=None, cancel=None) -> CTLSTMModel:
     """Train the context LSTM (static features appended to every day)."""
     torch.manual_seed(seed)
-    model = CTLSTMModel(n_dyn, n_static, cfg.hidden, 3, cfg.dropout).to(data.x.device)
+    model = build_model("ct_lstm", dict(n_dyn=n_dyn, n_static=n_static, hidden=cfg.hidden, n_out=3,
+                                         dropout=cfg.dropout)).to(data.x.device)
     fit(model, lstm_step(model, data, cfg), data, cfg, cfg.pretrain_epochs, seed, "ct_lstm", progress, cancel)
     return model
 
@@ -295,7 +299,8 @@ def train_tamrl(data: WindowData, pretrained: LSTMModel, n_static: int, cfg: Tra
     """Copy the plain LSTM into TAM-RL's forward model, then train encoders and forward model together."""
     torch.manual_seed(seed)
     n_dyn = pretrained.embed[0].in_features
-    model = TAMRLModel(n_dyn, n_static, n_dyn + 6, cfg.hidden, cfg.z_dim, cfg.dropout).to(data.x.device)
+    model = build_model("tamrl", dict(n_dyn=n_dyn, n_static=n_static, n_support=n_dyn + 6, hidden=cfg.hidden,
+                                       z_dim=cfg.z_dim, dropout=cfg.dropout)).to(data.x.device)
     model.load_pretrained(pretrained)
     fit(model, tamrl_step(model, data, cfg), data, cfg, cfg.epochs, seed, "tamrl", progress, cancel)
     return model
@@ -304,158 +309,3 @@ def train_tamrl(data: WindowData, pretrained: LSTMModel, n_static: int, cfg: Tra
 # ---------------------------------------------------------------------------------------------
 # prediction of whole series
 # ---------------------------------------------------------------------------------------------
-
-@torch.no_grad()
-def predict_series(model: nn.Module, a: SiteArrays, scaler: Scaler, cfg: TrainConfig,
-                   support_start: np.ndarray | None = None, batch_windows: int = 1024,
-                   adapt: bool = True) -> np.ndarray:
-    """Daily GPP, RECO, NEE (g C m-2 d-1) for every unit and day of the scaled arrays ``a``.
-
-    Windows of ``cfg.window`` days every ``cfg.stride`` days; each contributes
-    its last ``stride`` days (the first window also its leading days).
-
-    Parameters
-    ----------
-    model : :class:`LSTMModel`, :class:`CTLSTMModel` or :class:`TAMRLModel`.
-    support_start : TAM-RL few-shot support: (n_unit,) start day of one window
-        of ``cfg.window`` days per unit, or a (n_unit, n_time) bool mask of the
-        days whose observations the support may use (any length: covered by
-        windows, see :func:`support_window_starts`); None gives TAM-RL's
-        zero-shot prediction.
-    adapt : few-shot only: refine each site's embedding on its support
-        (:func:`adapt_embeddings`, ``cfg.adapt_steps`` steps; False: the encoder's alone).
-
-    Returns
-    -------
-    (n_unit, n_time, 3) float32.
-    """
-    model.eval()
-    dev = next(model.parameters()).device
-    L, k = cfg.window, cfg.stride
-    x = torch.as_tensor(a.x, device=dev)
-    s = torch.as_tensor(a.s, device=dev)
-    z = _unit_embeddings(model, a, scaler, cfg, support_start, x, s)
-    if isinstance(model, TAMRLModel) and support_start is not None and adapt and cfg.adapt_steps > 0:
-        z = adapt_embeddings(model, a, scaler, cfg, _support_days(support_start, a, cfg), z)
-    starts = tiling_starts(a.x.shape[1], L, k)
-    u = np.repeat(np.arange(a.n_unit), len(starts))
-    st = np.tile(starts, a.n_unit)
-    out = np.full(a.y.shape, np.nan, np.float32)
-    for i in range(0, len(u), batch_windows):
-        ub, sb = u[i:i + batch_windows], st[i:i + batch_windows]
-        days = torch.as_tensor(sb[:, None] + np.arange(L)[None, :], device=dev)
-        ui = torch.as_tensor(ub, device=dev)
-        xb = x[ui[:, None], days]
-        if isinstance(model, TAMRLModel):
-            y_hat = model.forward_model(xb, z[ui])["y_hat"]
-        else:
-            y_hat = model(xb, s[ui])["y_hat"]
-        y_hat = scaler.unscale_y(y_hat.cpu().numpy())
-        first = sb == 0
-        out[ub[first][:, None], np.arange(L)[None, :]] = y_hat[first]
-        tail = sb[:, None] + np.arange(L - k, L)[None, :]
-        out[ub[:, None], tail] = y_hat[:, L - k:]
-    return out
-
-
-def _unit_embeddings(model, a, scaler, cfg, support_start, x, s):
-    if not isinstance(model, TAMRLModel):
-        return None
-    if support_start is None:
-        return model.embed(None, s)
-    mask = _support_days(support_start, a, cfg)
-    starts = support_window_starts(mask, cfg.window)
-    y = torch.as_tensor(np.nan_to_num(scaler.scale_y(a.y)), device=x.device)
-    w_np = np.where((a.qc >= cfg.qc_min) & mask[..., None], a.qc, 0.0).astype(np.float32)
-    w = torch.as_tensor(w_np, device=x.device)
-    used = torch.as_tensor(starts >= 0, device=x.device)
-    days = torch.as_tensor(np.maximum(starts, 0)[..., None] + np.arange(cfg.window), device=x.device)
-    ui = torch.arange(a.n_unit, device=x.device)[:, None, None]
-    sw = w[ui, days] * used[..., None, None]
-    return model.embed(support_tensor(x[ui, days], y[ui, days], sw), s)
-
-
-def _support_days(support_start: np.ndarray, a: SiteArrays, cfg: TrainConfig) -> np.ndarray:
-    """(n_unit, n_time) bool support days from a start per unit (one window) or a mask."""
-    support_start = np.asarray(support_start)
-    if support_start.ndim == 2:
-        return support_start.astype(bool)
-    mask = np.zeros(a.qc.shape[:2], bool)
-    mask[np.arange(a.n_unit)[:, None], support_start[:, None] + np.arange(cfg.window)[None, :]] = True
-    return mask
-
-
-def adapt_embeddings(model: TAMRLModel, a: SiteArrays, scaler: Scaler, cfg: TrainConfig, mask: np.ndarray,
-                     z0: torch.Tensor) -> torch.Tensor:
-    """Refine each unit's task embedding on its support days by gradient descent, the model fixed.
-
-    Minimises, per unit, the training loss (QC-weighted MSE of the standardised
-    fluxes plus the carbon-balance term) on the windows whose loss part holds
-    support days, plus ``(cfg.adapt_prior / n_days) * ||z - z0||^2``: with few
-    observed days the encoder's embedding ``z0`` dominates, with many the data
-    do (a MAP estimate of the embedding; context adaptation as in Zintgraf et al.
-    2019, CAVIA). Adam, ``cfg.adapt_steps`` steps of ``cfg.adapt_lr``.
-
-    Returns (n_unit, z_dim) embeddings (``z0`` for units without support days).
-    """
-    dev = z0.device
-    L, k = cfg.window, cfg.loss_days
-    starts = tiling_starts(a.x.shape[1], L, cfg.stride)
-    good = mask & (a.qc >= cfg.qc_min).any(axis=-1)
-    csum = np.concatenate([np.zeros((a.n_unit, 1), int), np.cumsum(good, axis=1)], axis=1)
-    n_in_loss = csum[:, starts + L] - csum[:, starts + L - k]             # (unit, n_start)
-    u, j = np.nonzero(n_in_loss > 0)
-    if not len(u):
-        return z0
-    st = starts[j]
-    days = st[:, None] + np.arange(L)[None, :]
-    t = lambda v: torch.as_tensor(np.ascontiguousarray(v), dtype=torch.float32, device=dev)  # noqa: E731
-    x = t(a.x[u[:, None], days])
-    y = t(np.nan_to_num(scaler.scale_y(a.y[u[:, None], days])))
-    w = np.where((a.qc >= cfg.qc_min) & mask[..., None], a.qc, 0.0)[u[:, None], days]
-    w[:, :L - k] = 0.0
-    w = t(w)
-    ui = torch.as_tensor(u, device=dev)
-    n_days = torch.zeros(a.n_unit, device=dev).index_add_(0, ui, (w.amax(-1) > 0).float().sum(1))
-    prior = cfg.adapt_prior / n_days.clamp_min(1.0)
-    y_mean, y_std = t(scaler.y_mean), t(scaler.y_std)
-    z0 = z0.detach()
-    z = z0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=cfg.adapt_lr)
-    with torch.enable_grad():
-        for _ in range(cfg.adapt_steps):
-            y_hat = model.forward_model(x, z[ui])["y_hat"]
-            sq = torch.zeros(a.n_unit, device=dev).index_add_(0, ui, (w * (y_hat - y) ** 2).sum((1, 2)))
-            wsum = torch.zeros(a.n_unit, device=dev).index_add_(0, ui, w.sum((1, 2)))
-            phys = y_hat * y_std + y_mean
-            bal = ((phys[..., 2] - (phys[..., 1] - phys[..., 0])) ** 2).mean(1)
-            bal_u = torch.zeros(a.n_unit, device=dev).index_add_(0, ui, bal) / torch.bincount(
-                ui, minlength=a.n_unit).clamp_min(1)
-            loss = (sq / wsum.clamp_min(1e-6) + cfg.alpha * bal_u + prior * ((z - z0) ** 2).sum(1)).sum()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return z.detach()
-
-
-def support_window_starts(mask: np.ndarray, window: int) -> np.ndarray:
-    """Start days of the windows that cover each unit's support days, (n_unit, n_windows), -1 padding.
-
-    Windows of ``window`` days are laid backwards from the last support day
-    until they reach the first one (a 7-day support gets one window whose last
-    7 days are the support; the days before give the drivers' context).
-    """
-    n_unit, n_time = mask.shape
-    rows = []
-    for i in range(n_unit):
-        days = np.flatnonzero(mask[i])
-        if not len(days):
-            rows.append([])
-            continue
-        ends = np.arange(days[-1] + 1, days[0], -window)
-        rows.append([int(min(max(e - window, 0), n_time - window)) for e in ends])
-    width = max(1, max(len(r) for r in rows))
-    out = np.full((n_unit, width), -1, dtype=int)
-    for i, r in enumerate(rows):
-        out[i, :len(r)] = r
-    return out

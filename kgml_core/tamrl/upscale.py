@@ -16,8 +16,10 @@ import numpy as np
 import xarray as xr
 
 from kgml_core import schema
-from kgml_core.tasks import TARGETS, ClassVocab, Scaler, complete_static_features, site_arrays
-from kgml_core.training.tamrl import TrainConfig, predict_series
+from kgml_core.tamrl.sites import ClassVocab, TARGETS, complete_static_features, site_arrays
+from kgml_core.tamrl.windows import Scaler
+from kgml_core.tamrl.training import TrainConfig
+from kgml_core.tamrl.predict import predict_series
 
 
 @dataclass
@@ -63,6 +65,6 @@ def upscale(members: Sequence[Member], counties: xr.Dataset, drivers: Sequence[s
         out[f"{name}_STD"] = (schema.DAILY, stack[..., j].std(0),
                               {"units": "g C m-2 d-1",
                                "long_name": f"standard deviation of {name} across the {len(members)}-member seed ensemble"})
-    out.attrs.update({"title": "upscaled daily carbon fluxes", "source": f"kgml_core.upscale ({model_name})",
+    out.attrs.update({"title": "upscaled daily carbon fluxes", "source": f"kgml_core.tamrl.upscale ({model_name})",
                       "n_members": len(members)})
     return schema.validate(out)

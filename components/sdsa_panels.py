@@ -1,0 +1,114 @@
+"""Compare-page panels of SDSA-KGML read against what is achievable: the oracle ceiling and the
+estimated location-dependent parameters beside the simulator's truth (the "why")."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from components.compare import MARGIN, TEMPLATE
+from kgml_core import labels
+
+
+def ceiling_frame(metrics: dict, flux: str = "RH") -> pd.DataFrame:
+    """Per state: the achievable gain (oracle ceiling), the realised gain and the fraction (%), from metrics.json."""
+    block = (metrics.get("ceiling") or {}).get(flux) or {}
+    rows = [{"state": st, "ceiling": 100 * c["ceiling"], "realised": 100 * c["realised"],
+             "fraction": 100 * c["fraction"], "oracle_state_rmse": c["oracle_state_rmse"],
+             "oracle_global_rmse": c["oracle_global_rmse"], "global_rmse": c["global_rmse"],
+             "state_specific_rmse": c["state_specific_rmse"]} for st, c in block.items()]
+    return pd.DataFrame(rows)
+
+
+def ceiling_sentence(row: pd.Series, flux: str = "RH") -> str:
+    """"Iowa: state-specific models reach 24 % of the 74 % that is achievable (Rh RMSE)"."""
+    if not np.isfinite(row["fraction"]):
+        return f"{labels.state_name(row['state'])}: no ceiling (the oracle rungs were not run)."
+    return (f"{labels.state_name(row['state'])}: state-specific models reach {row['fraction']:.0f} % of the "
+            f"{row['ceiling']:.0f} % RMSE reduction that is achievable with each state's true parameters "
+            f"({labels.flux_name(flux, short=True)}: realised {row['realised']:+.1f} %).")
+
+
+def ceiling_figure(frame: pd.DataFrame, flux: str = "RH") -> go.Figure:
+    """Bars per state: achievable (oracle: state-mean true parameters against the best single set) and realised."""
+    fig = go.Figure()
+    names = [labels.state_name(s) for s in frame["state"]]
+    fig.add_trace(go.Bar(x=names, y=frame["ceiling"], name="achievable (oracle ceiling)",
+                         marker_color=labels.model_colour("oracle_state"),
+                         hovertemplate="%{x}: achievable %{y:.1f} %<extra></extra>"))
+    fig.add_trace(go.Bar(x=names, y=frame["realised"], name="realised (state-specific vs global)",
+                         marker_color=labels.model_colour("state_specific"),
+                         hovertemplate="%{x}: realised %{y:.1f} %<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, height=340, margin=MARGIN, barmode="group",
+                      yaxis_title=f"{labels.flux_name(flux, short=True)} RMSE reduction (%)",
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
+    return fig
+
+
+def parameter_frame(metrics: dict) -> pd.DataFrame:
+    """Long table (kind, group, parameter, units, estimated, truth) of ``metrics["parameters"]``."""
+    block = metrics.get("parameters") or {}
+    rows = []
+    for kind in ("global", "state", "region"):
+        for group, v in (block.get(kind) or {}).items():
+            for name in block.get("names", []):
+                rows.append({"kind": kind, "group": group, "parameter": name,
+                             "units": block["units"].get(name, ""), "estimated": v["estimated"].get(name),
+                             "truth": v["truth"].get(name, np.nan)})
+    return pd.DataFrame(rows)
+
+
+def parameter_figure(frame: pd.DataFrame, parameter: str) -> go.Figure:
+    """Estimated against true (mean over the group's counties) value of one parameter, per state and region."""
+    data = frame[frame["parameter"] == parameter]
+    fig = go.Figure()
+    for kind, symbol in (("global", "star"), ("state", "circle"), ("region", "diamond")):
+        part = data[data["kind"] == kind]
+        if part.empty:
+            continue
+        names = [labels.state_name(g) if kind == "state" else ("domain" if kind == "global" else f"region {g}")
+                 for g in part["group"]]
+        fig.add_trace(go.Scatter(x=part["truth"], y=part["estimated"], mode="markers+text", text=names,
+                                 textposition="top center", name=kind, marker=dict(size=13, symbol=symbol),
+                                 hovertemplate="%{text}: true %{x:.3g}, estimated %{y:.3g}<extra></extra>"))
+    values = pd.concat([data["truth"], data["estimated"]]).dropna()
+    if not values.empty:
+        lo, hi = float(values.min()), float(values.max())
+        pad = 0.1 * (hi - lo or abs(hi) or 1)
+        fig.add_trace(go.Scatter(x=[lo - pad, hi + pad], y=[lo - pad, hi + pad], mode="lines", name="1:1",
+                                 line=dict(dash="dot", color="#555"), hoverinfo="skip"))
+    units = data["units"].iloc[0] if len(data) else ""
+    fig.update_layout(template=TEMPLATE, height=380, margin=MARGIN,
+                      xaxis_title=f"true {parameter} ({units}), mean of the counties",
+                      yaxis_title=f"estimated {parameter} ({units})",
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    return fig
+
+
+def parameter_map(frame: pd.DataFrame, metrics: dict, counties: pd.DataFrame, parameter: str) -> go.Figure:
+    """County centroids coloured by their region's estimated value and by its true mean (two panels).
+
+    counties : geo.county_table (index FIPS, columns lat, lon).
+    """
+    from plotly.subplots import make_subplots
+
+    region_of = pd.Series((metrics.get("regions") or {}).get("labels", {}), dtype=object).astype(str)
+    data = frame[(frame["parameter"] == parameter) & (frame["kind"] == "region")].set_index("group")
+    table = counties.reindex(region_of.index).dropna(subset=["lat", "lon"])
+    region = region_of.reindex(table.index)
+    est, true = region.map(data["estimated"]), region.map(data["truth"])
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("estimated per region", "truth (region mean)"),
+                        horizontal_spacing=0.06)
+    values = pd.concat([est, true]).dropna()
+    lo, hi = (float(values.min()), float(values.max())) if not values.empty else (0.0, 1.0)
+    for col, series in ((1, est), (2, true)):
+        fig.add_trace(go.Scatter(x=table["lon"], y=table["lat"], mode="markers",
+                                 marker=dict(size=7, color=series, cmin=lo, cmax=hi, colorscale="Viridis",
+                                             showscale=col == 2),
+                                 text=[f"{f} region {r}: {v:.3g}" for f, r, v in zip(table.index, region, series)],
+                                 hovertemplate="%{text}<extra></extra>", showlegend=False), row=1, col=col)
+    fig.update_xaxes(title="longitude")
+    fig.update_yaxes(title="latitude", scaleanchor="x", row=1, col=1)
+    fig.update_yaxes(scaleanchor="x2", row=1, col=2)
+    fig.update_layout(template=TEMPLATE, height=380, margin=MARGIN)
+    return fig
