@@ -20,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from kgml_core import labels  # noqa: E402
 from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
 from tests.browser.conftest import map_frame  # noqa: E402
 from tests.browser.test_results_pages import choose, fills, open_page, wait_fills_change, wait_legend  # noqa: E402
@@ -48,8 +49,8 @@ def main() -> None:
                 flux = FLUXES[i % len(FLUXES)] if FLUXES[i % len(FLUXES)] != "NEE" else "RECO"
                 before = fills(map_frame(page))
                 t = time.perf_counter()
-                choose(page, "Flux", flux)
-                wait_legend(page, f"{flux} annual sum")
+                choose(page, "Flux", labels.flux_name(flux))  # options are shown by name
+                wait_legend(page, f"{labels.flux_name(flux, short=True)}, annual sum")
                 wait_fills_change(page, before)
                 flux_s.append(time.perf_counter() - t)
                 year = 2018 if i % 2 == 0 else 2019

@@ -54,10 +54,10 @@ def test_emission_map_redraws_on_flux_and_year(server_url, page, artifacts_dir):
     wait_legend(page, "NEE")
     before = fills(frame)
     assert len(before) >= 293
-    choose(page, "Flux", "RA")
-    wait_legend(page, "RA")
+    choose(page, "Flux", "Autotrophic respiration (Ra)")  # fluxes are offered by name
+    wait_legend(page, "Ra, annual")
     after_flux = wait_fills_change(page, before)
-    page.get_by_text("RA, annual sum 2019", exact=False).wait_for(timeout=30000)
+    page.get_by_text("Ra, annual sum 2019", exact=False).wait_for(timeout=30000)
     page.locator('[data-testid="stSlider"] input[type="range"]').first.press("ArrowLeft")
     wait_legend(page, "annual sum 2018")
     wait_fills_change(page, after_flux)
