@@ -277,20 +277,22 @@ def _positions(pool_u: np.ndarray, pool_st: np.ndarray, u: np.ndarray, st: np.nd
 def train_lstm(data: WindowData, n_dyn: int, cfg: TrainConfig, seed: int, progress=None,
                cancel=None) -> LSTMModel:
     """Train the plain LSTM (the baseline and TAM-RL's initialisation)."""
-    torch.manual_seed(seed)
-    model = build_model("lstm", dict(n_dyn=n_dyn, n_static=0, hidden=cfg.hidden, n_out=3,
-                                      dropout=cfg.dropout)).to(data.x.device)
-    fit(model, lstm_step(model, data, cfg), data, cfg, cfg.pretrain_epochs, seed, "lstm", progress, cancel)
-    return model
+    return _train_lstm_family("lstm", data, n_dyn, 0, cfg, seed, progress, cancel)
 
 
 def train_ct_lstm(data: WindowData, n_dyn: int, n_static: int, cfg: TrainConfig, seed: int,
                   progress=None, cancel=None) -> CTLSTMModel:
     """Train the context LSTM (static features appended to every day)."""
+    return _train_lstm_family("ct_lstm", data, n_dyn, n_static, cfg, seed, progress, cancel)
+
+
+def _train_lstm_family(name: str, data: WindowData, n_dyn: int, n_static: int, cfg: TrainConfig, seed: int,
+                       progress, cancel):
+    """Build the registered LSTM-type model ``name`` and fit it with the LSTM step and early stopping."""
     torch.manual_seed(seed)
-    model = build_model("ct_lstm", dict(n_dyn=n_dyn, n_static=n_static, hidden=cfg.hidden, n_out=3,
-                                         dropout=cfg.dropout)).to(data.x.device)
-    fit(model, lstm_step(model, data, cfg), data, cfg, cfg.pretrain_epochs, seed, "ct_lstm", progress, cancel)
+    model = build_model(name, dict(n_dyn=n_dyn, n_static=n_static, hidden=cfg.hidden, n_out=3,
+                                   dropout=cfg.dropout)).to(data.x.device)
+    fit(model, lstm_step(model, data, cfg), data, cfg, cfg.pretrain_epochs, seed, name, progress, cancel)
     return model
 
 
