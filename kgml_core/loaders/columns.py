@@ -118,20 +118,26 @@ def _integer_stamps(values: np.ndarray, width: int) -> tuple[pd.DatetimeIndex, n
     return pd.DatetimeIndex(ns), bad
 
 
-def check_unique_increasing(path, stamps: pd.DatetimeIndex, column: str, header_line: int) -> None:
-    """Raise on duplicate or decreasing timestamps, naming the first offending line."""
-    dup = stamps.duplicated()
+def check_unique_increasing(path, stamps: pd.DatetimeIndex, column: str, header_line: int,
+                            rows: np.ndarray | None = None, once: str = "each timestamp once") -> None:
+    """Raise on duplicate or decreasing timestamps, naming the first offending line.
+
+    ``rows``: the 0-based rows to check together (one site of a long table), default all;
+    ``once``: what the message says was expected of duplicates.
+    """
+    rows = np.arange(len(stamps)) if rows is None else np.asarray(rows)
+    sub = stamps[rows]
+    dup = sub.duplicated()
     if dup.any():
-        i = int(np.flatnonzero(dup)[0])
+        i = int(rows[np.flatnonzero(dup)[0]])
         raise LoaderError(path, f"column '{column}' repeats timestamp {stamps[i]:%Y-%m-%d %H:%M} "
-                                f"on line {header_line + 1 + i}", "each timestamp once")
-    if len(stamps) > 1:
-        back = np.flatnonzero(np.diff(stamps.asi8) < 0)
-        if back.size:
-            i = int(back[0]) + 1
-            raise LoaderError(path, f"column '{column}' goes back in time on line {header_line + 1 + i} "
-                                    f"({stamps[i - 1]:%Y-%m-%d %H:%M} then {stamps[i]:%Y-%m-%d %H:%M})",
-                              "timestamps in increasing order")
+                                f"on line {header_line + 1 + i}", once)
+    back = np.flatnonzero(np.diff(sub.asi8) < 0)
+    if back.size:
+        i, prev = int(rows[back[0] + 1]), int(rows[back[0]])
+        raise LoaderError(path, f"column '{column}' goes back in time on line {header_line + 1 + i} "
+                                f"({stamps[prev]:%Y-%m-%d %H:%M} then {stamps[i]:%Y-%m-%d %H:%M})",
+                          "timestamps in increasing order")
 
 
 def check_coordinate(path, name: str, values: np.ndarray, low: float, high: float) -> None:

@@ -39,12 +39,12 @@ import pandas as pd
 import xarray as xr
 
 from kgml_core import schema
-from kgml_core.loaders.columns import numeric_column, parse_dates
+from kgml_core.loaders.columns import check_unique_increasing, numeric_column, parse_dates
 from kgml_core.loaders.csv_reader import read_csv_checked
 from kgml_core.loaders.datasets import attach_sites, concat_units, require_some_data
 from kgml_core.loaders.errors import LoaderError, name_of
-from kgml_core.loaders.fluxnet_columns import (build_site, check_fraction, check_site_stamps, column_units,
-                                               period_step, read_columns, site_arrays)
+from kgml_core.loaders.fluxnet_columns import (build_site, check_fraction, column_units, period_step, read_columns,
+                                               site_arrays)
 from kgml_core.loaders.sources import iter_members
 
 SITE_RE = re.compile(r"(?:FLX|AMF|ICOSETC|ICOS)_([A-Z]{2}-[A-Za-z0-9]{3})_")
@@ -96,7 +96,7 @@ def read_frame(path, table: pd.DataFrame, header_line: int, partition: str = "NT
     coords = _row_coordinates(path, table, header_line, preamble)
     parts = []
     for site, rows in groups.items():
-        check_site_stamps(path, stamps, rows, stamp_col, header_line)
+        check_unique_increasing(path, stamps, stamp_col, header_line, rows, "each timestamp once per site")
         step = period_step(path, stamps[rows], resolution, stamp_col)
         periods, arrays = site_arrays(path, cols, stamps, rows, step, min_coverage)
         lat, lon = (coords[0][rows[0]], coords[1][rows[0]]) if coords else (np.nan, np.nan)

@@ -107,23 +107,6 @@ def read_columns(path, table: pd.DataFrame, header_line: int, partition: str) ->
     return Columns(values, qc)
 
 
-def check_site_stamps(path, stamps: pd.DatetimeIndex, rows: np.ndarray, column: str, header_line: int) -> None:
-    """Duplicate or decreasing timestamps among one site's ``rows`` (0-based row numbers), naming the line."""
-    sub = stamps[rows]
-    dup = sub.duplicated()
-    if dup.any():
-        i = int(rows[np.flatnonzero(dup)[0]])
-        raise LoaderError(path, f"column '{column}' repeats timestamp {stamps[i]:%Y-%m-%d %H:%M} "
-                                f"on line {header_line + 1 + i}", "each timestamp once per site")
-    back = np.flatnonzero(np.diff(sub.asi8) < 0)
-    if back.size:
-        i = int(rows[back[0] + 1])
-        prev = int(rows[back[0]])
-        raise LoaderError(path, f"column '{column}' goes back in time on line {header_line + 1 + i} "
-                                f"({stamps[prev]:%Y-%m-%d %H:%M} then {stamps[i]:%Y-%m-%d %H:%M})",
-                          "timestamps in increasing order")
-
-
 def period_step(path, stamps: pd.DatetimeIndex, resolution: str, column: str) -> str:
     """'sub', 'D', 'W', 'M' or 'Y' from how the dates are written and how far apart they are."""
     if resolution != "D" or len(stamps) < 2:
