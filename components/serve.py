@@ -23,8 +23,9 @@ from kgml_core.settings import REPO_ROOT
 log = logging.getLogger("kgml_app")
 
 
-# What the pages import at their top; loading them here is process-wide (sys.modules).
-PAGE_LIBRARIES = ("numpy", "pandas", "xarray", "plotly.graph_objects", "folium", "streamlit_folium",
+# What the pages import at their top; loading them here is process-wide (sys.modules). Not
+# streamlit_folium: it declares its component on import, which must happen once the runtime exists.
+PAGE_LIBRARIES = ("numpy", "pandas", "xarray", "plotly.graph_objects", "folium",
                   "components.charts", "components.choropleth", "components.data_session", "components.maps",
                   "kgml_core.export", "kgml_core.report", "kgml_core.experiments")
 

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from tests.browser.conftest import map_frame
 from tests.browser.server import start_server, stop_server
 
 
@@ -24,6 +25,7 @@ def test_first_visit_by_a_deep_link_keeps_the_selection_and_the_page_settings(co
               wait_until="domcontentloaded")
     page.get_by_role("heading", name="Emission maps").first.wait_for(timeout=120000)
     page.locator(".kgml-legend", has_text="Rh, summer (June-August) sum").first.wait_for(timeout=120000)
+    map_frame(page, timeout_ms=120000)  # the map component is served and draws its counties
     page.get_by_text(re.compile(r"Counties:\s*1\b")).wait_for(timeout=30000)
     summary = page.locator('[data-testid="stSidebar"]').inner_text()
     assert re.search(r"States:\s*IA\s", summary), summary
