@@ -43,8 +43,9 @@ def _setting(kind: str, setting, defaults: dict, sel) -> tuple[bool, object]:
     if setting.widget == "models":
         labels = _experiment(kind).labels
         options = list(defaults[setting.key])
-        return True, tuple(st.multiselect(label, options, default=options, key=key, help=hint,
-                                          format_func=lambda m: f"{labels_module.model_name(m)}: {labels.get(m, '')}"))
+        described = "\n".join(f"- **{labels_module.model_name(m)}**: {labels.get(m, '')}" for m in options)
+        return True, tuple(st.multiselect(label, options, default=options, key=key, help=f"{hint}\n\n{described}",
+                                          format_func=lambda m: labels_module.model_name(m, short=True)))
     if setting.widget == "int":
         return True, int(st.number_input(label, int(setting.low), int(setting.high), int(defaults[setting.key]),
                                          key=key, help=hint))

@@ -115,8 +115,8 @@ class Experiment:
 
     def default_name(self, config: Any) -> str:
         """The run's display name when the user gives none."""
-        states = "-".join(getattr(config, "states", ()) or ())
-        return " ".join(p for p in (self.kind, getattr(config, "preset", ""), states) if p)
+        states = ", ".join(getattr(config, "states", ()) or ())
+        return " · ".join(p for p in (self.short_title or self.kind, getattr(config, "preset", ""), states) if p)
 
     # -- what every experiment shares ----------------------------------------
     def config(self, preset: str = "quick", **overrides: Any) -> Any:
