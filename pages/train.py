@@ -81,11 +81,10 @@ def _form(kind: str) -> tuple[str, dict, str]:
         if use:
             overrides[setting.key] = value
     name = st.text_input("Run name", "", max_chars=80, key=f"name_{kind}",
-                         placeholder="kind, preset and states when left empty",
+                         placeholder="experiment, preset and states when left empty",
                          help="A label for the run store; you can rename it later.")
-    states = "-".join(overrides.get("states", ()))
     real = "[real data] " if experiment.data_source == "real data" else ""
-    return preset, overrides, name.strip() or f"{real}{kind} {preset} {states}".strip()
+    return preset, overrides, name.strip() or real + experiment.name_for(preset, overrides.get("states", ()))
 
 
 SOURCES = {"simulated world": "simulated world", "real data (what is loaded)": "real data"}
