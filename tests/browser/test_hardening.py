@@ -53,7 +53,9 @@ def env(tmp_path_factory):
     store = RunStore(home / "runs")
     _queued_tiny_job(store)
     _ended_job(store, NASTY)
-    return {"base": base, "root": root, "home": home, "store": store}
+    tmp = base / "tmp"  # the server's own temporary folder: uploads of other servers on the machine are not its
+    tmp.mkdir()
+    return {"base": base, "root": root, "home": home, "store": store, "tmp": tmp}
 
 
 def _queued_tiny_job(store: RunStore) -> None:
@@ -76,7 +78,8 @@ def _ended_job(store: RunStore, name: str) -> None:
 def server(env):
     log_path = env["base"] / "streamlit.log"
     proc, url = start_server(log_path, env={"KGML_HOME": str(env["home"]), "KGML_DATA_ROOTS": str(env["root"]),
-                                            "KGML_LOAD_MEMORY_MB": "400", "KGML_JOB_WORKERS": "1"},
+                                            "KGML_LOAD_MEMORY_MB": "400", "KGML_JOB_WORKERS": "1",
+                                            "TMPDIR": str(env["tmp"])},
                              address=None)
     try:
         yield {"proc": proc, "url": url, "log": log_path, **env}
@@ -302,13 +305,8 @@ def test_amplifier_zip_leaves_memory_alone(server, page, member_mb, fresh, refus
         stop.set()
         sampler.join()
     assert peak[0] - before < 150 * 2**20, f"server grew {(peak[0] - before) / 2**20:.0f} MB"
-    assert not any(p.name.startswith("amplifier") for p in _upload_files())  # nothing left on disk
-
-
-def _upload_files():
-    import tempfile
-    from pathlib import Path
-    return [f for d in Path(tempfile.gettempdir()).glob("kgml-upload-*") for f in d.iterdir()]
+    uploads = [f for d in server["tmp"].glob("kgml-upload-*") for f in d.iterdir()]
+    assert not any(f.name.startswith("amplifier") for f in uploads)  # nothing left on disk
 
 
 def _artifacts():
