@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import psutil
 import pytest
 
-from kgml_core import jobs
+from kgml_core import jobs, settings
 from kgml_core.runs import RunStore
 from tests.browser.server import start_server, stop_server
 
@@ -77,9 +77,11 @@ def _ended_job(store: RunStore, name: str) -> None:
 @pytest.fixture(scope="module")
 def server(env):
     log_path = env["base"] / "streamlit.log"
+    # the simulated worlds come from this session's cache (content-addressed, written atomically): a repeated
+    # run of the module does not simulate Iowa again; trained stages are still not reused (KGML_STAGE_CACHE_MB=0)
     proc, url = start_server(log_path, env={"KGML_HOME": str(env["home"]), "KGML_DATA_ROOTS": str(env["root"]),
                                             "KGML_LOAD_MEMORY_MB": "400", "KGML_JOB_WORKERS": "1",
-                                            "TMPDIR": str(env["tmp"])},
+                                            "TMPDIR": str(env["tmp"]), "KGML_CACHE_DIR": str(settings.cache_dir())},
                              address=None)
     try:
         yield {"proc": proc, "url": url, "log": log_path, **env}
