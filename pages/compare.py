@@ -1,13 +1,16 @@
 """Model comparison: metrics of a state-vs-global run, with confidence intervals, scatter, series and the sweep."""
+from components import page
+
+page.enter(__file__)  # before the heavy imports: a cold deep link hands over to app.py at once
+
 import html
 
 import streamlit as st
 from streamlit_folium import st_folium
 
-from components import compare, data_session, page, persist, runtime, sdsa_panels, selection, text, theme
+from components import compare, data_session, persist, runtime, sdsa_panels, selection, text, theme
 from kgml_core import geo, labels, report, verdict
 
-page.enter(__file__)
 
 st.title("Model comparison")
 st.caption("Held-out counties and years of the observed world: does a state- or region-specific "

@@ -1,19 +1,23 @@
 """Emission maps: county choropleths of RA, RH, RECO, NEE, GPP and YIELD, differences, sites, regions, exports."""
 from __future__ import annotations
 
+from components import page
+
+page.enter(__file__)  # before the heavy imports: a cold deep link hands over to app.py at once
+
 import functools
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, maps, page, persist, selection, text, theme
+from components import charts, choropleth, data_session, maps, persist, selection, text, theme
 from kgml_core import export, geo, labels, report
 from kgml_core.experiments import EXPERIMENTS
 from kgml_core.experiments.tamrl.results import REAL_PREDICTIONS
 
-page.enter(__file__)
 
 OBSERVED = "observed"
 VARIABLES = ("NEE", "RA", "RH", "RECO", "GPP", "YIELD")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
+from kgml_core.progress import check_cancelled
 from kgml_core.simulator.forcing import crop_forcing, natural_forcing, priestley_taylor
 from kgml_core.simulator.phenology import crop_calendar, gdd_available
 from kgml_core.simulator.vegetation import CROP, CROP_TRAITS
@@ -138,6 +139,7 @@ def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_i
     new_year = np.r_[True, year_index[1:] != year_index[:-1]]
     for t in range(n_days):
         if new_year[t]:
+            check_cancelled()  # a job's Cancel stops a world simulation within a simulated year
             flower_fw[:] = 0
             flower_days[:] = 0
             heat_days[:] = 0
