@@ -1,16 +1,19 @@
 """Distribution shift: how states (or detected regions) differ, and whether models err where data differ."""
 from __future__ import annotations
 
+from components import page
+
+page.enter(__file__)  # before the heavy imports: a cold deep link hands over to app.py at once
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, page, selection, theme
+from components import charts, choropleth, data_session, selection, theme
 from kgml_core import labels, report
 
-page.enter(__file__)
 
 VIEWS = ("Distributions", "Shift matrix", "Response curves", "Error vs distance", "PCA view")
 N_PERMUTATIONS = 100

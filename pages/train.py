@@ -1,6 +1,9 @@
 """Train: start experiments in the background, follow their progress, manage the runs."""
 from __future__ import annotations
 
+from components import page
+
+page.enter(__file__)  # before the heavy imports: a cold deep link hands over to app.py at once
 
 import time
 
@@ -8,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import auth, data_session, page, runtime, selection, text, theme
+from components import auth, data_session, runtime, selection, text, theme
 from kgml_core import geo, settings
 from kgml_core import labels as labels_module
 from kgml_core.distributed import SCHEDULER_CHOICES
@@ -16,7 +19,6 @@ from kgml_core.experiments import EXPERIMENTS
 from kgml_core.jobs import TERMINAL, QueueFull, can_resume
 from kgml_core.runs import RunBusy
 
-page.enter(__file__)
 
 st.title("Train models")
 st.caption("Jobs run in the background, one at a time per server (they queue), so this page "

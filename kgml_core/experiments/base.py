@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kgml_core.config import ExperimentConfig
-from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent
+from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, cancel_scope
 from kgml_core.runs import Run, RunStore
 
 
@@ -144,7 +144,7 @@ class Experiment:
         torch.set_num_threads(max(1, int(getattr(config, "threads", 1) or 1)))
         torch.manual_seed(int(getattr(config, "seed", 0) or 0))
         start = time.time()
-        with run.recording():
+        with run.recording(), cancel_scope(cancel):  # the simulator checks it between simulated years
             metrics = self.run(config, run, beating(run, progress), cancel)
             metrics["seconds"] = time.time() - start
             run.save_metrics(metrics)
