@@ -161,3 +161,11 @@ def test_merged_seeds_of_one_fold_average_per_site_scores():
     assert merged["n_test_sites"] == 2
     assert merged["per_site"]["gbm"]["GPP"]["VT-2"] == {"r2": 0.7, "rmse": 4.0, "n": 9}
     assert merged["models"]["tamrl"]["NEE"]["median_rmse"] == 3.0
+
+
+def test_virtual_tasks_of_the_real_part_cover_every_vegetation_type():
+    from kgml_core.experiments.tamrl.real import spread_over_types
+    igbp = np.array(["GRA", "GRA", "GRA", "ENF", "CRO", "GRA", "OSH", "ENF"])
+    picked = spread_over_types(igbp, 4)
+    assert sorted(igbp[picked]) == ["CRO", "ENF", "GRA", "OSH"] and list(picked) == sorted(picked)
+    assert len(spread_over_types(igbp, 20)) == len(igbp)
