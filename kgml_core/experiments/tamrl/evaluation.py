@@ -204,7 +204,8 @@ def merge_parts(parts: Sequence[dict], lengths: Sequence[int]) -> dict:
     merged = {"per_site": union("per_site"), "per_site_truth": union("per_site_truth"),
               "per_site_curve": {g: union("per_site_curve", g) for g in AGAINST},
               "igbp": {u: v for p in parts for u, v in p.get("igbp", {}).items()},
-              "split": "; ".join(dict.fromkeys(p.get("split", "") for p in parts))}
+              "split": "; ".join(dict.fromkeys(p.get("split", "") for p in parts)),
+              "scoring": "; ".join(dict.fromkeys(p.get("scoring", "") for p in parts))}
     merged["n_test_sites"] = len(next(iter(merged["per_site"].values()), {}).get("GPP", {}))
     merged.update(comparisons(merged, lengths))
     return merged
