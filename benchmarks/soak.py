@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,10 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.browser.server import start_server, stop_server  # noqa: E402
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
+
 # sidebar link -> heading shown once the page ran (light pages first; heavy ones opt-in)
 PAGES = {"Home": "Knowledge-guided ML of land carbon emissions", "Data": "Data", "Train": "Train models",
          "Compare models": "Model comparison", "Map & selection": "Map & selection"}

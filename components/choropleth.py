@@ -139,8 +139,13 @@ def _county_features(states: tuple[str, ...]) -> dict:
     return json.loads(geo.geojson("county", states))
 
 
-def _fmt(value: float) -> str:
-    return "no data" if not np.isfinite(value) else f"{value:,.1f}" if abs(value) < 1e4 else f"{value:,.0f}"
+def format_value(value: float) -> str:
+    """A map value as shown in tooltips and legends ("no data" for NaN; three significant digits below 1)."""
+    if not np.isfinite(value):
+        return "no data"
+    if 0 < abs(value) < 1:              # small values (daily fluxes, RMSE) keep three significant digits
+        return f"{value:.3g}"
+    return f"{value:,.1f}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 
 def county_geojson(states: Iterable[str], values: pd.Series, vmin: float, vmax: float, cmap: str,
@@ -151,9 +156,9 @@ def county_geojson(states: Iterable[str], values: pd.Series, vmin: float, vmax: 
     fills = colours(vals, vmin, vmax, cmap)
     out = {"type": "FeatureCollection", "features": []}
     for feat, val, fill in zip(base["features"], vals, fills):
-        props = dict(feat["properties"], fill=fill, value=_fmt(val))
+        props = dict(feat["properties"], fill=fill, value=format_value(val))
         for name, series in (extra or {}).items():
-            props[name] = _fmt(float(series.get(props["id"], np.nan)))
+            props[name] = format_value(float(series.get(props["id"], np.nan)))
         out["features"].append({"type": "Feature", "geometry": feat["geometry"], "properties": props})
     return out
 
@@ -175,7 +180,7 @@ def legend_html(title: str, units: str, vmin: float, vmax: float, cmap: str, flo
         f'<div><b>{html.escape(title)}</b>{units_text}</div>'
         f'<div style="width:260px;height:10px;margin:4px 0;background:linear-gradient(to right, {stops})"></div>'
         f'<div style="display:flex;justify-content:space-between;width:260px">'
-        f'<span>{_fmt(vmin)}</span><span>{_fmt((vmin + vmax) / 2)}</span><span>{_fmt(vmax)}</span></div>'
+        f'<span>{format_value(vmin)}</span><span>{format_value((vmin + vmax) / 2)}</span><span>{format_value(vmax)}</span></div>'
         + (f'<div style="max-width:420px;color:#444;margin-top:2px">{html.escape(note)}</div>' if note else "")
         + '</div>')
 
@@ -192,7 +197,7 @@ def site_layer(sites: pd.DataFrame, cmap: str = "magma_r", label: str = "error")
     for (sid, row), fill, e in zip(sites.iterrows(), fills, err.values):
         if not (np.isfinite(row["lat"]) and np.isfinite(row["lon"])):
             continue
-        tip = f"{sid}: {label} {_fmt(e)}" if np.isfinite(e) else f"{sid} (flux site; no score for it in this view)"
+        tip = f"{sid}: {label} {format_value(e)}" if np.isfinite(e) else f"{sid} (flux site; no score for it in this view)"
         folium.CircleMarker([row["lat"], row["lon"]], radius=7, color="#0D2B45", weight=1.5,
                             fill=True, fill_color=fill, fill_opacity=0.95, tooltip=text.tooltip(tip)).add_to(layer)
     return layer

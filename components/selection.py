@@ -94,7 +94,8 @@ def parse_query(params: Mapping[str, str | list[str]]) -> tuple[Selection, list[
             if code not in states:
                 states.append(code)
         sel.states = states or list(geo.DEFAULT_STATES)
-    known = set(geo.county_table(sel.states).index)
+    # the county geometry is only loaded when the link names counties
+    known = set(geo.county_table(sel.states).index) if "counties" in params else set()
     for item in values("counties"):
         if item in known and item not in sel.counties:
             sel.counties.append(item)

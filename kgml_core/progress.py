@@ -4,12 +4,19 @@ A trainer calls a :data:`ProgressCallback` with a :class:`ProgressEvent` after
 each step or epoch (the CLI draws a progress bar from it, the app a live
 panel), and calls :meth:`CancelToken.check` at the same points, which raises
 :class:`Cancelled` once someone has called :meth:`CancelToken.cancel`.
+
+Deep library code that has no progress to report but runs long (the simulator's
+daily loop) calls :func:`check_cancelled` instead of taking a token argument
+through every layer: :meth:`Experiment.execute` opens a :func:`cancel_scope`
+for the token of its job, and outside any scope the check does nothing.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 
 @dataclass
@@ -66,6 +73,26 @@ class CancelToken:
         """Raise :class:`Cancelled` if cancellation was requested."""
         if self._event.is_set():
             raise Cancelled("computation cancelled")
+
+
+_SCOPE: contextvars.ContextVar["CancelToken | None"] = contextvars.ContextVar("kgml_cancel_scope", default=None)
+
+
+@contextlib.contextmanager
+def cancel_scope(token: CancelToken | None) -> Iterator[None]:
+    """Make ``token`` the one :func:`check_cancelled` consults in this thread (context) for the block."""
+    reset = _SCOPE.set(token)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(reset)
+
+
+def check_cancelled() -> None:
+    """Raise :class:`Cancelled` if the token of the enclosing :func:`cancel_scope` was cancelled."""
+    token = _SCOPE.get()
+    if token is not None:
+        token.check()
 
 
 def report(progress: ProgressCallback | None, cancel: CancelToken | None,

@@ -1,18 +1,21 @@
 """Data: what is loaded (embedded world or real files, with provenance), uploads and folders."""
 from __future__ import annotations
 
+from components import page
+
+page.enter(__file__)  # before the heavy imports: a cold deep link hands over to app.py at once
+
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 import xarray as xr
 
-from components import charts, data_session, page, selection, server_files, text, theme
+from components import charts, data_session, selection, server_files, text, theme
 from kgml_core import settings
 from kgml_core.loaders import LOADERS, LoaderError, load_any
 from kgml_core.loaders.uses import uses
 
-page.enter(__file__)
 
 KINDS = ("auto", *LOADERS)
 KIND_HELP = ("auto: detected from the content. fluxnet: FLUXNET2015/ONEFlux/ICOS/AmeriFlux-FLUXNET files at any "

@@ -1,24 +1,30 @@
 """Emission maps: county choropleths of RA, RH, RECO, NEE, GPP and YIELD, differences, sites, regions, exports."""
 from __future__ import annotations
 
+from components import page
+
+page.enter(__file__)  # before the heavy imports: a cold deep link hands over to app.py at once
+
+import functools
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, maps, page, persist, selection, text, theme
+from components import charts, choropleth, data_session, maps, persist, selection, text, theme
 from kgml_core import export, geo, labels, report
 from kgml_core.experiments import EXPERIMENTS
 from kgml_core.experiments.tamrl.results import REAL_PREDICTIONS
 
-page.enter(__file__)
 
 OBSERVED = "observed"
 VARIABLES = ("NEE", "RA", "RH", "RECO", "GPP", "YIELD")
 DIFFS = {"values": "Values", "closer": "Which is closer to the truth",
          "model_minus_truth": "Model − truth"}
 YIELD_UNITS = {"bu": "bu/acre", "gc": "g C m-2"}
+MAP_KEY = "emission_map"
 SETTINGS = ("em_source", "em_variable", "em_period", "em_diff", "em_model", "em_year", "em_yield_units")
 
 
@@ -186,6 +192,10 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
         (site_errors("NEE").assign(error=np.nan) if show_sites else None)
     regions, names = _regions(source, tuple(sel.states)) if show_regions else (None, None)
     title = _title(c)
+    counties = geo.county_table(states)
+    options = [""] + [f for f in counties.index if f in table.index]
+    if st.session_state.get("em_county") not in options:
+        st.session_state["em_county"] = ""
     clicked = st.session_state.get("em_county") or None
     # The base map never changes for a region, so st_folium updates the layers in place
     # instead of re-mounting the map: a change of flux or year redraws only the colours.
@@ -193,24 +203,33 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
                                           regions=regions, region_names=names,
                                           highlight=list(sel.counties) + ([clicked] if clicked else []))
     caption = f"{choropleth.period_label(c['period'])} {year}"
-    st.html(choropleth.legend_html(f"{title}, {caption}", units, vmin, vmax, cmap, floating=False,
-                                   note=_legend_note(c)))
+    legend, picked = st.columns([1.25, 1])
+    with legend:
+        st.html(choropleth.legend_html(f"{title}, {caption}", units, vmin, vmax, cmap, floating=False,
+                                       note=_legend_note(c)))
+    if clicked:  # the click's answer above the fold; the charts are under the map
+        info = counties.loc[clicked]
+        picked.markdown(text.fmt("**{} County, {}**: {} {} in {}  \n", info["name"], info["state"],
+                                 choropleth.format_value(values.get(clicked, np.nan)), units, year)
+                        + "Its values by year and daily series are under the map; click it again to clear.")
+    else:
+        picked.caption("Click a county for its values by year and its daily series.")
+    covered = int(values.reindex(counties.index).notna().sum())
+    if covered < len(counties):  # a small run predicts some counties only: say so, not an empty-looking map
+        picked.caption(f"This source has {c['variable']} values for {covered} of the {len(counties)} counties "
+                       "of the selected states; the others are grey.")
     if regions is not None:
         st.html(choropleth.region_legend_html(regions, names))
-    result = st_folium(maps.base_map(maps._bounds(states), context_states=states), feature_group_to_add=layers,
-                       height=520, use_container_width=True, returned_objects=["last_active_drawing"],
-                       key="emission_map")
-    fips = str(((result or {}).get("last_active_drawing") or {}).get("properties", {}).get("id", ""))
-    if fips in table.index and fips != st.session_state.get("em_county_clicked"):
-        st.session_state["em_county_clicked"] = fips  # a new click on the map picks the county
-        st.session_state["em_county"] = clicked = fips
+    # The click is handled in on_change, before the next run draws the map, so that run already
+    # outlines the county and shows its details; the click counter in the returned value makes a
+    # second click on the same county a change too (it toggles the county off).
+    st_folium(maps.base_map(maps._bounds(states), context_states=states), feature_group_to_add=layers,
+              height=520, use_container_width=True, key=MAP_KEY,
+              returned_objects=["last_object_clicked_count", "last_active_drawing"],
+              on_change=functools.partial(_county_clicked, frozenset(options[1:])))
     st.caption(f"Colour scale {vmin:,.1f} to {vmax:,.1f} {units} for every year "
                "(2nd–98th percentile of all years); grey: no data. Hover a county for its value; click it (or pick "
                "it below) for its values by year and its daily series.")
-    counties = geo.county_table(states)
-    options = [""] + [f for f in counties.index if f in table.index]
-    if st.session_state.get("em_county") not in options:
-        st.session_state["em_county"] = ""
     clicked = st.selectbox("County details", options, key="em_county",
                            format_func=lambda f: "— pick a county —" if not f else
                            f"{counties.loc[f, 'name']}, {counties.loc[f, 'state']} ({f})",
@@ -222,6 +241,20 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
     s2.metric("Lowest county", f"{np.nanmin(values):,.1f}", help=units)
     s3.metric("Highest county", f"{np.nanmax(values):,.1f}", help=units)
     _exports(sel, source, ds, c, table, year, title, units, (vmin, vmax, cmap), states, sites)
+
+
+def clicked_county(result: dict | None) -> str:
+    """FIPS of the county polygon a map click hit ("" for a site, the background or no click)."""
+    feature = ((result or {}).get("last_active_drawing") or {}).get("properties") or {}
+    fips = str(feature.get("id", ""))
+    return fips if len(fips) == 5 and fips.isdigit() else ""
+
+
+def _county_clicked(known: frozenset[str]) -> None:
+    """A click on the choropleth picks that county for the details panel, or drops it when already picked."""
+    fips = clicked_county(st.session_state.get(MAP_KEY))
+    if fips in known:
+        st.session_state["em_county"] = "" if st.session_state.get("em_county") == fips else fips
 
 
 def _county_panel(ds: xr.Dataset, table: pd.DataFrame, fips: str, c: dict, units: str, year: int) -> None:
@@ -301,7 +334,7 @@ def main() -> None:
     st.title("Emission maps")
     sel = selection.current()
     sources = _sources()
-    cols = st.columns([2.2, 1.5, 1.4, 1.7, 1.6])
+    cols = st.columns([1.6, 2.4, 1.4, 1.5, 2.0])  # flux and model names readable at 1440 px
     source = _select(cols[0], "Source", list(sources), "em_source", format_func=sources.get,
                      help="The observed world of the simulator, or a finished run's predictions.")
     ds = _source_dataset(source, tuple(sel.states))

@@ -1,13 +1,16 @@
 """Home: what the dashboard answers, a three-step workflow, example results and the latest answer."""
+from components import page
+
+page.enter(__file__)  # before the heavy imports: a cold deep link hands over to app.py at once
+
 import html
 
 import streamlit as st
 from streamlit_folium import st_folium
 
-from components import data_session, maps, page, runtime, selection, theme
+from components import data_session, maps, runtime, selection, theme
 from kgml_core import demo, geo, verdict
 
-page.enter(__file__)
 
 st.title("Knowledge-guided ML of land carbon emissions")
 st.markdown(

@@ -1,11 +1,14 @@
 """Map & selection: pick states, counties and flux-tower sites; the selection is shared and in the URL."""
+from components import page
+
+page.enter(__file__)  # before the heavy imports: a cold deep link hands over to app.py at once
+
 import streamlit as st
 from streamlit_folium import st_folium
 
-from components import maps, page, selection, sites, theme
+from components import maps, selection, sites, theme
 from kgml_core import geo
 
-page.enter(__file__)
 
 st.title("Map & selection")
 st.caption("Click a county or a flux-tower site to select or deselect it; click a state outside "

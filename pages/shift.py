@@ -1,16 +1,19 @@
 """Distribution shift: how states (or detected regions) differ, and whether models err where data differ."""
 from __future__ import annotations
 
+from components import page
+
+page.enter(__file__)  # before the heavy imports: a cold deep link hands over to app.py at once
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, page, selection, theme
+from components import charts, choropleth, data_session, selection, theme
 from kgml_core import labels, report
 
-page.enter(__file__)
 
 VIEWS = ("Distributions", "Shift matrix", "Response curves", "Error vs distance", "PCA view")
 N_PERMUTATIONS = 100
@@ -156,7 +159,7 @@ def _distance_map(rep, states: tuple[str, ...], chosen: list[str]) -> None:
 def main() -> None:
     st.title("Distribution shift")
     st.caption("How the selected states (or the regions the Auto Region Detector finds) differ in "
-               "climate and soils, and whether a model errs more far from its training data.")
+               "climate and soils, and whether a model errs more the farther a place is from its training data.")
     sel = selection.current()
     states = tuple(sel.states)
     if len(states) < 2:

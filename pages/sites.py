@@ -1,6 +1,9 @@
 """Flux sites (TAM-RL): per-site scores, sites held out, few- against zero-shot, upscaled counties, series."""
 from __future__ import annotations
 
+from components import page
+
+page.enter(__file__)  # before the heavy imports: a cold deep link hands over to app.py at once
 
 import numpy as np
 import pandas as pd
@@ -8,11 +11,10 @@ import streamlit as st
 import xarray as xr
 from streamlit_folium import st_folium
 
-from components import charts, choropleth, data_session, maps, page, selection, text, theme
+from components import charts, choropleth, data_session, maps, selection, text, theme
 from kgml_core import labels
 from kgml_core.experiments.tamrl.results import REAL_PREDICTIONS
 
-page.enter(__file__)
 
 FLUXES = ("GPP", "RECO", "NEE")
 FLUX_UNITS = "g C m-2 d-1"

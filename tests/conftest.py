@@ -17,6 +17,9 @@ def pytest_configure(config):
         os.environ["KGML_HOME"] = tempfile.mkdtemp(prefix="kgml-test-home-")
     # Trained stages are not reused across tests (a test that wants reuse turns it on in its own cache).
     os.environ.setdefault("KGML_STAGE_CACHE_MB", "0")
+    # Dask's 30 s connect and comm timeouts assume an idle machine; tests share 2 busy cores (read at dask import)
+    for name in ("CONNECT", "TCP"):
+        os.environ.setdefault(f"DASK_DISTRIBUTED__COMM__TIMEOUTS__{name}", "300s")
 
 
 @pytest.fixture(scope="session")

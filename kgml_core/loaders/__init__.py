@@ -16,11 +16,12 @@ from typing import Callable, Iterable
 
 import xarray as xr
 
-from kgml_core.loaders._common import (LoaderError, binary_kind, quality_mask, quality_weight, read_preamble,
-                                       read_text_head, refuse_binary, split_comments)
 from kgml_core.loaders.ameriflux import load_ameriflux
 from kgml_core.loaders.combine import combine, merge
 from kgml_core.loaders.county_weather import load_county_weather
+from kgml_core.loaders.csv_reader import read_preamble, split_comments
+from kgml_core.loaders.datasets import quality_mask, quality_weight
+from kgml_core.loaders.errors import LoaderError
 from kgml_core.loaders.fluxnet import SITE_COLUMNS as LONG_SITE_COLUMNS
 from kgml_core.loaders.fluxnet import is_fluxnet_name, load_fluxnet
 from kgml_core.loaders.nass import FIPS_PAIRS as NASS_FIPS_PAIRS
@@ -30,6 +31,7 @@ from kgml_core.loaders.netcdf import load_netcdf
 from kgml_core.loaders.sites import COLUMNS as SITE_COLUMNS
 from kgml_core.loaders.sites import load_sites
 from kgml_core.loaders.soils import load_soil_grid
+from kgml_core.loaders.sources import binary_kind, read_text_head, refuse_binary
 
 Loader = Callable[..., xr.Dataset]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kgml_core.loaders._common import LoaderError
+from kgml_core.loaders.errors import LoaderError
 
 # 1 umol CO2 m-2 s-1 sustained for a day: 12.011 g C mol-1 * 1e-6 mol umol-1 * 86400 s d-1.
 UMOL_TO_G_C_PER_DAY = 12.011e-6 * 86400.0

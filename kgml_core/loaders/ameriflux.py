@@ -24,9 +24,13 @@ import xarray as xr
 
 from kgml_core import schema
 from kgml_core.loaders import aggregate
-from kgml_core.loaders._common import (LoaderError, check_unique_increasing, iter_members, name_of, numeric_column,
-                                       parse_timestamps, read_csv_checked, read_text_head, require_some_data)
-from kgml_core.loaders.fluxnet import attach_sites, build_site, concat_units, drop_extracted
+from kgml_core.loaders.columns import check_unique_increasing, numeric_column, parse_timestamps
+from kgml_core.loaders.csv_reader import read_csv_checked
+from kgml_core.loaders.datasets import attach_sites, concat_units, require_some_data
+from kgml_core.loaders.errors import LoaderError, name_of
+from kgml_core.loaders.fluxnet import drop_extracted
+from kgml_core.loaders.fluxnet_columns import build_site
+from kgml_core.loaders.sources import iter_members, read_text_head
 
 SITE_RE = re.compile(r"AMF_([A-Z]{2}-[A-Za-z0-9]{3})_")
 COMMENT_SITE_RE = re.compile(r"#\s*site[^:]*:\s*([A-Z]{2}-[A-Za-z0-9]{3})", re.IGNORECASE)

@@ -26,7 +26,10 @@ import xarray as xr
 
 from kgml_core import geo, schema
 from kgml_core.loaders import units as unit_check
-from kgml_core.loaders._common import LoaderError, numeric_column, parse_dates, provenance, read_csv_checked
+from kgml_core.loaders.columns import numeric_column, parse_dates
+from kgml_core.loaders.csv_reader import read_csv_checked
+from kgml_core.loaders.datasets import provenance
+from kgml_core.loaders.errors import LoaderError
 
 COLUMN_RE = re.compile(r"^(?P<name>.*?)\s*\((?P<unit>[^)]*)\)\s*$")
 

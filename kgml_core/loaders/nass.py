@@ -28,7 +28,9 @@ import pandas as pd
 import xarray as xr
 
 from kgml_core import geo, schema
-from kgml_core.loaders._common import LoaderError, provenance, read_csv_checked
+from kgml_core.loaders.csv_reader import read_csv_checked
+from kgml_core.loaders.datasets import provenance
+from kgml_core.loaders.errors import LoaderError
 
 M2_PER_ACRE = 4046.86
 CARBON_FRACTION = 0.45

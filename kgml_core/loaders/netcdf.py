@@ -33,7 +33,10 @@ from scipy.spatial import cKDTree
 
 from kgml_core import geo, schema
 from kgml_core.loaders import units
-from kgml_core.loaders._common import LoaderError, check_coordinate, provenance, refuse_binary
+from kgml_core.loaders.columns import check_coordinate
+from kgml_core.loaders.datasets import provenance
+from kgml_core.loaders.errors import LoaderError
+from kgml_core.loaders.sources import refuse_binary
 
 NAMES = {"tmax": "TA_MAX", "tmin": "TA_MIN", "tmean": "TA", "tavg": "TA", "tas": "TA", "tasmax": "TA_MAX",
          "tasmin": "TA_MIN", "prcp": "P", "pr": "P", "precip": "P", "srad": "SW_IN", "rsds": "SW_IN",

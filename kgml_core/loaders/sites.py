@@ -16,7 +16,10 @@ import pandas as pd
 import xarray as xr
 
 from kgml_core import geo, schema
-from kgml_core.loaders._common import LoaderError, numeric_column, provenance, read_csv_checked
+from kgml_core.loaders.columns import numeric_column
+from kgml_core.loaders.csv_reader import read_csv_checked
+from kgml_core.loaders.datasets import provenance
+from kgml_core.loaders.errors import LoaderError
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "id": ("id", "site", "site_id", "siteid", "site id"),

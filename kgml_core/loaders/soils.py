@@ -27,7 +27,8 @@ import xarray as xr
 
 from kgml_core import geo, schema
 from kgml_core.loaders import units
-from kgml_core.loaders._common import LoaderError, name_of, refuse_binary
+from kgml_core.loaders.errors import LoaderError, name_of
+from kgml_core.loaders.sources import refuse_binary
 
 # lower-case names (variables, file-name tokens) -> contract soil variable
 SOIL_NAMES: dict[str, str] = {

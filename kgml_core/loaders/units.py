@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kgml_core import schema, solar
-from kgml_core.loaders._common import LoaderError
+from kgml_core.loaders.errors import LoaderError
 
 
 

@@ -25,7 +25,7 @@ import shapely
 import xarray as xr
 
 from kgml_core import geo, schema
-from kgml_core.simulator import climate, engine
+from kgml_core.simulator import climate, vegetation
 from kgml_core.simulator.config import TowerConfig
 from kgml_core.simulator.fields import rng
 from kgml_core.simulator.observations import flux_noise
@@ -33,8 +33,8 @@ from kgml_core.simulator.parameters import PARAMS, default_parameters
 from kgml_core.simulator.soils import soil_properties
 from kgml_core.simulator.world import _assemble, cached, rotation, run_points
 
-IGBP_CODE = {"CRO": engine.CROP, "GRA": engine.GRASS, "DBF": engine.DECIDUOUS,
-             "ENF": engine.EVERGREEN, "SAV": engine.SHRUB, "OSH": engine.SHRUB}
+IGBP_CODE = {"CRO": vegetation.CROP, "GRA": vegetation.GRASS, "DBF": vegetation.DECIDUOUS,
+             "ENF": vegetation.EVERGREEN, "SAV": vegetation.SHRUB, "OSH": vegetation.SHRUB}
 # light-use efficiency (g C MJ-1 APAR) by vegetation type; crops use the maize default
 LUE_BY_TYPE = {"CRO": PARAMS["LUE"].default, "GRA": 1.55, "DBF": 1.35, "ENF": 1.45, "SAV": 1.25, "OSH": 1.10}
 # within-type coefficient of variation of light-use efficiency (site-optimised values of
@@ -123,7 +123,7 @@ def site_history(igbp: np.ndarray, map_: np.ndarray, g: np.random.Generator,
 
     Returns
     -------
-    management : per-site arrays for :func:`engine.run` (``som_factor``, ``cwd``,
+    management : per-site arrays for :func:`kgml_core.simulator.engine.run` (``som_factor``, ``cwd``,
         ``lai_scale``, ``irrigated``, ``sow_shift``, ``harvest_delay``).
     description : per-site arrays saved with the network (``SITE_DISTURBANCE_AGE``
         years, NaN when none; ``SITE_FORMER_CROPLAND``, ``SITE_IRRIGATED``,
@@ -209,7 +209,7 @@ def probe_swc(root_swc: np.ndarray, drivers: dict[str, np.ndarray], soils: dict[
     zone (5 % of the difference per day); then a per-probe gain and offset
     error and 0.5 % vol of reading noise.
     """
-    from kgml_core.simulator.engine import priestley_taylor
+    from kgml_core.simulator.forcing import priestley_taylor
     n, n_days = root_swc.shape
     fc, wp, sat = (np.asarray(soils[k], np.float32) for k in ("FC", "WP", "SAT"))
     floor = 0.4 * wp
@@ -253,7 +253,7 @@ def simulate_tower_network(cfg: TowerConfig) -> xr.Dataset:
                               management=management)
     ds = schema.empty_units(ids, lat, lon, states, "site")
     ds = ds.assign_coords(IGBP=("unit", igbp.astype(object)), climate=("unit", kg.astype(object)))
-    crop_out = np.where(veg[:, None] == engine.CROP, crop[:, 1:], -1).astype(np.int8)
+    crop_out = np.where(veg[:, None] == vegetation.CROP, crop[:, 1:], -1).astype(np.int8)
     ds = _assemble(ds, cfg.years, drivers, res, soils, params, crop_out)
     ds = ds.drop_vars(["RA", "RH", "RESIDUE"])
     for k in ("GPP", "RECO", "NEE"):
@@ -271,7 +271,7 @@ def simulate_tower_network(cfg: TowerConfig) -> xr.Dataset:
     schema.set_variable(ds, "ELEV", elev.astype(np.float32))
     schema.set_variable(ds, "MAT", mat.astype(np.float32))
     schema.set_variable(ds, "MAP", map_.astype(np.float32))
-    ds["YIELD"] = ds["YIELD"].where(veg[:, None] == engine.CROP)
+    ds["YIELD"] = ds["YIELD"].where(veg[:, None] == vegetation.CROP)
     schema.with_attrs(ds)
     ds.attrs.update({"config": cfg.to_json(), "seed": int(cfg.seed), "title": "virtual flux-tower network",
                      "source": "kgml_core.simulator"})

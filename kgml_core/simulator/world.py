@@ -10,6 +10,7 @@ import xarray as xr
 
 from kgml_core import geo, schema, settings
 from kgml_core.atomic import write_atomic
+from kgml_core.progress import check_cancelled
 from kgml_core.simulator import engine
 from kgml_core.simulator.config import WorldConfig
 from kgml_core.simulator.parameters import PARAMS, default_parameters, group_mean_parameters, \
@@ -73,6 +74,7 @@ def run_points(lat, lon, soils, params, crop_years, years: tuple[int, int], seed
     for lo in range(0, n, CHUNK):
         sl = slice(lo, min(lo + CHUNK, n))
         w = generate_weather(lat[sl], lon[sl], dates, seed, None if elev is None else elev[sl])
+        check_cancelled()
         res = engine.run(w, dates, {k: v[sl] for k, v in soils.items()},
                          {k: v[sl] for k, v in params.items()}, crop_years[sl], lat[sl], lon[sl],
                          None if veg is None else veg[sl], spinup_days=spin,

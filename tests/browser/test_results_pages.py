@@ -2,6 +2,7 @@
 and the stakeholder report downloads and opens with its table."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -22,6 +23,13 @@ def choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
     page.locator(f'[data-testid="stSelectbox"] input[role="combobox"][aria-label="{label}"]').first.click()
     page.get_by_role("option", name=option, exact=True).first.click()
+
+
+def settled(page) -> None:
+    """Wait until the script has stopped running (Streamlit's status widget is gone), then a moment more:
+    a click while the map's layers are being swapped by a rerun can be lost."""
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60000)
+    page.wait_for_timeout(700)
 
 
 def fills(frame) -> list[str]:
@@ -101,3 +109,30 @@ def test_report_downloads_and_opens_with_table(server_url, page, browser, artifa
     viewer.locator(".js-plotly-plot").first.wait_for(timeout=20000)
     viewer.screenshot(path=str(artifacts_dir / "report.png"), full_page=True)
     viewer.close()
+
+
+def test_county_click_shows_its_details_and_a_second_click_clears_them(server_url, page, artifacts_dir):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{server_url}/emissions?states=IA", wait_until="domcontentloaded")
+    frame = map_frame(page)
+    counties = frame.locator("path.leaflet-interactive[stroke='#5F6B63']")  # county polygons, not the sites
+    assert counties.count() == 99
+    box = counties.nth(60).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    summary = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"County, IA: .* in \d{4}"))
+    for _ in range(2):  # on, off, on again: each click on the same county toggles it
+        settled(page)
+        page.mouse.click(x, y)
+        summary.first.wait_for(timeout=30000)
+        name = summary.first.inner_text().split(" County, IA")[0].strip()
+        page.get_by_text(re.compile(rf"{name} County, IA \(\d{{5}}\): ")).wait_for(timeout=30000)  # the panel
+        page.locator(".js-plotly-plot", has_text="by year").first.wait_for(timeout=30000)
+        page.mouse.move(5, 5)  # off the map: the outline is the pick's, not the hover's
+        frame.locator("path.leaflet-interactive[stroke='#000000'][stroke-width='3']").first.wait_for(timeout=30000)
+        page.screenshot(path=str(artifacts_dir / "emissions_county_click.png"))
+        settled(page)
+        page.mouse.click(x, y)
+        summary.first.wait_for(state="detached", timeout=30000)
+        assert page.get_by_text("Click a county for its values by year").count() == 1
+        frame.locator("path.leaflet-interactive[stroke='#000000'][stroke-width='3']").first.wait_for(
+            state="detached", timeout=30000)

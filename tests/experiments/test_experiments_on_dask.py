@@ -71,5 +71,5 @@ def test_scheduler_setting_is_checked(monkeypatch):
     cluster = D.ExperimentCluster("sequential")
     assert cluster.client(8) is None and cluster.used == "sequential"
     monkeypatch.delenv("KGML_DASK_SCHEDULER", raising=False)
-    monkeypatch.setattr(D, "free_cores", lambda: 0.5)       # a busy machine: auto stays in process
+    monkeypatch.setattr(D.cluster, "free_cores", lambda: 0.5)  # a busy machine: auto stays in process
     assert D.ExperimentCluster("auto").client(8) is None

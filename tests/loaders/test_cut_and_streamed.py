@@ -7,7 +7,8 @@ import pytest
 import xarray as xr
 
 from kgml_core.loaders import LoaderError, load_file
-from kgml_core.loaders._common import ZipMember, iter_members, read_csv_checked
+from kgml_core.loaders.csv_reader import read_csv_checked
+from kgml_core.loaders.sources import iter_members, ZipMember
 
 HEADER = "TIMESTAMP,SW_IN_F,TA_F\n"
 ROWS = "".join(f"200101{d:02d},{180.3 + d:.1f},{-1.5 + d:.1f}\n" for d in range(1, 11))

@@ -82,14 +82,14 @@ def test_tower_heterogeneity_scales_and_drivers_as_observed():
 
 
 def test_engine_management_irrigation_debris_and_soil_carbon():
-    from kgml_core.simulator import engine
+    from kgml_core.simulator import engine, vegetation
     from kgml_core.simulator.parameters import default_parameters
     from kgml_core.simulator.soils import soil_properties
     from kgml_core.simulator.world import run_points
     n = 4
     lat, lon = np.full(n, 40.5), np.full(n, -101.0)   # semi-arid western Nebraska
     soils = {k: np.repeat(v[:1], n) for k, v in soil_properties(lat[:1], lon[:1], 0).items()}
-    veg = np.array([engine.CROP, engine.CROP, engine.GRASS, engine.GRASS], np.int8)
+    veg = np.array([vegetation.CROP, vegetation.CROP, vegetation.GRASS, vegetation.GRASS], np.int8)
     crop = np.zeros((n, 2), np.int8)
     base = run_points(lat, lon, soils, default_parameters(n), crop, (2012, 2012), 0, veg=veg)[1].daily
     mg = {"irrigated": np.array([False, True, False, False]), "cwd": np.array([0, 0, 0, 2000.0]),
