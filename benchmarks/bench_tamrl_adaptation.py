@@ -37,7 +37,7 @@ from kgml_core.metrics import scores
 from kgml_core.tamrl.predict import predict_series
 from kgml_core.tamrl.windows import first_observed_day
 
-VARIANTS = ((60, 0.05, 10.0, False), (200, 0.05, 10.0, False), (300, 0.1, 1.0, False),
+VARIANTS = ((60, 0.05, 10.0, False), (200, 0.05, 10.0, False), (300, 0.1, 10.0, False),
             (60, 0.05, 10.0, True), (200, 0.05, 10.0, True), (60, 0.05, 1.0, True), (60, 0.05, 100.0, True))
 
 
