@@ -53,7 +53,8 @@ if long.empty:
 c1, c2 = st.columns([1, 1])
 METRICS = ["rmse", "r2", "mae", "mse", "bias", "n"]
 persist.restore("cmp_metric", METRICS)
-metric = c1.selectbox("Metric", METRICS, key="cmp_metric",
+METRIC_NAMES = {"rmse": "RMSE", "r2": "R²", "mae": "MAE", "mse": "MSE", "bias": "Bias", "n": "Number of values"}
+metric = c1.selectbox("Metric", METRICS, key="cmp_metric", format_func=METRIC_NAMES.get,
                       help="RMSE, MAE, MSE: lower is better; R2: higher is better; bias: closest to 0.")
 FLUXES = [f for f in ["RH", "RA", "NEE", "RECO", "YIELD"] if f in set(long["flux"])]
 persist.restore("cmp_flux", FLUXES)
