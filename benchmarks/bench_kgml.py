@@ -35,9 +35,12 @@ from kgml_core.runs import RunStore  # noqa: E402
 
 
 def run_seed(args, seed: int, extra: dict, root: Path) -> tuple[dict, float, dict]:
-    """One run; returns its metrics, wall seconds and per-stage seconds."""
+    """One run; returns its metrics, wall seconds and per-stage seconds (``cpu``: the run's CPU seconds)."""
+    top = {k: v for k, v in extra.items() if "." not in k}
     cfg = preset(args.preset, states=tuple(args.states), threads=args.threads, sweep=tuple(args.sweep),
-                 seed=seed, **extra)
+                 seed=seed, **top)
+    nested = {k: v for k, v in extra.items() if "." in k}
+    cfg = cfg.with_settings(nested) if nested else cfg
     stages: dict[str, float] = {}
     last = [time.time()]
 
@@ -47,8 +50,9 @@ def run_seed(args, seed: int, extra: dict, root: Path) -> tuple[dict, float, dic
             stages[event.stage] = stages.get(event.stage, 0.0) + now - last[0]
             last[0] = now
 
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     run = run_state_vs_global(cfg, RunStore(root), progress=timer)
+    stages["cpu"] = time.process_time() - cpu        # one torch thread: CPU time robust to the machine's load
     return run.metrics(), time.time() - start, stages
 
 
@@ -57,8 +61,9 @@ def pct(x: float) -> str:
 
 
 def print_seed(seed: int, m: dict, wall: float, stages: dict) -> None:
-    print(f"\n=== seed {seed}: {wall:.1f} s wall (run reports {m['seconds']:.1f} s), "
-          f"load average now {os.getloadavg()[0]:.1f}")
+    print(f"\n=== seed {seed}: {wall:.1f} s wall, {stages.get('cpu', float('nan')):.1f} s CPU (run reports "
+          f"{m['seconds']:.1f} s), load average now {os.getloadavg()[0]:.1f}, reused stages "
+          f"{sorted(m.get('reused_stages') or {})}")
     print(pd.Series(stages).round(1).to_string())
     table = metrics_table(m)
     with pd.option_context("display.width", 200, "display.max_rows", 300, "display.max_columns", 20):
@@ -173,7 +178,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--sites-per-state", type=int, default=None, help="override the preset's flux sites")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
-                        help="other top-level config overrides, e.g. pretrain_units=128 hidden=48")
+                        help="other config overrides, e.g. pretrain_units=128 hidden=48 "
+                             "protocol.region5.l2sp=1e-3 (dotted keys reach nested settings)")
     parser.add_argument("--json", default=None, help="also write every seed's metrics to this file")
     args = parser.parse_args()
     extra = {} if args.sites_per_state is None else {"sites_per_state": args.sites_per_state}

@@ -140,8 +140,12 @@ def _county_features(states: tuple[str, ...]) -> dict:
 
 
 def format_value(value: float) -> str:
-    """A map value as shown in tooltips and legends ("no data" for NaN)."""
-    return "no data" if not np.isfinite(value) else f"{value:,.1f}" if abs(value) < 1e4 else f"{value:,.0f}"
+    """A map value as shown in tooltips and legends ("no data" for NaN; three significant digits below 1)."""
+    if not np.isfinite(value):
+        return "no data"
+    if 0 < abs(value) < 1:              # small values (daily fluxes, RMSE) keep three significant digits
+        return f"{value:.3g}"
+    return f"{value:,.1f}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 
 def county_geojson(states: Iterable[str], values: pd.Series, vmin: float, vmax: float, cmap: str,

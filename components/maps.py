@@ -83,11 +83,27 @@ def context_layer(states: Iterable[str], cities_per_state: int = 3) -> folium.Fe
     layer = folium.FeatureGroup(name="places", control=False)
     outlines = geo.load_states(None)
     points = outlines.geometry.representative_point()
+    cities = places.major_cities(geo.resolve_states(states), per_state=cities_per_state)
     for code, point in points.items():
-        _label(point.y, point.x, outlines.loc[code, "name"], "state").add_to(layer)
-    for _, city in places.major_cities(geo.resolve_states(states), per_state=cities_per_state).iterrows():
+        lat = point.y + (STATE_LABEL_SHIFT_DEG if _near_a_city(point.y, point.x, cities) else 0.0)
+        _label(lat, point.x, outlines.loc[code, "name"], "state").add_to(layer)
+    for _, city in cities.iterrows():
         _label(city["lat"], city["lon"], city["name"], "city").add_to(layer)
     return layer
+
+
+STATE_LABEL_SHIFT_DEG = 0.55  # a state's name moves this far north off a city label it would overprint
+
+
+def _near_a_city(lat: float, lon: float, cities) -> bool:
+    """Whether a state name centred at (lat, lon) would overprint a city label (dot, then name to the right).
+
+    The boxes are for the zoom of a few states (about 45 px per degree of longitude).
+    """
+    if cities is None or not len(cities):
+        return False
+    dlat, dlon = cities["lat"].to_numpy(float) - lat, cities["lon"].to_numpy(float) - lon
+    return bool(((abs(dlat) < 0.4) & (dlon > -2.6) & (dlon < 1.1)).any())
 
 
 def _bounds(states: Iterable[str]) -> list[list[float]]:
@@ -176,8 +192,12 @@ def site_score_map(sites, label: str, cmap: str) -> folium.Map:
     from components import choropleth
 
     ok = sites[np.isfinite(sites["lat"].astype(float)) & np.isfinite(sites["lon"].astype(float))]
-    bounds = [[ok["lat"].min() - 1, ok["lon"].min() - 1], [ok["lat"].max() + 1, ok["lon"].max() + 1]] \
-        if len(ok) else None
+    bounds = None
+    if len(ok):
+        lat, lon = ok["lat"].astype(float), ok["lon"].astype(float)
+        pad_lat, pad_lon = max(1.0, 0.15 * (lat.max() - lat.min())), max(1.0, 0.15 * (lon.max() - lon.min()))
+        # more room at the bottom: the legend sits in the bottom-right corner and must not hide a site
+        bounds = [[lat.min() - 2 * pad_lat, lon.min() - pad_lon], [lat.max() + pad_lat, lon.max() + pad_lon]]
     fmap = base_map(bounds)
     folium.GeoJson(_state_outlines(), name="states",
                    style_function=lambda f: {"color": STATE_LINE, "weight": 0.8, "fillOpacity": 0.03}).add_to(fmap)

@@ -112,3 +112,51 @@ def parameter_map(frame: pd.DataFrame, metrics: dict, counties: pd.DataFrame, pa
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
     fig.update_layout(template=TEMPLATE, height=380, margin=MARGIN)
     return fig
+
+
+def county_error_frame(metrics: dict, flux: str = "RH", pred=None) -> pd.DataFrame:
+    """Per held-out county: RMSE of the global and state-specific models and their difference.
+
+    From ``metrics["counties"][flux]`` (runs since issue 14), else computed from the
+    run's predictions ``pred`` when given (older runs). Columns: state, global_rmse,
+    state_specific_rmse, diff (state-specific - global, g C m-2 d-1), change
+    (100 * diff / global, %), global_r2, state_specific_r2; index FIPS. Empty when
+    neither is available or a model is missing.
+    """
+    block = (metrics.get("counties") or {}).get(flux)
+    if not block and pred is not None and flux in pred and "split" in pred.coords:
+        from kgml_core.sdsa import county_scores
+        block = county_scores(pred, flux, ("global", "state_specific"))
+    frame = pd.DataFrame.from_dict(block or {}, orient="index")
+    if frame.empty or not {"global_rmse", "state_specific_rmse"} <= set(frame.columns):
+        return pd.DataFrame()
+    frame.index = frame.index.astype(str)
+    frame["diff"] = frame["state_specific_rmse"] - frame["global_rmse"]
+    frame["change"] = 100 * frame["diff"] / frame["global_rmse"]
+    keep = ["state", "global_rmse", "state_specific_rmse", "diff", "change", "global_r2", "state_specific_r2"]
+    return frame[[c for c in keep if c in frame.columns]]
+
+
+def county_error_title(flux: str = "RH") -> str:
+    """Legend title of the per-county map: which model against which, of which flux."""
+    return (f"{labels.flux_name(flux, short=True)} RMSE, {labels.model_name('state_specific', short=True).lower()} "
+            f"against {labels.model_name('global', short=True).lower()}")
+
+
+def county_error_map(frame: pd.DataFrame, states, flux: str = "RH"):
+    """Folium choropleth of the held-out counties' RMSE change (%), state-specific against global.
+
+    Blue: the state-specific model's error is lower; red: higher; grey: not
+    held out. Hover: both RMSEs (g C m-2 d-1) and R2.
+    """
+    from components import choropleth
+
+    lo, hi = choropleth.colour_range(frame["change"], diverging=True)
+    extra = {f"{labels.model_name('global', short=True)} RMSE": frame["global_rmse"],
+             f"{labels.model_name('state_specific', short=True)} RMSE": frame["state_specific_rmse"]}
+    for model in ("global", "state_specific"):
+        if f"{model}_r2" in frame:
+            extra[f"{labels.model_name(model, short=True)} R2"] = frame[f"{model}_r2"]
+    return choropleth.choropleth_map(states, frame["change"].astype(float), county_error_title(flux), "%",
+                                     lo, hi, choropleth.CMAPS["diff"], extra=extra,
+                                     caption="(held-out counties, all years)")

@@ -86,3 +86,28 @@ def parameter_table(models: dict[str, dict], norm: Normalizer, truth: xr.Dataset
                 rows[str(group)] = {"estimated": est, "truth": means.get(str(group), {})}
         out[kind] = rows
     return out if found else {}
+
+
+def county_scores(ds: xr.Dataset, flux: str = "RH", models=("global", "state_specific", "auto_region")) -> dict:
+    """Per held-out county: RMSE and R2 of a daily flux for each model, over all years.
+
+    ds : predictions dataset (``model`` x ``unit`` x ``time``, model "truth" first,
+    coordinates ``split`` and ``state``). Only the held-out counties (``split ==
+    "test"``) are scored: these are the counties the per-county error maps show.
+    Returns ``{FIPS: {"state": STATE, "<model>_rmse": g C m-2 d-1, "<model>_r2": 1, ...}}``
+    for the models present.
+    """
+    from kgml_core.metrics import scores
+
+    present = [m for m in models if m in set(ds["model"].values.astype(str))]
+    held = ds["split"].values.astype(str) == "test"
+    obs = ds[flux].sel(model="truth").values[held]
+    sims = {m: ds[flux].sel(model=m).values[held] for m in present}
+    out = {}
+    for i, (unit, state) in enumerate(zip(ds["unit"].values[held].astype(str), ds["state"].values[held].astype(str))):
+        row: dict = {"state": state}
+        for m in present:
+            s = scores(obs[i], sims[m][i])
+            row[f"{m}_rmse"], row[f"{m}_r2"] = s["rmse"], s["r2"]
+        out[unit] = row
+    return out

@@ -6,6 +6,7 @@ page.enter(__file__)  # before the heavy imports: a cold deep link hands over to
 import html
 
 import streamlit as st
+from streamlit_folium import st_folium
 
 from components import compare, data_session, persist, runtime, sdsa_panels, selection, text, theme
 from kgml_core import geo, labels, report, verdict
@@ -52,7 +53,8 @@ if long.empty:
 c1, c2 = st.columns([1, 1])
 METRICS = ["rmse", "r2", "mae", "mse", "bias", "n"]
 persist.restore("cmp_metric", METRICS)
-metric = c1.selectbox("Metric", METRICS, key="cmp_metric",
+METRIC_NAMES = {"rmse": "RMSE", "r2": "R²", "mae": "MAE", "mse": "MSE", "bias": "Bias", "n": "Number of values"}
+metric = c1.selectbox("Metric", METRICS, key="cmp_metric", format_func=METRIC_NAMES.get,
                       help="RMSE, MAE, MSE: lower is better; R2: higher is better; bias: closest to 0.")
 FLUXES = [f for f in ["RH", "RA", "NEE", "RECO", "YIELD"] if f in set(long["flux"])]
 persist.restore("cmp_flux", FLUXES)
@@ -107,6 +109,33 @@ if not ceiling.empty:
     for _, row in ceiling.iterrows():
         st.markdown(sdsa_panels.ceiling_sentence(row))
     st.plotly_chart(sdsa_panels.ceiling_figure(ceiling), key="cmp_ceiling")
+if "state_specific" in set(long["model"]) and flux in ("RH", "NEE"):
+    st.subheader(f"Where: per-county {labels.flux_name(flux, short=True)} error, state-specific against global")
+    pred_for_map = None
+    if not (metrics.get("counties") or {}).get(flux) and st.toggle(
+            "Compute the per-county errors from the run's predictions", value=False, key="cmp_county_compute",
+            help="This run's metrics have no per-county scores (runs before issue 14): they can be computed "
+                 "from its daily predictions (loads a few MB)."):
+        try:
+            pred_for_map = data_session.run_predictions(run_id)
+        except Exception as err:
+            theme.show_error(f"Could not read the predictions of run {run_id}", err)
+    counties = sdsa_panels.county_error_frame(metrics, flux, pred_for_map)
+    if counties.empty:
+        st.caption("No per-county scores in this run.")
+    else:
+        better = int((counties["diff"] < 0).sum())
+        st.caption(f"Held-out counties (spatially blocked), daily {labels.flux_name(flux, short=True)} over all "
+                   f"years: RMSE change of the state-specific model against the global model, in % of the "
+                   f"global RMSE. Blue: lower error with the state-specific model ({better} of {len(counties)} "
+                   "counties); red: higher; grey: training counties. Hover a county for both RMSEs and R2.")
+        st_folium(sdsa_panels.county_error_map(counties, sorted(set(long["state"])), flux), height=440,
+                  use_container_width=True, returned_objects=[], key="cmp_county_map")
+        medians = counties.groupby("state")[["global_rmse", "state_specific_rmse", "change"]].median()
+        st.dataframe(medians.round({"global_rmse": 3, "state_specific_rmse": 3, "change": 1}).rename(columns={
+            "global_rmse": "global RMSE, median (g C m-2 d-1)", "state_specific_rmse": "state-specific RMSE, median",
+            "change": "change, median (%)"}), width="stretch")
+
 params = sdsa_panels.parameter_frame(metrics)
 if not params.empty:
     st.subheader("Why: the estimated location-dependent parameters against the simulator's truth")

@@ -214,6 +214,10 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
                         + "Its values by year and daily series are under the map; click it again to clear.")
     else:
         picked.caption("Click a county for its values by year and its daily series.")
+    covered = int(values.reindex(counties.index).notna().sum())
+    if covered < len(counties):  # a small run predicts some counties only: say so, not an empty-looking map
+        picked.caption(f"This source has {c['variable']} values for {covered} of the {len(counties)} counties "
+                       "of the selected states; the others are grey.")
     if regions is not None:
         st.html(choropleth.region_legend_html(regions, names))
     # The click is handled in on_change, before the next run draws the map, so that run already
@@ -330,7 +334,7 @@ def main() -> None:
     st.title("Emission maps")
     sel = selection.current()
     sources = _sources()
-    cols = st.columns([2.2, 1.5, 1.4, 1.7, 1.6])
+    cols = st.columns([1.6, 2.4, 1.4, 1.5, 2.0])  # flux and model names readable at 1440 px
     source = _select(cols[0], "Source", list(sources), "em_source", format_func=sources.get,
                      help="The observed world of the simulator, or a finished run's predictions.")
     ds = _source_dataset(source, tuple(sel.states))

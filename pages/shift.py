@@ -159,7 +159,7 @@ def _distance_map(rep, states: tuple[str, ...], chosen: list[str]) -> None:
 def main() -> None:
     st.title("Distribution shift")
     st.caption("How the selected states (or the regions the Auto Region Detector finds) differ in "
-               "climate and soils, and whether a model errs more far from its training data.")
+               "climate and soils, and whether a model errs more the farther a place is from its training data.")
     sel = selection.current()
     states = tuple(sel.states)
     if len(states) < 2:

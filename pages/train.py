@@ -43,8 +43,9 @@ def _setting(kind: str, setting, defaults: dict, sel) -> tuple[bool, object]:
     if setting.widget == "models":
         labels = _experiment(kind).labels
         options = list(defaults[setting.key])
-        return True, tuple(st.multiselect(label, options, default=options, key=key, help=hint,
-                                          format_func=lambda m: f"{labels_module.model_name(m)}: {labels.get(m, '')}"))
+        described = "\n".join(f"- **{labels_module.model_name(m)}**: {labels.get(m, '')}" for m in options)
+        return True, tuple(st.multiselect(label, options, default=options, key=key, help=f"{hint}\n\n{described}",
+                                          format_func=lambda m: labels_module.model_name(m, short=True)))
     if setting.widget == "int":
         return True, int(st.number_input(label, int(setting.low), int(setting.high), int(defaults[setting.key]),
                                          key=key, help=hint))
@@ -80,11 +81,10 @@ def _form(kind: str) -> tuple[str, dict, str]:
         if use:
             overrides[setting.key] = value
     name = st.text_input("Run name", "", max_chars=80, key=f"name_{kind}",
-                         placeholder="kind, preset and states when left empty",
+                         placeholder="experiment, preset and states when left empty",
                          help="A label for the run store; you can rename it later.")
-    states = "-".join(overrides.get("states", ()))
     real = "[real data] " if experiment.data_source == "real data" else ""
-    return preset, overrides, name.strip() or f"{real}{kind} {preset} {states}".strip()
+    return preset, overrides, name.strip() or real + experiment.name_for(preset, overrides.get("states", ()))
 
 
 SOURCES = {"simulated world": "simulated world", "real data (what is loaded)": "real data"}

@@ -13,7 +13,7 @@ reopening it, threads and seeds, heartbeats, recording how it ended, timing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 from kgml_core.config import ExperimentConfig
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, cancel_scope
@@ -115,8 +115,11 @@ class Experiment:
 
     def default_name(self, config: Any) -> str:
         """The run's display name when the user gives none."""
-        states = "-".join(getattr(config, "states", ()) or ())
-        return " ".join(p for p in (self.kind, getattr(config, "preset", ""), states) if p)
+        return self.name_for(getattr(config, "preset", ""), getattr(config, "states", ()) or ())
+
+    def name_for(self, preset: str, states: Iterable[str] = ()) -> str:
+        """A readable run name from the preset and the states: "State vs global · quick · IL, IA"."""
+        return " · ".join(p for p in (self.short_title or self.kind, preset, ", ".join(states)) if p)
 
     # -- what every experiment shares ----------------------------------------
     def config(self, preset: str = "quick", **overrides: Any) -> Any:

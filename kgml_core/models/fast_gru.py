@@ -1,108 +1,178 @@
-"""A faster GRU for training on CPU: the same weights and outputs as ``nn.GRU``, a hand-written backward.
+"""A faster GRU on CPU: the same weights and outputs as ``nn.GRU``, its recurrence apart from its input projection.
 
-Why: KGML-ag's GRUs are small (hidden 16-64) and run over 365 days, so on a
-CPU the time goes into per-step overhead rather than arithmetic. Profiled on
-one thread (batch 64, hidden 64), the native GRU's autograd records about ten
-operations per day and layer, and its backward concatenates the gate
-gradients of every day one by one (``cat`` alone was 20-28 % of a training
-step). :class:`GRULayer` keeps the recurrence to six in-place operations per
-day forward and three backward: the gate derivatives that do not depend on the
-incoming gradient are computed for all days at once, and the weight and input
-gradients are a few large matrix products over all days.
+Why: KGML-ag's GRUs are small (hidden 16-64) and run over 365 days, so on a CPU
+the time goes into per-step overhead and memory traffic rather than arithmetic.
+Profiled on one thread at the public sizes (hidden 64; batch 64 training,
+1,024 inference):
 
-:func:`gru_time_major` is the entry point: it takes an ``nn.GRU`` module (any
-``batch_first``; its weights are used as they are) and a time-major input.
-Without gradients (inference, frozen sub-networks) and on CUDA it calls the
-native kernel (``torch.gru``), which is faster there.
+* the native GRU's autograd records about ten operations per day and layer and
+  its backward concatenates the gate gradients of every day one by one;
+* the native cell applies ``tanh`` and ``sigmoid`` to strided gate slices (no
+  vector code: ``tanh_`` alone was 10 % of inference) and copies every day's
+  state into the output;
+* the flux networks read ``cat([shared states, drivers])``: a copy of the whole
+  (days, batch, features) input per network (``cat`` 13-17 % of inference).
+
+So the work is split in two. :func:`input_gates` computes a layer's input
+projection for all days at once as a sum of large matrix products over the
+parts of its input (no concatenated copy; parts that need no gradient, such as
+the drivers, get no input gradient). :func:`gru_recurrence` runs the recurrence
+from those gates with five in-place operations per day on contiguous buffers
+(pre-split views, no per-day indexing), and :class:`GRURecurrence` is its
+hand-written backward: three operations per day, the gate derivatives that do
+not depend on the incoming gradient computed for all days at once on
+contiguous buffers, the recurrent weight gradient one large matrix product.
+
+:func:`gru_time_major` runs an ``nn.GRU`` module (its weights as they are) on a
+time-major input this way; on CUDA it calls the native kernel (cuDNN), which is
+faster there.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
-class GRULayer(torch.autograd.Function):
-    """One GRU layer over a time-major sequence with a zero initial state.
+def input_gates(bias: torch.Tensor, parts: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """A GRU layer's input gates ``bias + sum_i parts_i[0] @ parts_i[1].T`` for all days.
 
-    forward(x (T, B, F), w_ih (3H, F), w_hh (3H, H), b_ih (3H,), b_hh (3H,)) -> h (T, B, H),
-    gates in PyTorch's order (reset, update, new).
+    bias : (3H,) input bias ``b_ih``; parts : pairs of an input piece (T, B, k_i)
+    and the matching columns of ``W_ih`` (3H, k_i). Returns (T, B, 3H).
+    Equal to ``cat(pieces) @ W_ih.T + b_ih`` without building the concatenation.
+    """
+    first, w = parts[0]
+    steps, batch = first.shape[:2]
+    gates = torch.addmm(bias, first.reshape(steps * batch, -1), w.t())
+    for piece, w in parts[1:]:
+        gates = gates.addmm_(piece.reshape(steps * batch, -1), w.t())
+    return gates.view(steps, batch, -1)
+
+
+def _run(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, keep: bool):
+    """The recurrence from gates ``gi`` (T, B, 3H); returns states (T+1, B, H) (zero first) and, with ``keep``,
+    the buffers the backward needs: sigmoid(r), sigmoid(z) (T, B, 2H), tanh(n) (T, B, H), ``W_hh h + b_hh`` (T, B, 3H).
+    """
+    steps, batch, three_hid = gi.shape
+    hid = three_hid // 3
+    hs = gi.new_empty(steps + 1, batch, hid)
+    hs[0].zero_()
+    kept = steps if keep else 1                    # without keep, one day's scratch (stays in cache)
+    rz = gi.new_empty(kept, batch, 2 * hid)
+    n = gi.new_empty(kept, batch, hid)
+    gh = gi.new_empty(kept, batch, three_hid)
+    w_hh_t = w_hh.t()
+    gi_rz, gi_n, h_t = gi[..., :2 * hid].unbind(0), gi[..., 2 * hid:].unbind(0), hs.unbind(0)
+    rz_t, r_t, z_t, n_t = rz.unbind(0), rz[..., :hid].unbind(0), rz[..., hid:].unbind(0), n.unbind(0)
+    gh_t, gh_rz, gh_n = gh.unbind(0), gh[..., :2 * hid].unbind(0), gh[..., 2 * hid:].unbind(0)
+    minus_one = gi.new_full((batch, hid), -1.0)
+    for t in range(steps):
+        s = t if keep else 0
+        torch.addmm(b_hh, h_t[t], w_hh_t, out=gh_t[s])
+        torch.add(gi_rz[t], gh_rz[s], out=rz_t[s]).sigmoid_()
+        # tanh(v) = 2 sigmoid(2 v) - 1: torch's tanh has no vector code here (3-6x slower than sigmoid)
+        torch.addcmul(gi_n[t], r_t[s], gh_n[s], out=n_t[s]).mul_(2.0).sigmoid_()
+        torch.add(minus_one, n_t[s], alpha=2.0, out=n_t[s])
+        torch.lerp(n_t[s], h_t[t], z_t[s], out=h_t[t + 1])
+    return hs, rz, n, gh
+
+
+class GRURecurrence(torch.autograd.Function):
+    """One GRU layer's recurrence from its input gates, zero initial state, gates in PyTorch's order (r, z, n).
+
+    forward(gi (T, B, 3H) = x W_ih^T + b_ih, w_hh (3H, H), b_hh (3H,)) -> h (T, B, H).
     """
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh):
-        steps, batch, _ = x.shape
-        hid = w_hh.shape[1]
-        gi = torch.addmm(b_ih, x.reshape(steps * batch, -1), w_ih.t()).view(steps, batch, 3 * hid)
-        hs = x.new_zeros(steps + 1, batch, hid)         # hs[0] is the zero initial state
-        gates = x.new_empty(steps, batch, 3 * hid)      # sigmoid(r), sigmoid(z), tanh(n)
-        gh = x.new_empty(steps, batch, 3 * hid)         # W_hh h + b_hh
-        w_hh_t = w_hh.t()
-        for t in range(steps):
-            torch.addmm(b_hh, hs[t], w_hh_t, out=gh[t])
-            rz = torch.add(gi[t, :, :2 * hid], gh[t, :, :2 * hid], out=gates[t, :, :2 * hid]).sigmoid_()
-            n = torch.addcmul(gi[t, :, 2 * hid:], rz[:, :hid], gh[t, :, 2 * hid:],
-                              out=gates[t, :, 2 * hid:]).tanh_()
-            torch.lerp(n, hs[t], rz[:, hid:], out=hs[t + 1])
-        ctx.save_for_backward(x, w_ih, w_hh, hs, gates, gh)
+    def forward(ctx, gi, w_hh, b_hh):
+        hs, rz, n, gh = _run(gi, w_hh, b_hh, keep=True)
+        ctx.save_for_backward(w_hh, hs, rz, n, gh)
         return hs[1:]
 
     @staticmethod
     def backward(ctx, d_out):
-        x, w_ih, w_hh, hs, gates, gh = ctx.saved_tensors
+        w_hh, hs, rz, n, gh = ctx.saved_tensors
         steps, batch, hid = d_out.shape
-        r, z, n = gates[..., :hid], gates[..., hid:2 * hid], gates[..., 2 * hid:]
-        # gate derivatives that do not depend on the incoming gradient, for all days at once
+        # gate derivatives that do not depend on the incoming gradient, all days at once, contiguous
+        r, z = rz[..., :hid].contiguous(), rz[..., hid:].contiguous()
         one_minus_z = 1.0 - z
-        a = one_minus_z * (1.0 - n * n)                   # d h / d (pre-activation of n)
-        k = x.new_empty(steps, batch, 3, hid)
-        torch.mul(a * gh[..., 2 * hid:], r * (1.0 - r), out=k[:, :, 0])
-        torch.mul((hs[:-1] - n) * z, one_minus_z, out=k[:, :, 1])
-        torch.mul(a, r, out=k[:, :, 2])
+        a = torch.mul(n, n).neg_().add_(1.0).mul_(one_minus_z)          # d h / d (pre-activation of n)
+        k = hs.new_empty(steps, batch, 3, hid)                           # d h / d (W_hh h + b_hh), per gate
+        k_r, k_z, k_n = k.unbind(2)
+        torch.mul(a, r, out=k_n)
+        torch.mul(k_n, gh[..., 2 * hid:], out=k_r).mul_(1.0 - r)
+        torch.sub(hs[:-1], n, out=k_z).mul_(z).mul_(one_minus_z)
         # the recurrence: d_h[t] is the total gradient of h[t]; d_gh[t] = k[t] * d_h[t]
         d_h = d_out.contiguous().clone()
-        d_gh = x.new_empty(steps, batch, 3, hid)
+        d_gh = hs.new_empty(steps, batch, 3, hid)
+        d_h_t, d_h_u, z_t = d_h.unbind(0), d_h.unsqueeze(2).unbind(0), z.unbind(0)
+        k_t, d_gh_t, d_gh_flat = k.unbind(0), d_gh.unbind(0), d_gh.view(steps, batch, 3 * hid).unbind(0)
         for t in range(steps - 1, -1, -1):
-            torch.mul(k[t], d_h[t].unsqueeze(1), out=d_gh[t])
+            torch.mul(k_t[t], d_h_u[t], out=d_gh_t[t])
             if t > 0:
-                d_h[t - 1].addcmul_(d_h[t], z[t]).addmm_(d_gh[t].view(batch, 3 * hid), w_hh)
+                d_h_t[t - 1].addcmul_(d_h_t[t], z_t[t]).addmm_(d_gh_flat[t], w_hh)
         d_gh = d_gh.view(steps * batch, 3 * hid)
-        d_w_hh = d_gh.t() @ hs[:-1].reshape(steps * batch, hid) if ctx.needs_input_grad[2] else None
-        d_b_hh = d_gh.sum(0) if ctx.needs_input_grad[4] else None
-        # the input-side gate gradients differ only in the new gate: overwrite it in place
-        d_gi = d_gh
-        torch.mul(d_h, a, out=d_gi.view(steps, batch, 3 * hid)[..., 2 * hid:])
-        d_x = (d_gi @ w_ih).view_as(x) if ctx.needs_input_grad[0] else None
-        d_w_ih = d_gi.t() @ x.reshape(steps * batch, -1) if ctx.needs_input_grad[1] else None
-        d_b_ih = d_gi.sum(0) if ctx.needs_input_grad[3] else None
-        return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh
+        d_w_hh = d_gh.t() @ hs[:-1].reshape(steps * batch, hid) if ctx.needs_input_grad[1] else None
+        d_b_hh = d_gh.sum(0) if ctx.needs_input_grad[2] else None
+        if not ctx.needs_input_grad[0]:
+            return None, d_w_hh, d_b_hh
+        # the input gates' gradients differ from d_gh only in the new gate: overwrite it in place
+        d_gi = d_gh.view(steps, batch, 3 * hid)
+        torch.mul(d_h, a, out=d_gi[..., 2 * hid:])
+        return d_gi, d_w_hh, d_b_hh
 
 
-def _needs_grad(gru: nn.GRU, x: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in gru.parameters()))
+def gru_recurrence(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
+    """Hidden states (T, B, H) of one GRU layer from its input gates gi (T, B, 3H) (``b_ih`` included).
+
+    Uses :class:`GRURecurrence` when a gradient is needed, the same loop without
+    saving anything otherwise.
+    """
+    if torch.is_grad_enabled() and (gi.requires_grad or w_hh.requires_grad or b_hh.requires_grad):
+        return GRURecurrence.apply(gi, w_hh, b_hh)
+    return _run(gi, w_hh, b_hh, keep=False)[0][1:]
+
+
+def gru_from_gates(gru: nn.GRU, gi: torch.Tensor) -> torch.Tensor:
+    """States (T, B, H) of the last layer of ``gru`` given its first layer's input gates gi (T, B, 3H).
+
+    Dropout between layers as ``gru`` applies it when it is training.
+    """
+    out = gru_recurrence(gi, gru.all_weights[0][1], gru.all_weights[0][3])
+    for layer in range(1, gru.num_layers):
+        if gru.training and gru.dropout > 0:
+            out = F.dropout(out, gru.dropout, training=True)
+        w_ih, w_hh, b_ih, b_hh = gru.all_weights[layer]
+        out = gru_recurrence(input_gates(b_ih, [(out, w_ih)]), w_hh, b_hh)
+    return out
+
+
+def _check(gru: nn.GRU) -> None:
+    if gru.bidirectional or not gru.bias:
+        raise ValueError("the fast GRU supports unidirectional GRUs with biases only")
+
+
+def gru_native(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
+    """The native kernel (cuDNN on CUDA) for a time-major x (T, B, F) -> last layer's states (T, B, H)."""
+    h0 = x.new_zeros(gru.num_layers, x.shape[1], gru.hidden_size)
+    weights = [w for layer in gru.all_weights for w in layer]
+    return torch.gru(x, h0, weights, True, gru.num_layers,
+                     gru.dropout if gru.training else 0.0, gru.training, False, False)[0]
 
 
 def gru_time_major(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
     """Hidden states of the last layer of ``gru`` (zero initial state) for x (T, B, F) -> (T, B, H).
 
     The same values as ``gru`` (in its time-major form) computes, dropout between
-    layers included when the module is training. Uses :class:`GRULayer` when
-    gradients are needed on a CPU, the native kernel otherwise.
+    layers included when the module is training. The native kernel on CUDA.
     """
-    if gru.bidirectional or not gru.bias:
-        raise ValueError("gru_time_major supports unidirectional GRUs with biases only")
-    if not _needs_grad(gru, x) or x.is_cuda:
-        h0 = x.new_zeros(gru.num_layers, x.shape[1], gru.hidden_size)
-        weights = [w for layer in gru.all_weights for w in layer]
-        return torch.gru(x, h0, weights, True, gru.num_layers,
-                         gru.dropout if gru.training else 0.0, gru.training, False, False)[0]
-    out = x
-    for layer in range(gru.num_layers):
-        if layer > 0 and gru.training and gru.dropout > 0:
-            out = F.dropout(out, gru.dropout, training=True)
-        w_ih, w_hh, b_ih, b_hh = gru.all_weights[layer]
-        out = GRULayer.apply(out, w_ih, w_hh, b_ih, b_hh)
-    return out
+    _check(gru)
+    if x.is_cuda:
+        return gru_native(gru, x)
+    w_ih, _, b_ih, _ = gru.all_weights[0]
+    return gru_from_gates(gru, input_gates(b_ih, [(x, w_ih)]))
 
 
 def gru_batch_first(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:

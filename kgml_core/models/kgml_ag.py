@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kgml_core.models.fast_gru import gru_batch_first, gru_time_major
+from kgml_core.models.fast_gru import gru_batch_first, gru_from_gates, gru_time_major, input_gates
 
 
 @dataclass
@@ -79,7 +79,11 @@ class FluxGRU(nn.Module):
     def forward(self, x: torch.Tensor, day_axis: int = 1) -> torch.Tensor:
         """x (batch, days, n_in) -> (batch, days); ``day_axis=0``: (days, batch, n_in) -> (days, batch)."""
         run = gru_batch_first if day_axis == 1 else gru_time_major
-        return self.out(run(self.gru, x)).squeeze(-1)
+        return self.read(run(self.gru, x))
+
+    def read(self, states: torch.Tensor) -> torch.Tensor:
+        """The daily series from the GRU's states (..., hidden) -> (...)."""
+        return self.out(states).squeeze(-1)
 
 
 class KGMLAg(nn.Module):
@@ -139,16 +143,52 @@ class KGMLAg(nn.Module):
                 time_major: bool = False) -> dict[str, torch.Tensor]:
         """See the class docstring; ``time_major``: x (days, batch, n_inputs) and every daily tensor likewise.
 
-        In eval mode a batch-first input runs time-major inside (the GRU
-        kernels work time-major: no transposed copy per GRU; the same values).
+        A batch-first input runs time-major inside (the GRU kernels work
+        time-major: no transposed copy per GRU; the same values) and its daily
+        outputs come back as batch-first views.
         """
         x = self.with_parameters(x, params, time_major)
-        if time_major or self.training:
-            return self._forward(x, residue, 0 if time_major else 1)
+        if time_major:
+            return self._forward(x, residue, 0)
         out = self._forward(x.transpose(0, 1).contiguous(), _time_major(residue), 0)
         return {k: v.t() if v.ndim == 2 else v for k, v in out.items()}
 
     def _forward(self, x: torch.Tensor, residue, day_axis: int) -> dict[str, torch.Tensor]:
+        """The forward on x (batch, days, features) (``day_axis=1``) or (days, batch, features) (``day_axis=0``)."""
+        if x.is_cuda:
+            return self._forward_native(x, residue, day_axis)
+        if day_axis == 1:
+            out = self._forward_split(x.transpose(0, 1).contiguous(), _time_major(residue))
+            return {k: v.t() if v.ndim == 2 else v for k, v in out.items()}
+        return self._forward_split(x, residue)
+
+    def _forward_split(self, x: torch.Tensor, residue) -> dict[str, torch.Tensor]:
+        """CPU forward on a time-major x (days, batch, features): no concatenated inputs.
+
+        Each flux GRU's input gates are summed from the pieces of its input
+        (shared states, drivers, residue; Ra and Rh for the NEE network) times
+        the matching columns of its input weights: the same values as the
+        concatenation the weights were defined on, without copying it.
+        """
+        hid, n_in = self.config.hidden, x.shape[-1]
+        h = self.drop(gru_time_major(self.shared, x))
+        yield_, attention = self.yield_head(h, 0)
+        w, b = self.ra_net.gru.weight_ih_l0, self.ra_net.gru.bias_ih_l0
+        ra = self.ra_net.read(gru_from_gates(self.ra_net.gru, input_gates(b, [(h, w[:, :hid]), (x, w[:, hid:])])))
+        if callable(residue):
+            residue = residue(yield_, ra)
+        w, b = self.rh_net.gru.weight_ih_l0, self.rh_net.gru.bias_ih_l0
+        parts = [(h, w[:, :hid]), (x, w[:, hid:hid + n_in])]
+        if residue is not None:                 # None: a zero residue input
+            parts.append((residue.unsqueeze(-1), w[:, hid + n_in:]))
+        rh = self.rh_net.read(gru_from_gates(self.rh_net.gru, input_gates(b, parts)))
+        w, b = self.nee_net.gru.weight_ih_l0, self.nee_net.gru.bias_ih_l0
+        nee_gates = input_gates(b, [(torch.stack([ra, rh], -1), w[:, :2]), (x, w[:, 2:])])
+        nee = self.nee_net.read(gru_from_gates(self.nee_net.gru, nee_gates))
+        return {"yield": yield_, "ra": ra, "rh": rh, "nee": nee, "attention": attention}
+
+    def _forward_native(self, x: torch.Tensor, residue, day_axis: int) -> dict[str, torch.Tensor]:
+        """The forward on concatenated inputs and the native GRU kernels (cuDNN on CUDA)."""
         run = gru_batch_first if day_axis == 1 else gru_time_major
         h = self.drop(run(self.shared, x))
         yield_, attention = self.yield_head(h, day_axis)

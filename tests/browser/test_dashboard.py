@@ -28,7 +28,7 @@ def test_train_tiny_job_then_compare(server_url, page, artifacts_dir):
     page.locator("div[data-testid='stSelectbox']").first.click()
     page.get_by_role("option", name="tiny").click()
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text(re.compile(r"state_vs_global tiny IA")).first.wait_for(timeout=30000)
+    page.get_by_text(re.compile(r"State vs global · tiny · IA")).first.wait_for(timeout=30000)
     page.screenshot(path=str(artifacts_dir / "train_running.png"), full_page=True)
     page.get_by_text(re.compile(r"finished: run ")).first.wait_for(timeout=600000)
     page.screenshot(path=str(artifacts_dir / "train_finished.png"), full_page=True)

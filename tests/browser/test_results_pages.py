@@ -25,6 +25,13 @@ def choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).first.click()
 
 
+def settled(page) -> None:
+    """Wait until the script has stopped running (Streamlit's status widget is gone), then a moment more:
+    a click while the map's layers are being swapped by a rerun can be lost."""
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60000)
+    page.wait_for_timeout(700)
+
+
 def fills(frame) -> list[str]:
     return frame.locator("path.leaflet-interactive").evaluate_all("ps => ps.map(p => p.getAttribute('fill'))")
 
@@ -114,6 +121,7 @@ def test_county_click_shows_its_details_and_a_second_click_clears_them(server_ur
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     summary = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"County, IA: .* in \d{4}"))
     for _ in range(2):  # on, off, on again: each click on the same county toggles it
+        settled(page)
         page.mouse.click(x, y)
         summary.first.wait_for(timeout=30000)
         name = summary.first.inner_text().split(" County, IA")[0].strip()
@@ -122,6 +130,7 @@ def test_county_click_shows_its_details_and_a_second_click_clears_them(server_ur
         page.mouse.move(5, 5)  # off the map: the outline is the pick's, not the hover's
         frame.locator("path.leaflet-interactive[stroke='#000000'][stroke-width='3']").first.wait_for(timeout=30000)
         page.screenshot(path=str(artifacts_dir / "emissions_county_click.png"))
+        settled(page)
         page.mouse.click(x, y)
         summary.first.wait_for(state="detached", timeout=30000)
         assert page.get_by_text("Click a county for its values by year").count() == 1

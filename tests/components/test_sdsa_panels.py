@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from components import sdsa_panels
@@ -39,3 +40,48 @@ def test_parameter_table_figure_and_map():
     np.testing.assert_allclose(fmap.data[0].marker.color, [2.0, 2.0])
     np.testing.assert_allclose(fmap.data[1].marker.color, [1.8, 1.8])
     assert sdsa_panels.parameter_frame({}).empty
+
+
+def _predictions():
+    """A predictions dataset: two held-out IA counties (one better with the state model) and a training one."""
+    import xarray as xr
+
+    time = pd.date_range("2012-01-01", periods=30, freq="D")
+    truth = np.sin(np.arange(30) / 5.0)[None, :].repeat(3, 0) + 1.0
+    glob = truth + np.array([[0.2], [0.1], [0.3]])
+    state = truth + np.array([[0.1], [0.2], [0.3]])
+    rh = np.stack([truth, glob, state])
+    return xr.Dataset({"RH": (("model", "unit", "time"), rh)},
+                      coords={"model": ["truth", "global", "state_specific"], "unit": ["19153", "19169", "19001"],
+                              "time": time, "split": ("unit", ["test", "test", "train"]),
+                              "state": ("unit", ["IA", "IA", "IA"])})
+
+
+def test_county_scores_and_error_frame():
+    from kgml_core.sdsa import county_scores
+
+    pred = _predictions()
+    block = county_scores(pred, "RH")
+    assert set(block) == {"19153", "19169"}                   # held-out counties only
+    assert block["19153"]["global_rmse"] == pytest.approx(0.2) and block["19153"]["state_specific_rmse"] == \
+        pytest.approx(0.1)
+    frame = sdsa_panels.county_error_frame({"counties": {"RH": block}}, "RH")
+    assert frame.loc["19153", "change"] == pytest.approx(-50) and frame.loc["19169", "change"] == pytest.approx(100)
+    # older runs: computed from the predictions when given, empty otherwise
+    assert sdsa_panels.county_error_frame({}, "RH", pred).equals(frame)
+    assert sdsa_panels.county_error_frame({}, "RH").empty
+
+
+def test_county_error_map_colours_and_labels():
+    frame = sdsa_panels.county_error_frame({}, "RH", _predictions())
+    fmap = sdsa_panels.county_error_map(frame, ["IA"], "RH")
+    html = fmap.get_root().render()
+    assert sdsa_panels.county_error_title("RH") in html and "Global RMSE" in html
+    data = next(c for c in fmap._children.values() if hasattr(c, "_children") and any(
+        hasattr(g, "data") for g in c._children.values()))
+    geo = next(g for g in data._children.values() if hasattr(g, "data")).data
+    props = {f["properties"]["id"]: f["properties"] for f in geo["features"]}
+    blue, red = props["19153"]["fill"], props["19169"]["fill"]       # RdBu_r: lower error blue, higher red
+    assert int(blue[5:7], 16) > int(blue[1:3], 16) and int(red[1:3], 16) > int(red[5:7], 16)
+    assert props["19001"]["fill"] == "#D9D9D9"                         # a training county: no data
+    assert props["19153"]["Global RMSE"] == "0.2"

@@ -159,3 +159,44 @@ def test_unknown_state_fails_before_a_run_exists(tmp_path):
         preset("tiny", states=("ZZ",))
     assert RunStore(tmp_path).list().empty
     assert preset("tiny", states=("iowa", "17")).states == ("IA", "IL")
+
+
+def test_tiny_run_has_per_county_scores(tiny_run):
+    run, _, _ = tiny_run
+    m = run.metrics()
+    held = {u for u, s in zip(run.predictions()["unit"].values, run.predictions()["split"].values) if s == "test"}
+    assert set(m["counties"]["RH"]) == held
+    row = next(iter(m["counties"]["RH"].values()))
+    assert {"state", "global_rmse", "state_specific_rmse", "global_r2"} <= set(row) and row["global_rmse"] > 0
+
+
+def test_ablation_settings_change_what_is_trained():
+    base = preset("quick")
+    assert base.training_protocol() == base.protocol                     # defaults: nothing changed
+    plain = preset("quick", balance_loss=False).training_protocol()
+    assert all(getattr(plain, s).balance == 0 for s in ("step1", "step2", "step5", "region5"))
+    none = preset("quick", pretrain_world="none")
+    p = none.training_protocol()
+    assert (p.step1.epochs, p.step2.epochs, p.step4.epochs) == (0, 0, 0)
+    assert p.step5.epochs == none.no_knowledge.epochs and p.step5.balance > 0
+    assert set(p.step5_groups) == {"shared", "ra", "rh", "nee"} and p.region_groups == ("rh", "nee")
+    assert StateVsGlobalConfig.from_dict(json.loads(json.dumps(none.to_dict()))).training_protocol() == p
+    with pytest.raises(ValueError, match="pretrain_world"):
+        preset("quick", pretrain_world="weights")
+
+
+def test_pretrain_years_must_end_before_the_held_out_years():
+    assert preset("quick", pretrain_years=(2002, 2013)).pretrain_years == (2002, 2013)
+    with pytest.raises(ValueError, match="pretrain_years .* 2013"):
+        preset("quick", pretrain_years=(2002, 2014))
+
+
+def test_tiny_ablation_without_pretraining_and_longer_pretraining_run(tmp_path):
+    store = RunStore(tmp_path)
+    none = run_state_vs_global(preset("tiny", states=("IA",), pretrain_world="none", balance_loss=False,
+                                      models=("state_specific",)), store)
+    assert none.status == "finished" and "pretrained" in none.weight_names()
+    assert not none.metrics()["parameters"]                         # no emulator: no parameters estimated
+    longer = run_state_vs_global(preset("tiny", states=("IA",), pretrain_years=(2010, 2013),
+                                        models=("state_specific",)), store)
+    assert longer.status == "finished" and longer.metrics()["parameters"]["state"]["IA"]

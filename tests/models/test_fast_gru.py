@@ -31,41 +31,73 @@ def test_gru_layer_matches_native_outputs_and_gradients(layers, batch_first):
         assert torch.allclose(a, b, atol=1e-10)
 
 
-def test_gradcheck_of_one_layer():
+def test_gradcheck_of_the_recurrence():
     torch.manual_seed(1)
-    args = [torch.randn(s, dtype=torch.float64, requires_grad=True)
-            for s in ((4, 2, 3), (6, 3), (6, 2), (6,), (6,))]
-    assert torch.autograd.gradcheck(fast_gru.GRULayer.apply, args)
+    args = [torch.randn(s, dtype=torch.float64, requires_grad=True) for s in ((4, 2, 6), (6, 2), (6,))]
+    assert torch.autograd.gradcheck(fast_gru.GRURecurrence.apply, args)
+
+
+def test_input_gates_equal_the_concatenated_projection():
+    torch.manual_seed(3)
+    a, b, w, bias = torch.randn(5, 2, 3), torch.randn(5, 2, 1), torch.randn(6, 4), torch.randn(6)
+    got = fast_gru.input_gates(bias, [(a, w[:, :3]), (b, w[:, 3:])])
+    torch.testing.assert_close(got, torch.cat([a, b], -1) @ w.t() + bias)
 
 
 def test_frozen_weights_and_data_input_skip_the_custom_backward():
     gru = nn.GRU(4, 3)
     for p in gru.parameters():
         p.requires_grad_(False)
-    out = fast_gru.gru_time_major(gru, torch.randn(5, 2, 4))
-    assert out.grad_fn is None                                   # the native kernel, no autograd
+    x = torch.randn(5, 2, 4)
+    out = fast_gru.gru_time_major(gru, x)
+    assert out.grad_fn is None                                   # the loop without saving anything
+    torch.testing.assert_close(out, _native(gru, x))
+
+
+def _native_kgml_ag(model: KGMLAg, x: torch.Tensor, residue) -> dict[str, torch.Tensor]:
+    """KGML-ag written with the concatenated inputs and the native batch-first nn.GRU modules."""
+    h = model.drop(model.shared(x)[0])
+    yield_, attention = model.yield_head(h, 1)
+    ra = model.ra_net.read(model.ra_net.gru(torch.cat([h, x], -1))[0])
+    residue = residue(yield_, ra)
+    rh = model.rh_net.read(model.rh_net.gru(torch.cat([h, x, residue.unsqueeze(-1)], -1))[0])
+    nee = model.nee_net.read(model.nee_net.gru(torch.cat([ra.unsqueeze(-1), rh.unsqueeze(-1), x], -1))[0])
+    return {"yield": yield_, "ra": ra, "rh": rh, "nee": nee, "attention": attention}
 
 
 @pytest.mark.parametrize("rh_layers", [1, 2])
-def test_kgml_ag_outputs_and_gradients_unchanged(monkeypatch, rh_layers):
-    """Eval outputs to 1e-5 and training gradients (dropout off) against the native nn.GRU path."""
+def test_kgml_ag_outputs_and_gradients_unchanged(rh_layers):
+    """Eval outputs and training gradients (dropout off) equal to the native nn.GRU model on concatenated inputs."""
     torch.manual_seed(2)
-    model = KGMLAg(KGMLAgConfig(hidden=16, flux_hidden=8, head_hidden=8, dropout=0.0, rh_layers=rh_layers))
-    x, residue = torch.randn(4, 30, 19), torch.randn(4, 30)
+    model = KGMLAg(KGMLAgConfig(hidden=16, flux_hidden=8, head_hidden=8, dropout=0.0, rh_layers=rh_layers)).double()
+    x = torch.randn(4, 30, 19, dtype=torch.float64)
+    residue = lambda y, ra: ra * 0.1 + y[:, None]                  # noqa: E731 (the callable residue path)
     results = []
-    for fast in (True, False):
-        if not fast:
-            monkeypatch.setattr("kgml_core.models.kgml_ag.gru_batch_first", _native)
+    for forward in (model, lambda x_, r_: _native_kgml_ag(model, x_, r_)):
         model.eval()
         with torch.no_grad():
-            evald = model(x, residue)
+            evald = forward(x, residue)
         model.train()
         model.zero_grad()
-        out = model(x, lambda y, ra: ra * 0.1 + y[:, None])     # the callable residue path
+        out = forward(x, residue)
         sum(out[k].square().mean() for k in ("yield", "ra", "rh", "nee")).backward()
         results.append((evald, {n: p.grad.clone() for n, p in model.named_parameters()}))
     (eval_fast, grad_fast), (eval_native, grad_native) = results
     for k in ("yield", "ra", "rh", "nee", "attention"):
-        assert torch.allclose(eval_fast[k], eval_native[k], atol=1e-5)
+        torch.testing.assert_close(eval_fast[k], eval_native[k], atol=1e-12, rtol=1e-9)
     for name in grad_native:
-        assert torch.allclose(grad_fast[name], grad_native[name], atol=1e-5), name
+        torch.testing.assert_close(grad_fast[name], grad_native[name], atol=1e-12, rtol=1e-9, msg=name)
+
+
+def test_kgml_ag_float32_and_tensor_residue_to_round_off():
+    torch.manual_seed(4)
+    model = KGMLAg(KGMLAgConfig(hidden=16, flux_hidden=8, head_hidden=8, rh_layers=2)).eval()
+    x, residue = torch.randn(3, 365, 19), torch.randn(3, 365)
+    with torch.no_grad():
+        got = model(x, residue)
+        ref = _native_kgml_ag(model, x, lambda y, ra: residue)
+        zero = model(x)                                             # None: a zero residue input
+        ref_zero = _native_kgml_ag(model, x, lambda y, ra: torch.zeros_like(residue))
+    for k in ("yield", "ra", "rh", "nee"):
+        torch.testing.assert_close(got[k], ref[k], atol=2e-6, rtol=1e-5)
+        torch.testing.assert_close(zero[k], ref_zero[k], atol=2e-6, rtol=1e-5)

@@ -14,7 +14,8 @@ MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "emulator_oracl
                "state_specific", "auto_region")
 # process-model rungs that need the oracle worlds (state-mean and domain-mean true parameters)
 ORACLES = ("oracle_global", "oracle_state")
-PRETRAIN_WORLDS = ("ensemble", "process")
+# "none": the ablation without pretraining (no process-model data: the networks learn from the observations)
+PRETRAIN_WORLDS = ("ensemble", "process", "none")
 FLUXES = ("RA", "RH", "NEE", "RECO")
 TARGETS = FLUXES + ("YIELD",)
 KIND = "state_vs_global"
@@ -40,7 +41,13 @@ class StateVsGlobalConfig(ExperimentConfig):
     parameter-conditioned emulator on per-county prior draws, and the global
     and regional models estimate parameter vectors with the networks frozen;
     "process": the original single-parameter pretraining, the models fine-tune
-    weights), block_deg (held-out counties in spatial blocks of this many
+    weights; "none": the ablation without pretraining, see
+    :meth:`training_protocol`), pretrain_years (first, last year of the
+    pretraining world; None: the experiment's training years; the process
+    model can be run for any past year, so more weather can be seen in
+    pretraining than observations exist; it must end before the held-out
+    years), balance_loss (False: the ablation without the
+    mass-balance term, in every step), block_deg (held-out counties in spatial blocks of this many
     degrees; None draws them one by one), sweep (heterogeneity values, run after the main experiment),
     threads (torch CPU threads: 1 is fastest for these small GRUs, and
     several OpenMP threads thrash on a shared machine), device ("auto", "cpu", "cuda"),
@@ -69,6 +76,8 @@ class StateVsGlobalConfig(ExperimentConfig):
     region_method: str = "kmeans"
     n_regions: int | None = 3
     pretrain_world: str = "ensemble"
+    pretrain_years: tuple[int, int] | None = None
+    balance_loss: bool = True
     block_deg: float | None = 1.0
     n_boot: int = 300
     models: tuple[str, ...] = MODEL_NAMES
@@ -96,9 +105,39 @@ class StateVsGlobalConfig(ExperimentConfig):
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
         if self.pretrain_world not in PRETRAIN_WORLDS:
             raise ValueError(f"pretrain_world must be one of {list(PRETRAIN_WORLDS)}, got {self.pretrain_world!r}")
+        if self.pretrain_years is not None:
+            self.pretrain_years = (int(self.pretrain_years[0]), int(self.pretrain_years[1]))
+            last_train = self.years[1] - self.test_years
+            if not self.pretrain_years[0] <= self.pretrain_years[1] <= last_train:
+                raise ValueError(f"pretrain_years must be (first, last) ending by the last training year "
+                                 f"{last_train} (the held-out years stay unseen), got {self.pretrain_years}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         self.scheduler = check_scheduler(self.scheduler)
+
+    def training_protocol(self) -> ProtocolConfig:
+        """The protocol as trained: ``protocol`` with the ablations of this configuration applied.
+
+        ``balance_loss=False`` sets the mass-balance weight of every step to 0.
+        ``pretrain_world="none"`` trains nothing on process-model data (steps 1,
+        2 and 4 get no epochs; the process world only gives the scaling
+        statistics): the yield head learns from the county yields (step 3) and
+        the shared, Ra, Rh and NEE networks from the flux sites with the
+        balance term, with the level-1 model's budget (``no_knowledge``), before
+        the regions fine-tune Rh and NEE. Applying it twice changes nothing.
+        """
+        p = self.protocol
+        if self.pretrain_world == "none":
+            none = dataclasses.replace(p.step1, epochs=0)
+            p = dataclasses.replace(p, step1=none, step2=dataclasses.replace(p.step2, epochs=0),
+                                    step4=dataclasses.replace(p.step4, epochs=0),
+                                    step5=dataclasses.replace(self.no_knowledge, balance=p.step2.balance),
+                                    step5_groups=("shared", "ra", "rh", "nee"))
+        if not self.balance_loss:
+            p = dataclasses.replace(p, **{name: dataclasses.replace(getattr(p, name), balance=0.0)
+                                          for name in ("step1", "step2", "step3", "step4", "step5",
+                                                       "region3", "region5")})
+        return p
 
 
 def quick_protocol(pretrain_world: str = "ensemble") -> ProtocolConfig:
@@ -166,11 +205,12 @@ StateVsGlobalConfig.PRESETS = {  # overrides of the defaults (the quick preset)
 def preset(name: str, **overrides) -> StateVsGlobalConfig:
     """``tiny`` (tests, seconds), ``quick`` (app and CI, minutes on 2 cores) or ``full`` (article scale).
 
-    ``pretrain_world="process"`` without a ``protocol`` override takes the
-    original protocol (the models fine-tune the Rh and NEE networks: a
-    single-parameter emulator has no parameters to estimate).
+    ``pretrain_world="process"`` (or ``"none"``) without a ``protocol``
+    override takes the original protocol (the models fine-tune the Rh and NEE
+    networks: a single-parameter emulator, or none, has no parameters to
+    estimate).
     """
-    if overrides.get("pretrain_world") == "process" and "protocol" not in overrides:
+    if overrides.get("pretrain_world") in ("process", "none") and "protocol" not in overrides:
         base = StateVsGlobalConfig.from_preset(name).protocol
         overrides["protocol"] = dataclasses.replace(
             base, step5=quick_protocol("process").step5 if name == "quick" else base.step5,

@@ -96,9 +96,7 @@ def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None,
     step("simulating the process model's world", 2)
     process = load_world(replace(world, world="process"))
     step("simulating the pretraining world and the observations", 3)
-    # the ensemble's draws do not depend on heterogeneity: one cached world serves a sweep
-    pretrain = process if cfg.pretrain_world == "process" else \
-        load_world(replace(world, world="ensemble", heterogeneity=1.0))
+    pretrain = pretraining_world(cfg, world, process)
     oracles = {name: load_world(replace(world, world=name)) for name in ("state_mean", "domain_mean")
                if set(ORACLES) & set(cfg.models)}
     yields, sites = simulate_observations(world, sites_per_state=cfg.sites_per_state, seed=cfg.seed)
@@ -107,6 +105,19 @@ def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None,
     years = list(range(cfg.years[0], cfg.years[1] + 1))
     return ExperimentData(truth, process, yields, sites, split, years[:-cfg.test_years],
                           years[-cfg.test_years:], pretrain, oracles)
+
+
+def pretraining_world(cfg: StateVsGlobalConfig, world, process: xr.Dataset) -> xr.Dataset:
+    """The world the emulator is pretrained on: the prior ensemble or the process world, over ``pretrain_years``."""
+    from kgml_core.simulator import load_world
+
+    # "none" trains on no process-model data; the process world then only gives the scaling statistics
+    kind = "process" if cfg.pretrain_world in ("process", "none") else "ensemble"
+    years = tuple(cfg.pretrain_years or cfg.years)
+    if kind == "process" and years == tuple(cfg.years):
+        return process
+    # the ensemble's draws do not depend on heterogeneity: one cached world serves a sweep
+    return load_world(replace(world, world=kind, heterogeneity=1.0, years=years))
 
 
 def _subsample(samples: Samples, n: int | None, seed: int) -> Samples:
@@ -138,7 +149,9 @@ def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSet
     pre_units = train_units if cfg.pretrain_units is None or cfg.pretrain_units >= len(train_units) \
         else np.sort(g.choice(train_units, size=cfg.pretrain_units, replace=False))
     pretrain_world = data.pretrain if data.pretrain is not None else data.process
-    process = make_samples(pretrain_world.sel(unit=pre_units), data.train_years)
+    pre_years = list(range(cfg.pretrain_years[0], cfg.pretrain_years[1] + 1)) if cfg.pretrain_years \
+        else data.train_years
+    process = make_samples(pretrain_world.sel(unit=pre_units), pre_years)
     yields = make_samples(_yield_world(data).sel(unit=train_units), data.train_years)
     yields = _subsample(yields, cfg.max_yield_samples, cfg.seed + 3)
     sites = make_samples(data.sites, data.train_years)

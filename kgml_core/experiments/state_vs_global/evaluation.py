@@ -9,7 +9,7 @@ from kgml_core import schema
 from kgml_core.experiments.state_vs_global.config import FLUXES, TARGETS
 from kgml_core.experiments.state_vs_global.data import ExperimentData
 from kgml_core.metrics import paired_bootstrap_rmse_diff, scores
-from kgml_core.sdsa import ceiling, parameter_table
+from kgml_core.sdsa import ceiling, county_scores, parameter_table
 from kgml_core.training.data import DAYS, Samples
 
 
@@ -130,7 +130,8 @@ def region_summary(regions) -> dict:
 
 
 def science_summary(metrics: dict, ds: xr.Dataset, harness, data, regions) -> dict:
-    """The ceiling (overall and per held-out split), the parameter table and the oracle choice."""
+    """The ceiling (overall and per held-out split), the parameter table, the oracle choice and the
+    per-county scores of the held-out counties (``counties``: flux -> FIPS -> scores)."""
     truth = data.truth
     units = truth["unit"].values.astype(str)
     labels = {"global": pd.Series("all", index=units),
@@ -139,4 +140,5 @@ def science_summary(metrics: dict, ds: xr.Dataset, harness, data, regions) -> di
     return {"ceiling": {"RH": ceiling(metrics["states"], "RH"), "NEE": ceiling(metrics["states"], "NEE"),
                         "by_split": {w: ceiling(m, "RH") for w, m in metrics["by_split"].items()},
                         "oracle_global_choice": ds.attrs.get("oracle_global_choice", "")},
-            "parameters": parameter_table(harness.group_models, harness.norm, truth, labels)}
+            "parameters": parameter_table(harness.group_models, harness.norm, truth, labels),
+            "counties": {flux: county_scores(ds, flux) for flux in ("RH", "NEE")}}

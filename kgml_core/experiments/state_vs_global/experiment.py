@@ -57,7 +57,7 @@ class StateVsGlobal(Experiment):
 
     def stage_plan(self, config) -> list[tuple[str, float]]:
         """The ladder's stages weighted by their epochs (sweep points come after, unplanned)."""
-        p = config.protocol
+        p = config.training_protocol()
         plan = [(f"global/step{i}", getattr(p, f"step{i}").epochs) for i in range(1, 6)]
         if "no_knowledge" in config.models:
             plan.append(("no_knowledge", config.no_knowledge.epochs))

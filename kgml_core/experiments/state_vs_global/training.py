@@ -1,7 +1,7 @@
 """Training the ladder's models: the harness of stages (checkpointed, resumable) and the ladder itself."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Callable
 
 import numpy as np
@@ -218,6 +218,7 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
     (see :class:`Harness`); ``reuse`` looks stages up in the stage store;
     ``cluster`` runs the per-group models as Dask tasks when it gives a client.
     """
+    cfg = replace(cfg, protocol=cfg.training_protocol())     # the ablations, once, for every stage below
     sets = training_sets(cfg, data)
     norm = Normalizer.fit(sets.process)
     harness = Harness(cfg, sets, norm, progress, cancel, checkpoint, completed, reuse, cluster)
