@@ -11,7 +11,7 @@ held-out sites with each adaptation variant (refinement steps, learning rate,
 prior, the per-site gain/offset head, and a post-hoc ridge calibration of each
 flux on the support) and prints the scores on the experiment's scored days:
 per real tower GPP and NEE R2, or for a virtual fold the median per-site RMSE
-and R2. This is how the variants in docs/tamrl.md ("Real towers: what we
+and R2. This is how the variants in docs/tamrl.md ("Real towers: diagnosis and what we
 tried") were measured.
 """
 from __future__ import annotations
