@@ -139,8 +139,8 @@ def county_error_frame(metrics: dict, flux: str = "RH", pred=None) -> pd.DataFra
 
 def county_error_title(flux: str = "RH") -> str:
     """Legend title of the per-county map: which model against which, of which flux."""
-    return (f"{labels.flux_name(flux, short=True)} RMSE, {labels.model_name('state_specific', short=True)} "
-            f"against {labels.model_name('global', short=True)}")
+    return (f"{labels.flux_name(flux, short=True)} RMSE, {labels.model_name('state_specific', short=True).lower()} "
+            f"against {labels.model_name('global', short=True).lower()}")
 
 
 def county_error_map(frame: pd.DataFrame, states, flux: str = "RH"):

@@ -18,6 +18,13 @@ Experiments are looked up in :data:`kgml_core.experiments.EXPERIMENTS`: a job
 builds its experiment's configuration from a preset and overrides (checked at
 submission) and runs :meth:`~kgml_core.experiments.base.Experiment.execute`,
 with ``resume=`` when the experiment is resumable.
+
+A job whose experiment names a Dask scheduler (its ``scheduler`` setting, or
+``auto`` with ``KGML_DASK_SCHEDULER`` set) is not run in this process: the
+worker thread hands the whole experiment to the cluster as one task and
+follows it (:mod:`kgml_core.distributed.remote`): the worker writes the run
+into the same store, its progress events come back through a file under
+``jobs/remote/<job id>/``, and cancelling creates a file there that stops it.
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from kgml_core.distributed import remote
 from kgml_core.experiments import EXPERIMENTS, get
 from kgml_core.progress import CancelToken, Cancelled, ProgressEvent, Timeline
 from kgml_core.atomic import file_lock, pid_alive, write_json_atomic
@@ -370,10 +378,14 @@ class JobQueue:
             experiment = get(job.kind)
             config = experiment.config(job.preset, **job.overrides)
             job.timeline = Timeline(experiment.stage_plan(config))
-            run = experiment.execute(config, self.store.observed(self._created(job)), self._progress(job),
-                                     job.cancel_token, name=job.name,
-                                     resume=job.resume_from if experiment.resumable else None)
-            job.run_id = run.id
+            address = remote.job_scheduler(config)
+            if address:            # the whole job runs on the Dask cluster, into the same run store
+                job.run_id = remote.run_on_cluster(address, job, config, self.store, self.folder,
+                                                   self._progress(job), self._created(job))
+            else:
+                job.run_id = experiment.execute(config, self.store.observed(self._created(job)), self._progress(job),
+                                                job.cancel_token, name=job.name,
+                                                resume=job.resume_from if experiment.resumable else None).id
             job.status = "cancelled" if job.cancel_token.cancelled else "finished"
         except Cancelled:
             job.status = "cancelled"

@@ -40,6 +40,7 @@ MODEL_SHORT: dict[str, str] = {
     "emulator_oracle": "Emulator, true params", "no_knowledge": "Data-only GRU", "global": "Global",
     "state_specific": "State-specific", "auto_region": "Region-specific", "truth": "Truth",
     "tamrl": "TAM-RL few-shot", "tamrl_encoder_only": "TAM-RL encoder only", "tamrl_zero_shot": "TAM-RL zero-shot",
+    "tamrl_z_only": "TAM-RL few-shot, embedding only",
     "gbm": "Gradient boosting", "lstm": "LSTM", "ct_lstm": "CT-LSTM",
 }
 MODEL_HELP: dict[str, str] = {
@@ -56,19 +57,20 @@ MODEL_HELP: dict[str, str] = {
     "tamrl": "TAM-RL, few-shot: embedding from the site's first-year support, refined on it",
     "tamrl_encoder_only": "TAM-RL, few-shot with the support encoder's embedding alone (the article's)",
     "tamrl_zero_shot": "TAM-RL without adaptation (site features only)",
+    "tamrl_z_only": "TAM-RL few-shot with the embedding refined but no per-site flux gains (real towers)",
     "gbm": "LightGBM on daily drivers and site features, tuned on the validation sites (FLUXCOM-style)",
     "lstm": "plain LSTM on drivers and site features",
     "ct_lstm": "context LSTM (CT-LSTM): static features condition the recurrent state",
 }
 MODEL_ORDER = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "no_knowledge", "global",
-               "state_specific", "auto_region", "tamrl", "tamrl_encoder_only", "tamrl_zero_shot", "gbm", "lstm",
-               "ct_lstm")
+               "state_specific", "auto_region", "tamrl", "tamrl_z_only", "tamrl_encoder_only", "tamrl_zero_shot",
+               "gbm", "lstm", "ct_lstm")
 # Okabe-Ito (colour-blind safe) for the ladder; the key comparison global/state-specific is blue/vermillion.
 MODEL_COLOURS: dict[str, str] = {
     "process_model": "#7F7F7F", "oracle_global": "#BBBBBB", "oracle_state": "#444444",
     "emulator_oracle": "#CC79A7", "no_knowledge": "#E69F00", "global": "#0072B2",
     "state_specific": "#D55E00", "auto_region": "#009E73", "truth": "#111111", "obs": "#111111",
-    "observed": "#111111", "tamrl": "#D55E00", "tamrl_encoder_only": "#56B4E9", "tamrl_zero_shot": "#CC79A7",
+    "observed": "#111111", "tamrl": "#D55E00", "tamrl_encoder_only": "#56B4E9", "tamrl_zero_shot": "#CC79A7", "tamrl_z_only": "#F0E442",
     "gbm": "#0072B2",
     "lstm": "#E69F00", "ct_lstm": "#009E73",
 }

@@ -131,8 +131,10 @@ if "state_specific" in set(long["model"]) and flux in ("RH", "NEE"):
                    "counties); red: higher; grey: training counties. Hover a county for both RMSEs and R2.")
         st_folium(sdsa_panels.county_error_map(counties, sorted(set(long["state"])), flux), height=440,
                   use_container_width=True, returned_objects=[], key="cmp_county_map")
-        st.dataframe(counties.groupby("state")[["global_rmse", "state_specific_rmse", "change"]].median()
-                     .round(3).rename(columns={"change": "median change (%)"}), width="stretch")
+        medians = counties.groupby("state")[["global_rmse", "state_specific_rmse", "change"]].median()
+        st.dataframe(medians.round({"global_rmse": 3, "state_specific_rmse": 3, "change": 1}).rename(columns={
+            "global_rmse": "global RMSE, median (g C m-2 d-1)", "state_specific_rmse": "state-specific RMSE, median",
+            "change": "change, median (%)"}), width="stretch")
 
 params = sdsa_panels.parameter_frame(metrics)
 if not params.empty:

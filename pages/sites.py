@@ -129,7 +129,7 @@ def _real_runs_section(results) -> None:
         return
     st.subheader("Real towers: zero-shot and few-shot")
     rows = {}
-    for m in ("tamrl_zero_shot", "tamrl", "gbm", "lstm", "ct_lstm"):
+    for m in ("tamrl_zero_shot", "tamrl_z_only", "tamrl", "gbm", "lstm", "ct_lstm"):
         for flux in ("GPP", "NEE"):
             for site, r in sites.get(m, {}).get(flux, {}).items():
                 rows.setdefault(site, {})[f"{labels.model_name(m)} · {flux} R²"] = r["r2"]
@@ -141,7 +141,9 @@ def _real_runs_section(results) -> None:
     st.dataframe(table.round(3), width="stretch")
     st.caption(f"Trained on virtual towers and {real.get('target')} up to {real.get('train_period', '').split(' to ')[-1]}; "
                f"{real.get('target')} is scored in {real.get('test_period')}, the other towers (never seen in "
-               "training) after their support. Few-shot reads the support; zero-shot and the baselines do not.")
+               "training) after their support. Few-shot reads the support; zero-shot and the baselines do not."
+               + (" Few-shot here also fits a per-site gain and offset of each flux on the support; "
+                  "'embedding only' is the few-shot without them." if "tamrl_z_only" in sites else ""))
 
 
 def _upscaled_section(run_id: str) -> None:

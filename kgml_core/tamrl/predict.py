@@ -29,7 +29,8 @@ def predict_series(model: nn.Module, a: SiteArrays, scaler: Scaler, cfg: TrainCo
         windows, see :func:`support_window_starts`); None gives TAM-RL's
         zero-shot prediction.
     adapt : few-shot only: refine each site's embedding on its support
-        (:func:`adapt_embeddings`, ``cfg.adapt_steps`` steps; False: the encoder's alone).
+        (:func:`adapt_embeddings`, ``cfg.adapt_steps`` steps; False: the encoder's alone);
+        with ``cfg.adapt_head`` also a per-site gain and offset of each flux (:func:`adapt_site`).
 
     Returns
     -------
@@ -41,8 +42,10 @@ def predict_series(model: nn.Module, a: SiteArrays, scaler: Scaler, cfg: TrainCo
     x = torch.as_tensor(a.x, device=dev)
     s = torch.as_tensor(a.s, device=dev)
     z = _unit_embeddings(model, a, scaler, cfg, support_start, x, s)
+    gain = offset = None
     if isinstance(model, TAMRLModel) and support_start is not None and adapt and cfg.adapt_steps > 0:
-        z = adapt_embeddings(model, a, scaler, cfg, _support_days(support_start, a, cfg), z)
+        z, gain, offset = adapt_site(model, a, scaler, cfg, _support_days(support_start, a, cfg), z,
+                                     head=cfg.adapt_head)
     starts = tiling_starts(a.x.shape[1], L, k)
     u = np.repeat(np.arange(a.n_unit), len(starts))
     st = np.tile(starts, a.n_unit)
@@ -57,6 +60,8 @@ def predict_series(model: nn.Module, a: SiteArrays, scaler: Scaler, cfg: TrainCo
         else:
             y_hat = model(xb, s[ui])["y_hat"]
         y_hat = scaler.unscale_y(y_hat.cpu().numpy())
+        if gain is not None:
+            y_hat = gain[ub][:, None, :] * y_hat + offset[ub][:, None, :]
         first = sb == 0
         out[ub[first][:, None], np.arange(L)[None, :]] = y_hat[first]
         tail = sb[:, None] + np.arange(L - k, L)[None, :]
@@ -93,6 +98,12 @@ def _support_days(support_start: np.ndarray, a: SiteArrays, cfg: TrainConfig) ->
 
 def adapt_embeddings(model: TAMRLModel, a: SiteArrays, scaler: Scaler, cfg: TrainConfig, mask: np.ndarray,
                      z0: torch.Tensor) -> torch.Tensor:
+    """Each unit's task embedding refined on its support days (:func:`adapt_site` without the head)."""
+    return adapt_site(model, a, scaler, cfg, mask, z0)[0]
+
+
+def adapt_site(model: TAMRLModel, a: SiteArrays, scaler: Scaler, cfg: TrainConfig, mask: np.ndarray,
+               z0: torch.Tensor, head: bool = False) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """Refine each unit's task embedding on its support days by gradient descent, the model fixed.
 
     Minimises, per unit, the training loss (QC-weighted MSE of the standardised
@@ -102,17 +113,25 @@ def adapt_embeddings(model: TAMRLModel, a: SiteArrays, scaler: Scaler, cfg: Trai
     do (a MAP estimate of the embedding; context adaptation as in Zintgraf et al.
     2019, CAVIA). Adam, ``cfg.adapt_steps`` steps of ``cfg.adapt_lr``.
 
-    Returns (n_unit, z_dim) embeddings (``z0`` for units without support days).
+    ``head``: also fit, per unit and flux, a gain ``1 + g`` and an offset ``b * std``
+    (g C m-2 d-1) on the predicted fluxes, ``y' = (1 + g) y + b std``, with the same
+    prior on ``g`` and ``b``: the site's own light-use efficiency or respiration
+    level when it lies outside what the embeddings learned from the training
+    tasks can express (real towers against a virtual network).
+
+    Returns (n_unit, z_dim) embeddings (``z0`` for units without support days),
+    gains (n_unit, 3) and offsets (n_unit, 3) in g C m-2 d-1 (1 and 0 without ``head``).
     """
     dev = z0.device
     L, k = cfg.window, cfg.loss_days
+    ones, zeros = np.ones((a.n_unit, 3), np.float32), np.zeros((a.n_unit, 3), np.float32)
     starts = tiling_starts(a.x.shape[1], L, cfg.stride)
     good = mask & (a.qc >= cfg.qc_min).any(axis=-1)
     csum = np.concatenate([np.zeros((a.n_unit, 1), int), np.cumsum(good, axis=1)], axis=1)
     n_in_loss = csum[:, starts + L] - csum[:, starts + L - k]             # (unit, n_start)
     u, j = np.nonzero(n_in_loss > 0)
     if not len(u):
-        return z0
+        return z0, ones, zeros
     st = starts[j]
     days = st[:, None] + np.arange(L)[None, :]
     t = lambda v: torch.as_tensor(np.ascontiguousarray(v), dtype=torch.float32, device=dev)  # noqa: E731
@@ -127,21 +146,27 @@ def adapt_embeddings(model: TAMRLModel, a: SiteArrays, scaler: Scaler, cfg: Trai
     y_mean, y_std = t(scaler.y_mean), t(scaler.y_std)
     z0 = z0.detach()
     z = z0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=cfg.adapt_lr)
+    g = torch.zeros(a.n_unit, 3, device=dev, requires_grad=head)
+    b = torch.zeros(a.n_unit, 3, device=dev, requires_grad=head)
+    opt = torch.optim.Adam([z, g, b] if head else [z], lr=cfg.adapt_lr)
     with torch.enable_grad():
         for _ in range(cfg.adapt_steps):
-            y_hat = model.forward_model(x, z[ui])["y_hat"]
+            phys = model.forward_model(x, z[ui])["y_hat"] * y_std + y_mean
+            phys = (1.0 + g[ui, None, :]) * phys + b[ui, None, :] * y_std
+            y_hat = (phys - y_mean) / y_std
             sq = torch.zeros(a.n_unit, device=dev).index_add_(0, ui, (w * (y_hat - y) ** 2).sum((1, 2)))
             wsum = torch.zeros(a.n_unit, device=dev).index_add_(0, ui, w.sum((1, 2)))
-            phys = y_hat * y_std + y_mean
             bal = ((phys[..., 2] - (phys[..., 1] - phys[..., 0])) ** 2).mean(1)
             bal_u = torch.zeros(a.n_unit, device=dev).index_add_(0, ui, bal) / torch.bincount(
                 ui, minlength=a.n_unit).clamp_min(1)
-            loss = (sq / wsum.clamp_min(1e-6) + cfg.alpha * bal_u + prior * ((z - z0) ** 2).sum(1)).sum()
+            shift = ((z - z0) ** 2).sum(1) + (g ** 2).sum(1) + (b ** 2).sum(1)
+            loss = (sq / wsum.clamp_min(1e-6) + cfg.alpha * bal_u + prior * shift).sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return z.detach()
+    if not head:
+        return z.detach(), ones, zeros
+    return z.detach(), 1.0 + g.detach().cpu().numpy(), (b.detach() * y_std).cpu().numpy()
 
 
 def support_window_starts(mask: np.ndarray, window: int) -> np.ndarray:

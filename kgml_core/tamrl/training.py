@@ -50,6 +50,7 @@ class TrainConfig:
     adapt_steps: int = 60      # few-shot: gradient steps refining each site's embedding on its support (0: encoder only)
     adapt_lr: float = 0.05
     adapt_prior: float = 10.0  # pull towards the encoder's embedding, divided by the support's observed days
+    adapt_head: bool = False   # few-shot: also fit a per-site gain and offset of each flux on the support
     support_windows: int = 3   # few-shot training draws 1..this many support windows per task
     short_support: float = 0.25  # share of support windows cut to ``short_days`` observed days
     short_days: int = 7

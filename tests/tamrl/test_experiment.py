@@ -107,7 +107,7 @@ def test_real_sites_temporal_holdout_and_zero_shot():
     network = exp.tower_network(cfg)
     part, ds = exp.real_experiment(real, network, cfg)
     hold = part["temporal_holdout"]
-    assert set(hold) == set(exp.MODEL_NAMES)
+    assert set(hold) == set(exp.MODEL_NAMES) | {"tamrl_z_only"}  # few-shot with and without site gains
     assert hold["gbm"]["GPP"]["n"] > 300  # 2010-2012 good-QC days at US-Ne1
     assert set(part["zero_shot_sites"]["tamrl_zero_shot"]["GPP"]) == {"US-AR1", "US-Wi7"}
     assert set(part["sites"]["tamrl"]["GPP"]) == {"US-AR1", "US-Ne1", "US-Wi7"}
@@ -146,3 +146,26 @@ def test_parts_run_apart_merge_into_the_same_tables(cli_run):
     for key in ("models", "models_truth", "paired", "per_vegetation", "support_curve"):
         assert json.dumps(merged[key], sort_keys=True, default=float) == \
             json.dumps(metrics[key], sort_keys=True, default=float), key
+
+
+def test_merged_seeds_of_one_fold_average_per_site_scores():
+    from kgml_core.experiments.tamrl.evaluation import merge_parts
+
+    def part(rmse):
+        table = {m: {f: {"VT-1": {"r2": 0.5, "rmse": rmse, "n": 10}, "VT-2": {"r2": 0.7, "rmse": 2 * rmse, "n": 9}}
+                     for f in ("GPP", "RECO", "NEE")}
+                 for m in ("tamrl", "tamrl_encoder_only", "tamrl_zero_shot", "gbm", "lstm", "ct_lstm")}
+        return {"per_site": table, "per_site_truth": table, "igbp": {"VT-1": "GRA", "VT-2": "ENF"},
+                "split": "fold 0"}
+    merged = merge_parts([part(1.0), part(3.0)], ())
+    assert merged["n_test_sites"] == 2
+    assert merged["per_site"]["gbm"]["GPP"]["VT-2"] == {"r2": 0.7, "rmse": 4.0, "n": 9}
+    assert merged["models"]["tamrl"]["NEE"]["median_rmse"] == 3.0
+
+
+def test_virtual_tasks_of_the_real_part_cover_every_vegetation_type():
+    from kgml_core.experiments.tamrl.real import spread_over_types
+    igbp = np.array(["GRA", "GRA", "GRA", "ENF", "CRO", "GRA", "OSH", "ENF"])
+    picked = spread_over_types(igbp, 4)
+    assert sorted(igbp[picked]) == ["CRO", "ENF", "GRA", "OSH"] and list(picked) == sorted(picked)
+    assert len(spread_over_types(igbp, 20)) == len(igbp)

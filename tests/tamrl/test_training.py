@@ -103,3 +103,22 @@ def test_predict_with_a_support_mask_of_any_length(prepared):
     year = none.copy()
     year[:, :365] = True
     assert not np.allclose(predict.predict_series(tam, b, sc, CFG, year), zero)
+
+
+def test_per_site_gain_recovers_a_site_twice_as_productive(prepared):
+    from dataclasses import replace
+    a, b, sc, data = prepared
+    lstm = tr.train_lstm(data, b.x.shape[-1], CFG, 0)
+    tam = tr.train_tamrl(data, lstm, b.s.shape[-1], CFG, 0)
+    year = np.zeros(a.qc.shape[:2], bool)
+    year[:, :365] = True
+    cfg = replace(CFG, adapt_steps=150, adapt_head=True, alpha=0.0)
+    z_only = predict.predict_series(tam, b, sc, replace(cfg, adapt_head=False), year)
+    doubled = replace(b, y=2.0 * z_only, qc=np.ones_like(b.qc))   # every flux twice what the embedding gives
+    z0 = predict._unit_embeddings(tam, doubled, sc, cfg, year, torch.as_tensor(b.x), torch.as_tensor(b.s))
+    _, gain, offset = predict.adapt_site(tam, doubled, sc, cfg, year, z0, head=True)
+    assert np.median(gain) > 1.3 and gain.shape == offset.shape == (a.n_unit, 3)
+    head = predict.predict_series(tam, doubled, sc, cfg, year)
+    assert np.nanmean((head - doubled.y) ** 2) < 0.5 * np.nanmean((z_only - doubled.y) ** 2)
+    _, ones, zeros = predict.adapt_site(tam, doubled, sc, cfg, year, z0)
+    assert (ones == 1).all() and (zeros == 0).all()

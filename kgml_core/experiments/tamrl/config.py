@@ -46,6 +46,9 @@ class TamrlConfig(ExperimentConfig):
     real_n_seeds : how many of ``seeds`` the real-site part trains (it costs as much as a fold).
     real_short_support : few-shot support (days from the record start) of a real site with
         less than two years of record (the others read their first year).
+    real_adapt_head : few-shot at the real towers also fits a per-site gain and offset of each flux
+        on the support (``TrainConfig.adapt_head``); the embedding-only few-shot is reported beside it
+        as ``tamrl_z_only``.
     threads : torch CPU threads.
     scheduler : where the (fold, seed) pairs train: "auto", "sequential", "local" or a
         Dask scheduler address (:class:`kgml_core.distributed.ExperimentCluster`).
@@ -84,6 +87,7 @@ class TamrlConfig(ExperimentConfig):
     real_virtual_sites: int = 12
     real_n_seeds: int = 1
     real_short_support: int = 90
+    real_adapt_head: bool = True
     threads: int = 2
     scheduler: str = "auto"
 

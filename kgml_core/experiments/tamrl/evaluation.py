@@ -49,11 +49,7 @@ def summarise(table: dict) -> dict:
 
 def _mean_tables(tables: list[dict]) -> dict:
     """Average per-site scores over seeds (same sites and fluxes in every table)."""
-    first = tables[0]
-    return {flux: {u: {k: float(np.nanmean([t[flux][u][k] for t in tables])) if k != "n"
-                       else int(first[flux][u]["n"]) for k in ("r2", "rmse", "n")}
-                   for u in rows} for flux, rows in first.items()}
-
+    return {flux: {u: _mean_rows([t[flux][u] for t in tables]) for u in rows} for flux, rows in tables[0].items()}
 
 
 def relative_rmse(models: dict) -> dict:
@@ -193,19 +189,29 @@ def comparisons(part: dict, lengths: Sequence[int]) -> dict:
 
 
 def merge_parts(parts: Sequence[dict], lengths: Sequence[int]) -> dict:
-    """One metrics part from several over disjoint held-out sites (e.g. the folds of a benchmark run apart)."""
+    """One metrics part from several run apart: folds (disjoint held-out sites) and seeds (the same
+    sites again; their per-site scores are averaged, as within one run)."""
     def union(key: str, sub: str | None = None) -> dict:
-        out: dict = {}
+        rows_of: dict = {}
         for p in parts:
             src = p.get(key, {}) if sub is None else p.get(key, {}).get(sub, {})
             for m, per_flux in src.items():
                 for flux, rows in per_flux.items():
-                    out.setdefault(m, {}).setdefault(flux, {}).update(rows)
-        return out
+                    for u, r in rows.items():
+                        rows_of.setdefault(m, {}).setdefault(flux, {}).setdefault(u, []).append(r)
+        return {m: {flux: {u: _mean_rows(rs) for u, rs in rows.items()} for flux, rows in per_flux.items()}
+                for m, per_flux in rows_of.items()}
     merged = {"per_site": union("per_site"), "per_site_truth": union("per_site_truth"),
               "per_site_curve": {g: union("per_site_curve", g) for g in AGAINST},
               "igbp": {u: v for p in parts for u, v in p.get("igbp", {}).items()},
               "split": "; ".join(dict.fromkeys(p.get("split", "") for p in parts)),
-              "n_test_sites": sum(int(p.get("n_test_sites", 0)) for p in parts)}
+              "scoring": "; ".join(dict.fromkeys(p.get("scoring", "") for p in parts))}
+    merged["n_test_sites"] = len(next(iter(merged["per_site"].values()), {}).get("GPP", {}))
     merged.update(comparisons(merged, lengths))
     return merged
+
+
+def _mean_rows(rows: list[dict]) -> dict:
+    """Per-site scores of one unit over seeds: mean R2 and RMSE, the first run's day count."""
+    return {k: (int(rows[0]["n"]) if k == "n" else float(np.nanmean([r[k] for r in rows])))
+            for k in ("r2", "rmse", "n")}

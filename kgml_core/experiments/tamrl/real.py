@@ -18,7 +18,8 @@ def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, pro
     """Temporal hold-out at ``cfg.real_target``; zero- and few-shot at every real site.
 
     Training set: the target tower before ``real_test_start`` plus
-    ``real_virtual_sites`` virtual towers (more tasks for the encoders), on the
+    ``real_virtual_sites`` virtual towers spread over the network's vegetation types
+    (:func:`spread_over_types`: more tasks for the encoders, every type among them), on the
     drivers every FLUXNET SUBSET file has. Few-shot TAM-RL at every real site
     reads its first year of record (:func:`real_support`: a site with one year
     only, its first ``real_short_support`` days); each site is scored after its
@@ -28,8 +29,8 @@ def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, pro
     if cfg.real_target not in set(map(str, real["unit"].values)):
         raise ValueError(f"real_target '{cfg.real_target}' is not among the real sites "
                          f"{sorted(map(str, real['unit'].values))}")
-    rcfg = replace(cfg, drivers=REAL_DRIVERS)
-    virtual = network.isel(unit=slice(0, min(cfg.real_virtual_sites, network.sizes["unit"])))
+    rcfg = replace(cfg, drivers=REAL_DRIVERS, train=replace(cfg.train, adapt_head=cfg.real_adapt_head))
+    virtual = network.isel(unit=spread_over_types(network["IGBP"].values, cfg.real_virtual_sites))
     vocab = ClassVocab.from_labels(np.r_[virtual["IGBP"].values, real["IGBP"].values],
                                    np.r_[virtual["climate"].values, real["climate"].values])
     a_v, _ = site_arrays(virtual, REAL_DRIVERS, cfg.statics, vocab=vocab, memory=cfg.memory_days)
@@ -47,6 +48,19 @@ def real_experiment(real: xr.Dataset, network: xr.Dataset, cfg: TamrlConfig, pro
                                  seed, f"real/seed{seed}", progress, cancel, test_support=support)
                for seed in cfg.seeds[:max(1, cfg.real_n_seeds)]]
     return _real_metrics(test, results, cfg, target, score_from), _real_dataset(real, test, results)
+
+
+def spread_over_types(igbp: np.ndarray, n: int) -> np.ndarray:
+    """Positions of ``n`` sites taken in turn from each vegetation type (in site order), so that every type
+    of the network is among the tasks even when ``n`` is small; sorted."""
+    igbp = np.asarray(igbp).astype(str)
+    queues = [list(np.flatnonzero(igbp == c)) for c in np.unique(igbp)]
+    picked: list[int] = []
+    while len(picked) < min(n, len(igbp)):
+        for q in queues:
+            if q and len(picked) < n:
+                picked.append(int(q.pop(0)))
+    return np.sort(np.array(picked, dtype=int))
 
 
 def real_support(qc: np.ndarray, time: np.ndarray, short_days: int) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +108,7 @@ def _real_metrics(a: SiteArrays, results, cfg: TamrlConfig, target: int, score_f
     mask_t = score_mask(a.qc[[target]], None, cfg.qc_test, cfg.train.window, test_time)[0]
     mask = scored_days(a.qc, score_from, cfg.qc_test)
     mask[target] &= mask_t
-    for m in MODEL_NAMES:
+    for m in real_models(results):
         pred = np.mean([r.predictions[m] for r in results], axis=0)
         out["temporal_holdout"][m] = {
             flux: {k: scores(np.where(mask_t[:, j], a.y[target, :, j], np.nan), pred[target, :, j])[k]
@@ -105,8 +119,14 @@ def _real_metrics(a: SiteArrays, results, cfg: TamrlConfig, target: int, score_f
     return out
 
 
+def real_models(results) -> tuple[str, ...]:
+    """The models scored at the real towers: :data:`MODEL_NAMES`, plus the embedding-only few-shot
+    (``tamrl_z_only``) when few-shot also fitted per-site gains."""
+    return MODEL_NAMES + tuple(m for m in ("tamrl_z_only",) if m in results[0].predictions)
+
+
 def _real_dataset(real: xr.Dataset, a: SiteArrays, results) -> xr.Dataset:
     """Observed and predicted fluxes at the real sites (seed means), dims (model, unit, time)."""
-    preds = {m: np.mean([r.predictions[m] for r in results], axis=0) for m in MODEL_NAMES}
+    preds = {m: np.mean([r.predictions[m] for r in results], axis=0) for m in real_models(results)}
     return prediction_dataset(real, a, preds, np.full(a.n_unit, -1), np.arange(a.n_unit))
 

@@ -97,6 +97,8 @@ def train_and_predict(a: SiteArrays, vocab: ClassVocab, train_idx: np.ndarray, t
     tam = train_tamrl(data, lstm, trs.s.shape[-1], cfg.train, seed, wrap, cancel)
     preds["tamrl"] = predict_series(tam, tes, scaler, cfg.train, support)
     preds["tamrl_encoder_only"] = predict_series(tam, tes, scaler, cfg.train, support, adapt=False)
+    if cfg.train.adapt_head:  # the embedding-only refinement beside it
+        preds["tamrl_z_only"] = predict_series(tam, tes, scaler, replace(cfg.train, adapt_head=False), support)
     preds["tamrl_zero_shot"] = predict_series(tam, tes, scaler, cfg.train, None)
     curve = {d: support_mask(te.qc, te.time, d) for d in cfg.support_curve} if with_curve else {}
     for days, mask in curve.items():
