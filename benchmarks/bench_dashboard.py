@@ -67,6 +67,8 @@ def county_clicks(page, url: str, n: int = 4) -> list[float]:
     frame = page.frame_locator("iframe[title*='streamlit_folium']").first
     county = frame.locator("path.leaflet-interactive[stroke='#5F6B63']").nth(60)
     county.wait_for(state="attached", timeout=120000)
+    page.locator("iframe[title*='streamlit_folium']").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
     box = county.bounding_box()
     summary = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"County, IA: "))
     times = []

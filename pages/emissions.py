@@ -25,6 +25,10 @@ DIFFS = {"values": "Values", "closer": "Which is closer to the truth",
          "model_minus_truth": "Model − truth"}
 YIELD_UNITS = {"bu": "bu/acre", "gc": "g C m-2"}
 MAP_KEY = "emission_map"
+# The whole map fits in a 1440x900 window: the browser scrolls a frame that reaches below the window's
+# edge into view at the first press inside it, and the release then lands on another county (no click).
+MAP_HEIGHT = 470
+NO_DATA_KEY = "em_county_without_data"  # the grey county clicked last (named, with a note)
 SETTINGS = ("em_source", "em_variable", "em_period", "em_diff", "em_model", "em_year", "em_yield_units")
 
 
@@ -193,7 +197,8 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
     regions, names = _regions(source, tuple(sel.states)) if show_regions else (None, None)
     title = _title(c)
     counties = geo.county_table(states)
-    options = [""] + [f for f in counties.index if f in table.index]
+    with_data = set(table.index[table.notna().any(axis=1)])
+    options = [""] + [f for f in counties.index if f in with_data]
     if st.session_state.get("em_county") not in options:
         st.session_state["em_county"] = ""
     clicked = st.session_state.get("em_county") or None
@@ -212,6 +217,10 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
         picked.markdown(text.fmt("**{} County, {}**: {} {} in {}  \n", info["name"], info["state"],
                                  choropleth.format_value(values.get(clicked, np.nan)), units, year)
                         + "Its values by year and daily series are under the map; click it again to clear.")
+    elif (empty := st.session_state.get(NO_DATA_KEY)) in counties.index:  # a grey county was clicked
+        info = counties.loc[empty]
+        picked.markdown(text.fmt("**{} County, {}**: no {} values in this source (it was not predicted).",
+                                 info["name"], info["state"], labels.flux_name(c["variable"], short=True)))
     else:
         picked.caption("Click a county for its values by year and its daily series.")
     covered = int(values.reindex(counties.index).notna().sum())
@@ -224,9 +233,9 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
     # outlines the county and shows its details; the click counter in the returned value makes a
     # second click on the same county a change too (it toggles the county off).
     st_folium(maps.base_map(maps._bounds(states), context_states=states), feature_group_to_add=layers,
-              height=520, use_container_width=True, key=MAP_KEY,
+              height=MAP_HEIGHT, use_container_width=True, key=MAP_KEY,
               returned_objects=["last_object_clicked_count", "last_active_drawing"],
-              on_change=functools.partial(_county_clicked, frozenset(options[1:])))
+              on_change=functools.partial(_county_clicked, frozenset(options[1:]), frozenset(counties.index)))
     st.caption(f"Colour scale {vmin:,.1f} to {vmax:,.1f} {units} for every year "
                "(2nd–98th percentile of all years); grey: no data. Hover a county for its value; click it (or pick "
                "it below) for its values by year and its daily series.")
@@ -250,11 +259,18 @@ def clicked_county(result: dict | None) -> str:
     return fips if len(fips) == 5 and fips.isdigit() else ""
 
 
-def _county_clicked(known: frozenset[str]) -> None:
-    """A click on the choropleth picks that county for the details panel, or drops it when already picked."""
+def _county_clicked(with_data: frozenset[str], in_states: frozenset[str]) -> None:
+    """A click on the choropleth picks that county for the details panel, or drops it when already picked.
+
+    A county without values (grey) is not picked, but is named with a note that it has no data.
+    """
     fips = clicked_county(st.session_state.get(MAP_KEY))
-    if fips in known:
+    if fips in with_data:
         st.session_state["em_county"] = "" if st.session_state.get("em_county") == fips else fips
+        st.session_state[NO_DATA_KEY] = ""
+    elif fips in in_states:
+        st.session_state["em_county"] = ""
+        st.session_state[NO_DATA_KEY] = "" if st.session_state.get(NO_DATA_KEY) == fips else fips
 
 
 def _county_panel(ds: xr.Dataset, table: pd.DataFrame, fips: str, c: dict, units: str, year: int) -> None:

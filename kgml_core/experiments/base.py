@@ -55,8 +55,9 @@ class Option:
 
 SCHEDULER_SETTING = Setting(
     "scheduler", "Where to compute",
-    "auto: the Dask cluster named by KGML_DASK_SCHEDULER, else a local cluster when at least two cores are "
-    "idle, else this server; sequential: always this server. The results are the same either way.",
+    "auto: the whole job and its parts go to the Dask cluster named by KGML_DASK_SCHEDULER; without one, the "
+    "parts go to a local cluster when at least two cores are idle, else everything runs on this server; "
+    "sequential: always this server. The results are the same either way.",
     "scheduler")
 SCHEDULER_OPTION = Option("--scheduler", "scheduler",
                           "auto, sequential, local or a Dask scheduler address (default auto: $KGML_DASK_SCHEDULER, "

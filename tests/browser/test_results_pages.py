@@ -115,6 +115,7 @@ def test_county_click_shows_its_details_and_a_second_click_clears_them(server_ur
     page.set_viewport_size({"width": 1440, "height": 900})
     page.goto(f"{server_url}/emissions?states=IA", wait_until="domcontentloaded")
     frame = map_frame(page)
+    page.locator("iframe[title*='streamlit_folium']").first.scroll_into_view_if_needed()  # a click must not scroll
     counties = frame.locator("path.leaflet-interactive[stroke='#5F6B63']")  # county polygons, not the sites
     assert counties.count() == 99
     box = counties.nth(60).bounding_box()

@@ -46,9 +46,9 @@ class StateVsGlobalConfig(ExperimentConfig):
     pretraining world; None: the experiment's training years; the process
     model can be run for any past year, so more weather can be seen in
     pretraining than observations exist; it must end before the held-out
-    years), balance_loss (False: the ablation without the
-    mass-balance term, in every step), block_deg (held-out counties in spatial blocks of this many
-    degrees; None draws them one by one), sweep (heterogeneity values, run after the main experiment),
+    years), balance_loss (False: the ablation without the mass-balance
+    term, in every step), block_deg (held-out counties in spatial blocks of
+    this many degrees; None draws them one by one), sweep (heterogeneity values, run after the main experiment),
     threads (torch CPU threads: 1 is fastest for these small GRUs, and
     several OpenMP threads thrash on a shared machine), device ("auto", "cpu", "cuda"),
     scheduler (where the per-state and per-region models and the sweep points
@@ -128,8 +128,8 @@ class StateVsGlobalConfig(ExperimentConfig):
         """
         p = self.protocol
         if self.pretrain_world == "none":
-            none = dataclasses.replace(p.step1, epochs=0)
-            p = dataclasses.replace(p, step1=none, step2=dataclasses.replace(p.step2, epochs=0),
+            p = dataclasses.replace(p, step1=dataclasses.replace(p.step1, epochs=0),
+                                    step2=dataclasses.replace(p.step2, epochs=0),
                                     step4=dataclasses.replace(p.step4, epochs=0),
                                     step5=dataclasses.replace(self.no_knowledge, balance=p.step2.balance),
                                     step5_groups=("shared", "ra", "rh", "nee"))
