@@ -121,6 +121,22 @@ def screenshots(page, url: str, svg_run: str | None, shots: Path) -> list[str]:
     return paths
 
 
+def _open_options(page, label: str, option: str, tries: int = 3):
+    """Open the selectbox ``label`` until ``option`` shows (a rerun finishing may close the list); the option."""
+    item = page.get_by_role("option", name=option, exact=True).first
+    for attempt in range(tries):
+        _settled(page)
+        page.locator(f'[data-testid="stSelectbox"] input[aria-label="{label}"]').first.click()
+        try:
+            item.wait_for(timeout=10000)
+            return item
+        except Exception:  # noqa: BLE001  (playwright's TimeoutError: try again)
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+    return item
+
+
 def redraw(page, url: str) -> list[float]:
     """Seconds from choosing another flux until the map's legend names it (the layers are swapped in place)."""
     page.goto(f"{url}/emissions?states=IL,IA,IN", wait_until="domcontentloaded")
@@ -128,9 +144,9 @@ def redraw(page, url: str) -> list[float]:
     _settled(page)
     times = []
     for option, short in [("Autotrophic respiration (Ra)", "Ra"), ("Net ecosystem exchange (NEE)", "NEE")] * 3:
-        page.locator('[data-testid="stSelectbox"] input[aria-label="Flux"]').first.click()
+        item = _open_options(page, "Flux", option)
         t0 = time.perf_counter()
-        page.get_by_role("option", name=option, exact=True).first.click()
+        item.click()
         page.locator(".kgml-legend", has_text=f"{short}, annual").first.wait_for(timeout=60000)
         _settled(page)
         times.append(time.perf_counter() - t0)
@@ -141,8 +157,7 @@ def _start_job(page, url: str, preset: str) -> float:
     page.goto(f"{url}/train?states=IA", wait_until="domcontentloaded")
     _heading(page, "Train models")
     _settled(page)
-    page.locator('[data-testid="stSelectbox"] input[aria-label="Preset"]').first.click()
-    page.get_by_role("option", name=preset, exact=True).first.click()
+    _open_options(page, "Preset", preset).click()
     t0 = time.perf_counter()
     page.get_by_role("button", name="Start training").click()
     return t0
