@@ -214,9 +214,9 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
                                        note=_legend_note(c)))
     if clicked:  # the click's answer above the fold; the charts are under the map
         info = counties.loc[clicked]
-        picked.markdown(text.fmt("**{} County, {}**: {} {} in {}  \n", info["name"], info["state"],
-                                 choropleth.format_value(values.get(clicked, np.nan)), units, year)
-                        + "Its values by year and daily series are under the map; click it again to clear.")
+        picked.markdown(text.fmt("**{} County, {}**: {} {} in {}", info["name"], info["state"],
+                                 choropleth.format_value(values.get(clicked, np.nan)), units, year))
+        picked.caption("By year and daily: under the map. Click the county again to clear.")
     elif (empty := st.session_state.get(NO_DATA_KEY)) in counties.index:  # a grey county was clicked
         info = counties.loc[empty]
         picked.markdown(text.fmt("**{} County, {}**: no {} values in this source (it was not predicted).",
@@ -225,8 +225,7 @@ def _draw(sel, source: str, ds: xr.Dataset, c: dict) -> None:
         picked.caption("Click a county for its values by year and its daily series.")
     covered = int(values.reindex(counties.index).notna().sum())
     if covered < len(counties):  # a small run predicts some counties only: say so, not an empty-looking map
-        picked.caption(f"This source has {c['variable']} values for {covered} of the {len(counties)} counties "
-                       "of the selected states; the others are grey.")
+        picked.caption(f"{c['variable']} values for {covered} of the {len(counties)} counties; grey: none.")
     if regions is not None:
         st.html(choropleth.region_legend_html(regions, names))
     # The click is handled in on_change, before the next run draws the map, so that run already
