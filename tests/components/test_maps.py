@@ -27,6 +27,6 @@ def test_site_score_map_colours_sites_and_adds_a_legend():
 
     from components.maps import site_score_map
     sites = pd.DataFrame({"lat": [41.2, 40.0, float("nan")], "lon": [-96.5, -90.0, 0.0],
-                          "error": [1.0, 2.0, 3.0]}, index=["US-Ne1", "US-Bo1", "bad"])
+                          "error": [1.0, 2.0, 3.0]}, index=["US-Ne1", "US-Bo1", "XX-NoCoords"])
     html = site_score_map(sites, "RMSE", "magma_r").get_root().render()
-    assert "US-Ne1" in html and "US-Bo1" in html and "bad" not in html and "RMSE" in html
+    assert "US-Ne1" in html and "US-Bo1" in html and "XX-NoCoords" not in html and "RMSE" in html
