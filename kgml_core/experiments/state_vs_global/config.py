@@ -171,16 +171,19 @@ def quick_protocol(pretrain_world: str = "ensemble") -> ProtocolConfig:
 
     Few large full-year batches, a high learning rate annealed by a cosine: the
     GRUs' cost is per time step, so large batches are nearly free on a CPU.
+    The pretraining steps see 2,048 county-years of the Corn Belt domain (256
+    counties x 8 years): 2 + 20 epochs (docs/kgml.md, "The emulator and its
+    pretraining", for the variants measured).
     With the ``ensemble`` (a parameter-conditioned emulator) step 5 and the
     regions estimate the parameter vector with the networks frozen; with
     ``process`` (the original single-parameter pretraining) they fine-tune
     the Rh and NEE networks.
     """
     legacy = ProtocolConfig(
-        step1=StepConfig(epochs=4, batch_size=64, lr=1e-2, self_paced=True, balance=0.0, cosine=True),
-        step2=StepConfig(epochs=30, batch_size=64, lr=1e-2, cosine=True),
+        step1=StepConfig(epochs=2, batch_size=64, lr=1e-2, self_paced=True, balance=0.0, cosine=True),
+        step2=StepConfig(epochs=20, batch_size=64, lr=1e-2, cosine=True),
         step3=StepConfig(epochs=30, batch_size=128, lr=1e-2, cosine=True),
-        step4=StepConfig(epochs=2, batch_size=64, lr=1e-3),
+        step4=StepConfig(epochs=1, batch_size=64, lr=1e-3),
         step5=StepConfig(epochs=15, batch_size=16, lr=1e-3, cosine=True),
         region3=StepConfig(epochs=2, batch_size=64, lr=2e-3, l2sp=1e-3),
         region5=StepConfig(epochs=30, batch_size=24, lr=1e-3, l2sp=1e-2, cosine=True),
