@@ -1,6 +1,6 @@
 """The compiled CPU GRU recurrence (``csrc/gru_cpu.cpp``): built once by ``make``, loaded when present.
 
-Build: ``python -m kgml_core.models.gru_ext`` (the Makefile's install step) compiles
+Build: :func:`main` (the Makefile's install step, ``make``) compiles
 the C++ source with ``torch.utils.cpp_extension`` (g++ and ninja) into
 ``build/gru_ext/<key>/`` inside the repository, where ``key`` is a digest of the
 source, the torch version and the Python version: a changed source or a new torch
@@ -51,8 +51,12 @@ def build_dir() -> Path:
 
 def build(verbose: bool = False) -> Path:
     """Compile the extension into :func:`build_dir` (a no-op when it is there); returns the library's path."""
+    import shutil
     from torch.utils.cpp_extension import load
     out = build_dir()
+    for old in BUILD_ROOT.glob("*"):            # builds of other sources or torch versions
+        if old.is_dir() and old != out:
+            shutil.rmtree(old, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     load(NAME, [str(SOURCE)], extra_cflags=CFLAGS, build_directory=str(out), verbose=verbose)
     return _library(out)
