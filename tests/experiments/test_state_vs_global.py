@@ -200,3 +200,15 @@ def test_tiny_ablation_without_pretraining_and_longer_pretraining_run(tmp_path):
     longer = run_state_vs_global(preset("tiny", states=("IA",), pretrain_years=(2010, 2013),
                                         models=("state_specific",)), store)
     assert longer.status == "finished" and longer.metrics()["parameters"]["state"]["IA"]
+
+
+def test_tiny_run_records_the_pull_chosen_by_validation(tmp_path):
+    """With two flux sites a state's pull is chosen by leave-one-site-out and saved beside its parameters."""
+    assert preset("quick").protocol.region5.l2sp_grid == (1e-2, 3e-3, 1e-3)
+    cfg = preset("tiny", states=("IL",), sites_per_state=2, models=("state_specific",), threads=1,
+                 scheduler="sequential")
+    params = run_state_vs_global(cfg, RunStore(tmp_path)).metrics()["parameters"]
+    pull = params["state"]["IL"]["pull"]
+    assert pull["chosen"] in cfg.protocol.region5.l2sp_grid and len(pull["towers"]) == 2
+    assert np.array(pull["fold_loss"]).shape == (len(cfg.protocol.region5.l2sp_grid), 2)
+    assert "pull" not in params["global"]["all"]
