@@ -84,14 +84,28 @@ def gains(m: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("state")
 
 
-def q10_table(m: dict) -> pd.DataFrame:
+def q10_table(m: dict, names=("RH_Q10", "RH_SWC_OPT", "DRAINAGE")) -> pd.DataFrame:
+    """Estimated and true parameters per model (``names``), with the pull chosen by validation (NaN: fixed)."""
     p = m.get("parameters") or {}
     rows = []
     for kind in ("global", "state", "region"):
         for group, v in (p.get(kind) or {}).items():
-            rows.append({"kind": kind, "group": group,
-                         **{f"{k}_est": v["estimated"][k] for k in ("RH_Q10", "RH_SWC_OPT", "DRAINAGE")},
-                         **{f"{k}_true": v["truth"].get(k, np.nan) for k in ("RH_Q10", "RH_SWC_OPT", "DRAINAGE")}})
+            rows.append({"kind": kind, "group": group, "pull": (v.get("pull") or {}).get("chosen", np.nan),
+                         **{f"{k}_est": v["estimated"][k] for k in names},
+                         **{f"{k}_true": v["truth"].get(k, np.nan) for k in names}})
+    return pd.DataFrame(rows)
+
+
+def parameter_errors(m: dict) -> pd.DataFrame:
+    """Every estimated parameter against the truth of the same counties: (estimate - truth) / prior sd."""
+    from kgml_core.simulator.parameters import prior_sd
+
+    p = m.get("parameters") or {}
+    rows = []
+    for kind in ("global", "state", "region"):
+        for group, v in (p.get(kind) or {}).items():
+            rows.append({"kind": kind, "group": group, **{k: (v["estimated"][k] - v["truth"].get(k, np.nan))
+                                                            / prior_sd(k) for k in p["names"]}})
     return pd.DataFrame(rows)
 
 
@@ -148,6 +162,8 @@ def summary(results: dict[int, dict], walls: dict[int, float]) -> None:
             continue
         print(f"\nseed {s}: estimated parameters (physical units) against the mean truth of the same counties")
         print(q.round(3).to_string(index=False))
+        print("estimate - truth in prior standard deviations")
+        print(parameter_errors(results[s]).round(2).to_string(index=False))
         for _, row in q[q["kind"] == "state"].iterrows():
             err = row["RH_Q10_est"] - row["RH_Q10_true"]
             targets.append((f"seed {s} {row['group']}: estimated Q10 within 0.25 of the state-mean truth",

@@ -95,7 +95,7 @@ def upscale_world_annual(world_cfg, model, norm, client=None, chunk_size: int = 
 
 def _train_region(group: str, model_name: str, model_config: dict, norm, anchor: dict, yields,
                   sites, yield_groups, site_groups, protocol, seed: int, prefix: str = "region",
-                  device: str | None = None) -> tuple[str, dict]:
+                  device: str | None = None) -> tuple[str, dict, dict]:
     import torch
 
     from kgml_core.models import build_model
@@ -105,20 +105,23 @@ def _train_region(group: str, model_name: str, model_config: dict, norm, anchor:
     model = build_model(model_name, model_config)
     model.load_state_dict(anchor)
     trainer = KGMLTrainer(model, norm, torch.device(device) if device else None, seed=seed)
-    finetune_group(trainer, group, yields, sites, yield_groups, site_groups, protocol, anchor, f"{prefix}_{group}")
-    return group, trainer.state_dict()
+    logs = finetune_group(trainer, group, yields, sites, yield_groups, site_groups, protocol, anchor,
+                          f"{prefix}_{group}")
+    return group, trainer.state_dict(), {k: v for log in logs for k, v in log.info.items()}
 
 
 def train_region_models(anchor: dict, norm, yields, sites, yield_groups: np.ndarray,
                         site_groups: np.ndarray, protocol, client=None, model_name: str = "kgml_ag",
                         model_config: dict | None = None, seed: int = 0, groups: Sequence | None = None,
-                        prefix: str = "region", device: str | None = None) -> dict[str, dict]:
+                        prefix: str = "region", device: str | None = None,
+                        info: dict | None = None) -> dict[str, dict]:
     """SDSA-KGML: one fine-tuned model per region (or state), one Dask task each.
 
     Runs :func:`kgml_core.training.protocol.finetune_group` (what the
     state-vs-global harness runs per group, in process) from the global
     weights ``anchor``, for ``groups`` (default: every group with data).
     Returns group -> state dict; the same weights as in process for the same seed.
+    ``info`` (a dict) receives group -> what the fine-tuning decided (its logs' ``info``, e.g. the chosen pull).
     """
     from kgml_core.training.protocol import region_groups
 
@@ -128,4 +131,6 @@ def train_region_models(anchor: dict, norm, yields, sites, yield_groups: np.ndar
                         sites=sites, yield_groups=np.asarray(yield_groups),
                         site_groups=np.asarray(site_groups), protocol=protocol, seed=seed, prefix=prefix,
                         device=device)
-    return dict(results)
+    if info is not None:
+        info.update({group: decided for group, _, decided in results})
+    return {group: weights for group, weights, _ in results}

@@ -24,12 +24,13 @@ estimates one ``theta`` for the domain, a region's model one for the region.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from kgml_core.training.data import Samples
+from kgml_core.training.pull import estimate_with_chosen_pull
 from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig, StepLog
 
 STEPS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -96,10 +97,25 @@ def finetune(trainer: KGMLTrainer, process: Samples, yields: Samples, sites: Sam
 
 def observation_step(trainer: KGMLTrainer, yields: Samples | None, sites: Samples, groups, cfg: StepConfig,
                      name: str, anchor: dict[str, torch.Tensor] | None = None) -> StepLog:
-    """Step 5: the flux sites train ``groups``; a parameter estimate (``"params"``) also uses the yields (if given)."""
+    """Step 5: the flux sites train ``groups``; a parameter estimate (``"params"``) also uses the yields (if given).
+
+    A parameter estimate toward ``anchor`` with ``cfg.l2sp_grid`` chooses its
+    pull by leave-one-site-out validation on the sites
+    (:mod:`kgml_core.training.pull`; the choice in the log's ``info["pull"]``);
+    with yields, the estimate is then refitted on sites and yields with the chosen pull.
+    """
     sources = [Source(sites, STEPS["step5"][1])]
     if "params" in groups and yields is not None:
         sources.append(Source(yields, "county_yield"))
+    if tuple(groups) == ("params",) and anchor is not None and cfg.l2sp_grid:
+        chosen = estimate_with_chosen_pull(trainer, sites, cfg, anchor, name)
+        if chosen is not None:
+            log, choice = chosen
+            if len(sources) > 1:
+                trainer.model.load_state_dict(anchor)
+                log = trainer.train_step(name, sources, groups, replace(cfg, l2sp=choice.chosen), anchor)
+            log.info["pull"] = choice.to_dict()
+            return log
     return trainer.train_step(name, sources, groups, cfg, anchor)
 
 

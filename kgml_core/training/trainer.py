@@ -61,7 +61,10 @@ class StepConfig:
     reco_split (the old KGML-ag rule: observed Reco supervises Rh alone outside
     the growing season; default False: Ra + Rh on every day);
     param_prior (weight of the prior ``0.5 |theta|^2`` on an estimated
-    parameter vector, in prior standard units).
+    parameter vector, in prior standard units);
+    l2sp_grid (a parameter estimate toward an anchor only: candidate pulls,
+    one chosen per estimate by leave-one-site-out validation, see
+    :mod:`kgml_core.training.pull`; empty: ``l2sp`` as given).
     """
 
     epochs: int = 5
@@ -77,6 +80,10 @@ class StepConfig:
     season_weight: float = 1.0
     reco_split: bool = False
     param_prior: float = 0.0
+    l2sp_grid: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.l2sp_grid = tuple(float(v) for v in self.l2sp_grid)
 
 
 @dataclass
@@ -94,10 +101,11 @@ class Source:
 
 @dataclass
 class StepLog:
-    """Mean losses per epoch of one step."""
+    """Mean losses per epoch of one step; ``info``: what else the step decided (e.g. a chosen pull)."""
 
     name: str
     epochs: list[dict[str, float]] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
 
 
 class KGMLTrainer:
@@ -188,8 +196,12 @@ class KGMLTrainer:
     def _loss(self, kind: str, batch: dict[str, torch.Tensor], cfg: StepConfig,
               sp_fraction: float) -> dict[str, torch.Tensor]:
         params = batch["params"] if kind.startswith("process") else None
-        out = self._forward(batch["x"], batch["residue"], params)
-        p = self._phys(out)
+        return self.loss_terms(kind, self._phys(self._forward(batch["x"], batch["residue"], params)), batch,
+                               cfg, sp_fraction)
+
+    def loss_terms(self, kind: str, p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cfg: StepConfig,
+                   sp_fraction: float = 1.0) -> dict[str, torch.Tensor]:
+        """The loss terms of ``kind`` for physical predictions ``p`` of ``batch`` (see :meth:`_phys`)."""
         s = self.norm.y_std
         terms: dict[str, torch.Tensor] = {}
         if kind == "process_yield_ra":

@@ -213,3 +213,15 @@ def test_pretraining_domain_does_not_depend_on_the_modelled_states():
     assert pretraining_counties(replace(a, seed=1)) != pretraining_counties(a)
     with pytest.raises(ValueError, match="pretrain_states"):
         preset("quick", pretrain_states=())
+
+
+def test_tiny_run_records_the_pull_chosen_by_validation(tmp_path):
+    """With two flux sites a state's pull is chosen by leave-one-site-out and saved beside its parameters."""
+    assert preset("quick").protocol.region5.l2sp_grid == (1e-2, 3e-3, 1e-3)
+    cfg = preset("tiny", states=("IL",), sites_per_state=2, models=("state_specific",), threads=1,
+                 scheduler="sequential")
+    params = run_state_vs_global(cfg, RunStore(tmp_path)).metrics()["parameters"]
+    pull = params["state"]["IL"]["pull"]
+    assert pull["chosen"] in cfg.protocol.region5.l2sp_grid and len(pull["towers"]) == 2
+    assert np.array(pull["fold_loss"]).shape == (len(cfg.protocol.region5.l2sp_grid), 2)
+    assert "pull" not in params["global"]["all"]

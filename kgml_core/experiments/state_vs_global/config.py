@@ -197,16 +197,21 @@ def estimation_steps(protocol: ProtocolConfig, pretrain_world: str, epochs: int,
 
     ``theta`` is in prior standard units, so the rate is large (0.1); the
     global estimate is pulled weakly toward the prior mean, a region's toward
-    the global estimate (L2-SP on ``theta`` alone).
+    the global estimate (L2-SP on ``theta`` alone), with the strength chosen
+    per region from :data:`PULL_GRID` by leave-one-site-out validation on its
+    flux sites (:mod:`kgml_core.training.pull`; regions with one site keep 1e-2).
     """
     if pretrain_world != "ensemble":
         return protocol
     return dataclasses.replace(
         protocol, step5=StepConfig(epochs=epochs, batch_size=64, lr=0.1, cosine=True, param_prior=1e-2),
-        region5=StepConfig(epochs=region_epochs, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2),
+        region5=StepConfig(epochs=region_epochs, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2,
+                           l2sp_grid=PULL_GRID),
         region_groups=("params",), step5_groups=("params",), estimate_with_yields=False)
 
 
+# candidate pulls of a region's parameter estimate toward the global one (strongest first: the old fixed 1e-2)
+PULL_GRID = (1e-2, 3e-3, 1e-3)
 _ONE = StepConfig(epochs=1, batch_size=8, lr=3e-3)
 StateVsGlobalConfig.PRESETS = {  # overrides of the defaults (the quick preset)
     "quick": {},

@@ -140,5 +140,14 @@ def science_summary(metrics: dict, ds: xr.Dataset, harness, data, regions) -> di
     return {"ceiling": {"RH": ceiling(metrics["states"], "RH"), "NEE": ceiling(metrics["states"], "NEE"),
                         "by_split": {w: ceiling(m, "RH") for w, m in metrics["by_split"].items()},
                         "oracle_global_choice": ds.attrs.get("oracle_global_choice", "")},
-            "parameters": parameter_table(harness.group_models, harness.norm, truth, labels),
+            "parameters": _with_pulls(parameter_table(harness.group_models, harness.norm, truth, labels), harness),
             "counties": {flux: county_scores(ds, flux) for flux in ("RH", "NEE")}}
+
+
+def _with_pulls(table: dict, harness) -> dict:
+    """The parameter table with each state's and region's pull chosen by validation (``pull``), where one was."""
+    for kind in ("state", "region"):
+        for group, choice in harness.pull_choices(kind).items():
+            if group in table.get(kind, {}):
+                table[kind][group]["pull"] = choice
+    return table

@@ -71,6 +71,8 @@ class Harness:
         self._digests: dict[str, str] = {}
         # kind ("global", "state", "region") -> group -> trained model (for the parameter table)
         self.group_models: dict[str, dict[str, torch.nn.Module]] = {}
+        # stage key -> what its training decided besides the weights (e.g. {"pull": ...}; stages trained here)
+        self.decided: dict[str, dict] = {}
 
     def trainer(self, model) -> KGMLTrainer:
         return KGMLTrainer(model, self.norm, self.device, self.progress, self.cancel, self.cfg.seed)
@@ -93,7 +95,11 @@ class Harness:
         if cached is not None:
             model.load_state_dict(cached)
         else:
-            train(t)
+            logs = train(t)
+            decided = {k: v for log in logs or [] if hasattr(log, "info") for k, v in log.info.items()} \
+                if isinstance(logs, list) else {}
+            if decided:
+                self.decided[key] = decided
         self.weights[key] = t.state_dict()
         if self.checkpoint is not None:
             self.checkpoint(key, self.weights[key])
@@ -158,6 +164,11 @@ class Harness:
             trainers[group] = self._stage(f"{prefix}_{group}", model, train, parts[group])
         return trainers
 
+    def pull_choices(self, prefix: str) -> dict[str, dict]:
+        """Group -> the pull chosen by validation for the ``prefix`` models trained in this run."""
+        return {key[len(prefix) + 1:]: d["pull"] for key, d in self.decided.items()
+                if key.startswith(f"{prefix}_") and "pull" in d}
+
     def _must_train(self, key: str, parts: dict) -> bool:
         """Whether stage ``key`` is neither completed in this run nor in the stage store."""
         if key in self.completed:
@@ -174,10 +185,13 @@ class Harness:
         from kgml_core.distributed import train_region_models
         report(self.progress, self.cancel, ProgressEvent(
             prefix, 1, 1, 0, 1, {}, f"{len(groups)} {prefix} models training as Dask tasks ({self.cluster.used})"))
-        return train_region_models(self.weights["global"], self.norm, self.sets.yields, self.sets.sites,
-                                   yield_groups, site_groups, self.cfg.protocol, client, "kgml_ag",
-                                   _sizes(self.cfg), self.cfg.seed, groups=groups, prefix=prefix,
-                                   device=self.device.type)
+        info: dict = {}
+        weights = train_region_models(self.weights["global"], self.norm, self.sets.yields, self.sets.sites,
+                                      yield_groups, site_groups, self.cfg.protocol, client, "kgml_ag",
+                                      _sizes(self.cfg), self.cfg.seed, groups=groups, prefix=prefix,
+                                      device=self.device.type, info=info)
+        self.decided.update({f"{prefix}_{group}": decided for group, decided in info.items()})
+        return weights
 
     def train_no_knowledge(self) -> KGMLTrainer:
         """Level 1, from scratch on the observations."""

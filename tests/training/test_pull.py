@@ -1,0 +1,95 @@
+"""The pull of a state's parameter estimate toward the global one, chosen by leave-one-site-out validation.
+
+On the planted-Q10 world of ``test_planted_effect`` (an exact emulator): when
+the states differ, validation must choose a weak pull and recover each
+state's Q10; when they do not, it must choose the strongest pull of the grid.
+The batched estimate (all candidates and folds in one batch) must follow the
+same path as one estimate alone.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kgml_core.training.data import make_samples, prior_mean, prior_std
+from kgml_core.training.protocol import observation_step
+from kgml_core.training.pull import estimate_with_chosen_pull, one_se_choice
+from kgml_core.training.trainer import KGMLTrainer, StepConfig
+from tests.training.test_planted_effect import Q10, ExactEmulator, _estimate, _norm, q10_world, towers
+
+GRID = (1.0, 1e-1, 1e-2, 1e-3)
+
+
+def _sites(q10_by_state: dict[str, float], spread: float = 0.05):
+    """Four towers per state, each with its state's Q10 plus a small tower-level deviation."""
+    states = np.repeat(list(q10_by_state), 4)
+    q10 = np.array([q10_by_state[s] for s in states]) + spread * np.random.default_rng(3).normal(size=len(states))
+    return make_samples(towers(q10_world(q10, states, seed=5), seed=6))
+
+
+def _state_estimate(sites, state: str, glob: KGMLTrainer, grid=GRID):
+    model = ExactEmulator()
+    model.load_state_dict(glob.state_dict())
+    trainer = KGMLTrainer(model, _norm(), torch.device("cpu"), seed=0)
+    cfg = StepConfig(epochs=40, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2, l2sp_grid=grid)
+    log = observation_step(trainer, None, sites.subset(sites.state == state), ("params",), cfg, "est",
+                           glob.state_dict())
+    q10 = float(prior_mean()[Q10] + prior_std()[Q10] * trainer.model.theta.detach()[Q10])
+    return log, q10
+
+
+def test_one_se_rule_prefers_the_strongest_pull_unless_clearly_worse():
+    grid = [1.0, 0.1, 0.01]
+    same = np.array([[1.00, 1.02, 0.99, 1.01], [0.99, 1.01, 1.00, 1.00], [0.98, 1.02, 1.01, 0.99]])
+    assert one_se_choice(grid, same)[0] == 1.0
+    # the strong pull is worse on every left-out site by much more than the folds disagree
+    differ = np.array([[1.50, 1.60, 1.55, 1.52], [1.10, 1.12, 1.11, 1.09], [1.00, 1.02, 1.01, 0.99]])
+    assert one_se_choice(grid, differ)[0] == 0.01
+    # consistent but tiny gains (0.2 %) of weaker pulls are below the tolerance: the strongest stays
+    tiny = np.array([[1.002, 1.012, 0.992, 1.002], [1.001, 1.011, 0.991, 1.001], [1.0, 1.01, 0.99, 1.0]])
+    assert one_se_choice(grid, tiny)[0] == 1.0 and one_se_choice(grid, tiny, tolerance=0.0)[0] == 0.01
+
+
+@pytest.mark.parametrize("planted, expect_weak", [({"IL": 1.6, "IA": 3.0}, True), ({"IL": 2.4, "IA": 2.4}, False)])
+def test_validation_chooses_weak_pull_only_for_a_real_difference(planted, expect_weak):
+    torch.set_num_threads(1)
+    sites = _sites(planted)
+    glob = _estimate(sites)
+    for state, truth in planted.items():
+        log, q10 = _state_estimate(sites, state, glob)
+        chosen = log.info["pull"]["chosen"]
+        if expect_weak:
+            assert chosen <= 1e-2, (state, log.info["pull"])
+            assert abs(q10 - truth) < 0.25, (state, q10, truth)
+        else:
+            assert chosen == max(GRID), (state, log.info["pull"])
+            assert abs(q10 - truth) < 0.15, (state, q10, truth)
+
+
+def test_batched_estimate_equals_one_estimate_alone():
+    """The all-sites fit of a one-candidate grid is the plain estimate with that pull (no dropout here)."""
+    torch.set_num_threads(1)
+    sites = _sites({"IL": 1.6, "IA": 3.0})
+    glob = _estimate(sites)
+    il = sites.subset(sites.state == "IL")
+    cfg = StepConfig(epochs=20, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2)
+    alone = KGMLTrainer(ExactEmulator(), _norm(), torch.device("cpu"), seed=0)
+    alone.model.load_state_dict(glob.state_dict())
+    observation_step(alone, None, il, ("params",), cfg, "alone", glob.state_dict())
+    batched = KGMLTrainer(ExactEmulator(), _norm(), torch.device("cpu"), seed=0)
+    batched.model.load_state_dict(glob.state_dict())
+    _, choice = estimate_with_chosen_pull(batched, il, StepConfig(**{**cfg.__dict__, "l2sp_grid": (1e-2,)}),
+                                          glob.state_dict(), "batched")
+    assert choice.chosen == 1e-2 and len(choice.fold_loss[0]) == 4
+    torch.testing.assert_close(batched.model.theta.detach(), alone.model.theta.detach(), rtol=1e-4, atol=1e-4)
+
+
+def test_fewer_than_two_sites_keep_the_fixed_pull():
+    sites = _sites({"IL": 1.6})
+    one = sites.subset(sites.unit == sites.unit[0])
+    trainer = KGMLTrainer(ExactEmulator(), _norm(), torch.device("cpu"), seed=0)
+    cfg = StepConfig(epochs=2, batch_size=64, lr=0.1, l2sp=1e-2, l2sp_grid=GRID)
+    assert estimate_with_chosen_pull(trainer, one, cfg, trainer.state_dict(), "one") is None
+    log = observation_step(trainer, None, one, ("params",), cfg, "one", trainer.state_dict())
+    assert "pull" not in log.info and "l2sp" in log.epochs[-1]
