@@ -21,7 +21,7 @@ from torch import nn
 
 from kgml_core import schema
 from kgml_core.training.data import DAILY_INPUTS, DAYS, INPUTS, NEEDED, SOIL_INPUTS, Normalizer, \
-    previous_year_gpp, previous_year_weather
+    previous_year_gpp
 from kgml_core.training.trainer import residue_fn
 
 OUTPUTS = ("RA", "RH", "NEE")
@@ -106,8 +106,6 @@ def county_inputs(ds: xr.Dataset, years=None) -> tuple[np.ndarray, np.ndarray, l
     crop = ds["CROP"].transpose("unit", "year").sel(year=years).values.astype(np.float32)
     x[:, :, INPUTS.index("CROP")] = np.nan_to_num(crop.T.reshape(-1), nan=-1.0)[:, None]
     x[:, :, INPUTS.index("PREV_GPP")] = previous_year_gpp(ds, years)[:, None]
-    for name, values in previous_year_weather(ds, years).items():
-        x[:, :, INPUTS.index(name)] = values[:, None]
     for name in SOIL_INPUTS:
         x[:, :, INPUTS.index(name)] = np.tile(ds[name].values.astype(np.float32), n_years)[:, None]
     return x, cols["GPP"], years

@@ -10,9 +10,7 @@ precipitation, crop type, GPP and nine soil properties, with two changes:
   could only be extrapolated in held-out years (they enter the network
   several standard deviations outside the training range);
 * ``PREV_GPP``, the previous year's GPP sum, gives the network a memory of
-  last year's crop, whose residue still decomposes in winter and spring;
-  ``PREV_TA`` and ``PREV_P``, the previous year's mean temperature and
-  precipitation, a memory of how much of it decomposed last year.
+  last year's crop, whose residue still decomposes in winter and spring.
 
 Location (lat, lon, state) is deliberately not an input: a global model
 cannot know where it is. Soil water (SWC) is a state variable of the process
@@ -23,6 +21,7 @@ estimates them from observations afterwards.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -30,10 +29,9 @@ import xarray as xr
 from scipy.ndimage import uniform_filter1d
 
 from kgml_core.simulator.parameters import PARAMS, SPATIAL, prior_sd
-from kgml_core.training.memory import DAYS, _annual, previous_year_gpp, previous_year_weather  # noqa: F401
 
-DAILY_INPUTS = ("SW_IN", "TA_MAX", "TA_RANGE", "RH_MAX", "RH_RANGE", "WS", "P", "CROP", "GPP", "PREV_GPP",
-                "PREV_TA", "PREV_P")
+DAYS = 365
+DAILY_INPUTS = ("SW_IN", "TA_MAX", "TA_RANGE", "RH_MAX", "RH_RANGE", "WS", "P", "CROP", "GPP", "PREV_GPP")
 SOIL_INPUTS = ("BD", "SAND", "SILT", "FC", "WP", "KSAT", "SOC", "PH", "CEC")
 INPUTS = DAILY_INPUTS + SOIL_INPUTS
 DAILY_TARGETS = ("RA", "RH", "NEE", "RECO")
@@ -144,6 +142,16 @@ def _daily(ds: xr.Dataset, name: str, slices) -> np.ndarray:
     return np.concatenate([values[:, idx] for _, idx in slices])
 
 
+def _annual(ds: xr.Dataset, name: str, slices, n_units: int) -> np.ndarray:
+    if name not in ds or "year" not in ds[name].dims:
+        return np.full(len(slices) * n_units, np.nan)
+    da = ds[name].transpose("unit", "year")
+    have = set(int(y) for y in da["year"].values)
+    cols = [da.sel(year=y).values.astype(np.float64) if y in have else np.full(n_units, np.nan)
+            for y, _ in slices]
+    return np.concatenate(cols)
+
+
 def harvest_day(gpp: np.ndarray) -> np.ndarray:
     """Day index of harvest, from the end of GPP, (n,) int (364 when GPP never rises).
 
@@ -172,6 +180,34 @@ def harvest_profile(gpp: np.ndarray) -> np.ndarray:
     """
     days = np.arange(np.asarray(gpp).shape[1])
     return (days[None, :] >= harvest_day(gpp)[:, None]).astype(np.float32)
+
+
+def previous_year_gpp(ds: xr.Dataset, years) -> np.ndarray:
+    """Each unit-year's previous-year GPP sum (g C m-2), (len(years) * n_units,), year-major.
+
+    The memory input. A year whose predecessor is not in ``ds`` takes the
+    unit's mean over the years of the other crop (the rotation alternates), or
+    over all its years when it has no such year.
+    """
+    gpp = ds["GPP"].transpose("unit", "time")
+    time_years = ds["time"].dt.year.values
+    have = sorted(set(time_years.tolist()))
+    annual = np.stack([np.nanmean(gpp.values[:, time_years == y], axis=1) * DAYS for y in have], axis=1)
+    crop = _annual(ds, "CROP", [(y, None) for y in have], ds.sizes["unit"]).reshape(len(have), -1).T
+    out = []
+    for year in years:
+        j = have.index(int(year))
+        if j > 0 and have[j - 1] == int(year) - 1:
+            out.append(annual[:, j - 1])
+            continue
+        other = crop != crop[:, [j]]
+        other[:, j] = False
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # units without another-crop year
+            fallback = np.nanmean(np.where(other, annual, np.nan), axis=1)
+            out.append(np.where(np.isfinite(fallback), fallback, np.nanmean(annual, axis=1)))
+    return np.nan_to_num(np.concatenate(out), nan=float(np.nanmean(annual)) if np.isfinite(annual).any()
+                         else 0.0)
 
 
 def sample_params(ds: xr.Dataset, n_years: int) -> np.ndarray:
@@ -223,7 +259,6 @@ def make_samples(ds: xr.Dataset, years=None) -> Samples:
         "WS": _daily(ds, "WS", slices), "P": _daily(ds, "P", slices),
         "CROP": np.repeat(np.nan_to_num(crop, nan=-1.0)[:, None], DAYS, 1), "GPP": gpp,
         "PREV_GPP": np.repeat(previous_year_gpp(ds, [y for y, _ in slices])[:, None], DAYS, 1),
-        **{k: np.repeat(v[:, None], DAYS, 1) for k, v in previous_year_weather(ds, [y for y, _ in slices]).items()},
     }
     for name in SOIL_INPUTS:
         cols[name] = np.repeat(_static(ds, name, n_years)[:, None], DAYS, 1)

@@ -8,7 +8,7 @@ import torch
 
 from kgml_core.simulator import WorldConfig, simulate_world
 from kgml_core.training.data import (INPUTS, PARAM_NAMES, Normalizer, harvest_day, harvest_profile,
-                                     make_samples, previous_year_gpp, previous_year_weather, residue_input)
+                                     make_samples, previous_year_gpp, residue_input)
 from kgml_core.training.losses import reco_partition_loss
 from tests.training.conftest import fake_world
 
@@ -34,18 +34,6 @@ def test_previous_year_of_a_held_out_year_is_the_year_before(sim_world):
     np.testing.assert_allclose(one, both[4:])
     gpp_2012 = sim_world["GPP"].sel(time=sim_world["time.year"] == 2012).sum("time").values
     np.testing.assert_allclose(one, gpp_2012 * 365 / 366, rtol=1e-4)    # 2012 is a leap year: mean * 365
-
-
-def test_previous_year_weather_is_last_years_mean(sim_world):
-    """PREV_TA / PREV_P: the previous calendar year's mean temperature and precipitation, same for every day."""
-    s = make_samples(sim_world, [2012, 2013])
-    last = sim_world.sel(time=sim_world["time.year"] == 2012)
-    ta = (0.5 * (last["TA_MAX"] + last["TA_MIN"])).mean("time").values
-    np.testing.assert_allclose(s.x[4:, 0, INPUTS.index("PREV_TA")], ta, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(s.x[4:, 200, INPUTS.index("PREV_P")], last["P"].mean("time").values, rtol=1e-4)
-    first = previous_year_weather(sim_world, [2011])             # no 2010 in the world: the unit's mean
-    np.testing.assert_allclose(first["PREV_P"], sim_world["P"].groupby("time.year").mean().mean("year").values,
-                               rtol=1e-4)
 
 
 def test_harvest_day_matches_the_simulated_harvest(sim_world):

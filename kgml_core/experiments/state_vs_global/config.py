@@ -174,7 +174,7 @@ def quick_protocol(pretrain_world: str = "ensemble") -> ProtocolConfig:
     Few large full-year batches, a high learning rate annealed by a cosine: the
     GRUs' cost is per time step, so large batches are nearly free on a CPU.
     The pretraining steps see 2,048 county-years of the Corn Belt domain (256
-    counties x 8 years): 2 + 20 epochs (docs/kgml.md, "The emulator and its
+    counties x 8 years each, drawn from 24): 2 + 20 epochs (docs/kgml.md, "The emulator and its
     pretraining", for the variants measured).
     With the ``ensemble`` (a parameter-conditioned emulator) step 5 and the
     regions estimate the parameter vector with the networks frozen; with
