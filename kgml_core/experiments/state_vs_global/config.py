@@ -181,8 +181,9 @@ def estimation_steps(protocol: ProtocolConfig, pretrain_world: str, epochs: int,
         region_groups=("params",), step5_groups=("params",), estimate_with_yields=False)
 
 
-# candidate pulls of a region's parameter estimate toward the global one (strongest first: the old fixed 1e-2)
-PULL_GRID = (1e-2, 3e-3, 1e-3)
+# candidate pulls of a region's parameter estimate toward the global one, strongest first (1e-1: about the
+# global estimate itself; 1e-2: the fixed pull before the choice)
+PULL_GRID = (1e-1, 1e-2, 3e-3, 1e-3)
 _ONE = StepConfig(epochs=1, batch_size=8, lr=3e-3)
 StateVsGlobalConfig.PRESETS = {  # overrides of the defaults (the quick preset)
     "quick": {},
