@@ -37,6 +37,10 @@ def test_tiny_run_metrics_shape(tiny_run):
     assert boot["lo"] <= boot["hi"]
     assert m["seconds"] > 0 and set(m["regions"]["labels"])
     assert {e.stage for e in events} >= {"global/step1", "global/step5", "state_IL/step5"}
+    # the global networks given the state-mean truth: a perfect estimate, scored against the global model
+    ceiling = m["ceiling"]["RH"]["IL"]
+    assert np.isfinite(ceiling["emulator_ceiling"]) and ceiling["emulator_state_rmse"] != ceiling["global_rmse"]
+    assert "emulator_state_vs_global" in m["bootstrap"]["IL"]["RH"]
 
 
 def test_tiny_run_predictions_and_weights(tiny_run):
