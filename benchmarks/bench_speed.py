@@ -26,12 +26,13 @@ Nothing is asserted: the script prints figures and the targets, met or not.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -43,6 +44,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from kgml_core.inference import flops_per_county_day, predict_arrays, set_threads  # noqa: E402
+from kgml_core.models import gru_ext  # noqa: E402
 from kgml_core.models.kgml_ag import KGMLAg, KGMLAgConfig  # noqa: E402
 from kgml_core.training.data import DAYS, Normalizer, Samples, make_samples  # noqa: E402
 
@@ -126,8 +128,11 @@ class ReferenceRunner:
 
 # --------------------------------------------------------------------------- the project
 def project_config(which: str) -> KGMLAgConfig:
-    """``public_sizes`` (hidden 64 everywhere, 2-layer Rh GRU), ``default`` or ``quick`` (the preset's)."""
-    if which == "public_sizes":
+    """``public_sizes`` (hidden 64 everywhere, 2-layer Rh GRU), ``default`` or ``quick`` (the preset's).
+
+    ``public_sizes_pytorch``: the public sizes with the fused GRU extension switched off (the pure-PyTorch loop).
+    """
+    if which in ("public_sizes", "public_sizes_pytorch"):
         h = PUBLIC_HIDDEN
         return KGMLAgConfig(hidden=h, flux_hidden=h, head_hidden=h, rh_layers=2, dropout=0.2)
     if which == "quick":
@@ -143,8 +148,10 @@ def project_config(which: str) -> KGMLAgConfig:
 class ProjectRunner:
     """The project's trainer (one epoch of all groups on process fluxes) and inference path."""
 
-    def __init__(self, samples: Samples, norm: Normalizer, config: KGMLAgConfig, batch: int, seed: int = 0):
+    def __init__(self, samples: Samples, norm: Normalizer, config: KGMLAgConfig, batch: int, seed: int = 0,
+                 fused: bool = True):
         from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig
+        self.fused = fused
         self.model = KGMLAg(config)
         self.trainer = KGMLTrainer(self.model, norm, torch.device("cpu"), seed=seed)
         self.sources = [Source(samples, "process_fluxes")]
@@ -152,10 +159,15 @@ class ProjectRunner:
         self.norm = norm
 
     def train_epoch(self) -> None:
-        self.trainer.train_step("bench", self.sources, ("shared", "yield", "ra", "rh", "nee"), self.step)
+        with self._path():
+            self.trainer.train_step("bench", self.sources, ("shared", "yield", "ra", "rh", "nee"), self.step)
 
     def infer(self, x: np.ndarray, gpp: np.ndarray, batch: int) -> None:
-        predict_arrays(self.model, x, gpp, self.norm, batch)
+        with self._path():
+            predict_arrays(self.model, x, gpp, self.norm, batch)
+
+    def _path(self):
+        return contextlib.nullcontext() if self.fused else gru_ext.switched_off()
 
 
 # --------------------------------------------------------------------------- timing
@@ -216,7 +228,7 @@ class SpeedConfig:
     train_batch: int = 64
     infer_sequences: int = 2048
     infer_batch: int = 1024
-    contenders: tuple[str, ...] = ("public_sizes", "default", "quick")
+    contenders: tuple[str, ...] = ("public_sizes", "public_sizes_pytorch", "default", "quick")
     seed: int = 0
 
 
@@ -231,13 +243,15 @@ def benchmark_samples(n: int) -> tuple[Samples, Normalizer]:
 def run_speed(cfg: SpeedConfig) -> dict:
     """Train and infer every contender alternately; return the JSON-ready figures."""
     set_threads(cfg.threads)
+    before = machine()
     n = max(cfg.train_sequences, cfg.infer_sequences)
     samples, norm = benchmark_samples(n)
     train_set = samples.subset(np.arange(cfg.train_sequences))
     x_inf, g_inf = samples.x[:cfg.infer_sequences], samples.gpp[:cfg.infer_sequences]
     x_ref = torch.from_numpy(norm.scale_x(x_inf))
     ref = ReferenceRunner(train_set, norm, cfg.train_batch, cfg.seed)
-    projects = {f"project_{c}": ProjectRunner(train_set, norm, project_config(c), cfg.train_batch, cfg.seed)
+    projects = {f"project_{c}": ProjectRunner(train_set, norm, project_config(c), cfg.train_batch, cfg.seed,
+                                              fused=not c.endswith("_pytorch"))
                 for c in cfg.contenders}
     fwd = {"reference": flops_per_county_day(ref.model) * DAYS,
            **{k: flops_per_county_day(p.model) * DAYS for k, p in projects.items()}}
@@ -247,7 +261,8 @@ def run_speed(cfg: SpeedConfig) -> dict:
     train = summarise(alternate(train_fns, cfg.rounds), cfg.train_sequences,
                       {k: 3 * f for k, f in fwd.items()}, "reference")
     infer = summarise(alternate(infer_fns, cfg.rounds), cfg.infer_sequences, fwd, "reference")
-    result = {"config": asdict(cfg), "machine": machine(), "training": train, "inference": infer,
+    result = {"config": asdict(cfg), "machine": {**before, "load_average_after": machine()["load_average"]},
+              "training": train, "inference": infer,
               "sizes": {"reference": "hidden 64 everywhere, 2-layer shared and Rh GRUs",
                         **{f"project_{c}": asdict(project_config(c)) for c in cfg.contenders}}}
     result["targets"] = targets(result)
@@ -258,7 +273,8 @@ def machine() -> dict:
     """Cores, load and versions at the time of the run."""
     import os
     return {"cores": os.cpu_count(), "load_average": list(os.getloadavg()), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "fused_gru_extension": gru_ext.extension() is not None}
 
 
 def targets(r: dict) -> dict:
@@ -291,10 +307,12 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="fewer, smaller rounds (a rough look)")
     parser.add_argument("--out", default=None, help="write the figures to this JSON file")
+    parser.add_argument("--contenders", nargs="+", default=list(SpeedConfig.contenders),
+                        help="project configurations to time against the reference")
     args = parser.parse_args(argv)
-    cfg = SpeedConfig(rounds=args.rounds, threads=args.threads)
+    cfg = SpeedConfig(rounds=args.rounds, threads=args.threads, contenders=tuple(args.contenders))
     if args.quick:
-        cfg = SpeedConfig(rounds=3, threads=args.threads, train_sequences=128, infer_sequences=1024)
+        cfg = replace(cfg, rounds=3, train_sequences=128, infer_sequences=1024)
     r = run_speed(cfg)
     print(f"machine: {r['machine']}")
     print(f"training: batch {cfg.train_batch}, {cfg.train_sequences} sequences of {DAYS} days per round; "

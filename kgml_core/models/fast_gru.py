@@ -26,6 +26,14 @@ contiguous buffers, the recurrent weight gradient one large matrix product.
 :func:`gru_time_major` runs an ``nn.GRU`` module (its weights as they are) on a
 time-major input this way; on CUDA it calls the native kernel (cuDNN), which is
 faster there.
+
+The recurrence and its backward run in the compiled extension
+(:mod:`kgml_core.models.gru_ext`, ``csrc/gru_cpu.cpp``) when it is built: the
+whole day loop in C++, per day one BLAS product and ONE fused, vectorised
+element-wise pass (forward: r, z, n and h; backward: the gate derivatives),
+the weight gradient one large product. Without the build (or with
+``KGML_GRU_EXT=0``) the pure-PyTorch loop below runs (the same values to float
+rounding; one log line says so).
 """
 from __future__ import annotations
 
@@ -34,6 +42,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from kgml_core.models.gru_ext import extension
 
 
 def input_gates(bias: torch.Tensor, parts: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
@@ -135,17 +145,85 @@ def gru_recurrence(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> 
     return _run(gi, w_hh, b_hh, keep=False)[0][1:]
 
 
-def gru_from_gates(gru: nn.GRU, gi: torch.Tensor) -> torch.Tensor:
-    """States (T, B, H) of the last layer of ``gru`` given its first layer's input gates gi (T, B, 3H).
+class FusedGRULayer(torch.autograd.Function):
+    """One GRU layer in the compiled extension: input projection, recurrence and their backward.
 
+    forward(b_ih (3H,), w_hh (3H, H), b_hh (3H,), x_0, w_0, x_1, w_1, ...) -> h (T, B, H), where the
+    input is the concatenation of the pieces x_i (T, B, k_i) and w_i (3H, k_i) are the matching
+    columns of ``W_ih``. Per day the C++ loop computes the day's input gates and ``W_hh h`` (BLAS)
+    and one fused element-wise pass; nothing of size (T, B, 3H) is kept. The backward gets the
+    gates' gradients from the C++ loop, then the input-weight and input gradients as large products.
+    """
+
+    @staticmethod
+    def forward(ctx, b_ih, w_hh, b_hh, *parts):
+        xs = [x.contiguous() for x in parts[0::2]]
+        ws = [w.contiguous() for w in parts[1::2]]
+        saved = extension().forward(xs, ws, b_ih.contiguous(), w_hh.contiguous(), b_hh.contiguous(), True)
+        ctx.save_for_backward(w_hh.contiguous(), *saved, *xs, *ws)
+        ctx.n_parts = len(xs)
+        return saved[0][1:]
+
+    @staticmethod
+    def backward(ctx, d_out):
+        w_hh, hs, r, z, n, ghn, *rest = ctx.saved_tensors
+        xs, ws = rest[:ctx.n_parts], rest[ctx.n_parts:]
+        need = ctx.needs_input_grad
+        d_gi, d_w_hh, d_b_hh = extension().backward(d_out.contiguous(), w_hh, hs, r, z, n, ghn, True)
+        steps, batch, three_hid = d_gi.shape
+        d_flat = d_gi.view(steps * batch, three_hid)
+        grads = [d_flat.sum(0) if need[0] else None, d_w_hh if need[1] else None, d_b_hh if need[2] else None]
+        for i, (x, w) in enumerate(zip(xs, ws)):
+            x_flat = x.view(steps * batch, -1)
+            grads.append((d_flat @ w).view(x.shape) if need[3 + 2 * i] else None)
+            grads.append(d_flat.t() @ x_flat if need[4 + 2 * i] else None)
+        return tuple(grads)
+
+
+def _extension_for(t: torch.Tensor):
+    """The compiled GRU for CPU float32/float64 tensors, else None (the PyTorch loop)."""
+    if t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
+        return None
+    return extension()
+
+
+def gru_layer(parts: Sequence[tuple[torch.Tensor, torch.Tensor]], b_ih: torch.Tensor, w_hh: torch.Tensor,
+              b_hh: torch.Tensor) -> torch.Tensor:
+    """Hidden states (T, B, H) of one GRU layer (zero initial state) whose input is ``cat(pieces)``.
+
+    parts : pairs of an input piece (T, B, k_i) and the matching columns of ``W_ih`` (3H, k_i).
+    The compiled extension when it is built (:class:`FusedGRULayer`, or its loop without saving
+    anything when no gradient is needed), else :func:`input_gates` and :func:`gru_recurrence`.
+    """
+    ext = _extension_for(parts[0][0])
+    if ext is None:
+        return gru_recurrence(input_gates(b_ih, parts), w_hh, b_hh)
+    flat = [t for pair in parts for t in pair]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in [b_ih, w_hh, b_hh, *flat]):
+        return FusedGRULayer.apply(b_ih, w_hh, b_hh, *flat)
+    xs = [x.contiguous() for x, _ in parts]
+    ws = [w.contiguous() for _, w in parts]
+    return ext.forward(xs, ws, b_ih.contiguous(), w_hh.contiguous(), b_hh.contiguous(), False)[0][1:]
+
+
+def fused() -> bool:
+    """Whether the compiled GRU is in use on CPU (logs once why not)."""
+    return extension() is not None
+
+
+def gru_from_parts(gru: nn.GRU, parts: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """States (T, B, H) of the last layer of ``gru`` given its first layer's input as pieces.
+
+    parts : pairs (piece (T, B, k_i), columns of the first layer's ``W_ih`` (3H, k_i)).
     Dropout between layers as ``gru`` applies it when it is training.
     """
-    out = gru_recurrence(gi, gru.all_weights[0][1], gru.all_weights[0][3])
+    w_ih, w_hh, b_ih, b_hh = gru.all_weights[0]
+    out = gru_layer(parts, b_ih, w_hh, b_hh)
     for layer in range(1, gru.num_layers):
         if gru.training and gru.dropout > 0:
             out = F.dropout(out, gru.dropout, training=True)
         w_ih, w_hh, b_ih, b_hh = gru.all_weights[layer]
-        out = gru_recurrence(input_gates(b_ih, [(out, w_ih)]), w_hh, b_hh)
+        out = gru_layer([(out, w_ih)], b_ih, w_hh, b_hh)
     return out
 
 
@@ -171,8 +249,7 @@ def gru_time_major(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
     _check(gru)
     if x.is_cuda:
         return gru_native(gru, x)
-    w_ih, _, b_ih, _ = gru.all_weights[0]
-    return gru_from_gates(gru, input_gates(b_ih, [(x, w_ih)]))
+    return gru_from_parts(gru, [(x, gru.all_weights[0][0])])
 
 
 def gru_batch_first(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:

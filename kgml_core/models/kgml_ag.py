@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kgml_core.models.fast_gru import gru_batch_first, gru_from_gates, gru_time_major, input_gates
+from kgml_core.models.fast_gru import gru_batch_first, gru_from_parts, gru_time_major
 
 
 @dataclass
@@ -173,18 +173,18 @@ class KGMLAg(nn.Module):
         hid, n_in = self.config.hidden, x.shape[-1]
         h = self.drop(gru_time_major(self.shared, x))
         yield_, attention = self.yield_head(h, 0)
-        w, b = self.ra_net.gru.weight_ih_l0, self.ra_net.gru.bias_ih_l0
-        ra = self.ra_net.read(gru_from_gates(self.ra_net.gru, input_gates(b, [(h, w[:, :hid]), (x, w[:, hid:])])))
+        w = self.ra_net.gru.weight_ih_l0
+        ra = self.ra_net.read(gru_from_parts(self.ra_net.gru, [(h, w[:, :hid]), (x, w[:, hid:])]))
         if callable(residue):
             residue = residue(yield_, ra)
-        w, b = self.rh_net.gru.weight_ih_l0, self.rh_net.gru.bias_ih_l0
+        w = self.rh_net.gru.weight_ih_l0
         parts = [(h, w[:, :hid]), (x, w[:, hid:hid + n_in])]
         if residue is not None:                 # None: a zero residue input
             parts.append((residue.unsqueeze(-1), w[:, hid + n_in:]))
-        rh = self.rh_net.read(gru_from_gates(self.rh_net.gru, input_gates(b, parts)))
-        w, b = self.nee_net.gru.weight_ih_l0, self.nee_net.gru.bias_ih_l0
-        nee_gates = input_gates(b, [(torch.stack([ra, rh], -1), w[:, :2]), (x, w[:, 2:])])
-        nee = self.nee_net.read(gru_from_gates(self.nee_net.gru, nee_gates))
+        rh = self.rh_net.read(gru_from_parts(self.rh_net.gru, parts))
+        w = self.nee_net.gru.weight_ih_l0
+        nee = self.nee_net.read(gru_from_parts(self.nee_net.gru, [(torch.stack([ra, rh], -1), w[:, :2]),
+                                                                  (x, w[:, 2:])]))
         return {"yield": yield_, "ra": ra, "rh": rh, "nee": nee, "attention": attention}
 
     def _forward_native(self, x: torch.Tensor, residue, day_axis: int) -> dict[str, torch.Tensor]:

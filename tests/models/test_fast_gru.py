@@ -1,14 +1,30 @@
-"""The fast GRU gives nn.GRU's outputs and gradients; KGML-ag with it gives the native model's outputs."""
+"""The fast GRU gives nn.GRU's outputs and gradients; KGML-ag with it gives the native model's outputs.
+
+Every test runs on both CPU paths: the compiled extension (skipped when it is not built) and the
+pure-PyTorch loop (always).
+"""
+import contextlib
+
 import pytest
 import torch
 from torch import nn
 
-from kgml_core.models import fast_gru
+from kgml_core.models import fast_gru, gru_ext
 from kgml_core.models.kgml_ag import KGMLAg, KGMLAgConfig
 
 
 def _native(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
     return gru(x)[0]
+
+
+@pytest.fixture(params=["fused", "pytorch"], autouse=True)
+def path(request):
+    """Run the test with the compiled extension, then with the pure-PyTorch loop."""
+    if request.param == "fused" and gru_ext.extension() is None:
+        pytest.skip("the fused GRU extension is not built (`make`)")
+    with gru_ext.switched_off() if request.param == "pytorch" else contextlib.nullcontext():
+        assert fast_gru.fused() == (request.param == "fused")
+        yield request.param
 
 
 @pytest.mark.parametrize("layers, batch_first", [(1, False), (2, False), (2, True)])
@@ -101,3 +117,32 @@ def test_kgml_ag_float32_and_tensor_residue_to_round_off():
     for k in ("yield", "ra", "rh", "nee"):
         torch.testing.assert_close(got[k], ref[k], atol=2e-6, rtol=1e-5)
         torch.testing.assert_close(zero[k], ref_zero[k], atol=2e-6, rtol=1e-5)
+
+
+def test_float32_layer_equals_native_gru_to_1e5():
+    torch.manual_seed(5)
+    gru = nn.GRU(11, 24, num_layers=2)
+    x = torch.randn(365, 6, 11)
+    with torch.no_grad():
+        torch.testing.assert_close(fast_gru.gru_time_major(gru, x), _native(gru, x), atol=1e-5, rtol=1e-5)
+    out = fast_gru.gru_time_major(gru, x)
+    out.square().mean().backward()
+    fast = [p.grad.clone() for p in gru.parameters()]
+    gru.zero_grad()
+    _native(gru, x).square().mean().backward()
+    for a, b in zip(fast, [p.grad for p in gru.parameters()]):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_gradcheck_of_a_layer_from_input_pieces():
+    """Input pieces (as KGML-ag's flux GRUs have), their weight blocks and the biases, in float64."""
+    torch.manual_seed(6)
+    shapes = ((9,), (9, 3), (9,), (4, 2, 2), (9, 2), (4, 2, 1), (9, 1))   # b_ih, w_hh, b_hh, (x_i, w_i)...
+    args = [torch.randn(s, dtype=torch.float64, requires_grad=True) for s in shapes]
+    b_ih, w_hh, b_hh, x0, w0, x1, w1 = args
+
+    def layer(b_ih, w_hh, b_hh, x0, w0, x1, w1):
+        return fast_gru.gru_layer([(x0, w0), (x1, w1)], b_ih, w_hh, b_hh)
+
+    assert torch.autograd.gradcheck(layer, args)
+

@@ -1,0 +1,217 @@
+// A GRU layer's recurrence on CPU, fused: per day one matrix product (W_hh h) and ONE
+// element-wise pass for r, z, n and h; the backward likewise (one pass for the gate
+// derivatives, one product for the state gradient); weight gradient one large product.
+//
+// Same weights and gate order as torch.nn.GRU (r, z, n):
+//   r = sigmoid(gi_r + W_hr h + b_hr), z = sigmoid(gi_z + W_hz h + b_hz),
+//   n = tanh(gi_n + r * (W_hn h + b_hn)), h' = (1 - z) n + z h,
+// where gi = x W_ih^T + b_ih is computed outside for all days at once.
+// Built once by `make` (kgml_core/models/gru_ext.py); loaded when present.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+extern "C" {
+// BLAS as exported by libtorch_cpu (MKL): no dispatcher or tensor per day.
+void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
+            const int*, const float*, const int*, const float*, float*, const int*);
+void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*, const double*,
+            const int*, const double*, const int*, const double*, double*, const int*);
+}
+
+namespace {
+
+// Column-major BLAS on row-major buffers, see the callers.
+inline void gemm(char ta, char tb, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc) {
+  sgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+inline void gemm(char ta, char tb, int m, int n, int k, double alpha, const double* a, int lda,
+                 const double* b, int ldb, double beta, double* c, int ldc) {
+  dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+
+// The kernels twice: for AVX2 + FMA (chosen at run time when the CPU has them) and for any x86-64 / other CPU.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define KGML_HAVE_AVX2_KERNELS 1
+namespace avx2 {
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#include "gru_kernels.h"
+#pragma GCC pop_options
+}  // namespace avx2
+#endif
+namespace generic {
+#include "gru_kernels.h"
+}  // namespace generic
+
+bool use_avx2() {
+#ifdef KGML_HAVE_AVX2_KERNELS
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+#else
+  return false;
+#endif
+}
+
+template <typename T>
+void cell_forward_f(int64_t rows, int64_t H, const T* gi, const T* gh, const T* bias, const T* h, T* h_new,
+                    T* sr, T* sz, T* sn, T* sghn) {
+#ifdef KGML_HAVE_AVX2_KERNELS
+  if constexpr (std::is_same_v<T, float>) if (use_avx2())
+    return avx2::forward_rows<T>(rows, H, gi, gh, bias, h, h_new, sr, sz, sn, sghn);
+#endif
+  generic::forward_rows<T>(rows, H, gi, gh, bias, h, h_new, sr, sz, sn, sghn);
+}
+
+template <typename T>
+void cell_backward_f(int64_t rows, int64_t H, const T* dh, const T* h_prev, const T* r, const T* z, const T* n,
+                     const T* ghn, T* d_gh, T* d_n, const T* d_out_prev, T* carry) {
+#ifdef KGML_HAVE_AVX2_KERNELS
+  if constexpr (std::is_same_v<T, float>) if (use_avx2())
+    return avx2::backward_rows<T>(rows, H, dh, h_prev, r, z, n, ghn, d_gh, d_n, d_out_prev, carry);
+#endif
+  generic::backward_rows<T>(rows, H, dh, h_prev, r, z, n, ghn, d_gh, d_n, d_out_prev, carry);
+}
+
+// rows of the batch per thread: small problems stay on one thread (the pass is ~microseconds)
+int64_t grain(int64_t H) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, H)); }
+
+template <typename T>
+std::vector<at::Tensor> forward_impl(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ws,
+                                     const at::Tensor& b_ih, const at::Tensor& w_hh, const at::Tensor& b_hh,
+                                     bool keep) {
+  const int64_t steps = xs[0].size(0), B = xs[0].size(1), H = w_hh.size(1);
+  const auto opts = xs[0].options();
+  auto hs = at::empty({steps + 1, B, H}, opts);
+  hs[0].zero_();
+  at::Tensor r, z, n, ghn;
+  if (keep) {
+    r = at::empty({steps, B, H}, opts);
+    z = at::empty_like(r);
+    n = at::empty_like(r);
+    ghn = at::empty_like(r);
+  }
+  // [b_ir + b_hr, b_iz + b_hz, b_in, b_hn]
+  auto bias = at::cat({b_ih.narrow(0, 0, 2 * H) + b_hh.narrow(0, 0, 2 * H), b_ih.narrow(0, 2 * H, H),
+                       b_hh.narrow(0, 2 * H, H)}).contiguous();
+  auto gi = at::empty({B, 3 * H}, opts);   // one day's input gates: stays in cache (no all-days buffer)
+  auto gh = at::empty({B, 3 * H}, opts);
+  const T* w = w_hh.data_ptr<T>();
+  const T* bias_p = bias.data_ptr<T>();
+  T* hs_p = hs.data_ptr<T>();
+  T* gi_p = gi.data_ptr<T>();
+  T* gh_p = gh.data_ptr<T>();
+  const int64_t day = B * H;
+  for (int64_t t = 0; t < steps; ++t) {
+    // gi (B x 3H, row-major) = sum_i x_i[t] W_i^T: column-major gi^T (3H x B) = W_i (3H x k_i) x_i[t]^T
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const int64_t k = xs[i].size(2);
+      gemm('T', 'N', int(3 * H), int(B), int(k), T(1), ws[i].data_ptr<T>(), int(k),
+           xs[i].data_ptr<T>() + t * B * k, int(k), T(i == 0 ? 0 : 1), gi_p, int(3 * H));
+    }
+    const T* h = hs_p + t * day;
+    // gh = h W_hh^T likewise
+    gemm('T', 'N', int(3 * H), int(B), int(H), T(1), w, int(H), h, int(H), T(0), gh_p, int(3 * H));
+    T* h_new = hs_p + (t + 1) * day;
+    T *sr = nullptr, *sz = nullptr, *sn = nullptr, *sg = nullptr;
+    if (keep) {
+      sr = r.data_ptr<T>() + t * day; sz = z.data_ptr<T>() + t * day;
+      sn = n.data_ptr<T>() + t * day; sg = ghn.data_ptr<T>() + t * day;
+    }
+    at::parallel_for(0, B, grain(H), [&](int64_t lo, int64_t hi) {
+      const int64_t o = lo * H;
+      cell_forward_f<T>(hi - lo, H, gi_p + lo * 3 * H, gh_p + lo * 3 * H, bias_p, h + o, h_new + o,
+                        sr ? sr + o : nullptr, sz ? sz + o : nullptr, sn ? sn + o : nullptr,
+                        sg ? sg + o : nullptr);
+    });
+  }
+  if (keep) return {hs, r, z, n, ghn};
+  return {hs};
+}
+
+template <typename T>
+std::vector<at::Tensor> backward_impl(const at::Tensor& d_out, const at::Tensor& w_hh, const at::Tensor& hs,
+                                      const at::Tensor& r, const at::Tensor& z, const at::Tensor& n,
+                                      const at::Tensor& ghn, bool need_gi) {
+  const int64_t steps = d_out.size(0), B = d_out.size(1), H = d_out.size(2);
+  auto d_gh = at::empty({steps, B, 3 * H}, d_out.options());
+  at::Tensor d_n = need_gi ? at::empty({steps, B, H}, d_out.options()) : at::Tensor();
+  auto dh = at::empty({2, B, H}, d_out.options());   // ping-pong: this day's and the previous day's
+  const int64_t day = B * H;
+  const T* d_out_p = d_out.data_ptr<T>();
+  const T* w = w_hh.data_ptr<T>();
+  const T* hs_p = hs.data_ptr<T>();
+  const T *r_p = r.data_ptr<T>(), *z_p = z.data_ptr<T>(), *n_p = n.data_ptr<T>(), *g_p = ghn.data_ptr<T>();
+  T* d_gh_p = d_gh.data_ptr<T>();
+  T* d_n_p = need_gi ? d_n.data_ptr<T>() : nullptr;
+  T* dh_p = dh.data_ptr<T>();
+  std::memcpy(dh_p + ((steps - 1) % 2) * day, d_out_p + (steps - 1) * day, sizeof(T) * day);
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    T* cur = dh_p + (t % 2) * day;
+    T* prev = t > 0 ? dh_p + ((t - 1) % 2) * day : nullptr;
+    const int64_t o3 = t * B * 3 * H, o = t * day;
+    at::parallel_for(0, B, grain(H), [&](int64_t lo, int64_t hi) {
+      const int64_t q = lo * H;
+      cell_backward_f(hi - lo, H, cur + q, hs_p + o + q, r_p + o + q, z_p + o + q, n_p + o + q, g_p + o + q,
+                      d_gh_p + o3 + lo * 3 * H, d_n_p ? d_n_p + o + q : nullptr,
+                      prev ? d_out_p + o - day + q : nullptr, prev ? prev + q : nullptr);
+    });
+    if (prev) {
+      // prev (B x H) += d_gh_t (B x 3H) W_hh (3H x H): column-major prev^T = W_hh^T d_gh_t^T
+      gemm('N', 'N', int(H), int(B), int(3 * H), T(1), w, int(H), d_gh_p + o3, int(3 * H), T(1), prev, int(H));
+    }
+  }
+  auto flat = d_gh.view({steps * B, 3 * H});
+  auto d_w_hh = at::mm(flat.t(), hs.narrow(0, 0, steps).reshape({steps * B, H}));
+  auto d_b_hh = flat.sum(0);
+  if (!need_gi) return {at::Tensor(), d_w_hh, d_b_hh};
+  // the input gates' gradients differ from d_gh only in the new gate
+  d_gh.narrow(2, 2 * H, H).copy_(d_n);
+  return {d_gh, d_w_hh, d_b_hh};
+}
+
+void check(const at::Tensor& t, const at::Tensor& like, const char* name) {
+  TORCH_CHECK(t.device().is_cpu() && t.is_contiguous(), name, " must be a contiguous CPU tensor");
+  TORCH_CHECK(t.scalar_type() == like.scalar_type(), name, " must have the dtype of the gates");
+}
+
+std::vector<at::Tensor> gru_forward(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ws,
+                                    const at::Tensor& b_ih, const at::Tensor& w_hh, const at::Tensor& b_hh,
+                                    bool keep) {
+  TORCH_CHECK(!xs.empty() && xs.size() == ws.size(), "one weight block per input piece");
+  const auto& like = xs[0];
+  const int64_t H = w_hh.size(1);
+  TORCH_CHECK(like.dim() == 3 && w_hh.size(0) == 3 * H, "inputs must be (T, B, k) with w_hh (3H, H)");
+  for (size_t i = 0; i < xs.size(); ++i) {
+    check(xs[i], like, "input piece");
+    check(ws[i], like, "input weights");
+    TORCH_CHECK(xs[i].dim() == 3 && xs[i].size(0) == like.size(0) && xs[i].size(1) == like.size(1) &&
+                ws[i].size(0) == 3 * H && ws[i].size(1) == xs[i].size(2), "piece ", i, ": x (T, B, k), W (3H, k)");
+  }
+  for (const auto* t : {&b_ih, &w_hh, &b_hh}) check(*t, like, "GRU weights");
+  if (like.scalar_type() == at::kFloat) return forward_impl<float>(xs, ws, b_ih, w_hh, b_hh, keep);
+  TORCH_CHECK(like.scalar_type() == at::kDouble, "float32 or float64 only");
+  return forward_impl<double>(xs, ws, b_ih, w_hh, b_hh, keep);
+}
+
+std::vector<at::Tensor> gru_backward(const at::Tensor& d_out, const at::Tensor& w_hh, const at::Tensor& hs,
+                                     const at::Tensor& r, const at::Tensor& z, const at::Tensor& n,
+                                     const at::Tensor& ghn, bool need_gi) {
+  for (auto* t : {&d_out, &w_hh, &hs, &r, &z, &n, &ghn}) check(*t, d_out, "saved tensor");
+  if (d_out.scalar_type() == at::kFloat) return backward_impl<float>(d_out, w_hh, hs, r, z, n, ghn, need_gi);
+  TORCH_CHECK(d_out.scalar_type() == at::kDouble, "float32 or float64 only");
+  return backward_impl<double>(d_out, w_hh, hs, r, z, n, ghn, need_gi);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "Fused CPU GRU recurrence (kgml_core.models.fast_gru)";
+  m.def("forward", &gru_forward, "states (T+1,B,H) [, r, z, n, W_hn h + b_hn] of one layer from input pieces "
+        "x_i (T,B,k_i) and their weight blocks W_i (3H,k_i), b_ih, w_hh, b_hh");
+  m.def("backward", &gru_backward, "d_gi (T,B,3H) or None, d_w_hh, d_b_hh");
+}
