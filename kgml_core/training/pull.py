@@ -27,7 +27,7 @@ left-out one (one of the domain's towers): a small advantage to strong pulls.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -94,8 +94,9 @@ def choose_pull(trainer: KGMLTrainer, sites: Samples, cfg: StepConfig,
     site_of = np.searchsorted(towers, sites.unit.astype(str))
     trainer.set_trainable(("params",))
     tensors = trainer._tensors(Source(sites, "site_fluxes"))
+    ranking = replace(cfg, epochs=cfg.l2sp_grid_epochs or cfg.epochs)
     thetas = fit_thetas(trainer, tensors, [np.flatnonzero(site_of != f) for _, f in folds],
-                        [grid[g] for g, _ in folds], cfg, anchor["theta"])
+                        [grid[g] for g, _ in folds], ranking, anchor["theta"])
     held = [np.flatnonzero(site_of == f) for _, f in folds]
     loss = validation_loss(trainer, tensors, thetas, held, cfg).reshape(len(grid), len(towers))
     chosen, mean, se = one_se_choice(grid, loss)

@@ -208,7 +208,7 @@ def test_tiny_ablation_without_pretraining_and_longer_pretraining_run(tmp_path):
 
 def test_tiny_run_records_the_pull_chosen_by_validation(tmp_path):
     """With two flux sites a state's pull is chosen by leave-one-site-out and saved beside its parameters."""
-    assert preset("quick").protocol.region5.l2sp_grid == (1e-1, 1e-2, 3e-3, 1e-3)
+    assert preset("quick").protocol.region5.l2sp_grid == (1e-1, 1e-2, 1e-3)
     cfg = preset("tiny", states=("IL",), sites_per_state=2, models=("state_specific",), threads=1,
                  scheduler="sequential")
     params = run_state_vs_global(cfg, RunStore(tmp_path)).metrics()["parameters"]

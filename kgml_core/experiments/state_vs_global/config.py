@@ -180,13 +180,13 @@ def estimation_steps(protocol: ProtocolConfig, pretrain_world: str, epochs: int,
     return dataclasses.replace(
         protocol, step5=StepConfig(epochs=epochs, batch_size=64, lr=0.1, cosine=True, param_prior=1e-2),
         region5=StepConfig(epochs=region_epochs, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2,
-                           l2sp_grid=PULL_GRID),
+                           l2sp_grid=PULL_GRID, l2sp_grid_epochs=max(1, region_epochs // 2)),
         region_groups=("params",), step5_groups=("params",), estimate_with_yields=False)
 
 
 # candidate pulls of a region's parameter estimate toward the global one, strongest first (1e-1: about the
 # global estimate itself; 1e-2: the fixed pull before the choice)
-PULL_GRID = (1e-1, 1e-2, 3e-3, 1e-3)
+PULL_GRID = (1e-1, 1e-2, 1e-3)
 _ONE = StepConfig(epochs=1, batch_size=8, lr=3e-3)
 StateVsGlobalConfig.PRESETS = {  # overrides of the defaults (the quick preset)
     "quick": {},
