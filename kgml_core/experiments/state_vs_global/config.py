@@ -180,7 +180,7 @@ def estimation_steps(protocol: ProtocolConfig, pretrain_world: str, epochs: int,
     return dataclasses.replace(
         protocol, step5=StepConfig(epochs=epochs, batch_size=64, lr=0.1, cosine=True, param_prior=1e-2),
         region5=StepConfig(epochs=region_epochs, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2,
-                           l2sp_grid=PULL_GRID, l2sp_grid_epochs=max(1, region_epochs // 2)),
+                           l2sp_grid=PULL_GRID),
         region_groups=("params",), step5_groups=("params",), estimate_with_yields=False)
 
 
