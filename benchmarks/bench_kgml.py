@@ -180,6 +180,11 @@ def summary(results: dict[int, dict], walls: dict[int, float]) -> None:
                 worst = max(mm[st]["emulator_oracle"]["RH"]["rmse"] for st in states if "emulator_oracle" in mm[st])
                 targets.append((f"seed {s}: emulator (true parameters) Rh RMSE <= 0.2 on {split}",
                                 worst <= 0.2, ", ".join(cells)))
+        pre = results[s].get("pretraining")
+        if pre and pre.get("rh_rmse_own_samples") is not None:
+            print(f"\nseed {s}: pretraining {pre['counties']} counties of {pre['states'] or 'the modelled states'} x "
+                  f"{pre['years']}, {pre['samples']} samples; emulator Rh RMSE on its own pretraining samples "
+                  f"{pre['rh_rmse_own_samples']:.3f}")
     walls_list = [walls[s] for s in seeds]
     print("\nwall seconds per run:", ", ".join(f"{w:.0f}" for w in walls_list))
     print("\nTARGETS")

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -204,6 +205,18 @@ def test_tiny_ablation_without_pretraining_and_longer_pretraining_run(tmp_path):
     longer = run_state_vs_global(preset("tiny", states=("IA",), pretrain_years=(2010, 2013),
                                         models=("state_specific",)), store)
     assert longer.status == "finished" and longer.metrics()["parameters"]["state"]["IA"]
+
+
+def test_pretraining_domain_does_not_depend_on_the_modelled_states():
+    from kgml_core.experiments.state_vs_global.data import pretraining_counties
+
+    a, b = preset("quick", states=("IL",)), preset("quick", states=("IA", "MO"))
+    assert pretraining_counties(a) == pretraining_counties(b)
+    assert len(pretraining_counties(a)) == a.pretrain_units == 256
+    assert a.pretraining_years() == (2006, 2013)                 # pretrain_span years up to the last training year
+    assert pretraining_counties(replace(a, seed=1)) != pretraining_counties(a)
+    with pytest.raises(ValueError, match="pretrain_states"):
+        preset("quick", pretrain_states=())
 
 
 def test_tiny_run_records_the_pull_chosen_by_validation(tmp_path):

@@ -44,3 +44,17 @@ def test_the_build_key_follows_the_source():
     key = gru_ext.build_key()
     assert len(key) == 16 and gru_ext.build_dir().name == key
     assert gru_ext.build_key() == key                                    # deterministic
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tanh_equals_torch_and_keeps_nan(dtype):
+    x = torch.cat([torch.linspace(-12, 12, 2001, dtype=dtype), torch.tensor([0.0, 1e-8, -100.0, 100.0, 1e30],
+                                                                            dtype=dtype)])
+    torch.testing.assert_close(fast_gru.tanh(x), torch.tanh(x), atol=1e-6 if dtype == torch.float32 else 1e-12,
+                               rtol=0)
+    assert torch.isnan(fast_gru.tanh(torch.tensor([float("nan"), 1.0], dtype=dtype))[0])
+
+
+def test_tanh_gradcheck():
+    x = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(fast_gru.tanh, (x,))

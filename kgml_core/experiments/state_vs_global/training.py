@@ -315,3 +315,29 @@ def best_single_parameter_set(data: ExperimentData, years) -> tuple[str, dict[st
         data.train_years)).values - truth) ** 2))) for name, w in candidates.items()}
     best = min(rmse, key=rmse.get)
     return best, _world_predictions(candidates[best], years)
+
+
+def pretraining_summary(cfg: StateVsGlobalConfig, data: ExperimentData, harness: Harness,
+                        n_check: int = 256) -> dict:
+    """The pretraining domain and how well the emulator fits it.
+
+    Returns ``{"world", "states", "counties", "years", "samples", "rh_rmse_own_samples"}``:
+    ``states`` None when the modelled states' training counties were used;
+    ``rh_rmse_own_samples`` the Rh RMSE (g C m-2 d-1) of the global model given
+    each sample's own parameters on ``n_check`` of its pretraining samples (a
+    parameter-conditioned emulator only; None otherwise): the underfitting
+    check (compare the held-out ``emulator_oracle`` scores).
+    """
+    process = harness.sets.process
+    out = {"world": cfg.pretrain_world, "states": list(cfg.pretrain_states) if cfg.pretrain_states else None,
+           "counties": int(len(np.unique(process.unit))), "years": list(cfg.pretraining_years()),
+           "samples": int(len(process)), "rh_rmse_own_samples": None}
+    model = harness.group_models.get("global", {}).get("all")
+    if model is not None and cfg.pretrain_world == "ensemble" and len(process):
+        g = np.random.default_rng(cfg.seed + 7)
+        check = process.subset(np.sort(g.choice(len(process), size=min(n_check, len(process)), replace=False)))
+        pred = harness.trainer(model).predict(check, sample_params=True)["RH"]
+        truth = check.daily["RH"]
+        ok = np.isfinite(truth)
+        out["rh_rmse_own_samples"] = float(np.sqrt(np.mean((pred[ok] - truth[ok]) ** 2)))
+    return out

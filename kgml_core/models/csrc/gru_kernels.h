@@ -6,8 +6,8 @@
 // exp for float without branches or library calls, so that the loops below vectorise
 // (Cephes' expf: range reduction by ln 2 and a degree-6 polynomial, relative error ~1e-7).
 static inline float exp_approx(float x) {
-  x = x < 88.0f ? x : 88.0f;
-  x = x > -87.0f ? x : -87.0f;
+  x = x > 88.0f ? 88.0f : x;            // written so that NaN passes through (and comes out NaN)
+  x = x < -87.0f ? -87.0f : x;
   // round to nearest by the 1.5 * 2^23 trick (no floor call, so plain SSE2 vectorises it too)
   float fx = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = x - fx * 0.693359375f + fx * 2.12194440e-4f;
@@ -87,6 +87,11 @@ static inline void cell_backward(
 }
 
 template <typename T>
+void tanh_rows(int64_t count, const T* __restrict x, T* __restrict y) {
+  for (int64_t i = 0; i < count; ++i) y[i] = tanh_<T>(x[i]);
+}
+
+template <typename T>
 void forward_rows(int64_t rows, int64_t H, const T* gi, const T* gh, const T* bias, const T* h, T* h_new,
                   T* sr, T* sz, T* sn, T* sghn) {
   if (sr) cell_forward<T, true>(rows, H, gi, gh, bias, h, h_new, sr, sz, sn, sghn);
@@ -103,6 +108,7 @@ void backward_rows(int64_t rows, int64_t H, const T* dh, const T* h_prev, const 
 }
 
 // explicit instantiations, so that they are compiled here, under this region's target
+template void tanh_rows<float>(int64_t, const float*, float*);
 template void forward_rows<float>(int64_t, int64_t, const float*, const float*, const float*, const float*,
                                   float*, float*, float*, float*, float*);
 template void backward_rows<float>(int64_t, int64_t, const float*, const float*, const float*, const float*,
