@@ -9,7 +9,7 @@ See ``docs/simulator.md`` for every equation and parameter.
 """
 from __future__ import annotations
 
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
 
 from kgml_core.simulator.config import TowerConfig, WorldConfig  # noqa: E402
 from kgml_core.simulator.observations import simulate_observations  # noqa: E402

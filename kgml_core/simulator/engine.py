@@ -36,7 +36,8 @@ class EngineOutput:
 
 def run(weather: dict[str, np.ndarray], dates: pd.DatetimeIndex, soils: dict[str, np.ndarray],
         params: dict[str, np.ndarray], crop: np.ndarray, lat, lon, veg: np.ndarray | None = None,
-        spinup_days: int = 0, management: dict[str, np.ndarray] | None = None) -> EngineOutput:
+        spinup_days: int = 0, management: dict[str, np.ndarray] | None = None,
+        crop_equilibrium_days: int = 0, som_reference_days: float = 0.0) -> EngineOutput:
     """Run the model over ``dates``.
 
     Parameters
@@ -59,6 +60,16 @@ def run(weather: dict[str, np.ndarray], dates: pd.DatetimeIndex, soils: dict[str
         0.85), ``cwd`` (g C m-2 of coarse woody debris left by a past
         disturbance, decaying at ``CWD_K`` per day at 20 degC), ``lai_scale``
         (factor on natural vegetation's maximum leaf area).
+    crop_equilibrium_days : with > 0 (at most ``spinup_days``), at the end of the
+        first ``crop_equilibrium_days`` days crop units' litter is set to its
+        steady state under those days' mean residue input and decay scale, and
+        their soil organic matter (``SOC x BD x 3000`` at the soil map's
+        reference date) is carried forward ``som_reference_days`` days (from the
+        reference date to that day; negative: back) along the first-order
+        solution of the SOM equation under the same mean inputs. The rest of the
+        spin-up runs the pools day by day, so a county-year's fluxes hardly
+        depend on the year a simulation starts. 0: the pools start at
+        450 g C m-2 of litter and the soil map's SOM (engine version 3).
 
     Returns
     -------
@@ -79,15 +90,23 @@ def run(weather: dict[str, np.ndarray], dates: pd.DatetimeIndex, soils: dict[str
     cf = crop_forcing(weather, cal, crop_by_day, params, pet)
     is_crop = veg == CROP
     nf = natural_forcing(weather, veg, lat, doy, params, mg.get("lai_scale")) if (~is_crop).any() else None
-    return _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_index, spinup_days, mg)
+    if not 0 <= crop_equilibrium_days <= spinup_days:
+        raise ValueError(f"crop_equilibrium_days must be in [0, spinup_days={spinup_days}], "
+                         f"got {crop_equilibrium_days}")
+    spin = (spinup_days, crop_equilibrium_days, float(som_reference_days))
+    return _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_index, spin, mg)
 
 
 CWD_K = 0.10 / 365  # d-1 at 20 degC: coarse woody debris half-life of about 7 years (Harmon et al. 1986)
 IRRIGATION_MM = 25.0
 
 
-def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_index, spinup_days, mg):
-    """The daily loop over the state variables (soil water, leaf area, biomass, soil carbon)."""
+def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_index, spin, mg):
+    """The daily loop over the state variables (soil water, leaf area, biomass, soil carbon).
+
+    ``spin``: (spin-up days, crop equilibrium days, SOM reference offset in days), see :func:`run`.
+    """
+    spinup_days, crop_eq_days, som_days = spin
     n, n_days = weather["TA"].shape
     f32 = np.float32
     keep_days = n_days - spinup_days
@@ -196,6 +215,8 @@ def _loop(weather, soils, params, cal, cf, nf, is_crop, crop_by_day, pet, year_i
         if t < spinup_days:
             sums[0] += litter_in
             sums[1] += scale
+            if t == crop_eq_days - 1:
+                litter, som = _crop_steady_state(litter, som, sums, t + 1, params, is_crop, som_days)
             if t == spinup_days - 1 and nf is not None:
                 litter, som = _equilibrate(litter, som, sums, klit, ksom, hum, is_crop, som_factor)
             continue
@@ -232,6 +253,24 @@ def _grain(biomass, flower_fw, flower_days, heat_days, crop_now, params) -> np.n
     fw = flower_fw / np.maximum(flower_days, 1)
     hi = hi_max * np.clip(1 - 0.4 * (1 - fw), 0.35, 1) * np.clip(1 - 0.015 * heat_days, 0.5, 1)
     return (hi * SHOOT_FRACTION * biomass).astype(np.float32)
+
+
+def _crop_steady_state(litter, som, sums, days, params, is_crop, som_days):
+    """Crop units: litter at steady state, SOM carried ``som_days`` days along its first-order solution.
+
+    Both pools obey linear equations with inputs that do not depend on them
+    (residue input I, decay scale s): litter ``L* = I / (KLIT s)``; with the
+    litter at steady state SOM relaxes toward ``S* = h I / (KSOM s)`` at rate
+    ``KSOM s``, so ``S(t) = S* + (S0 - S*) exp(-KSOM s t)``. Means over the
+    first ``days`` spin-up days (whole rotations).
+    """
+    inputs, scale = sums[0] / days, np.maximum(sums[1] / days, 1e-6)
+    k_lit, k_som = params["RH_KLIT"] * scale, params["RH_KSOM"] * scale
+    lit_eq = inputs / k_lit
+    som_eq = params["RH_HUMIFICATION"] * inputs / k_som
+    som_now = som_eq + (som - som_eq) * np.exp(-k_som * som_days)
+    return (np.where(is_crop, lit_eq, litter).astype(np.float32),
+            np.where(is_crop, som_now, som).astype(np.float32))
 
 
 def _equilibrate(litter, som, sums, klit, ksom, hum, is_crop, som_factor=0.85):

@@ -20,6 +20,12 @@ from kgml_core.simulator.weather import generate_weather
 
 log = logging.getLogger(__name__)
 
+# County worlds: the soil pools are spun up over the SPINUP_YEARS before the first year (their
+# own weather), crop litter set to steady state after the first EQUILIBRIUM_YEARS (a corn-soybean
+# rotation) and run day by day after that; the soil map describes SOM on 1 January SOIL_REFERENCE_YEAR.
+SPINUP_YEARS = 6
+EQUILIBRIUM_YEARS = 2
+SOIL_REFERENCE_YEAR = 2010
 CHUNK = 1040  # units per batch: bounds memory (about 1.3 GB of temporaries) for CONUS runs
 DRIVER_NAMES = ("TA", "TA_MAX", "TA_MIN", "SW_IN", "VPD", "P", "RH_MAX", "RH_MIN", "WS")
 SOIL_NAMES = ("BD", "SAND", "SILT", "CLAY", "FC", "WP", "KSAT", "SOC", "PH", "CEC")
@@ -58,15 +64,24 @@ def true_parameters(cfg: WorldConfig, table: pd.DataFrame) -> dict[str, np.ndarr
 
 
 def run_points(lat, lon, soils, params, crop_years, years: tuple[int, int], seed: int,
-               veg=None, elev=None, management: dict | None = None) -> tuple[dict, engine.EngineOutput]:
+               veg=None, elev=None, management: dict | None = None, spinup_years: int = 1,
+               equilibrium_years: int = 0) -> tuple[dict, engine.EngineOutput]:
     """Weather and engine for points, in chunks of units to bound memory.
 
+    ``crop_years``: (n, spinup_years + number of years) crop codes, spin-up years first.
     ``management``: optional per-unit arrays passed to :func:`engine.run`.
+    ``spinup_years``: years simulated before ``years[0]`` (their own weather) and dropped.
+    ``equilibrium_years``: crop soil pools set to steady state after this many
+    spin-up years (see ``crop_equilibrium_days`` of :func:`engine.run`; SOM
+    carried from :data:`SOIL_REFERENCE_YEAR`); 0: the pools start from fixed values.
 
-    Returns the drivers (n, T) and the engine output, without the spin-up year.
+    Returns the drivers (n, T) and the engine output, without the spin-up.
     """
-    dates = pd.date_range(f"{years[0] - 1}-01-01", f"{years[1]}-12-31", freq="D")
+    dates = pd.date_range(f"{years[0] - spinup_years}-01-01", f"{years[1]}-12-31", freq="D")
     spin = int((dates < pd.Timestamp(f"{years[0]}-01-01")).sum())
+    eq_end = pd.Timestamp(f"{years[0] - spinup_years + equilibrium_years}-01-01")
+    eq_days = int((dates < eq_end).sum()) if equilibrium_years else 0
+    som_days = float((eq_end - pd.Timestamp(f"{SOIL_REFERENCE_YEAR}-01-01")).days)
     n, keep = len(lat), len(dates) - spin
     drivers = {k: np.empty((n, keep), np.float32) for k in DRIVER_NAMES}
     daily: dict[str, np.ndarray] = {}
@@ -78,7 +93,8 @@ def run_points(lat, lon, soils, params, crop_years, years: tuple[int, int], seed
         res = engine.run(w, dates, {k: v[sl] for k, v in soils.items()},
                          {k: v[sl] for k, v in params.items()}, crop_years[sl], lat[sl], lon[sl],
                          None if veg is None else veg[sl], spinup_days=spin,
-                         management={k: v[sl] for k, v in management.items()} if management else None)
+                         management={k: v[sl] for k, v in management.items()} if management else None,
+                         crop_equilibrium_days=eq_days, som_reference_days=som_days)
         for k in DRIVER_NAMES:
             drivers[k][sl] = w[k][:, spin:]
         del w
@@ -92,13 +108,14 @@ def simulate_world(cfg: WorldConfig) -> xr.Dataset:
     """Simulate a county world; see :class:`WorldConfig`. Returns a contract dataset."""
     table = county_units(cfg)
     lat, lon = table["lat"].values, table["lon"].values
-    years = np.arange(cfg.years[0] - 1, cfg.years[1] + 1)
+    years = np.arange(cfg.years[0] - SPINUP_YEARS, cfg.years[1] + 1)
     soils = soil_properties(lat, lon, cfg.seed)
     params = true_parameters(cfg, table)
     crop = rotation(table.index.values, years)
-    drivers, res = run_points(lat, lon, soils, params, crop, cfg.years, cfg.seed)
+    drivers, res = run_points(lat, lon, soils, params, crop, cfg.years, cfg.seed,
+                              spinup_years=SPINUP_YEARS, equilibrium_years=EQUILIBRIUM_YEARS)
     ds = schema.empty_units(table.index.values, lat, lon, table["state"].values, "county")
-    ds = _assemble(ds, cfg.years, drivers, res, soils, params, crop[:, 1:])
+    ds = _assemble(ds, cfg.years, drivers, res, soils, params, crop[:, SPINUP_YEARS:])
     ds.attrs.update({"config": cfg.to_json(), "world": cfg.world,
                      "heterogeneity": float(cfg.heterogeneity), "seed": int(cfg.seed),
                      "title": f"simulated {cfg.world} world", "source": "kgml_core.simulator"})

@@ -53,3 +53,16 @@ def test_changing_the_fine_tuning_reuses_only_what_comes_before(reuse_on):
     torch.testing.assert_close(second.load_weights("global"), first.load_weights("global"))
     other_seed = run_state_vs_global(replace(cfg, seed=1), reuse_on)
     assert other_seed.metrics()["reused_stages"] == {}
+
+
+def test_changing_the_states_reuses_the_pretraining_of_the_fixed_domain(reuse_on):
+    """Pretraining reads the fixed pretraining domain, not the modelled states: its stage is reused."""
+    first = run_state_vs_global(preset("tiny", states=("IL",), threads=1), reuse_on)
+    other = run_state_vs_global(preset("tiny", states=("IA",), threads=1), reuse_on)
+    reused = other.metrics()["reused_stages"]
+    assert "pretrained" in reused and reused["pretrained"]["run_id"] == first.id
+    assert "global" not in reused                          # fine-tuned on the new states' observations
+    torch.testing.assert_close(other.load_weights("pretrained"), first.load_weights("pretrained"), rtol=0, atol=0)
+    assert other.metrics()["pretraining"]["states"] == first.metrics()["pretraining"]["states"]
+    own = preset("tiny", states=("IN",), threads=1, pretrain_states=None)   # the modelled states' counties
+    assert "pretrained" not in run_state_vs_global(own, reuse_on).metrics()["reused_stages"]

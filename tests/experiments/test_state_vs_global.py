@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -37,6 +38,10 @@ def test_tiny_run_metrics_shape(tiny_run):
     assert boot["lo"] <= boot["hi"]
     assert m["seconds"] > 0 and set(m["regions"]["labels"])
     assert {e.stage for e in events} >= {"global/step1", "global/step5", "state_IL/step5"}
+    # the global networks given the state-mean truth: a perfect estimate, scored against the global model
+    ceiling = m["ceiling"]["RH"]["IL"]
+    assert np.isfinite(ceiling["emulator_ceiling"]) and ceiling["emulator_state_rmse"] != ceiling["global_rmse"]
+    assert "emulator_state_vs_global" in m["bootstrap"]["IL"]["RH"]
 
 
 def test_tiny_run_predictions_and_weights(tiny_run):
@@ -202,9 +207,21 @@ def test_tiny_ablation_without_pretraining_and_longer_pretraining_run(tmp_path):
     assert longer.status == "finished" and longer.metrics()["parameters"]["state"]["IA"]
 
 
+def test_pretraining_domain_does_not_depend_on_the_modelled_states():
+    from kgml_core.experiments.state_vs_global.data import pretraining_counties
+
+    a, b = preset("quick", states=("IL",)), preset("quick", states=("IA", "MO"))
+    assert pretraining_counties(a) == pretraining_counties(b)
+    assert len(pretraining_counties(a)) == a.pretrain_units == 256
+    assert a.pretraining_years() == (2006, 2013)                 # pretrain_span years up to the last training year
+    assert pretraining_counties(replace(a, seed=1)) != pretraining_counties(a)
+    with pytest.raises(ValueError, match="pretrain_states"):
+        preset("quick", pretrain_states=())
+
+
 def test_tiny_run_records_the_pull_chosen_by_validation(tmp_path):
     """With two flux sites a state's pull is chosen by leave-one-site-out and saved beside its parameters."""
-    assert preset("quick").protocol.region5.l2sp_grid == (1e-2, 3e-3, 1e-3)
+    assert preset("quick").protocol.region5.l2sp_grid == (1e-1, 1e-2, 1e-3)
     cfg = preset("tiny", states=("IL",), sites_per_state=2, models=("state_specific",), threads=1,
                  scheduler="sequential")
     params = run_state_vs_global(cfg, RunStore(tmp_path)).metrics()["parameters"]

@@ -10,7 +10,8 @@ from kgml_core.distributed import check_scheduler
 from kgml_core.training.protocol import ProtocolConfig
 from kgml_core.training.trainer import StepConfig
 
-MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "no_knowledge", "global",
+MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "emulator_state", "no_knowledge",
+               "global",
                "state_specific", "auto_region")
 # process-model rungs that need the oracle worlds (state-mean and domain-mean true parameters)
 ORACLES = ("oracle_global", "oracle_state")
@@ -19,6 +20,8 @@ PRETRAIN_WORLDS = ("ensemble", "process", "none")
 FLUXES = ("RA", "RH", "NEE", "RECO")
 TARGETS = FLUXES + ("YIELD",)
 KIND = "state_vs_global"
+# the default pretraining domain: the Corn Belt, whatever states a run models (so pretraining is reused)
+CORN_BELT = ("IA", "IL", "IN", "MN", "MO", "NE", "OH", "WI")
 
 
 @dataclass
@@ -28,8 +31,14 @@ class StateVsGlobalConfig(ExperimentConfig):
     states, years (first, last), test_years (the last N years held out),
     test_fraction (share of each state's counties held out), heterogeneity
     (of the simulator's parameters), seed, sites_per_state (flux towers),
-    max_counties (per state, None for all), pretrain_units (process-world
-    counties for pretraining, None for all training counties),
+    max_counties (per state, None for all), pretrain_states (the pretraining
+    domain: the emulator is pretrained on the process-model world of
+    ``pretrain_units`` counties drawn from these states, whatever ``states``
+    the run models, so the pretrained stage and the scaling statistics are
+    reused when only the states change; None: the training counties of
+    ``states``, the design before), pretrain_units (counties drawn for
+    pretraining, None for all), pretrain_span (with ``pretrain_years`` None:
+    pretrain on this many years ending with the last training year),
     max_yield_samples (county-years for yield fine-tuning, None for all),
     model sizes, the protocol's step settings, no_knowledge (level-1 training),
     region_method / n_regions (Auto Region Detector), n_boot (bootstrap
@@ -37,7 +46,9 @@ class StateVsGlobalConfig(ExperimentConfig):
     trained, the region models start from it; ``oracle_state`` / ``oracle_global``
     are the process model run with each state's mean true parameters / with the
     best single parameter set, ``emulator_oracle`` the emulator given each
-    county's true parameters), pretrain_world ("ensemble": pretrain a
+    county's true parameters, ``emulator_state`` the global model's networks
+    given each state's mean true parameters: a state-specific model with a
+    perfect estimate), pretrain_world ("ensemble": pretrain a
     parameter-conditioned emulator on per-county prior draws, and the global
     and regional models estimate parameter vectors with the networks frozen;
     "process": the original single-parameter pretraining, the models fine-tune
@@ -64,7 +75,9 @@ class StateVsGlobalConfig(ExperimentConfig):
     seed: int = 0
     sites_per_state: int = 4
     max_counties: int | None = None
-    pretrain_units: int | None = None
+    pretrain_states: tuple[str, ...] | None = CORN_BELT
+    pretrain_units: int | None = 256
+    pretrain_span: int = 8
     max_yield_samples: int | None = 256
     hidden: int = 32
     flux_hidden: int = 16
@@ -105,6 +118,13 @@ class StateVsGlobalConfig(ExperimentConfig):
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
         if self.pretrain_world not in PRETRAIN_WORLDS:
             raise ValueError(f"pretrain_world must be one of {list(PRETRAIN_WORLDS)}, got {self.pretrain_world!r}")
+        if self.pretrain_states is not None:
+            self.pretrain_states = tuple(str(s) for s in self.pretrain_states)
+            if not self.pretrain_states:
+                raise ValueError("pretrain_states must name at least one state, or be None "
+                                 "(pretrain on the training counties of the modelled states)")
+        if not int(self.pretrain_span) >= 1:
+            raise ValueError(f"pretrain_span must be at least 1 year, got {self.pretrain_span!r}")
         if self.pretrain_years is not None:
             self.pretrain_years = (int(self.pretrain_years[0]), int(self.pretrain_years[1]))
             last_train = self.years[1] - self.test_years
@@ -114,6 +134,15 @@ class StateVsGlobalConfig(ExperimentConfig):
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         self.scheduler = check_scheduler(self.scheduler)
+
+    def pretraining_years(self) -> tuple[int, int]:
+        """First and last year of the pretraining world: ``pretrain_years``, or the
+        ``pretrain_span`` years ending with the last training year (the process model
+        can be run for past years; the held-out years stay unseen)."""
+        if self.pretrain_years is not None:
+            return tuple(self.pretrain_years)
+        last = self.years[1] - self.test_years
+        return (last - int(self.pretrain_span) + 1, last)
 
     def training_protocol(self) -> ProtocolConfig:
         """The protocol as trained: ``protocol`` with the ablations of this configuration applied.
@@ -145,16 +174,19 @@ def quick_protocol(pretrain_world: str = "ensemble") -> ProtocolConfig:
 
     Few large full-year batches, a high learning rate annealed by a cosine: the
     GRUs' cost is per time step, so large batches are nearly free on a CPU.
+    The pretraining steps see 2,048 county-years of the Corn Belt domain (256
+    counties x 8 years): 2 + 20 epochs (docs/kgml.md, "The emulator and its
+    pretraining", for the variants measured).
     With the ``ensemble`` (a parameter-conditioned emulator) step 5 and the
     regions estimate the parameter vector with the networks frozen; with
     ``process`` (the original single-parameter pretraining) they fine-tune
     the Rh and NEE networks.
     """
     legacy = ProtocolConfig(
-        step1=StepConfig(epochs=4, batch_size=64, lr=1e-2, self_paced=True, balance=0.0, cosine=True),
-        step2=StepConfig(epochs=30, batch_size=64, lr=1e-2, cosine=True),
+        step1=StepConfig(epochs=2, batch_size=64, lr=1e-2, self_paced=True, balance=0.0, cosine=True),
+        step2=StepConfig(epochs=20, batch_size=64, lr=1e-2, cosine=True),
         step3=StepConfig(epochs=30, batch_size=128, lr=1e-2, cosine=True),
-        step4=StepConfig(epochs=2, batch_size=64, lr=1e-3),
+        step4=StepConfig(epochs=1, batch_size=64, lr=1e-3),
         step5=StepConfig(epochs=15, batch_size=16, lr=1e-3, cosine=True),
         region3=StepConfig(epochs=2, batch_size=64, lr=2e-3, l2sp=1e-3),
         region5=StepConfig(epochs=30, batch_size=24, lr=1e-3, l2sp=1e-2, cosine=True),
@@ -181,18 +213,20 @@ def estimation_steps(protocol: ProtocolConfig, pretrain_world: str, epochs: int,
         region_groups=("params",), step5_groups=("params",), estimate_with_yields=False)
 
 
-# candidate pulls of a region's parameter estimate toward the global one (strongest first: the old fixed 1e-2)
-PULL_GRID = (1e-2, 3e-3, 1e-3)
+# candidate pulls of a region's parameter estimate toward the global one, strongest first (1e-1: about the
+# global estimate itself; 1e-2: the fixed pull before the choice)
+PULL_GRID = (1e-1, 1e-2, 1e-3)
 _ONE = StepConfig(epochs=1, batch_size=8, lr=3e-3)
 StateVsGlobalConfig.PRESETS = {  # overrides of the defaults (the quick preset)
     "quick": {},
     # tests, seconds
     "tiny": dict(years=(2012, 2014), test_years=1, max_counties=6, sites_per_state=1, pretrain_units=6,
-                 max_yield_samples=12, hidden=8, flux_hidden=8, head_hidden=8, n_regions=2, n_boot=50,
+                 pretrain_span=2, max_yield_samples=12, hidden=8, flux_hidden=8, head_hidden=8, n_regions=2, n_boot=50,
                  protocol=estimation_steps(ProtocolConfig(*(_ONE,) * 7), "ensemble", 1, 1), no_knowledge=_ONE),
     # the article's scale
     "full": dict(
-        years=(2000, 2019), test_years=4, sites_per_state=6, pretrain_units=200, max_yield_samples=None,
+        years=(2000, 2019), test_years=4, sites_per_state=6, pretrain_units=400, pretrain_span=16,
+        max_yield_samples=None,
         hidden=64, flux_hidden=32, head_hidden=32, dropout=0.2, n_regions=None, n_boot=1000,
         protocol=estimation_steps(ProtocolConfig(
             step1=StepConfig(epochs=10, batch_size=128, lr=5e-3, self_paced=True, balance=0.0, cosine=True),

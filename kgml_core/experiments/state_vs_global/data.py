@@ -107,16 +107,33 @@ def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None,
                           years[-cfg.test_years:], pretrain, oracles)
 
 
+def pretraining_counties(cfg: StateVsGlobalConfig) -> tuple[str, ...]:
+    """``pretrain_units`` counties (all with None) of the ``pretrain_states`` domain, drawn with the seed."""
+    fips = sorted(geo.load_counties(cfg.pretrain_states).index)
+    if cfg.pretrain_units is None or cfg.pretrain_units >= len(fips):
+        return tuple(fips)
+    g = np.random.default_rng(cfg.seed + 5)
+    return tuple(sorted(g.choice(fips, size=cfg.pretrain_units, replace=False).tolist()))
+
+
 def pretraining_world(cfg: StateVsGlobalConfig, world, process: xr.Dataset) -> xr.Dataset:
-    """The world the emulator is pretrained on: the prior ensemble or the process world, over ``pretrain_years``."""
-    from kgml_core.simulator import load_world
+    """The world the emulator is pretrained on: the prior ensemble or the process world of the
+    pretraining domain (``pretrain_states``; None: the modelled states) over :meth:`~StateVsGlobalConfig.pretraining_years`.
+
+    The domain's world does not depend on the modelled states nor on the
+    heterogeneity (the ensemble's draws are per county), so one cached world
+    serves every run of a seed and its sweep.
+    """
+    from kgml_core.simulator import WorldConfig, load_world
 
     # "none" trains on no process-model data; the process world then only gives the scaling statistics
     kind = "process" if cfg.pretrain_world in ("process", "none") else "ensemble"
-    years = tuple(cfg.pretrain_years or cfg.years)
+    years = cfg.pretraining_years()
+    if cfg.pretrain_states is not None:
+        return load_world(WorldConfig(states=cfg.pretrain_states, years=years, seed=cfg.seed, world=kind,
+                                      counties=pretraining_counties(cfg)))
     if kind == "process" and years == tuple(cfg.years):
         return process
-    # the ensemble's draws do not depend on heterogeneity: one cached world serves a sweep
     return load_world(replace(world, world=kind, heterogeneity=1.0, years=years))
 
 
@@ -145,13 +162,14 @@ class TrainingSets:
 def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSets:
     """Samples for pretraining, yield and flux fine-tuning, and evaluation (all counties, all years)."""
     train_units = data.split.index[data.split == "train"].to_numpy()
-    g = np.random.default_rng(cfg.seed + 2)
-    pre_units = train_units if cfg.pretrain_units is None or cfg.pretrain_units >= len(train_units) \
-        else np.sort(g.choice(train_units, size=cfg.pretrain_units, replace=False))
     pretrain_world = data.pretrain if data.pretrain is not None else data.process
-    pre_years = list(range(cfg.pretrain_years[0], cfg.pretrain_years[1] + 1)) if cfg.pretrain_years \
-        else data.train_years
-    process = make_samples(pretrain_world.sel(unit=pre_units), pre_years)
+    first, last = cfg.pretraining_years()
+    if cfg.pretrain_states is None:          # the modelled states' training counties
+        g = np.random.default_rng(cfg.seed + 2)
+        pre_units = train_units if cfg.pretrain_units is None or cfg.pretrain_units >= len(train_units) \
+            else np.sort(g.choice(train_units, size=cfg.pretrain_units, replace=False))
+        pretrain_world = pretrain_world.sel(unit=pre_units)
+    process = make_samples(pretrain_world, list(range(first, last + 1)))
     yields = make_samples(_yield_world(data).sel(unit=train_units), data.train_years)
     yields = _subsample(yields, cfg.max_yield_samples, cfg.seed + 3)
     sites = make_samples(data.sites, data.train_years)

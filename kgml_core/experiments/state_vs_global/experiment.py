@@ -11,7 +11,7 @@ from kgml_core.experiments.state_vs_global.data import load_data
 from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate, headline, region_summary, \
     science_summary
 from kgml_core.experiments.state_vs_global.results import StateVsGlobalResults, metrics_table
-from kgml_core.experiments.state_vs_global.training import fit_ladder
+from kgml_core.experiments.state_vs_global.training import fit_ladder, pretraining_summary
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.runs import Run, RunStore
 from kgml_core.stages import StageReuse
@@ -115,6 +115,7 @@ class StateVsGlobal(Experiment):
                    "n_test_counties": int((data.split == "test").sum()),
                    "device": str(harness.device), "resumed_stages": sorted(harness.skipped)}
         metrics["headline"] = headline(metrics["states"])
+        metrics["pretraining"] = pretraining_summary(cfg, data, harness)
         metrics.update(science_summary(metrics, ds, harness, data, regions))
         if cfg.sweep:
             run.log(f"heterogeneity sweep {cfg.sweep}")
