@@ -21,6 +21,7 @@ MODEL_NAMES: dict[str, str] = {
     "oracle_global": "Oracle: process model, best single parameter set",
     "oracle_state": "Oracle: process model, state-mean true parameters",
     "emulator_oracle": "Emulator with the true parameters",
+    "emulator_state": "Emulator with the state-mean true parameters",
     "no_knowledge": "Data-only GRU (no knowledge)",
     "global": "Global KGML-ag",
     "state_specific": "State-specific SDSA-KGML",
@@ -37,7 +38,8 @@ MODEL_NAMES: dict[str, str] = {
 }
 MODEL_SHORT: dict[str, str] = {
     "process_model": "Process model", "oracle_global": "Oracle, one set", "oracle_state": "Oracle, per state",
-    "emulator_oracle": "Emulator, true params", "no_knowledge": "Data-only GRU", "global": "Global",
+    "emulator_oracle": "Emulator, true params", "emulator_state": "Emulator, state-mean true params",
+    "no_knowledge": "Data-only GRU", "global": "Global",
     "state_specific": "State-specific", "auto_region": "Region-specific", "truth": "Truth",
     "tamrl": "TAM-RL few-shot", "tamrl_encoder_only": "TAM-RL encoder only", "tamrl_zero_shot": "TAM-RL zero-shot",
     "tamrl_z_only": "TAM-RL few-shot, embedding only",
@@ -50,6 +52,8 @@ MODEL_HELP: dict[str, str] = {
     "oracle_state": "ceiling rung: the process model run with each state's mean true parameters "
                     "(what state-specific parameters can achieve at best)",
     "emulator_oracle": "the pretrained emulator given each county's true parameters (its own error)",
+    "emulator_state": "ceiling rung of the estimate: the global model's networks given each state's mean true "
+                      "parameters (a state-specific model whose estimate is perfect)",
     "no_knowledge": "level 1: GRU trained on observations only, no knowledge guidance",
     "global": "level 2: KGML-ag, one parameter vector estimated for the whole domain",
     "state_specific": "level 3: SDSA-KGML, one parameter vector estimated per state (networks frozen)",
@@ -62,13 +66,14 @@ MODEL_HELP: dict[str, str] = {
     "lstm": "plain LSTM on drivers and site features",
     "ct_lstm": "context LSTM (CT-LSTM): static features condition the recurrent state",
 }
-MODEL_ORDER = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "no_knowledge", "global",
+MODEL_ORDER = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "emulator_state", "no_knowledge",
+               "global",
                "state_specific", "auto_region", "tamrl", "tamrl_z_only", "tamrl_encoder_only", "tamrl_zero_shot",
                "gbm", "lstm", "ct_lstm")
 # Okabe-Ito (colour-blind safe) for the ladder; the key comparison global/state-specific is blue/vermillion.
 MODEL_COLOURS: dict[str, str] = {
     "process_model": "#7F7F7F", "oracle_global": "#BBBBBB", "oracle_state": "#444444",
-    "emulator_oracle": "#CC79A7", "no_knowledge": "#E69F00", "global": "#0072B2",
+    "emulator_oracle": "#CC79A7", "emulator_state": "#882255", "no_knowledge": "#E69F00", "global": "#0072B2",
     "state_specific": "#D55E00", "auto_region": "#009E73", "truth": "#111111", "obs": "#111111",
     "observed": "#111111", "tamrl": "#D55E00", "tamrl_encoder_only": "#56B4E9", "tamrl_zero_shot": "#CC79A7", "tamrl_z_only": "#F0E442",
     "gbm": "#0072B2",

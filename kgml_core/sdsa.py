@@ -29,18 +29,27 @@ def ceiling(states_metrics: dict, flux: str = "RH") -> dict:
 
     states_metrics : ``metrics["states"]`` (state -> model -> target -> scores).
     Returns ``{STATE: {"oracle_global_rmse", "oracle_state_rmse", "global_rmse",
-    "state_specific_rmse", "ceiling", "realised", "fraction"}}`` (NaN where a rung is missing).
+    "state_specific_rmse", "ceiling", "realised", "fraction", "emulator_state_rmse",
+    "emulator_ceiling", "emulator_fraction"}}`` (NaN where a rung is missing). The
+    *emulator ceiling* ``1 - RMSE(emulator_state) / RMSE(global)`` is the gain of
+    a perfect estimate with this emulator (the global model's networks given the
+    state's mean true parameters): the part of the ceiling the estimate can reach.
     """
     out = {}
     for state, models in states_metrics.items():
         rmse = {m: models[m][flux]["rmse"] if m in models else float("nan")
-                for m in ("oracle_global", "oracle_state", "global", "state_specific")}
+                for m in ("oracle_global", "oracle_state", "global", "state_specific", "emulator_state")}
         ceil = 1 - rmse["oracle_state"] / rmse["oracle_global"]
         realised = 1 - rmse["state_specific"] / rmse["global"]
+        emulator = 1 - rmse["emulator_state"] / rmse["global"]
         out[state] = {**{f"{m}_rmse": float(v) for m, v in rmse.items()}, "ceiling": float(ceil),
-                      "realised": float(realised),
-                      "fraction": float(realised / ceil) if np.isfinite(ceil) and ceil > 0 else float("nan")}
+                      "realised": float(realised), "fraction": _fraction(realised, ceil),
+                      "emulator_ceiling": float(emulator), "emulator_fraction": _fraction(realised, emulator)}
     return out
+
+
+def _fraction(realised: float, ceiling: float) -> float:
+    return float(realised / ceiling) if np.isfinite(ceiling) and ceiling > 0 else float("nan")
 
 
 def estimated_parameters(model, norm: Normalizer) -> dict[str, float] | None:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from kgml_core.training.data import Samples
-from kgml_core.training.pull import estimate_with_chosen_pull
+from kgml_core.training.pull import choose_pull
 from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig, StepLog
 
 STEPS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -101,22 +101,19 @@ def observation_step(trainer: KGMLTrainer, yields: Samples | None, sites: Sample
 
     A parameter estimate toward ``anchor`` with ``cfg.l2sp_grid`` chooses its
     pull by leave-one-site-out validation on the sites
-    (:mod:`kgml_core.training.pull`; the choice in the log's ``info["pull"]``);
-    with yields, the estimate is then refitted on sites and yields with the chosen pull.
+    (:mod:`kgml_core.training.pull`; the choice in the log's ``info["pull"]``),
+    then estimates ``theta`` on all its data with that pull.
     """
     sources = [Source(sites, STEPS["step5"][1])]
     if "params" in groups and yields is not None:
         sources.append(Source(yields, "county_yield"))
-    if tuple(groups) == ("params",) and anchor is not None and cfg.l2sp_grid:
-        chosen = estimate_with_chosen_pull(trainer, sites, cfg, anchor, name)
-        if chosen is not None:
-            log, choice = chosen
-            if len(sources) > 1:
-                trainer.model.load_state_dict(anchor)
-                log = trainer.train_step(name, sources, groups, replace(cfg, l2sp=choice.chosen), anchor)
-            log.info["pull"] = choice.to_dict()
-            return log
-    return trainer.train_step(name, sources, groups, cfg, anchor)
+    choice = choose_pull(trainer, sites, cfg, anchor) if tuple(groups) == ("params",) and anchor is not None \
+        else None
+    if choice is None:
+        return trainer.train_step(name, sources, groups, cfg, anchor)
+    log = trainer.train_step(name, sources, groups, replace(cfg, l2sp=choice.chosen), anchor)
+    log.info["pull"] = choice.to_dict()
+    return log
 
 
 def finetune_region(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: ProtocolConfig,

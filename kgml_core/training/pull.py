@@ -14,14 +14,12 @@ candidate's by more than one paired standard error over the folds (the
 (:data:`TOLERANCE`), so that when the region does not differ from the
 domain, the strong pull wins.
 
-All ``n_candidates x (n_towers + 1)`` estimates (each fold's, and the full-data
-fit that becomes the region's estimate) run as one batch through the frozen
-network, each sample with its own fit's ``theta``: the GRUs cost per time step
-nearly independently of the batch size on a CPU, so the selection costs a few
-single estimates, not ``n_candidates x n_towers``. The losses of the fits are
-summed, so their gradients are independent; Adam is per element and the
-gradient is clipped per fit, so every fit follows the same path it would
-alone (up to dropout draws).
+All ``n_candidates x n_towers`` fold estimates run as one batch through the
+frozen network, each sample with its own fit's ``theta``. The losses of the
+fits are summed, so their gradients are independent; Adam is per element and
+the gradient is clipped per fit, so every fit follows the same path it would
+alone (up to dropout draws). The region's estimate is then the ordinary
+estimate on all its data with the chosen pull.
 
 The global estimate used as the anchor saw every tower, including the
 left-out one (one of the domain's towers): a small advantage to strong pulls.
@@ -29,13 +27,13 @@ left-out one (one of the domain's towers): a small advantage to strong pulls.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from kgml_core.training.data import Samples
-from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig, StepLog, _cosine_lr
+from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig, _cosine_lr
 
 # terms of the site loss that measure the fit to the observations (the balance term does not)
 VALIDATION_TERMS = ("reco", "nee")
@@ -80,52 +78,59 @@ def one_se_choice(grid: list[float], fold_loss: np.ndarray,
     return max(grid[i] for i in eligible), mean, se
 
 
-def estimate_with_chosen_pull(trainer: KGMLTrainer, sites: Samples, cfg: StepConfig,
-                              anchor: dict[str, torch.Tensor], name: str) -> tuple[StepLog, PullChoice] | None:
-    """Estimate ``theta`` from ``sites`` with the pull of ``cfg.l2sp_grid`` chosen by leave-one-site-out.
+def choose_pull(trainer: KGMLTrainer, sites: Samples, cfg: StepConfig,
+                anchor: dict[str, torch.Tensor]) -> PullChoice | None:
+    """The pull of ``cfg.l2sp_grid`` chosen by leave-one-site-out validation on ``sites``.
 
     The trainer's model must hold ``theta`` (a parameter-conditioned emulator)
-    and start from ``anchor``; on return its ``theta`` is the full-data estimate
-    with the chosen pull. Returns None (nothing done) with fewer than two sites.
+    and start from ``anchor``; it is left unchanged. Returns None (nothing
+    done) with fewer than two sites or an empty grid.
     """
     towers = np.unique(sites.unit.astype(str))
     if len(towers) < 2 or not cfg.l2sp_grid:
         return None
     grid = sorted({float(v) for v in cfg.l2sp_grid}, reverse=True)
-    fits = [(g, f) for g in range(len(grid)) for f in range(len(towers) + 1)]     # f == len(towers): all sites
+    folds = [(g, f) for g in range(len(grid)) for f in range(len(towers))]
     site_of = np.searchsorted(towers, sites.unit.astype(str))
-    rows = [np.flatnonzero(site_of != f) for _, f in fits]
     trainer.set_trainable(("params",))
     tensors = trainer._tensors(Source(sites, "site_fluxes"))
-    theta0 = anchor["theta"].to(trainer.device).float()
-    thetas = theta0.repeat(len(fits), 1).clone().requires_grad_(True)
-    pulls = torch.tensor([grid[g] for g, _ in fits], device=trainer.device)
-    log = StepLog(name)
-    train = _rows_batch(tensors, rows, trainer.device)
-    fit_of_row = torch.from_numpy(np.repeat(np.arange(len(fits)), [len(r) for r in rows])).to(trainer.device)
+    ranking = replace(cfg, epochs=cfg.l2sp_grid_epochs or cfg.epochs)
+    thetas = fit_thetas(trainer, tensors, [np.flatnonzero(site_of != f) for _, f in folds],
+                        [grid[g] for g, _ in folds], ranking, anchor["theta"])
+    held = [np.flatnonzero(site_of == f) for _, f in folds]
+    loss = validation_loss(trainer, tensors, thetas, held, cfg).reshape(len(grid), len(towers))
+    chosen, mean, se = one_se_choice(grid, loss)
+    return PullChoice(grid, mean.tolist(), se.tolist(), chosen, towers.tolist(), loss.tolist())
+
+
+def fit_thetas(trainer: KGMLTrainer, tensors: dict[str, torch.Tensor], rows: list[np.ndarray],
+               pulls: list[float], cfg: StepConfig, theta0: torch.Tensor) -> torch.Tensor:
+    """One ``theta`` per fit, fitted together: fit i on ``tensors``' samples ``rows[i]`` with pull ``pulls[i]``.
+
+    The networks stay frozen; each fit starts at ``theta0`` (the anchor) and
+    follows ``cfg`` (epochs, rate, cosine, gradient clip, prior) as one full
+    batch per epoch. Returns (n_fits, n_params).
+    """
+    theta0 = theta0.to(trainer.device).float()
+    thetas = theta0.repeat(len(rows), 1).clone().requires_grad_(True)
+    weight = torch.tensor(pulls, device=trainer.device)
+    batch = _rows_batch(tensors, rows, trainer.device)
+    fit_of_row = torch.from_numpy(np.repeat(np.arange(len(rows)), [len(r) for r in rows])).to(trainer.device)
     opt = torch.optim.Adam([thetas], lr=cfg.lr)
     for epoch in range(1, cfg.epochs + 1):
         trainer.model.train()
         if cfg.cosine:
             opt.param_groups[0]["lr"] = _cosine_lr(cfg.lr, epoch, cfg.epochs)
         opt.zero_grad()
-        per_fit = _fit_losses(trainer, train, thetas[fit_of_row], rows, cfg)
+        per_fit = _fit_losses(trainer, batch, thetas[fit_of_row], rows, cfg)
         total = torch.stack([sum(t.values()) for t in per_fit]).sum() \
-            + (pulls * ((thetas - theta0) ** 2).sum(1)).sum() + cfg.param_prior * 0.5 * (thetas ** 2).sum()
+            + (weight * ((thetas - theta0) ** 2).sum(1)).sum() + cfg.param_prior * 0.5 * (thetas ** 2).sum()
         total.backward()
         with torch.no_grad():                                   # clip each fit's gradient alone
             norm = thetas.grad.norm(dim=1, keepdim=True)
             thetas.grad.mul_(torch.clamp(cfg.grad_clip / (norm + 1e-6), max=1.0))
         opt.step()
-        full = [i for i, (_, f) in enumerate(fits) if f == len(towers)]
-        log.epochs.append({k: float(np.mean([float(per_fit[i][k].detach()) for i in full]))
-                           for k in per_fit[full[0]]})
-    choice = _validate(trainer, tensors, thetas.detach(), fits, site_of, towers, grid, cfg)
-    best_fit = fits.index((grid.index(choice.chosen), len(towers)))
-    with torch.no_grad():
-        trainer.model.theta.copy_(thetas[best_fit].detach())
-    log.epochs[-1]["l2sp_chosen"] = choice.chosen
-    return log, choice
+    return thetas.detach()
 
 
 def _rows_batch(tensors: dict[str, torch.Tensor], rows: list[np.ndarray], device) -> dict[str, torch.Tensor]:
@@ -147,15 +152,11 @@ def _fit_losses(trainer: KGMLTrainer, batch: dict[str, torch.Tensor], params: to
 
 
 @torch.no_grad()
-def _validate(trainer: KGMLTrainer, tensors: dict[str, torch.Tensor], thetas: torch.Tensor, fits: list,
-              site_of: np.ndarray, towers: np.ndarray, grid: list[float], cfg: StepConfig) -> PullChoice:
-    """Each fold's estimate scored on its left-out site (Reco and NEE terms), and the one-SE choice."""
+def validation_loss(trainer: KGMLTrainer, tensors: dict[str, torch.Tensor], thetas: torch.Tensor,
+                    rows: list[np.ndarray], cfg: StepConfig) -> np.ndarray:
+    """Fit i's observation loss (Reco and NEE terms) on ``tensors``' samples ``rows[i]``, (n_fits,)."""
     trainer.model.eval()
-    folds = [(i, f) for i, (_, f) in enumerate(fits) if f < len(towers)]
-    rows = [np.flatnonzero(site_of == f) for _, f in folds]
     batch = _rows_batch(tensors, rows, trainer.device)
-    fit_of_row = torch.from_numpy(np.repeat([i for i, _ in folds], [len(r) for r in rows])).to(trainer.device)
+    fit_of_row = torch.from_numpy(np.repeat(np.arange(len(rows)), [len(r) for r in rows])).to(trainer.device)
     terms = _fit_losses(trainer, batch, thetas[fit_of_row], rows, cfg)
-    loss = np.array([sum(float(t[k]) for k in VALIDATION_TERMS) for t in terms]).reshape(len(grid), len(towers))
-    chosen, mean, se = one_se_choice(grid, loss)
-    return PullChoice(grid, mean.tolist(), se.tolist(), chosen, towers.tolist(), loss.tolist())
+    return np.array([sum(float(t[k]) for k in VALIDATION_TERMS) for t in terms])

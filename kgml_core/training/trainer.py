@@ -64,7 +64,9 @@ class StepConfig:
     parameter vector, in prior standard units);
     l2sp_grid (a parameter estimate toward an anchor only: candidate pulls,
     one chosen per estimate by leave-one-site-out validation, see
-    :mod:`kgml_core.training.pull`; empty: ``l2sp`` as given).
+    :mod:`kgml_core.training.pull`; empty: ``l2sp`` as given);
+    l2sp_grid_epochs (epochs of the validation fits that rank the candidates;
+    0: ``epochs``; the chosen pull's estimate always runs ``epochs``).
     """
 
     epochs: int = 5
@@ -81,6 +83,7 @@ class StepConfig:
     reco_split: bool = False
     param_prior: float = 0.0
     l2sp_grid: tuple[float, ...] = ()
+    l2sp_grid_epochs: int = 0
 
     def __post_init__(self) -> None:
         self.l2sp_grid = tuple(float(v) for v in self.l2sp_grid)

@@ -25,6 +25,11 @@ def test_ceiling_frame_sentence_and_figure():
     fig = sdsa_panels.ceiling_figure(frame)
     assert [t.name for t in fig.data] == ["achievable (oracle ceiling)", "realised (state-specific vs global)"]
     assert sdsa_panels.ceiling_frame({"states": {}}).empty          # older runs: no panel
+    with_emulator = _metrics()
+    with_emulator["ceiling"]["RH"]["IA"]["emulator_ceiling"] = 0.30
+    frame = sdsa_panels.ceiling_frame(with_emulator)
+    assert "perfect estimate with this emulator would gain +30.0 %" in sdsa_panels.ceiling_sentence(frame.iloc[0])
+    assert [t.name for t in sdsa_panels.ceiling_figure(frame).data][1].startswith("reachable with this emulator")
 
 
 def test_parameter_table_figure_and_map():

@@ -38,6 +38,10 @@ def test_tiny_run_metrics_shape(tiny_run):
     assert boot["lo"] <= boot["hi"]
     assert m["seconds"] > 0 and set(m["regions"]["labels"])
     assert {e.stage for e in events} >= {"global/step1", "global/step5", "state_IL/step5"}
+    # the global networks given the state-mean truth: a perfect estimate, scored against the global model
+    ceiling = m["ceiling"]["RH"]["IL"]
+    assert np.isfinite(ceiling["emulator_ceiling"]) and ceiling["emulator_state_rmse"] != ceiling["global_rmse"]
+    assert "emulator_state_vs_global" in m["bootstrap"]["IL"]["RH"]
 
 
 def test_tiny_run_predictions_and_weights(tiny_run):
@@ -217,7 +221,7 @@ def test_pretraining_domain_does_not_depend_on_the_modelled_states():
 
 def test_tiny_run_records_the_pull_chosen_by_validation(tmp_path):
     """With two flux sites a state's pull is chosen by leave-one-site-out and saved beside its parameters."""
-    assert preset("quick").protocol.region5.l2sp_grid == (1e-2, 3e-3, 1e-3)
+    assert preset("quick").protocol.region5.l2sp_grid == (1e-1, 1e-2, 1e-3)
     cfg = preset("tiny", states=("IL",), sites_per_state=2, models=("state_specific",), threads=1,
                  scheduler="sequential")
     params = run_state_vs_global(cfg, RunStore(tmp_path)).metrics()["parameters"]

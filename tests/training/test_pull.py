@@ -3,8 +3,8 @@
 On the planted-Q10 world of ``test_planted_effect`` (an exact emulator): when
 the states differ, validation must choose a weak pull and recover each
 state's Q10; when they do not, it must choose the strongest pull of the grid.
-The batched estimate (all candidates and folds in one batch) must follow the
-same path as one estimate alone.
+The batched fits (all candidates and folds in one batch) must follow the
+same path as each estimate alone.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import torch
 
 from kgml_core.training.data import make_samples, prior_mean, prior_std
 from kgml_core.training.protocol import observation_step
-from kgml_core.training.pull import estimate_with_chosen_pull, one_se_choice
-from kgml_core.training.trainer import KGMLTrainer, StepConfig
+from kgml_core.training.pull import choose_pull, fit_thetas, one_se_choice
+from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig
 from tests.training.test_planted_effect import Q10, ExactEmulator, _estimate, _norm, q10_world, towers
 
 GRID = (1.0, 1e-1, 1e-2, 1e-3)
@@ -67,22 +67,28 @@ def test_validation_chooses_weak_pull_only_for_a_real_difference(planted, expect
             assert abs(q10 - truth) < 0.15, (state, q10, truth)
 
 
-def test_batched_estimate_equals_one_estimate_alone():
-    """The all-sites fit of a one-candidate grid is the plain estimate with that pull (no dropout here)."""
+def test_batched_fits_equal_one_estimate_alone():
+    """Fits run together in one batch follow the path of each estimate alone (no dropout here)."""
     torch.set_num_threads(1)
     sites = _sites({"IL": 1.6, "IA": 3.0})
     glob = _estimate(sites)
     il = sites.subset(sites.state == "IL")
-    cfg = StepConfig(epochs=20, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2)
-    alone = KGMLTrainer(ExactEmulator(), _norm(), torch.device("cpu"), seed=0)
-    alone.model.load_state_dict(glob.state_dict())
-    observation_step(alone, None, il, ("params",), cfg, "alone", glob.state_dict())
+    alone = {}
+    for pull in (1e-2, 1e-3):
+        cfg = StepConfig(epochs=20, batch_size=64, lr=0.1, cosine=True, l2sp=pull)
+        trainer = KGMLTrainer(ExactEmulator(), _norm(), torch.device("cpu"), seed=0)
+        trainer.model.load_state_dict(glob.state_dict())
+        observation_step(trainer, None, il, ("params",), cfg, "alone", glob.state_dict())
+        alone[pull] = trainer.model.theta.detach()
     batched = KGMLTrainer(ExactEmulator(), _norm(), torch.device("cpu"), seed=0)
     batched.model.load_state_dict(glob.state_dict())
-    _, choice = estimate_with_chosen_pull(batched, il, StepConfig(**{**cfg.__dict__, "l2sp_grid": (1e-2,)}),
-                                          glob.state_dict(), "batched")
-    assert choice.chosen == 1e-2 and len(choice.fold_loss[0]) == 4
-    torch.testing.assert_close(batched.model.theta.detach(), alone.model.theta.detach(), rtol=1e-4, atol=1e-4)
+    batched.set_trainable(("params",))
+    tensors = batched._tensors(Source(il, "site_fluxes"))
+    every = np.arange(len(il))
+    thetas = fit_thetas(batched, tensors, [every, every], [1e-2, 1e-3], cfg, glob.state_dict()["theta"])
+    torch.testing.assert_close(thetas[0], alone[1e-2], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(thetas[1], alone[1e-3], rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(thetas[0], thetas[1])
 
 
 def test_fewer_than_two_sites_keep_the_fixed_pull():
@@ -90,6 +96,6 @@ def test_fewer_than_two_sites_keep_the_fixed_pull():
     one = sites.subset(sites.unit == sites.unit[0])
     trainer = KGMLTrainer(ExactEmulator(), _norm(), torch.device("cpu"), seed=0)
     cfg = StepConfig(epochs=2, batch_size=64, lr=0.1, l2sp=1e-2, l2sp_grid=GRID)
-    assert estimate_with_chosen_pull(trainer, one, cfg, trainer.state_dict(), "one") is None
+    assert choose_pull(trainer, one, cfg, trainer.state_dict()) is None
     log = observation_step(trainer, None, one, ("params",), cfg, "one", trainer.state_dict())
     assert "pull" not in log.info and "l2sp" in log.epochs[-1]

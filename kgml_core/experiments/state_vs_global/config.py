@@ -10,7 +10,8 @@ from kgml_core.distributed import check_scheduler
 from kgml_core.training.protocol import ProtocolConfig
 from kgml_core.training.trainer import StepConfig
 
-MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "no_knowledge", "global",
+MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "emulator_state", "no_knowledge",
+               "global",
                "state_specific", "auto_region")
 # process-model rungs that need the oracle worlds (state-mean and domain-mean true parameters)
 ORACLES = ("oracle_global", "oracle_state")
@@ -45,7 +46,9 @@ class StateVsGlobalConfig(ExperimentConfig):
     trained, the region models start from it; ``oracle_state`` / ``oracle_global``
     are the process model run with each state's mean true parameters / with the
     best single parameter set, ``emulator_oracle`` the emulator given each
-    county's true parameters), pretrain_world ("ensemble": pretrain a
+    county's true parameters, ``emulator_state`` the global model's networks
+    given each state's mean true parameters: a state-specific model with a
+    perfect estimate), pretrain_world ("ensemble": pretrain a
     parameter-conditioned emulator on per-county prior draws, and the global
     and regional models estimate parameter vectors with the networks frozen;
     "process": the original single-parameter pretraining, the models fine-tune
@@ -212,8 +215,9 @@ def estimation_steps(protocol: ProtocolConfig, pretrain_world: str, epochs: int,
         region_groups=("params",), step5_groups=("params",), estimate_with_yields=False)
 
 
-# candidate pulls of a region's parameter estimate toward the global one (strongest first: the old fixed 1e-2)
-PULL_GRID = (1e-2, 3e-3, 1e-3)
+# candidate pulls of a region's parameter estimate toward the global one, strongest first (1e-1: about the
+# global estimate itself; 1e-2: the fixed pull before the choice)
+PULL_GRID = (1e-1, 1e-2, 1e-3)
 _ONE = StepConfig(epochs=1, batch_size=8, lr=3e-3)
 StateVsGlobalConfig.PRESETS = {  # overrides of the defaults (the quick preset)
     "quick": {},

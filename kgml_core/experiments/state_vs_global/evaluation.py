@@ -103,7 +103,8 @@ def bootstrap(ds: xr.Dataset, n_boot: int, seed: int, targets=TARGETS) -> dict:
             out[state][k] = {
                 f"{m}_vs_global": paired_bootstrap_rmse_diff(obs, ds[k].sel(model=m).values[rows], base,
                                                              n_boot=n_boot, seed=seed)
-                for m in ("state_specific", "auto_region", "no_knowledge", "process_model", "emulator_oracle")
+                for m in ("state_specific", "auto_region", "no_knowledge", "process_model", "emulator_oracle",
+                          "emulator_state")
                 if m in ds["model"].values}
             if {"oracle_state", "oracle_global"} <= set(ds["model"].values):
                 out[state][k]["oracle_state_vs_oracle_global"] = paired_bootstrap_rmse_diff(

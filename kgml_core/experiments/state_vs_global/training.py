@@ -1,10 +1,12 @@
 """Training the ladder's models: the harness of stages (checkpointed, resumable) and the ladder itself."""
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, replace
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 import xarray as xr
 
@@ -14,6 +16,7 @@ from kgml_core.experiments.state_vs_global.evaluation import predictions_dataset
 from kgml_core.models import build_model
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.regions import detect_regions
+from kgml_core.sdsa import true_means
 from kgml_core.stages import StageReuse, array_digest, samples_digest, stage_key
 from kgml_core.training.data import DAYS, INPUTS, PARAM_NAMES, Normalizer, Samples, make_samples
 from kgml_core.training.protocol import finetune, finetune_group, pretrain, region_groups, train_no_knowledge
@@ -214,6 +217,24 @@ def predict_grouped(trainers: dict, samples: Samples, groups: np.ndarray,
     return out
 
 
+def state_truth_trainers(glob: KGMLTrainer, data: ExperimentData, norm: Normalizer) -> dict[str, KGMLTrainer]:
+    """State -> the global model's networks with ``theta`` set to the state's mean true parameters.
+
+    A state-specific model whose parameter estimate is perfect: its gain over
+    the global model is what the estimate can achieve with this emulator.
+    """
+    truth = data.truth
+    means = true_means(truth, pd.Series(truth["state"].values.astype(str), index=truth["unit"].values.astype(str)))
+    out = {}
+    for state, params in means.items():
+        model = copy.deepcopy(glob.model)
+        z = norm.scale_params(np.array([[params[k] for k in PARAM_NAMES]]))[0]
+        with torch.no_grad():
+            model.theta.copy_(torch.from_numpy(z))
+        out[state] = KGMLTrainer(model, norm, glob.device, seed=0)
+    return out
+
+
 def _regions(data: ExperimentData, cfg: StateVsGlobalConfig):
     return detect_regions(data.truth, method=cfg.region_method, n_regions=cfg.n_regions, seed=cfg.seed)
 
@@ -253,6 +274,8 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
     if "emulator_oracle" in models and cfg.pretrain_world == "ensemble":
         # the emulator given each county's true parameters: its own error, without estimation
         preds["emulator_oracle"] = glob.predict(ev, sample_params=True)
+    if "emulator_state" in models and cfg.pretrain_world == "ensemble":
+        preds["emulator_state"] = predict_grouped(state_truth_trainers(glob, data, norm), ev, ev.state, glob)
     if "no_knowledge" in models:
         preds["no_knowledge"] = harness.train_no_knowledge().predict(ev)
     preds["global"] = glob.predict(ev)
