@@ -21,6 +21,7 @@ _sys.path.insert(0, str(_Path(__file__).resolve().parent.parent))  # run from an
 
 import argparse
 import json
+import os
 import resource
 import tempfile
 import time
@@ -113,18 +114,31 @@ def main() -> None:
     if args.seeds:
         over["seeds"] = tuple(int(s) for s in args.seeds.split(","))
     cfg = preset(args.preset, **over)
-    t0, c0 = time.time(), time.process_time()
+    load0, t0, c0, k0 = os.getloadavg(), time.time(), time.process_time(), _children_cpu()
     with tempfile.TemporaryDirectory() as tmp:
         run = run_tamrl(cfg, RunStore(tmp))
         m = run.metrics()
-    wall, cpu = time.time() - t0, time.process_time() - c0
+    wall, cpu, child_cpu = time.time() - t0, time.process_time() - c0, _children_cpu() - k0
     if args.json:
         args.json.write_text(json.dumps(m, default=float))
     print(f"preset {args.preset}: {cfg.n_sites} virtual sites {cfg.years[0]}-{cfg.years[1]}; {m['split']}; "
           f"{m['n_test_sites']} held-out sites; seeds {list(cfg.seeds)}; few-shot support {cfg.support_days} d")
     report(m)
-    print(f"\nwall {wall:.0f} s, CPU {cpu:.0f} s, max RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB, threads {args.threads}")
+    print(f"\nwall {wall:.0f} s, CPU {cpu + child_cpu:.0f} s (this process {cpu:.0f} s, child processes "
+          f"{child_cpu:.0f} s), max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB, "
+          f"threads {args.threads}; load average (1, 5, 15 min) before {_load(load0)}, after {_load(os.getloadavg())}")
+    print(f"target TAM-RL {args.preset} < 150 s wall: {'met' if wall < 150 else 'MISSED'} ({wall:.0f} s; "
+          f"wall times are only comparable on a quiet machine)")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of finished child processes (the fold's second process, see training._second_process)."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def _load(avg) -> str:
+    return ", ".join(f"{v:.1f}" for v in avg)
 
 
 def report(m: dict) -> None:

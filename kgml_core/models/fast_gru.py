@@ -27,13 +27,14 @@ contiguous buffers, the recurrent weight gradient one large matrix product.
 time-major input this way; on CUDA it calls the native kernel (cuDNN), which is
 faster there.
 
-The recurrence and its backward run in the compiled extension
-(:mod:`kgml_core.models.gru_ext`, ``csrc/gru_cpu.cpp``) when it is built: the
-whole day loop in C++, per day one BLAS product and ONE fused, vectorised
-element-wise pass (forward: r, z, n and h; backward: the gate derivatives),
-the weight gradient one large product. Without the build (or with
-``KGML_GRU_EXT=0``) the pure-PyTorch loop below runs (the same values to float
-rounding; one log line says so).
+When the compiled extension is built (:mod:`kgml_core.models.gru_ext`,
+``csrc/gru_cpu.cpp``), :func:`gru_layer` runs a whole layer there instead
+(:class:`FusedGRULayer`): the day loop in C++, the input gates of a chunk of
+days per BLAS product (no all-days gate buffer), per day one product
+``W_hh h`` and ONE fused, vectorised element-wise pass (forward: r, z, n and
+h; backward: the gate derivatives), the weight and input gradients large
+products. Without the build (or with ``KGML_GRU_EXT=0``) the pure-PyTorch
+path below runs (the same values to float rounding; one log line says so).
 """
 from __future__ import annotations
 

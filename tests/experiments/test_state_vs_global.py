@@ -213,7 +213,7 @@ def test_pretraining_domain_does_not_depend_on_the_modelled_states():
     a, b = preset("quick", states=("IL",)), preset("quick", states=("IA", "MO"))
     assert pretraining_counties(a) == pretraining_counties(b)
     assert len(pretraining_counties(a)) == a.pretrain_units == 256
-    assert a.pretraining_years() == (2006, 2013)                 # pretrain_span years up to the last training year
+    assert a.pretraining_years() == (1990, 2013)                 # the window of years up to the last training year
     assert pretraining_counties(replace(a, seed=1)) != pretraining_counties(a)
     with pytest.raises(ValueError, match="pretrain_states"):
         preset("quick", pretrain_states=())
@@ -230,3 +230,17 @@ def test_tiny_run_records_the_pull_chosen_by_validation(tmp_path):
     assert pull["chosen"] in (*cfg.protocol.region5.l2sp_grid, "global") and len(pull["towers"]) == 2
     assert np.array(pull["fold_loss"]).shape == (len(cfg.protocol.region5.l2sp_grid) + 1, 2)
     assert "pull" not in params["global"]["all"]
+
+
+def test_pretraining_samples_draw_each_countys_years_from_the_window():
+    from kgml_core.experiments.state_vs_global.data import pretraining_samples
+    from kgml_core.simulator import WorldConfig, simulate_world
+
+    world = simulate_world(WorldConfig(years=(2008, 2013), counties=("17019", "19153", "18157"), world="ensemble"))
+    years = list(range(2008, 2014))
+    s = pretraining_samples(world, years, 2, seed=0)
+    assert len(s) == 6 and set(s.year) <= set(years)
+    for unit in ("17019", "19153", "18157"):                      # two distinct years per county
+        assert len(set(s.year[s.unit == unit])) == 2
+    assert len(set(s.year)) > 2                                   # the domain sees more years than a county
+    assert len(pretraining_samples(world, years, 6, seed=0)) == 18

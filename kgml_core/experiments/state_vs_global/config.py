@@ -78,6 +78,7 @@ class StateVsGlobalConfig(ExperimentConfig):
     pretrain_states: tuple[str, ...] | None = CORN_BELT
     pretrain_units: int | None = 256
     pretrain_span: int = 8
+    pretrain_window: int = 24
     max_yield_samples: int | None = 256
     hidden: int = 32
     flux_hidden: int = 16
@@ -123,8 +124,9 @@ class StateVsGlobalConfig(ExperimentConfig):
             if not self.pretrain_states:
                 raise ValueError("pretrain_states must name at least one state, or be None "
                                  "(pretrain on the training counties of the modelled states)")
-        if not int(self.pretrain_span) >= 1:
-            raise ValueError(f"pretrain_span must be at least 1 year, got {self.pretrain_span!r}")
+        if not 1 <= int(self.pretrain_span) <= int(self.pretrain_window):
+            raise ValueError(f"pretrain_span must be at least 1 year and at most pretrain_window "
+                             f"({self.pretrain_window}), got {self.pretrain_span!r}")
         if self.pretrain_years is not None:
             self.pretrain_years = (int(self.pretrain_years[0]), int(self.pretrain_years[1]))
             last_train = self.years[1] - self.test_years
@@ -137,12 +139,12 @@ class StateVsGlobalConfig(ExperimentConfig):
 
     def pretraining_years(self) -> tuple[int, int]:
         """First and last year of the pretraining world: ``pretrain_years``, or the
-        ``pretrain_span`` years ending with the last training year (the process model
+        ``pretrain_window`` years ending with the last training year (the process model
         can be run for past years; the held-out years stay unseen)."""
         if self.pretrain_years is not None:
             return tuple(self.pretrain_years)
         last = self.years[1] - self.test_years
-        return (last - int(self.pretrain_span) + 1, last)
+        return (last - int(self.pretrain_window) + 1, last)
 
     def training_protocol(self) -> ProtocolConfig:
         """The protocol as trained: ``protocol`` with the ablations of this configuration applied.
@@ -175,7 +177,7 @@ def quick_protocol(pretrain_world: str = "ensemble") -> ProtocolConfig:
     Few large full-year batches, a high learning rate annealed by a cosine: the
     GRUs' cost is per time step, so large batches are nearly free on a CPU.
     The pretraining steps see 2,048 county-years of the Corn Belt domain (256
-    counties x 8 years): 2 + 20 epochs (docs/kgml.md, "The emulator and its
+    counties x 8 years each, drawn from 24): 2 + 20 epochs (docs/kgml.md, "The emulator and its
     pretraining", for the variants measured).
     With the ``ensemble`` (a parameter-conditioned emulator) step 5 and the
     regions estimate the parameter vector with the networks frozen; with
@@ -223,11 +225,12 @@ StateVsGlobalConfig.PRESETS = {  # overrides of the defaults (the quick preset)
     "quick": {},
     # tests, seconds
     "tiny": dict(years=(2012, 2014), test_years=1, max_counties=6, sites_per_state=1, pretrain_units=6,
-                 pretrain_span=2, max_yield_samples=12, hidden=8, flux_hidden=8, head_hidden=8, n_regions=2, n_boot=50,
+                 pretrain_span=2, pretrain_window=2, max_yield_samples=12, hidden=8, flux_hidden=8, head_hidden=8, n_regions=2, n_boot=50,
                  protocol=estimation_steps(ProtocolConfig(*(_ONE,) * 7), "ensemble", 1, 1), no_knowledge=_ONE),
     # the article's scale
     "full": dict(
         years=(2000, 2019), test_years=4, sites_per_state=6, pretrain_units=400, pretrain_span=16,
+        pretrain_window=30,
         max_yield_samples=None,
         hidden=64, flux_hidden=32, head_hidden=32, dropout=0.2, n_regions=None, n_boot=1000,
         protocol=estimation_steps(ProtocolConfig(

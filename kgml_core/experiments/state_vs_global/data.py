@@ -137,6 +137,25 @@ def pretraining_world(cfg: StateVsGlobalConfig, world, process: xr.Dataset) -> x
     return load_world(replace(world, world=kind, heterogeneity=1.0, years=years))
 
 
+def pretraining_samples(world: xr.Dataset, years: list[int], span: int, seed: int) -> Samples:
+    """``span`` of ``years`` per unit, drawn per unit with the seed (all when ``span`` covers them), year-major.
+
+    The summer anomalies of a year are fields of about 900 km, so the domain
+    sees as many independent summers as it has distinct years: drawing each
+    county's years from a longer window gives more of them at the same number
+    of samples.
+    """
+    units = world["unit"].values
+    if span >= len(years):
+        return make_samples(world, years)
+    g = np.random.default_rng(seed + 6)
+    chosen = np.zeros((len(units), len(years)), bool)
+    for i in range(len(units)):
+        chosen[i, g.choice(len(years), size=span, replace=False)] = True
+    return Samples.concat([make_samples(world.sel(unit=units[chosen[:, j]]), [year])
+                           for j, year in enumerate(years) if chosen[:, j].any()])
+
+
 def _subsample(samples: Samples, n: int | None, seed: int) -> Samples:
     if n is None or len(samples) <= n:
         return samples
@@ -168,8 +187,9 @@ def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSet
         g = np.random.default_rng(cfg.seed + 2)
         pre_units = train_units if cfg.pretrain_units is None or cfg.pretrain_units >= len(train_units) \
             else np.sort(g.choice(train_units, size=cfg.pretrain_units, replace=False))
-        pretrain_world = pretrain_world.sel(unit=pre_units)
-    process = make_samples(pretrain_world, list(range(first, last + 1)))
+        process = make_samples(pretrain_world.sel(unit=pre_units), list(range(first, last + 1)))
+    else:
+        process = pretraining_samples(pretrain_world, list(range(first, last + 1)), cfg.pretrain_span, cfg.seed)
     yields = make_samples(_yield_world(data).sel(unit=train_units), data.train_years)
     yields = _subsample(yields, cfg.max_yield_samples, cfg.seed + 3)
     sites = make_samples(data.sites, data.train_years)

@@ -1,6 +1,8 @@
 """Training on one fold and seed: site splits, the four models fitted, the test sites predicted."""
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -87,13 +89,96 @@ def train_and_predict(a: SiteArrays, vocab: ClassVocab, train_idx: np.ndarray, t
     data = window_data(trs, scaler, class_weights(tr.igbp, tr.climate), val, cfg.train)
     support = test_support if test_support is not None else support_mask(te.qc, te.time, cfg.support_days)
     wrap = _staged(progress, stage)
+    beside = _second_process(cfg)
+    if beside is not None:  # the baselines that do not need the LSTM train in a second process meanwhile
+        pending = beside.apply_async(_baselines, (tr, te, trs, tes, scaler, data, replace(cfg, threads=1), seed, val),
+                                     {"threads": 1})
+        report(wrap, cancel, ProgressEvent("gbm", 0, 1, 0, 1, message="gradient boosting and CT-LSTM training "
+                                           "in a second process"))
+    try:
+        with _torch_threads(1 if beside is not None else None):
+            base = None if beside is not None else _baselines(tr, te, trs, tes, scaler, data, cfg, seed, val,
+                                                              wrap, cancel)
+            torch.manual_seed(seed)
+            lstm = train_lstm(data, trs.x.shape[-1], cfg.train, seed, wrap, cancel)
+            lstm_pred = predict_series(lstm, tes, scaler, cfg.train)
+            preds = _tamrl_predictions(data, lstm, trs, te, tes, scaler, cfg, seed, support, test_support,
+                                       with_curve, wrap, cancel)
+        if beside is not None:
+            base = pending.get()
+    finally:
+        if beside is not None:
+            beside.terminate()
+            beside.join()
+    if beside is not None:
+        report(wrap, cancel, ProgressEvent("gbm", 1, 1, 1, 1, message="gradient boosting and CT-LSTM fitted"))
+    preds = {"gbm": base["gbm"], "lstm": lstm_pred, "ct_lstm": base["ct_lstm"], **preds}
+    return FoldResult(preds, Member(preds.pop("_member"), scaler, vocab), support, {})
+
+
+def _baselines(tr: SiteArrays, te: SiteArrays, trs: SiteArrays, tes: SiteArrays, scaler: Scaler, data,
+               cfg: TamrlConfig, seed: int, val: np.ndarray, progress=None, cancel=None,
+               threads: int | None = None) -> dict[str, np.ndarray]:
+    """Gradient boosting and the CT-LSTM of a fold (neither needs the LSTM): predictions ``gbm``, ``ct_lstm``.
+
+    Runs in the fold's process or, as a task of :func:`_second_process`, beside it
+    (``threads`` 1 there, no progress); each seeds its own generators, so the results
+    do not depend on where.
+    """
+    if threads:
+        torch.set_num_threads(threads)
     preds = {"gbm": fit_predict_gbm(tr, te, cfg, seed, val)}
-    report(wrap, cancel, ProgressEvent("gbm", 1, 1, 1, 1, message="gradient boosting fitted"))
-    torch.manual_seed(seed)
-    lstm = train_lstm(data, trs.x.shape[-1], cfg.train, seed, wrap, cancel)
-    preds["lstm"] = predict_series(lstm, tes, scaler, cfg.train)
-    ct = train_ct_lstm(data, trs.x.shape[-1], trs.s.shape[-1], cfg.train, seed, wrap, cancel)
+    report(progress, cancel, ProgressEvent("gbm", 1, 1, 1, 1, message="gradient boosting fitted"))
+    ct = train_ct_lstm(data, trs.x.shape[-1], trs.s.shape[-1], cfg.train, seed, progress, cancel)
     preds["ct_lstm"] = predict_series(ct, tes, scaler, cfg.train)
+    return preds
+
+
+def _second_process(cfg: TamrlConfig):
+    """A one-process pool (spawned) for the baselines when the fold may use two cores, else None.
+
+    Why: the models are small (windows of 30 days, hidden 96), so two torch threads
+    in one process mostly wait for each other (a profile of the ``quick`` run at load
+    5-9: 66 % of its CPU time in OpenMP's barrier spin); two single-threaded
+    processes on independent models do not. Not inside a daemonic process (a Dask
+    worker's task, which cannot have children), not with ``scheduler="sequential"``.
+    """
+    import multiprocessing
+    if (int(cfg.threads) < 2 or (os.cpu_count() or 1) < 2 or cfg.scheduler == "sequential"
+            or multiprocessing.current_process().daemon):
+        return None
+    return multiprocessing.get_context("spawn").Pool(1, initializer=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """Linux: the second process ends when the fold's process does (killed jobs leave nothing running)."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)    # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+@contextmanager
+def _torch_threads(n: int | None):
+    """torch's intra-op threads set to ``n`` within the block (unchanged when None)."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _tamrl_predictions(data, lstm, trs, te, tes, scaler, cfg, seed, support, test_support, with_curve,
+                       wrap, cancel) -> dict:
+    """TAM-RL trained from ``lstm`` and its predictions (few-shot, encoder only, zero-shot, the support curve).
+
+    Returns the predictions by name and the model under ``_member``.
+    """
+    preds = {}
     tam = train_tamrl(data, lstm, trs.s.shape[-1], cfg.train, seed, wrap, cancel)
     preds["tamrl"] = predict_series(tam, tes, scaler, cfg.train, support)
     preds["tamrl_encoder_only"] = predict_series(tam, tes, scaler, cfg.train, support, adapt=False)
@@ -108,7 +193,8 @@ def train_and_predict(a: SiteArrays, vocab: ClassVocab, train_idx: np.ndarray, t
             preds[f"tamrl_support_{days}"] = preds["tamrl"]
         else:
             preds[f"tamrl_support_{days}"] = predict_series(tam, tes, scaler, cfg.train, mask)
-    return FoldResult(preds, Member(tam, scaler, vocab), support, {})
+    preds["_member"] = tam
+    return preds
 
 
 def _staged(progress: ProgressCallback | None, prefix: str) -> ProgressCallback | None:

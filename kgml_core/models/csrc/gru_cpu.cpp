@@ -5,7 +5,9 @@
 // Same weights and gate order as torch.nn.GRU (r, z, n):
 //   r = sigmoid(gi_r + W_hr h + b_hr), z = sigmoid(gi_z + W_hz h + b_hz),
 //   n = tanh(gi_n + r * (W_hn h + b_hn)), h' = (1 - z) n + z h,
-// where gi = x W_ih^T + b_ih is computed outside for all days at once.
+// where gi = x W_ih^T + b_ih comes from the input pieces x_i and their weight blocks, one BLAS
+// product per piece for a chunk of days at a time (fast_gru.FusedGRULayer computes the input
+// and input-weight gradients as large products from the gate gradients returned here).
 // Built once by `make` (kgml_core/models/gru_ext.py); loaded when present.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
