@@ -3,10 +3,11 @@
 Build: :func:`main` (the Makefile's install step, ``make``) compiles
 the C++ source with ``torch.utils.cpp_extension`` (g++ and ninja) into
 ``build/gru_ext/<key>/`` inside the repository, where ``key`` is a digest of the
-source, the torch version and the Python version: a changed source or a new torch
-never loads a stale build. Flags: ``-O3`` only; the element-wise kernels carry GCC
-``target_clones`` (AVX-512, AVX2, generic) so the same build runs on any x86-64
-machine and picks the widest vectors at load time.
+source, the flags, the torch and Python versions and the machine type: a changed
+source or a new torch never loads a stale build. Flags: ``-O3 -fno-math-errno
+-fno-trapping-math`` (no ``-march=native``); the element-wise kernels are compiled
+twice, for AVX2 + FMA (``#pragma GCC target``) and generic, and the AVX2 ones are
+chosen at run time when the CPU has them, so the same build runs on any x86-64.
 
 At run time :func:`extension` imports the build for this key, or returns None and
 logs once why (then :mod:`kgml_core.models.fast_gru` runs its pure-PyTorch loop).

@@ -24,6 +24,7 @@ estimates one ``theta`` for the domain, a region's model one for the region.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -111,7 +112,8 @@ def observation_step(trainer: KGMLTrainer, yields: Samples | None, sites: Sample
         else None
     if choice is None:
         return trainer.train_step(name, sources, groups, cfg, anchor)
-    log = trainer.train_step(name, sources, groups, replace(cfg, l2sp=choice.chosen), anchor)
+    log = trainer.train_step(name, sources, groups, replace(cfg, l2sp=choice.chosen), anchor) \
+        if math.isfinite(choice.chosen) else StepLog(name)          # an infinite pull keeps the anchor's theta
     log.info["pull"] = choice.to_dict()
     return log
 

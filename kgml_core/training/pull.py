@@ -12,7 +12,10 @@ pull is the strongest one whose validation loss is not worse than the best
 candidate's by more than one paired standard error over the folds (the
 "one-standard-error rule", paired by fold) or by more than 1 %
 (:data:`TOLERANCE`), so that when the region does not differ from the
-domain, the strong pull wins.
+domain, the strong pull wins. With ``l2sp_grid_global`` the candidates also
+include an infinite pull: no estimate of the region's own, the global
+``theta`` itself (its validation costs no fit), so that validation can
+decline a region-specific estimate altogether.
 
 All ``n_candidates x n_towers`` fold estimates run as one batch through the
 frozen network, each sample with its own fit's ``theta``. The losses of the
@@ -56,7 +59,11 @@ class PullChoice:
     fold_loss: list[list[float]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"grid": self.grid, "validation_loss": self.loss, "paired_se": self.se, "chosen": self.chosen,
+        """JSON-ready; the infinite pull (no own estimate: the global one) is written ``"global"``."""
+        def name(pull: float):
+            return pull if math.isfinite(pull) else "global"
+        return {"grid": [name(g) for g in self.grid], "validation_loss": self.loss, "paired_se": self.se,
+                "chosen": name(self.chosen),
                 "towers": self.towers, "fold_loss": self.fold_loss, "rule": "one paired standard error, "
                 "leave-one-site-out"}
 
@@ -89,14 +96,19 @@ def choose_pull(trainer: KGMLTrainer, sites: Samples, cfg: StepConfig,
     towers = np.unique(sites.unit.astype(str))
     if len(towers) < 2 or not cfg.l2sp_grid:
         return None
-    grid = sorted({float(v) for v in cfg.l2sp_grid}, reverse=True)
+    grid = sorted({float(v) for v in cfg.l2sp_grid} | ({math.inf} if cfg.l2sp_grid_global else set()),
+                  reverse=True)
     folds = [(g, f) for g in range(len(grid)) for f in range(len(towers))]
     site_of = np.searchsorted(towers, sites.unit.astype(str))
     trainer.set_trainable(("params",))
     tensors = trainer._tensors(Source(sites, "site_fluxes"))
     ranking = replace(cfg, epochs=cfg.l2sp_grid_epochs or cfg.epochs)
-    thetas = fit_thetas(trainer, tensors, [np.flatnonzero(site_of != f) for _, f in folds],
-                        [grid[g] for g, _ in folds], ranking, anchor["theta"])
+    fitted = [(g, f) for g, f in folds if math.isfinite(grid[g])]
+    theta0 = anchor["theta"].to(trainer.device).float()
+    thetas = theta0.repeat(len(folds), 1)                       # the infinite pull: the anchor's estimate
+    thetas[len(folds) - len(fitted):] = fit_thetas(
+        trainer, tensors, [np.flatnonzero(site_of != f) for _, f in fitted], [grid[g] for g, _ in fitted],
+        ranking, theta0)
     held = [np.flatnonzero(site_of == f) for _, f in folds]
     loss = validation_loss(trainer, tensors, thetas, held, cfg).reshape(len(grid), len(towers))
     chosen, mean, se = one_se_choice(grid, loss)

@@ -66,7 +66,8 @@ class StepConfig:
     one chosen per estimate by leave-one-site-out validation, see
     :mod:`kgml_core.training.pull`; empty: ``l2sp`` as given);
     l2sp_grid_epochs (epochs of the validation fits that rank the candidates;
-    0: ``epochs``; the chosen pull's estimate always runs ``epochs``).
+    0: ``epochs``; the chosen pull's estimate always runs ``epochs``);
+    l2sp_grid_global (the grid also holds an infinite pull: the anchor's own ``theta``).
     """
 
     epochs: int = 5
@@ -84,6 +85,7 @@ class StepConfig:
     param_prior: float = 0.0
     l2sp_grid: tuple[float, ...] = ()
     l2sp_grid_epochs: int = 0
+    l2sp_grid_global: bool = False
 
     def __post_init__(self) -> None:
         self.l2sp_grid = tuple(float(v) for v in self.l2sp_grid)

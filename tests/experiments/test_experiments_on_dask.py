@@ -3,6 +3,8 @@
 One worker thread (cheap to start on a busy machine): each task seeds torch itself, and the
 test's own thread waits while the task runs, so the shared random generator is not raced.
 """
+import dataclasses
+
 import pytest
 import torch
 
@@ -34,6 +36,8 @@ def _state_models(cfg, cluster):
 
 def test_state_models_as_dask_tasks_equal_in_process(address):
     cfg = preset("tiny", threads=1)
+    # two units per state: the pull is chosen by validation; without the global candidate a state must train
+    cfg.protocol.region5 = dataclasses.replace(cfg.protocol.region5, l2sp_grid_global=False)
     local, _ = _state_models(cfg, None)
     with D.ExperimentCluster(address) as cluster:
         remote, harness = _state_models(cfg, cluster)

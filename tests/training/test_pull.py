@@ -99,3 +99,21 @@ def test_fewer_than_two_sites_keep_the_fixed_pull():
     assert choose_pull(trainer, one, cfg, trainer.state_dict()) is None
     log = observation_step(trainer, None, one, ("params",), cfg, "one", trainer.state_dict())
     assert "pull" not in log.info and "l2sp" in log.epochs[-1]
+
+
+def test_the_global_candidate_declines_a_state_estimate_only_without_a_difference():
+    """With the infinite pull among the candidates, one Q10 everywhere keeps the global theta itself."""
+    torch.set_num_threads(1)
+    for planted, declined in (({"IL": 2.4, "IA": 2.4}, True), ({"IL": 1.6, "IA": 3.0}, False)):
+        sites = _sites(planted)
+        glob = _estimate(sites)
+        model = ExactEmulator()
+        model.load_state_dict(glob.state_dict())
+        trainer = KGMLTrainer(model, _norm(), torch.device("cpu"), seed=0)
+        cfg = StepConfig(epochs=40, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2, l2sp_grid=GRID,
+                         l2sp_grid_global=True)
+        log = observation_step(trainer, None, sites.subset(sites.state == "IL"), ("params",), cfg, "est",
+                               glob.state_dict())
+        assert log.info["pull"]["grid"][0] == "global"
+        same = torch.equal(trainer.model.theta.detach(), glob.state_dict()["theta"])
+        assert (log.info["pull"]["chosen"] == "global") == declined == same, log.info["pull"]
