@@ -37,8 +37,10 @@ class StateVsGlobalConfig(ExperimentConfig):
     the run models, so the pretrained stage and the scaling statistics are
     reused when only the states change; None: the training counties of
     ``states``, the design before), pretrain_units (counties drawn for
-    pretraining, None for all), pretrain_span (with ``pretrain_years`` None:
-    pretrain on this many years ending with the last training year),
+    pretraining, None for all), pretrain_span (years per pretraining county,
+    drawn per county with the seed from the ``pretrain_window`` years that end
+    with the last training year, so the domain sees more summers than one
+    county does; all of them when the span covers the window),
     max_yield_samples (county-years for yield fine-tuning, None for all),
     model sizes, the protocol's step settings, no_knowledge (level-1 training),
     region_method / n_regions (Auto Region Detector), n_boot (bootstrap
