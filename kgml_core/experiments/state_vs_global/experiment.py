@@ -27,7 +27,8 @@ class StateVsGlobal(Experiment):
     ``config.sweep`` is set, ``seconds``, ``ceiling`` (the oracle ceiling, the
     realised gain and the fraction reached per state, see :mod:`kgml_core.sdsa`)
     and ``parameters`` (estimated against true parameters per state and
-    region); predictions.nc; the weights of every
+    region), ``pretraining`` (the pretraining domain, its years and samples,
+    and the emulator's Rh RMSE on its own pretraining samples); predictions.nc; the weights of every
     stage (``pretrained``, ``global``, ``state_XX``, ``region_N``,
     ``no_knowledge``), each saved as soon as the stage ends, so a resumed run
     trains only the missing stages.
