@@ -85,7 +85,7 @@ def check_upload(name: str, data: bytes) -> str:
     name = shown_name(name)
     if ext not in ACCEPTED:
         raise ValueError(f"{name}: only CSV, NetCDF (.nc), ZIP, GeoTIFF (.tif) and ESRI ASCII grid (.asc) files "
-                         f"are accepted, got '{ext or 'no extension'}'")
+                         f"are accepted, got '{shown_name(ext) or 'no extension'}'")
     if not data:
         raise ValueError(f"{name}: the file is empty")
     if len(data) > MAX_UPLOAD_BYTES:

@@ -111,6 +111,13 @@ def test_upload_size_cap_and_encodings(tmp_path, monkeypatch, fluxnet_bytes):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_control_character_in_the_extension_stays_out_of_the_message(tmp_path):
+    # found by the fuzz test below: an extension '.\n' was echoed raw into the one-line message
+    with pytest.raises(ValueError) as err:
+        data_session.save_upload(tmp_path, "0.\n", b"abc")
+    assert "\n" not in str(err.value) and "'.?'" in str(err.value)
+
+
 # ------------------------------------------------------------------ fuzzed uploads
 @FUZZ
 @given(name=st.text(max_size=40), data=st.binary(max_size=400))
