@@ -21,16 +21,30 @@ def ceiling_frame(metrics: dict, flux: str = "RH") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _percent(value: float, digits: int = 0) -> str:
+    """``value`` (%) rounded, without a negative zero ("-0 %")."""
+    return f"{round(value, digits) + 0.0:.{digits}f} %"
+
+
+def _reduction(value: float) -> str:
+    """An RMSE reduction (%) in words: "2.5 % lower error" or "0.3 % higher error"."""
+    if round(value, 1) == 0:
+        return "no change in error"
+    return f"{_percent(abs(value), 1)} {'lower' if value > 0 else 'higher'} error"
+
+
 def ceiling_sentence(row: pd.Series, flux: str = "RH") -> str:
     """"Iowa: state-specific models reach 24 % of the 74 % that is achievable (Rh RMSE)"."""
     if not np.isfinite(row["fraction"]):
         return f"{labels.state_name(row['state'])}: no ceiling (the oracle rungs were not run)."
     emulator = row.get("emulator_ceiling", np.nan)
-    perfect = (f" A perfect estimate with this emulator would gain {emulator:+.1f} %: the rest of the ceiling is "
-               f"lost in the emulator." if np.isfinite(emulator) else "")
-    return (f"{labels.state_name(row['state'])}: state-specific models reach {row['fraction']:.0f} % of the "
-            f"{row['ceiling']:.0f} % RMSE reduction that is achievable with each state's true parameters "
-            f"({labels.flux_name(flux, short=True)}: realised {row['realised']:+.1f} %).{perfect}")
+    perfect = ""
+    if np.isfinite(emulator):
+        perfect = (f" A perfect estimate with this emulator would give {_reduction(emulator)}: "
+                   f"{'all' if emulator <= 0 else 'the rest'} of the ceiling is lost in the emulator.")
+    return (f"{labels.state_name(row['state'])}: state-specific models reach {_percent(row['fraction'])} of the "
+            f"{_percent(row['ceiling'])} RMSE reduction that is achievable with each state's true parameters "
+            f"({labels.flux_name(flux, short=True)} realised: {_reduction(row['realised'])}).{perfect}")
 
 
 def ceiling_figure(frame: pd.DataFrame, flux: str = "RH") -> go.Figure:

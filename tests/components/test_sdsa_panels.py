@@ -28,7 +28,9 @@ def test_ceiling_frame_sentence_and_figure():
     with_emulator = _metrics()
     with_emulator["ceiling"]["RH"]["IA"]["emulator_ceiling"] = 0.30
     frame = sdsa_panels.ceiling_frame(with_emulator)
-    assert "perfect estimate with this emulator would gain +30.0 %" in sdsa_panels.ceiling_sentence(frame.iloc[0])
+    sentence = sdsa_panels.ceiling_sentence(frame.iloc[0])
+    assert "realised: 18.0 % lower error" in sentence
+    assert "perfect estimate with this emulator would give 30.0 % lower error: the rest" in sentence
     assert [t.name for t in sdsa_panels.ceiling_figure(frame).data][1].startswith("reachable with this emulator")
 
 
@@ -90,3 +92,12 @@ def test_county_error_map_colours_and_labels():
     assert int(blue[5:7], 16) > int(blue[1:3], 16) and int(red[1:3], 16) > int(red[5:7], 16)
     assert props["19001"]["fill"] == "#D9D9D9"                         # a training county: no data
     assert props["19153"]["Global RMSE"] == "0.2"
+
+
+def test_ceiling_sentence_has_no_negative_zero_and_names_a_worse_emulator():
+    m = _metrics()
+    m["ceiling"]["RH"]["IA"].update(realised=-0.003, fraction=-0.003 / 0.74, emulator_ceiling=-0.004)
+    sentence = sdsa_panels.ceiling_sentence(sdsa_panels.ceiling_frame(m).iloc[0])
+    assert "-0 %" not in sentence and "reach 0 % of the 74 %" in sentence
+    assert "realised: 0.3 % higher error" in sentence
+    assert "would give 0.4 % higher error: all of the ceiling is lost in the emulator" in sentence
