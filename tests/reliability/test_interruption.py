@@ -19,13 +19,20 @@ TRAIN = textwrap.dedent("""
     from kgml_core.jobs import JobQueue
     from kgml_core.runs import RunStore
     queue = JobQueue(RunStore(sys.argv[1] if len(sys.argv) > 1 else None))
-    job = queue.submit("state_vs_global", "tiny", {"threads": 1, "states": ("IA", "IL")}, name="killed")
+    # step 3 long enough (about 3 s on a quiet machine) to be seen and killed in: with one epoch
+    # the fused GRU finishes it between two polls
+    job = queue.submit("state_vs_global", "tiny", {"threads": 1, "states": ("IA", "IL"),
+                                                   "protocol": {"step3": {"epochs": 400}}}, name="killed")
     seen = None
     while True:
-        event = queue.get(job.id).last
+        state = queue.get(job.id)
+        event = state.last
         if event is not None and event.stage != seen:
             seen = event.stage
-            print(seen, queue.get(job.id).run_id, flush=True)
+            print(seen, state.run_id, flush=True)
+        if state.status not in ("queued", "running"):
+            print("END", state.status, flush=True)   # the test fails instead of waiting forever
+            break
         time.sleep(0.02)
 """)
 
@@ -37,6 +44,8 @@ def _train_until(home, stage_prefix: str, timeout_s: float = 150) -> str:
     try:
         for line in proc.stdout:
             stage, run_id = line.split()
+            if stage == "END":
+                break
             if stage.startswith(stage_prefix):
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)
