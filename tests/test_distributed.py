@@ -124,3 +124,32 @@ def test_peak_rss_sees_this_process():
         block = np.ones(20_000_000)          # 160 MB
         time_sum = float(block.sum())
     assert time_sum == 2e7 and peak.gib > 0.15 and peak.children_gib >= 0
+
+
+def _pid_of(item, fail=False):
+    import os
+    if fail:
+        raise ValueError(f"item {item} failed")
+    return item, os.getpid()
+
+
+def test_share_runs_every_item_once_in_one_process_or_the_other():
+    import os
+    import time
+    pool = D.second_process()
+    assert pool is not None
+    ran: dict = {}
+    try:
+        def here(item):
+            time.sleep(0.3)
+            ran[item] = os.getpid()
+        D.share(pool, list(range(6)), here, lambda item: (_pid_of, {"item": item}),
+                lambda item, result: ran.__setitem__(item, result[1]))
+        with pytest.raises(ValueError, match="item . failed"):
+            D.share(pool, ["a", "b", "c"], lambda item: time.sleep(0.5),
+                    lambda item: (_pid_of, {"item": item, "fail": True}), lambda item, result: None)
+    finally:
+        pool.terminate()
+        pool.join()
+    assert sorted(ran) == list(range(6))
+    assert os.getpid() in ran.values() and set(ran.values()) - {os.getpid()}   # both processes took items
