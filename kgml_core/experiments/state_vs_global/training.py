@@ -227,17 +227,17 @@ class Harness:
         stages that must train are worth it, and the level-1 model (independent of every other stage) in it.
 
         The regional stages count as to train (their parent, the global model, is not trained yet).
+        With a Dask scheduler the level-1 model stays here (only the regional stages are tasks).
         """
-        if "global" in self.completed:
-            return                      # a resumed run: the second process starts when the groups need it
-        jobs = [self._no_knowledge_job()] if no_knowledge else []
-        first = [job for job in jobs if self._must_train(job.key, job.parts)]
-        work = sum(job.work for job in first) + sum(
+        job = self._no_knowledge_job() if no_knowledge else None
+        if job is None or not self._must_train(job.key, job.parts):
+            return
+        work = job.work + sum(
             finetune_work(self.sets.yields.subset(np.asarray(yg) == g), self.sets.sites.subset(np.asarray(sg) == g),
                           self.cfg.protocol)
             for yg, sg in group_sets.values() for g in region_groups(yg, sg))
-        if first and self._start_beside(work) is not None:
-            self._pending = [(job, self._pool.apply_async(no_knowledge_task, (), job.task)) for job in first]
+        if self._start_beside(work) is not None:
+            self._pending = [(job, self._pool.apply_async(no_knowledge_task, (), job.task))]
 
     def _start_beside(self, work: float):
         """The cluster's second process when ``work`` (sample-epochs) is worth one, this process trains on one
