@@ -13,8 +13,13 @@
 #include <ATen/Parallel.h>
 #include <cmath>
 #include <cstdint>
+#include <atomic>
 #include <cstring>
+#include <cstdlib>
 #include <type_traits>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 extern "C" {
 // BLAS as exported by libtorch_cpu (MKL): no dispatcher or tensor per day.
@@ -49,6 +54,43 @@ namespace avx2 {
 namespace generic {
 #include "gru_kernels.h"
 }  // namespace generic
+
+// The fused AVX-512 inference step and activations (chosen at run time when the CPU has AVX-512F).
+#ifdef KGML_HAVE_AVX2_KERNELS
+#define KGML_HAVE_AVX512_KERNELS 1
+namespace avx512 {
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+#include "gru_avx512.h"
+#pragma GCC pop_options
+}  // namespace avx512
+#endif
+
+// set_avx512(false) turns the AVX-512 kernels off (tests and benchmarks compare both paths in one process)
+std::atomic<bool> g_allow_avx512{true};
+
+bool use_avx512() {
+#ifdef KGML_HAVE_AVX512_KERNELS
+  static const bool cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+  return cpu && g_allow_avx512.load(std::memory_order_relaxed);
+#else
+  return false;
+#endif
+}
+
+// Ask the kernel for 2 MiB pages for a large fresh buffer (before it is first written): a layer's states at
+// batch 1,024 are ~100 MB, i.e. ~24,000 page faults of 4 KiB each (10 % of inference) otherwise.
+void advise_huge_pages(const at::Tensor& t) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = 2u << 20;
+  const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
+  const uintptr_t end = begin + t.nbytes();
+  const uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1), hi = end & ~(kHuge - 1);
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);   // advice only: errors ignored
+#else
+  (void)t;
+#endif
+}
 
 bool use_avx2() {
 #ifdef KGML_HAVE_AVX2_KERNELS
@@ -151,6 +193,62 @@ std::vector<at::Tensor> forward_impl(const std::vector<at::Tensor>& xs, const st
   return {hs};
 }
 
+#ifdef KGML_HAVE_AVX512_KERNELS
+// Whether the fused AVX-512 inference step can run this layer: float32, no saved gates, whole 16-unit blocks.
+bool fused512_fits(const std::vector<at::Tensor>& xs, int64_t H, bool keep) {
+  return !keep && use_avx512() && xs[0].scalar_type() == at::kFloat && H % avx512::kLanes == 0 &&
+         xs.size() <= 8;
+}
+
+// The layer's weights in the fused step's order (see gru_avx512.h): per 16-unit block, every input column's
+// then every state column's [r, z, n] weights; biases per block [b_ir + b_hr, b_iz + b_hz, b_in, b_hn].
+std::pair<at::Tensor, at::Tensor> pack512(const std::vector<at::Tensor>& ws, const at::Tensor& b_ih,
+                                          const at::Tensor& w_hh, const at::Tensor& b_hh) {
+  const int64_t H = w_hh.size(1), blocks = H / avx512::kLanes;
+  std::vector<at::Tensor> cols(ws.begin(), ws.end());
+  cols.push_back(w_hh);
+  // (3H, K + H) -> (3, blocks, 16, K + H) -> (blocks, K + H, 3, 16)
+  auto w = at::cat(cols, 1).view({3, blocks, avx512::kLanes, -1}).permute({1, 3, 0, 2}).contiguous();
+  auto bias = at::stack({b_ih.narrow(0, 0, H) + b_hh.narrow(0, 0, H), b_ih.narrow(0, H, H) + b_hh.narrow(0, H, H),
+                         b_ih.narrow(0, 2 * H, H), b_hh.narrow(0, 2 * H, H)})      // (4, H)
+                  .view({4, blocks, avx512::kLanes}).permute({1, 0, 2}).contiguous();
+  return {w, bias};
+}
+
+// Inference (no gradient) of one float32 layer by the fused AVX-512 step: states (T+1, B, H), zero first.
+at::Tensor forward_fused512(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ws,
+                            const at::Tensor& b_ih, const at::Tensor& w_hh, const at::Tensor& b_hh) {
+  const int64_t steps = xs[0].size(0), B = xs[0].size(1), H = w_hh.size(1);
+  auto hs = at::empty({steps + 1, B, H}, xs[0].options());
+  advise_huge_pages(hs);
+  hs[0].zero_();
+  const auto packed = pack512(ws, b_ih, w_hh, b_hh);
+  const float* w = packed.first.data_ptr<float>();
+  const float* bias = packed.second.data_ptr<float>();
+  avx512::Pieces in;
+  in.count = static_cast<int>(xs.size());
+  int64_t K = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    in.k[i] = xs[i].size(2);
+    K += in.k[i];
+  }
+  float* hs_p = hs.data_ptr<float>();
+  const int64_t day = B * H;
+  // rows per thread: whole register tiles, and small problems on one thread
+  const int64_t grain = avx512::kRows * std::max<int64_t>(1, 4096 / (avx512::kRows * (K + H)));
+  for (int64_t t = 0; t < steps; ++t) {
+    for (size_t i = 0; i < xs.size(); ++i) in.x[i] = xs[i].data_ptr<float>() + t * B * in.k[i];
+    const float* h = hs_p + t * day;
+    float* h_new = hs_p + (t + 1) * day;
+    at::parallel_for(0, (B + avx512::kRows - 1) / avx512::kRows, std::max<int64_t>(1, grain / avx512::kRows),
+                     [&](int64_t lo, int64_t hi) {
+      avx512::infer_rows(in, lo * avx512::kRows, std::min(B, hi * avx512::kRows), K, H, w, bias, h, h_new);
+    });
+  }
+  return hs;
+}
+#endif
+
 template <typename T>
 std::vector<at::Tensor> backward_impl(const at::Tensor& d_out, const at::Tensor& w_hh, const at::Tensor& hs,
                                       const at::Tensor& r, const at::Tensor& z, const at::Tensor& n,
@@ -223,6 +321,9 @@ std::vector<at::Tensor> gru_forward(const std::vector<at::Tensor>& xs, const std
                 ws[i].size(0) == 3 * H && ws[i].size(1) == xs[i].size(2), "piece ", i, ": x (T, B, k), W (3H, k)");
   }
   for (const auto* t : {&b_ih, &w_hh, &b_hh}) check(*t, like, "GRU weights");
+#ifdef KGML_HAVE_AVX512_KERNELS
+  if (fused512_fits(xs, H, keep)) return {forward_fused512(xs, ws, b_ih, w_hh, b_hh)};
+#endif
   if (like.scalar_type() == at::kFloat) return forward_impl<float>(xs, ws, b_ih, w_hh, b_hh, keep);
   TORCH_CHECK(like.scalar_type() == at::kDouble, "float32 or float64 only");
   return forward_impl<double>(xs, ws, b_ih, w_hh, b_hh, keep);
@@ -237,6 +338,31 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_out, const at::Tensor& 
   return backward_impl<double>(d_out, w_hh, hs, r, z, n, ghn, need_gi);
 }
 
+std::string kernels() {
+  if (use_avx512()) return "avx512";
+  return use_avx2() ? "avx2" : "generic";
+}
+
+// sigmoid and tanh of x by the functions the kernels use
+std::vector<at::Tensor> activations_t(const at::Tensor& x) {
+  TORCH_CHECK(x.device().is_cpu() && x.is_contiguous() && x.scalar_type() == at::kFloat,
+              "x must be a contiguous float32 CPU tensor");
+  auto sig = at::empty_like(x), th = at::empty_like(x);
+  const float* xp = x.data_ptr<float>();
+  float *sp = sig.data_ptr<float>(), *tp = th.data_ptr<float>();
+#ifdef KGML_HAVE_AVX512_KERNELS
+  if (use_avx512()) {
+    avx512::activations(x.numel(), xp, sp, tp);
+    return {sig, th};
+  }
+#endif
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    sp[i] = generic::sigmoid<float>(xp[i]);
+    tp[i] = generic::tanh_<float>(xp[i]);
+  }
+  return {sig, th};
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -244,5 +370,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &gru_forward, "states (T+1,B,H) [, r, z, n, W_hn h + b_hn] of one layer from input pieces "
         "x_i (T,B,k_i) and their weight blocks W_i (3H,k_i), b_ih, w_hh, b_hh");
   m.def("tanh", &tanh_fast, "tanh of a contiguous float tensor (vectorised)");
+  m.def("set_avx512", [](bool allow) { g_allow_avx512 = allow; },
+        "allow (default) or forbid the AVX-512 kernels (tests and benchmarks compare both paths)");
+  m.def("kernels", &kernels, "which kernels run on this CPU: 'avx512' (fused inference), 'avx2' or 'generic'");
+  m.def("activations", &activations_t, "(sigmoid, tanh) of a contiguous float32 tensor by the kernels' own "
+        "functions (the AVX-512 ones when they run, else the AVX2/generic ones); for the error tests");
   m.def("backward", &gru_backward, "d_gi (T,B,3H) or None, d_w_hh, d_b_hh");
 }
