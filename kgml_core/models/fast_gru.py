@@ -212,12 +212,53 @@ def fused() -> bool:
     return extension() is not None
 
 
+def _fused_inference(gru: nn.GRU, parts: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                     out: nn.Linear | None = None) -> torch.Tensor | None:
+    """The whole stack by the extension's fused AVX-512 inference step, or None when it cannot run it.
+
+    It runs when no gradient is needed, no dropout is active, the tensors are CPU float32, the hidden
+    size is a multiple of 16 and the CPU has AVX-512 (``gru_ext``'s ``kernels() == 'avx512'``).
+    Returns the last layer's states (T, B, H), or with ``out`` its read-out ``out(states)[..., 0]`` (T, B)
+    without keeping the states.
+    """
+    ext = _extension_for(parts[0][0])
+    if ext is None or parts[0][0].dtype != torch.float32 or (gru.training and gru.dropout > 0):
+        return None
+    flat = [t for pair in parts for t in pair] + list(gru.parameters())
+    if out is not None:
+        if out.bias is None or out.out_features != 1:
+            return None
+        flat += [out.weight, out.bias]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in flat):
+        return None
+    w_ih, w_hh, b_ih, b_hh = gru.all_weights[0]
+    upper = [t.contiguous() for layer in gru.all_weights[1:] for t in (layer[0], layer[2], layer[1], layer[3])]
+    return ext.infer([x.contiguous() for x, _ in parts], [w.contiguous() for _, w in parts], b_ih.contiguous(),
+                     w_hh.contiguous(), b_hh.contiguous(), upper,
+                     None if out is None else out.weight, None if out is None else out.bias)
+
+
+def series_from_parts(gru: nn.GRU, out: nn.Linear, parts: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """``out(states)[..., 0]`` (T, B) of :func:`gru_from_parts`'s states: one daily series per sequence.
+
+    In inference on an AVX-512 CPU the read-out runs inside the fused step (no (T, B, H) states kept).
+    """
+    fused = _fused_inference(gru, parts, out)
+    if fused is not None:
+        return fused
+    return out(gru_from_parts(gru, parts)).squeeze(-1)
+
+
 def gru_from_parts(gru: nn.GRU, parts: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     """States (T, B, H) of the last layer of ``gru`` given its first layer's input as pieces.
 
     parts : pairs (piece (T, B, k_i), columns of the first layer's ``W_ih`` (3H, k_i)).
     Dropout between layers as ``gru`` applies it when it is training.
+    In inference on an AVX-512 CPU the whole stack runs in the fused step (:func:`_fused_inference`).
     """
+    fused = _fused_inference(gru, parts)
+    if fused is not None:
+        return fused
     w_ih, w_hh, b_ih, b_hh = gru.all_weights[0]
     out = gru_layer(parts, b_ih, w_hh, b_hh)
     for layer in range(1, gru.num_layers):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kgml_core.models.fast_gru import Tanh, gru_batch_first, gru_from_parts, gru_time_major
+from kgml_core.models.fast_gru import Tanh, gru_batch_first, gru_time_major, series_from_parts
 
 
 @dataclass
@@ -84,6 +84,10 @@ class FluxGRU(nn.Module):
     def read(self, states: torch.Tensor) -> torch.Tensor:
         """The daily series from the GRU's states (..., hidden) -> (...)."""
         return self.out(states).squeeze(-1)
+
+    def from_parts(self, parts) -> torch.Tensor:
+        """The daily series (days, batch) from a time-major input given as pieces (see ``gru_from_parts``)."""
+        return series_from_parts(self.gru, self.out, parts)
 
 
 class KGMLAg(nn.Module):
@@ -174,17 +178,16 @@ class KGMLAg(nn.Module):
         h = self.drop(gru_time_major(self.shared, x))
         yield_, attention = self.yield_head(h, 0)
         w = self.ra_net.gru.weight_ih_l0
-        ra = self.ra_net.read(gru_from_parts(self.ra_net.gru, [(h, w[:, :hid]), (x, w[:, hid:])]))
+        ra = self.ra_net.from_parts([(h, w[:, :hid]), (x, w[:, hid:])])
         if callable(residue):
             residue = residue(yield_, ra)
         w = self.rh_net.gru.weight_ih_l0
         parts = [(h, w[:, :hid]), (x, w[:, hid:hid + n_in])]
         if residue is not None:                 # None: a zero residue input
             parts.append((residue.unsqueeze(-1), w[:, hid + n_in:]))
-        rh = self.rh_net.read(gru_from_parts(self.rh_net.gru, parts))
+        rh = self.rh_net.from_parts(parts)
         w = self.nee_net.gru.weight_ih_l0
-        nee = self.nee_net.read(gru_from_parts(self.nee_net.gru, [(torch.stack([ra, rh], -1), w[:, :2]),
-                                                                  (x, w[:, 2:])]))
+        nee = self.nee_net.from_parts([(torch.stack([ra, rh], -1), w[:, :2]), (x, w[:, 2:])])
         return {"yield": yield_, "ra": ra, "rh": rh, "nee": nee, "attention": attention}
 
     def _forward_native(self, x: torch.Tensor, residue, day_axis: int) -> dict[str, torch.Tensor]:

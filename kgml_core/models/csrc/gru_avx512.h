@@ -154,3 +154,14 @@ void infer_rows(const Pieces& in, int64_t lo, int64_t hi, int64_t K, int64_t H, 
     }
   }
 }
+
+// The read-out of one day's states: y[b] = h[b] . w + bias for `rows` rows of h (rows, H).
+void read_out(int64_t rows, int64_t H, const float* __restrict h, const float* __restrict w, float bias,
+              float* __restrict y) {
+  for (int64_t b = 0; b < rows; ++b) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t j = 0; j < H; j += kLanes)
+      acc = _mm512_fmadd_ps(_mm512_loadu_ps(h + b * H + j), _mm512_loadu_ps(w + j), acc);
+    y[b] = _mm512_reduce_add_ps(acc) + bias;
+  }
+}

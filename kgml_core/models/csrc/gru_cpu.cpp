@@ -130,6 +130,11 @@ void tanh_f(int64_t count, const T* x, T* y) {
   generic::tanh_rows<T>(count, x, y);
 }
 
+void check(const at::Tensor& t, const at::Tensor& like, const char* name) {
+  TORCH_CHECK(t.device().is_cpu() && t.is_contiguous(), name, " must be a contiguous CPU tensor");
+  TORCH_CHECK(t.scalar_type() == like.scalar_type(), name, " must have the dtype of the gates");
+}
+
 constexpr int64_t kChunkRows = 1024;
 
 int64_t grain(int64_t H) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, H)); }
@@ -194,12 +199,6 @@ std::vector<at::Tensor> forward_impl(const std::vector<at::Tensor>& xs, const st
 }
 
 #ifdef KGML_HAVE_AVX512_KERNELS
-// Whether the fused AVX-512 inference step can run this layer: float32, no saved gates, whole 16-unit blocks.
-bool fused512_fits(const std::vector<at::Tensor>& xs, int64_t H, bool keep) {
-  return !keep && use_avx512() && xs[0].scalar_type() == at::kFloat && H % avx512::kLanes == 0 &&
-         xs.size() <= 8;
-}
-
 // The layer's weights in the fused step's order (see gru_avx512.h): per 16-unit block, every input column's
 // then every state column's [r, z, n] weights; biases per block [b_ir + b_hr, b_iz + b_hz, b_in, b_hn].
 std::pair<at::Tensor, at::Tensor> pack512(const std::vector<at::Tensor>& ws, const at::Tensor& b_ih,
@@ -215,38 +214,114 @@ std::pair<at::Tensor, at::Tensor> pack512(const std::vector<at::Tensor>& ws, con
   return {w, bias};
 }
 
-// Inference (no gradient) of one float32 layer by the fused AVX-512 step: states (T+1, B, H), zero first.
-at::Tensor forward_fused512(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ws,
-                            const at::Tensor& b_ih, const at::Tensor& w_hh, const at::Tensor& b_hh) {
-  const int64_t steps = xs[0].size(0), B = xs[0].size(1), H = w_hh.size(1);
-  auto hs = at::empty({steps + 1, B, H}, xs[0].options());
-  advise_huge_pages(hs);
-  hs[0].zero_();
-  const auto packed = pack512(ws, b_ih, w_hh, b_hh);
-  const float* w = packed.first.data_ptr<float>();
-  const float* bias = packed.second.data_ptr<float>();
-  avx512::Pieces in;
-  in.count = static_cast<int>(xs.size());
+// Rows of the batch per work item of the fused inference: the stack runs all days for a block of rows at a
+// time (rows of a GRU are independent), so the block's states and inputs stay in L1/L2 and threads need
+// no barrier per day.
+constexpr int64_t kBlockRows = 16 * avx512::kRows;
+
+// A stack of float32 GRU layers for inference by the fused AVX-512 step. Layer 0 reads the input pieces,
+// layer l > 0 the states of layer l - 1. The top layer's states go to `top` (day t at top + t * B * H,
+// `top_prev0` its zero initial state) or, when top is null, only its read-out y[t, b] = h . w_out + b_out.
+struct Stack {
+  std::vector<at::Tensor> packed;   // per layer: weights, biases (pack512)
+  std::vector<int64_t> K;           // per layer: input columns
+  int64_t steps = 0, B = 0, H = 0;
+  avx512::Pieces x;                 // layer 0's input pieces at day 0, row 0
+  int64_t x_day[8] = {0};           // floats per day of each piece (B k_i)
+  float* top = nullptr;
+  const float* w_out = nullptr;
+  float b_out = 0.0f;
+  float* y = nullptr;
+};
+
+void run_stack_rows(const Stack& s, int64_t lo, int64_t hi) {
+  const int64_t n = hi - lo, H = s.H, layers = static_cast<int64_t>(s.K.size());
+  // ping-pong states of every layer that is not written to `top` (and the top's zero initial state)
+  std::vector<float> scratch(static_cast<size_t>((2 * layers + 1) * n * H), 0.0f);
+  auto state = [&](int64_t l, int64_t parity) { return scratch.data() + (2 * l + parity) * n * H; };
+  const float* zeros = state(layers, 0);
+  for (int64_t t = 0; t < s.steps; ++t) {
+    const float* below = nullptr;
+    for (int64_t l = 0; l < layers; ++l) {
+      avx512::Pieces in;
+      if (l == 0) {
+        in = s.x;
+        for (int i = 0; i < in.count; ++i) in.x[i] = s.x.x[i] + t * s.x_day[i] + lo * s.x.k[i];
+      } else {
+        in.count = 1;
+        in.x[0] = below;
+        in.k[0] = H;
+      }
+      const bool to_top = s.top && l == layers - 1;
+      const float* h = to_top ? (t == 0 ? zeros : s.top + ((t - 1) * s.B + lo) * H) : state(l, t % 2);
+      float* h_new = to_top ? s.top + (t * s.B + lo) * H : state(l, (t + 1) % 2);
+      avx512::infer_rows(in, 0, n, s.K[l], H, s.packed[2 * l].data_ptr<float>(),
+                         s.packed[2 * l + 1].data_ptr<float>(), h, h_new);
+      below = h_new;
+    }
+    if (!s.top) avx512::read_out(n, H, below, s.w_out, s.b_out, s.y + t * s.B + lo);
+  }
+}
+
+// Inference (no gradient) of a float32 GRU stack by the fused AVX-512 step, or an undefined tensor when it
+// cannot run it (no AVX-512, hidden size not a multiple of 16, more than 8 input pieces): the caller then
+// runs the layers one by one. upper: per layer above the first [w_ih, b_ih, w_hh, b_hh].
+// Returns the top layer's states (T, B, H), or with w_out (1, H) / b_out (1,) its read-out (T, B).
+at::Tensor infer_stack(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ws, const at::Tensor& b_ih,
+                       const at::Tensor& w_hh, const at::Tensor& b_hh, const std::vector<at::Tensor>& upper,
+                       const c10::optional<at::Tensor>& w_out, const c10::optional<at::Tensor>& b_out) {
+  const int64_t H = w_hh.size(1);
+  if (!use_avx512() || H % avx512::kLanes != 0 || xs.size() > 8 || upper.size() % 4 != 0) return at::Tensor();
+  for (const auto& t : xs) check(t, xs[0], "input piece");
+  for (const auto& t : ws) check(t, xs[0], "input weights");
+  for (const auto* t : {&b_ih, &w_hh, &b_hh}) check(*t, xs[0], "GRU weights");
+  for (const auto& t : upper) check(t, xs[0], "GRU weights");
+  if (xs[0].scalar_type() != at::kFloat) return at::Tensor();
+  Stack s;
+  s.steps = xs[0].size(0);
+  s.B = xs[0].size(1);
+  s.H = H;
+  s.x.count = static_cast<int>(xs.size());
   int64_t K = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
-    in.k[i] = xs[i].size(2);
-    K += in.k[i];
+    TORCH_CHECK(xs[i].dim() == 3 && xs[i].size(0) == s.steps && xs[i].size(1) == s.B && ws[i].size(0) == 3 * H &&
+                ws[i].size(1) == xs[i].size(2), "piece ", i, ": x (T, B, k), W (3H, k)");
+    s.x.x[i] = xs[i].data_ptr<float>();
+    s.x.k[i] = xs[i].size(2);
+    s.x_day[i] = s.B * s.x.k[i];
+    K += s.x.k[i];
   }
-  float* hs_p = hs.data_ptr<float>();
-  const int64_t day = B * H;
-  // rows per thread: whole register tiles, and small problems on one thread
-  const int64_t grain = avx512::kRows * std::max<int64_t>(1, 4096 / (avx512::kRows * (K + H)));
-  for (int64_t t = 0; t < steps; ++t) {
-    for (size_t i = 0; i < xs.size(); ++i) in.x[i] = xs[i].data_ptr<float>() + t * B * in.k[i];
-    const float* h = hs_p + t * day;
-    float* h_new = hs_p + (t + 1) * day;
-    at::parallel_for(0, (B + avx512::kRows - 1) / avx512::kRows, std::max<int64_t>(1, grain / avx512::kRows),
-                     [&](int64_t lo, int64_t hi) {
-      avx512::infer_rows(in, lo * avx512::kRows, std::min(B, hi * avx512::kRows), K, H, w, bias, h, h_new);
-    });
+  auto first = pack512(ws, b_ih, w_hh, b_hh);
+  s.packed = {first.first, first.second};
+  s.K = {K};
+  for (size_t l = 0; l < upper.size(); l += 4) {
+    TORCH_CHECK(upper[l].size(0) == 3 * H && upper[l].size(1) == H && upper[l + 2].size(1) == H,
+                "upper layers: w_ih (3H, H), b_ih, w_hh (3H, H), b_hh");
+    auto p = pack512({upper[l]}, upper[l + 1], upper[l + 2], upper[l + 3]);
+    s.packed.push_back(p.first);
+    s.packed.push_back(p.second);
+    s.K.push_back(H);
   }
-  return hs;
+  at::Tensor out, w_out_c;
+  if (w_out && w_out->defined()) {
+    TORCH_CHECK(w_out->numel() == H && b_out && b_out->numel() == 1, "read-out: w_out (1, H), b_out (1,)");
+    w_out_c = w_out->contiguous();
+    s.w_out = w_out_c.data_ptr<float>();
+    s.b_out = b_out->item<float>();
+    out = at::empty({s.steps, s.B}, xs[0].options());
+    s.y = out.data_ptr<float>();
+  } else {
+    out = at::empty({s.steps, s.B, H}, xs[0].options());
+    advise_huge_pages(out);
+    s.top = out.data_ptr<float>();
+  }
+  const int64_t blocks = (s.B + kBlockRows - 1) / kBlockRows;
+  at::parallel_for(0, blocks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t blk = lo; blk < hi; ++blk) run_stack_rows(s, blk * kBlockRows, std::min(s.B, (blk + 1) * kBlockRows));
+  });
+  return out;
 }
+
 #endif
 
 template <typename T>
@@ -290,11 +365,6 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& d_out, const at::Tensor&
   return {d_gh, d_w_hh, d_b_hh};
 }
 
-void check(const at::Tensor& t, const at::Tensor& like, const char* name) {
-  TORCH_CHECK(t.device().is_cpu() && t.is_contiguous(), name, " must be a contiguous CPU tensor");
-  TORCH_CHECK(t.scalar_type() == like.scalar_type(), name, " must have the dtype of the gates");
-}
-
 // tanh of a tensor, vectorised (torch's tanh has no vector code on this CPU path: 3-6x slower than sigmoid)
 at::Tensor tanh_fast(const at::Tensor& x) {
   check(x, x, "x");
@@ -321,9 +391,6 @@ std::vector<at::Tensor> gru_forward(const std::vector<at::Tensor>& xs, const std
                 ws[i].size(0) == 3 * H && ws[i].size(1) == xs[i].size(2), "piece ", i, ": x (T, B, k), W (3H, k)");
   }
   for (const auto* t : {&b_ih, &w_hh, &b_hh}) check(*t, like, "GRU weights");
-#ifdef KGML_HAVE_AVX512_KERNELS
-  if (fused512_fits(xs, H, keep)) return {forward_fused512(xs, ws, b_ih, w_hh, b_hh)};
-#endif
   if (like.scalar_type() == at::kFloat) return forward_impl<float>(xs, ws, b_ih, w_hh, b_hh, keep);
   TORCH_CHECK(like.scalar_type() == at::kDouble, "float32 or float64 only");
   return forward_impl<double>(xs, ws, b_ih, w_hh, b_hh, keep);
@@ -370,6 +437,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &gru_forward, "states (T+1,B,H) [, r, z, n, W_hn h + b_hn] of one layer from input pieces "
         "x_i (T,B,k_i) and their weight blocks W_i (3H,k_i), b_ih, w_hh, b_hh");
   m.def("tanh", &tanh_fast, "tanh of a contiguous float tensor (vectorised)");
+  m.def("infer", &infer_stack, "inference of a float32 GRU stack by the fused AVX-512 step: top layer's states "
+        "(T,B,H), or its read-out (T,B) when w_out (1,H) and b_out (1,) are given; None when it cannot run it",
+        py::arg("xs"), py::arg("ws"), py::arg("b_ih"), py::arg("w_hh"), py::arg("b_hh"), py::arg("upper"),
+        py::arg("w_out") = py::none(), py::arg("b_out") = py::none());
   m.def("set_avx512", [](bool allow) { g_allow_avx512 = allow; },
         "allow (default) or forbid the AVX-512 kernels (tests and benchmarks compare both paths)");
   m.def("kernels", &kernels, "which kernels run on this CPU: 'avx512' (fused inference), 'avx2' or 'generic'");
