@@ -124,6 +124,9 @@ void cell_backward_f(int64_t rows, int64_t H, const T* dh, const T* h_prev, cons
 // rows of the batch per thread: small problems stay on one thread (the pass is ~microseconds)
 template <typename T>
 void tanh_f(int64_t count, const T* x, T* y) {
+#ifdef KGML_HAVE_AVX512_KERNELS
+  if constexpr (std::is_same_v<T, float>) if (use_avx512()) return avx512::tanh_rows(count, x, y);
+#endif
 #ifdef KGML_HAVE_AVX2_KERNELS
   if constexpr (std::is_same_v<T, float>) if (use_avx2()) return avx2::tanh_rows<T>(count, x, y);
 #endif
@@ -423,10 +426,13 @@ std::vector<at::Tensor> activations_t(const at::Tensor& x) {
     return {sig, th};
   }
 #endif
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    sp[i] = generic::sigmoid<float>(xp[i]);
-    tp[i] = generic::tanh_<float>(xp[i]);
+#ifdef KGML_HAVE_AVX2_KERNELS
+  if (use_avx2()) {
+    avx2::activations(x.numel(), xp, sp, tp);
+    return {sig, th};
   }
+#endif
+  generic::activations(x.numel(), xp, sp, tp);
   return {sig, th};
 }
 
