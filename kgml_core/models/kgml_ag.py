@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kgml_core.models.fast_gru import Tanh, gru_batch_first, gru_time_major, series_from_parts
+from kgml_core.models.fast_gru import Tanh, gru_batch_first, gru_time_major, series_from_parts, tanh_score
 
 
 @dataclass
@@ -68,7 +68,7 @@ class AttentionYieldHead(nn.Module):
 
     def forward(self, h: torch.Tensor, day_axis: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """h (batch, days, hidden) -> yield (batch,), attention weights (batch, days); ``day_axis=0``: time-major."""
-        weights = torch.softmax(self.score(h).squeeze(-1), dim=day_axis)
+        weights = torch.softmax(tanh_score(self.score, h), dim=day_axis)
         context = torch.einsum("bt,bth->bh" if day_axis == 1 else "tb,tbh->bh", weights, h)
         return self.out(context).squeeze(-1), weights
 

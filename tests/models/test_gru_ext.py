@@ -145,3 +145,14 @@ def test_fused_inference_declines_what_it_cannot_run():
     with torch.no_grad():
         gru.train()
         torch.testing.assert_close(fast_gru.gru_time_major(gru, x), gru(x)[0], atol=1e-5, rtol=0)
+
+
+def test_fused_attention_score_equals_the_module():
+    _fused_inference_kernel()
+    torch.manual_seed(4)
+    score = nn.Sequential(nn.Linear(24, 32), nn.Tanh(), nn.Linear(32, 1))
+    h = torch.randn(13, 11, 24)                              # 143 rows: whole and partial 8-row tiles
+    with torch.no_grad():
+        fused = fast_gru.tanh_score(score, h)
+    torch.testing.assert_close(fused, score(h).squeeze(-1).detach(), atol=1e-5, rtol=0)
+    assert fast_gru.tanh_score(score, h).grad_fn is not None              # with a gradient: the module itself

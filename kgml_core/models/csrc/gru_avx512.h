@@ -181,3 +181,41 @@ void read_out(int64_t rows, int64_t H, const float* __restrict h, const float* _
     y[b] = _mm512_reduce_add_ps(acc) + bias;
   }
 }
+
+// ---------------------------------------------------------------------------- attention score
+// s = w2 . tanh(W1 x + b1) + b2 for `rows` rows of x (rows, K), in one pass: per tile of 8 rows and 16
+// hidden units the product accumulates in registers, tanh and the w2-weighted sum follow at once, so the
+// (rows, N) hidden layer never goes to memory. w1p: W1 packed per 16-unit block, (N / 16, K, 16).
+template <int MR>
+static inline void score_tile(const float* __restrict x, int64_t K, int64_t N, const float* __restrict w1p,
+                              const float* __restrict b1, const float* __restrict w2, float b2,
+                              float* __restrict s) {
+  __m512 sum[MR];
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m) sum[m] = _mm512_setzero_ps();
+  for (int64_t u = 0; u < N / kLanes; ++u) {
+    __m512 acc[MR];
+    const __m512 bias = _mm512_loadu_ps(b1 + u * kLanes);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) acc[m] = bias;
+    const float* w = w1p + u * K * kLanes;
+    for (int64_t j = 0; j < K; ++j, w += kLanes) {
+      const __m512 wv = _mm512_loadu_ps(w);
+#pragma GCC unroll 8
+      for (int m = 0; m < MR; ++m) acc[m] = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + j]), wv, acc[m]);
+    }
+    const __m512 w2v = _mm512_loadu_ps(w2 + u * kLanes);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) sum[m] = _mm512_fmadd_ps(tanh512(acc[m]), w2v, sum[m]);
+  }
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m) s[m] = _mm512_reduce_add_ps(sum[m]) + b2;
+}
+
+void score_rows(int64_t rows, const float* x, int64_t K, int64_t N, const float* w1p, const float* b1,
+                const float* w2, float b2, float* s) {
+  constexpr int kScoreRows = 8;
+  int64_t b = 0;
+  for (; b + kScoreRows <= rows; b += kScoreRows) score_tile<kScoreRows>(x + b * K, K, N, w1p, b1, w2, b2, s + b);
+  for (; b < rows; ++b) score_tile<1>(x + b * K, K, N, w1p, b1, w2, b2, s + b);
+}

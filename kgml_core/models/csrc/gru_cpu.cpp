@@ -325,6 +325,42 @@ at::Tensor infer_stack(const std::vector<at::Tensor>& xs, const std::vector<at::
   return out;
 }
 
+// The attention score of every row of x (..., K): w2 . tanh(W1 x + b1) + b2 -> (...), by the fused AVX-512
+// pass; an undefined tensor when it cannot run it (no AVX-512, N not a multiple of 16, not float32).
+// w1 (N, K), b1 (N,), w2 (1, N), b2 (1,).
+at::Tensor tanh_score(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& w2,
+                      const at::Tensor& b2) {
+  const int64_t N = w1.size(0), K = w1.size(1);
+  if (!use_avx512() || N % avx512::kLanes != 0 || x.scalar_type() != at::kFloat) return at::Tensor();
+  TORCH_CHECK(x.device().is_cpu() && x.size(-1) == K && b1.numel() == N && w2.numel() == N && b2.numel() == 1,
+              "score: x (..., K), w1 (N, K), b1 (N,), w2 (1, N), b2 (1,)");
+  for (const auto* t : {&w1, &b1, &w2, &b2}) check(*t, x, "score weights");
+  const auto xc = x.contiguous();
+  auto w1p = w1.view({N / avx512::kLanes, avx512::kLanes, K}).permute({0, 2, 1}).contiguous();
+  auto out_sizes = x.sizes().vec();
+  out_sizes.pop_back();
+  auto s = at::empty(out_sizes, x.options());
+  const int64_t rows = s.numel();
+  const float *xp = xc.data_ptr<float>(), *wp = w1p.data_ptr<float>(), *bp = b1.data_ptr<float>(),
+              *w2p = w2.data_ptr<float>();
+  const float b2v = b2.item<float>();
+  float* sp = s.data_ptr<float>();
+  at::parallel_for(0, rows, 4096, [&](int64_t lo, int64_t hi) {
+    avx512::score_rows(hi - lo, xp + lo * K, K, N, wp, bp, w2p, b2v, sp + lo);
+  });
+  return s;
+}
+#else
+// no AVX-512 kernels in this build: the callers run the layers one by one, the score by torch
+at::Tensor infer_stack(const std::vector<at::Tensor>&, const std::vector<at::Tensor>&, const at::Tensor&,
+                       const at::Tensor&, const at::Tensor&, const std::vector<at::Tensor>&,
+                       const c10::optional<at::Tensor>&, const c10::optional<at::Tensor>&) {
+  return at::Tensor();
+}
+at::Tensor tanh_score(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                      const at::Tensor&) {
+  return at::Tensor();
+}
 #endif
 
 template <typename T>
@@ -447,6 +483,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "(T,B,H), or its read-out (T,B) when w_out (1,H) and b_out (1,) are given; None when it cannot run it",
         py::arg("xs"), py::arg("ws"), py::arg("b_ih"), py::arg("w_hh"), py::arg("b_hh"), py::arg("upper"),
         py::arg("w_out") = py::none(), py::arg("b_out") = py::none());
+  m.def("score", &tanh_score, "w2 . tanh(W1 x + b1) + b2 per row of x (..., K) -> (...) by the fused AVX-512 "
+        "pass (an attention score); None when it cannot run it");
   m.def("set_avx512", [](bool allow) { g_allow_avx512 = allow; },
         "allow (default) or forbid the AVX-512 kernels (tests and benchmarks compare both paths)");
   m.def("kernels", &kernels, "which kernels run on this CPU: 'avx512' (fused inference), 'avx2' or 'generic'");
