@@ -156,3 +156,20 @@ def test_fused_attention_score_equals_the_module():
         fused = fast_gru.tanh_score(score, h)
     torch.testing.assert_close(fused, score(h).squeeze(-1).detach(), atol=1e-5, rtol=0)
     assert fast_gru.tanh_score(score, h).grad_fn is not None              # with a gradient: the module itself
+
+
+def test_fused_training_forward_gives_native_gradients_in_float32():
+    ext = _fused_inference_kernel()
+    torch.manual_seed(5)
+    gru = nn.GRU(9, 32)
+    x = torch.randn(30, 13, 9, requires_grad=True)
+    results = []
+    for run in (lambda: gru(x)[0], lambda: fast_gru.gru_time_major(gru, x)):
+        gru.zero_grad()
+        x.grad = None
+        out = run()
+        (out * torch.linspace(-1, 1, 32)).sum().backward()
+        results.append([out.detach()] + [p.grad.clone() for p in gru.parameters()] + [x.grad.clone()])
+    assert ext.kernels() == "avx512" and type(out.grad_fn).__name__ == "FusedGRULayerBackward"
+    for native, fused in zip(*results):
+        torch.testing.assert_close(fused, native, atol=1e-5, rtol=1e-5)

@@ -104,11 +104,16 @@ struct Pieces {
   int64_t k[8];        // columns of each piece (its row stride)
 };
 
-// One tile: MR rows of the batch x 16 hidden units of one day.
-template <int MR>
+// What the training forward keeps for the backward, day by day (B, H) each: r, z, n and W_hn h + b_hn.
+struct Saved {
+  float *r = nullptr, *z = nullptr, *n = nullptr, *ghn = nullptr;
+};
+
+// One tile: MR rows of the batch x 16 hidden units of one day (with Save: r, z, n, W_hn h + b_hn kept too).
+template <int MR, bool Save>
 static inline void tile(const Pieces& in, int64_t row, const float* __restrict h, int64_t H,
                         const float* __restrict w, const float* __restrict bias, int64_t unit,
-                        float* __restrict h_new) {
+                        float* __restrict h_new, const Saved& keep) {
   __m512 ar[MR], az[MR], an[MR], ah[MR];
   {
     const __m512 br = _mm512_loadu_ps(bias), bz = _mm512_loadu_ps(bias + 16);
@@ -147,28 +152,47 @@ static inline void tile(const Pieces& in, int64_t row, const float* __restrict h
     const __m512 z = sigmoid512(az[m]);
     const __m512 n = tanh512(_mm512_fmadd_ps(r, ah[m], an[m]));
     const __m512 hp = _mm512_loadu_ps(hr + m * H + unit);
-    _mm512_storeu_ps(h_new + (row + m) * H + unit, _mm512_fmadd_ps(z, _mm512_sub_ps(hp, n), n));
+    const int64_t o = (row + m) * H + unit;
+    _mm512_storeu_ps(h_new + o, _mm512_fmadd_ps(z, _mm512_sub_ps(hp, n), n));
+    if constexpr (Save) {
+      _mm512_storeu_ps(keep.r + o, r);
+      _mm512_storeu_ps(keep.z + o, z);
+      _mm512_storeu_ps(keep.n + o, n);
+      _mm512_storeu_ps(keep.ghn + o, ah[m]);
+    }
   }
 }
 
-// Rows [lo, hi) of one day: h (B, H) -> h_new (B, H), input pieces of the day in `in`.
-void infer_rows(const Pieces& in, int64_t lo, int64_t hi, int64_t K, int64_t H, const float* w_packed,
-                const float* bias_packed, const float* h, float* h_new) {
+// Rows [lo, hi) of one day: h (B, H) -> h_new (B, H), input pieces of the day in `in`; with Save also the
+// gates the backward needs (`keep`: the day's (B, H) buffers).
+template <bool Save>
+void day_rows(const Pieces& in, int64_t lo, int64_t hi, int64_t K, int64_t H, const float* w_packed,
+              const float* bias_packed, const float* h, float* h_new, const Saved& keep) {
   for (int64_t u = 0; u < H / kLanes; ++u) {
     const float* w = w_packed + u * (K + H) * 48;
     const float* bias = bias_packed + u * 64;
     const int64_t unit = u * kLanes;
     int64_t b = lo;
-    for (; b + kRows <= hi; b += kRows) tile<kRows>(in, b, h, H, w, bias, unit, h_new);
+    for (; b + kRows <= hi; b += kRows) tile<kRows, Save>(in, b, h, H, w, bias, unit, h_new, keep);
     switch (hi - b) {
-      case 5: tile<5>(in, b, h, H, w, bias, unit, h_new); break;
-      case 4: tile<4>(in, b, h, H, w, bias, unit, h_new); break;
-      case 3: tile<3>(in, b, h, H, w, bias, unit, h_new); break;
-      case 2: tile<2>(in, b, h, H, w, bias, unit, h_new); break;
-      case 1: tile<1>(in, b, h, H, w, bias, unit, h_new); break;
+      case 5: tile<5, Save>(in, b, h, H, w, bias, unit, h_new, keep); break;
+      case 4: tile<4, Save>(in, b, h, H, w, bias, unit, h_new, keep); break;
+      case 3: tile<3, Save>(in, b, h, H, w, bias, unit, h_new, keep); break;
+      case 2: tile<2, Save>(in, b, h, H, w, bias, unit, h_new, keep); break;
+      case 1: tile<1, Save>(in, b, h, H, w, bias, unit, h_new, keep); break;
       default: break;
     }
   }
+}
+
+void infer_rows(const Pieces& in, int64_t lo, int64_t hi, int64_t K, int64_t H, const float* w_packed,
+                const float* bias_packed, const float* h, float* h_new) {
+  day_rows<false>(in, lo, hi, K, H, w_packed, bias_packed, h, h_new, Saved());
+}
+
+void train_rows(const Pieces& in, int64_t lo, int64_t hi, int64_t K, int64_t H, const float* w_packed,
+                const float* bias_packed, const float* h, float* h_new, const Saved& keep) {
+  day_rows<true>(in, lo, hi, K, H, w_packed, bias_packed, h, h_new, keep);
 }
 
 // The read-out of one day's states: y[b] = h[b] . w + bias for `rows` rows of h (rows, H).

@@ -325,6 +325,43 @@ at::Tensor infer_stack(const std::vector<at::Tensor>& xs, const std::vector<at::
   return out;
 }
 
+// The training forward of one float32 layer by the fused AVX-512 step, keeping what the backward needs:
+// {states (T+1, B, H) zero first, r, z, n, W_hn h + b_hn (T, B, H)}, as forward_impl returns them.
+std::vector<at::Tensor> forward_train512(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ws,
+                                         const at::Tensor& b_ih, const at::Tensor& w_hh, const at::Tensor& b_hh) {
+  const int64_t steps = xs[0].size(0), B = xs[0].size(1), H = w_hh.size(1), day = B * H;
+  const auto opts = xs[0].options();
+  auto hs = at::empty({steps + 1, B, H}, opts);
+  hs[0].zero_();
+  std::vector<at::Tensor> kept;
+  for (int i = 0; i < 4; ++i) kept.push_back(at::empty({steps, B, H}, opts));
+  const auto packed = pack512(ws, b_ih, w_hh, b_hh);
+  avx512::Pieces in;
+  in.count = static_cast<int>(xs.size());
+  int64_t K = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    in.k[i] = xs[i].size(2);
+    K += in.k[i];
+  }
+  const float *w = packed.first.data_ptr<float>(), *bias = packed.second.data_ptr<float>();
+  float* hs_p = hs.data_ptr<float>();
+  const int64_t tiles = (B + avx512::kRows - 1) / avx512::kRows;
+  for (int64_t t = 0; t < steps; ++t) {
+    for (size_t i = 0; i < xs.size(); ++i) in.x[i] = xs[i].data_ptr<float>() + t * B * in.k[i];
+    avx512::Saved keep;
+    keep.r = kept[0].data_ptr<float>() + t * day;
+    keep.z = kept[1].data_ptr<float>() + t * day;
+    keep.n = kept[2].data_ptr<float>() + t * day;
+    keep.ghn = kept[3].data_ptr<float>() + t * day;
+    const float* h = hs_p + t * day;
+    float* h_new = hs_p + (t + 1) * day;
+    at::parallel_for(0, tiles, std::max<int64_t>(1, kBlockRows / avx512::kRows), [&](int64_t lo, int64_t hi) {
+      avx512::train_rows(in, lo * avx512::kRows, std::min(B, hi * avx512::kRows), K, H, w, bias, h, h_new, keep);
+    });
+  }
+  return {hs, kept[0], kept[1], kept[2], kept[3]};
+}
+
 // The attention score of every row of x (..., K): w2 . tanh(W1 x + b1) + b2 -> (...), by the fused AVX-512
 // pass; an undefined tensor when it cannot run it (no AVX-512, N not a multiple of 16, not float32).
 // w1 (N, K), b1 (N,), w2 (1, N), b2 (1,).
@@ -430,6 +467,10 @@ std::vector<at::Tensor> gru_forward(const std::vector<at::Tensor>& xs, const std
                 ws[i].size(0) == 3 * H && ws[i].size(1) == xs[i].size(2), "piece ", i, ": x (T, B, k), W (3H, k)");
   }
   for (const auto* t : {&b_ih, &w_hh, &b_hh}) check(*t, like, "GRU weights");
+#ifdef KGML_HAVE_AVX512_KERNELS
+  if (keep && use_avx512() && like.scalar_type() == at::kFloat && H % avx512::kLanes == 0 && xs.size() <= 8)
+    return forward_train512(xs, ws, b_ih, w_hh, b_hh);
+#endif
   if (like.scalar_type() == at::kFloat) return forward_impl<float>(xs, ws, b_ih, w_hh, b_hh, keep);
   TORCH_CHECK(like.scalar_type() == at::kDouble, "float32 or float64 only");
   return forward_impl<double>(xs, ws, b_ih, w_hh, b_hh, keep);
