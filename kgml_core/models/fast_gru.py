@@ -35,6 +35,12 @@ days per BLAS product (no all-days gate buffer), per day one product
 h; backward: the gate derivatives), the weight and input gradients large
 products. Without the build (or with ``KGML_GRU_EXT=0``) the pure-PyTorch
 path below runs (the same values to float rounding; one log line says so).
+
+On a CPU with AVX-512 (float32, hidden sizes a multiple of 16) inference goes further
+(:func:`_fused_inference`, :func:`series_from_parts`, :func:`tanh_score`): a whole GRU
+stack per call, products and gates in registers per tile of 6 rows x 16 units, rows in
+blocks over all days, read-outs and the attention score fused, so no (T, B, 3H) gate
+and almost no (T, B, H) state buffers are written (docs/scaling.md, fourth round).
 """
 from __future__ import annotations
 
