@@ -62,8 +62,7 @@ def rmse_bars(long: pd.DataFrame, flux: str, metric: str = "rmse") -> go.Figure:
             hovertemplate=f"{name}<br>%{{x}}: {metric.upper()} %{{y:.3f}}" + (f" {unit}" if unit else "")
                           + "<extra></extra>"))
     fig.update_layout(template=TEMPLATE, barmode="group", height=380, margin=MARGIN,
-                      legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, title_text=""),
-                      xaxis_title="state",
+                      legend=dict(orientation="h", yanchor="top", y=-0.12, x=0, title_text=""),
                       yaxis_title=f"{metric.upper()} of {labels.flux_name(flux, short=True)}"
                                   + (f" ({unit})" if unit else ""))
     return fig

@@ -42,7 +42,8 @@ def ceiling_sentence(row: pd.Series, flux: str = "RH") -> str:
     if np.isfinite(emulator):
         perfect = (f" A perfect estimate with this emulator would give {_reduction(emulator)}: "
                    f"{'all' if emulator <= 0 else 'the rest'} of the ceiling is lost in the emulator.")
-    return (f"{labels.state_name(row['state'])}: state-specific models reach {_percent(row['fraction'])} of the "
+    share = "none" if round(row["fraction"]) < 0 else _percent(row["fraction"])     # worse than global
+    return (f"{labels.state_name(row['state'])}: state-specific models reach {share} of the "
             f"{_percent(row['ceiling'])} RMSE reduction that is achievable with each state's true parameters "
             f"({labels.flux_name(flux, short=True)} realised: {_reduction(row['realised'])}).{perfect}")
 
@@ -84,14 +85,16 @@ def parameter_figure(frame: pd.DataFrame, parameter: str) -> go.Figure:
     """Estimated against true (mean over the group's counties) value of one parameter, per state and region."""
     data = frame[frame["parameter"] == parameter]
     fig = go.Figure()
-    for kind, symbol in (("global", "star"), ("state", "circle"), ("region", "diamond")):
+    # labels on different sides: a region whose validation kept the global estimate sits on the global star
+    for kind, symbol, side in (("global", "star", "middle left"), ("state", "circle", "top center"),
+                               ("region", "diamond", "bottom center")):
         part = data[data["kind"] == kind]
         if part.empty:
             continue
         names = [labels.state_name(g) if kind == "state" else ("domain" if kind == "global" else f"region {g}")
                  for g in part["group"]]
         fig.add_trace(go.Scatter(x=part["truth"], y=part["estimated"], mode="markers+text", text=names,
-                                 textposition="top center", name=kind, marker=dict(size=13, symbol=symbol),
+                                 textposition=side, name=kind, marker=dict(size=13, symbol=symbol),
                                  hovertemplate="%{text}: true %{x:.3g}, estimated %{y:.3g}<extra></extra>"))
     values = pd.concat([data["truth"], data["estimated"]]).dropna()
     if not values.empty:

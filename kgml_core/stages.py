@@ -74,8 +74,9 @@ def array_digest(*arrays: Any) -> str:
 
 def samples_digest(samples) -> str:
     """Hash of a :class:`~kgml_core.training.data.Samples`: inputs, targets, weights and which unit-years."""
-    return array_digest(samples.x, samples.gpp, samples.daily, samples.yield_, samples.residue,
-                        samples.season, samples.weight, samples.unit, samples.year)
+    parts = (samples.x, samples.gpp, samples.daily, samples.yield_, samples.residue,
+             samples.season, samples.weight, samples.unit, samples.year)
+    return array_digest(*parts, samples.warm) if samples.warmup else array_digest(*parts)
 
 
 def stage_key(stage: str, parts: dict) -> str:

@@ -163,6 +163,14 @@ figures = [(f"{metric.upper()} of {labels.flux_name(flux)} by state", bars)]
 if not boot.empty and flux in set(boot["flux"]):
     figures.append((f"RMSE change of {labels.flux_name(flux)} against the global model (%, 95 % interval)",
                     compare.bootstrap_figure(boot, flux)))
+notes = list(explanation)
+if not ceiling.empty:
+    notes += [sdsa_panels.ceiling_sentence(row) for _, row in ceiling.iterrows()]
+    figures.append(("Rh RMSE reduction against the global model: achievable (oracle ceiling), reachable with "
+                    "this emulator, realised (%)", sdsa_panels.ceiling_figure(ceiling)))
+if not params.empty:
+    figures.append((f"Estimated {parameter} per state and region against the simulator's truth (mean of the "
+                    "counties)", sdsa_panels.parameter_figure(params, parameter)))
 if not sweep.empty:
     figures.append(("Heterogeneity sweep (Rh)", compare.sweep_figure(sweep)))
 states = sorted(set(long["state"]))
@@ -171,11 +179,12 @@ content = report.ReportContent(
     region=report.region_text(states, int(geo.county_table(states).shape[0])),
     metrics=table.round(4), figures=figures, source=f"run {names[run_id]} ({run_id})",
     verdicts=[(v.sentence, v.colour) for v in verdicts],
-    notes=explanation + [f"Metric in the table: {metric.upper()}; held-out counties and years."])
+    notes=notes + [f"Metric in the table: {metric.upper()}; held-out counties and years."])
 # built when clicked (deferred): the page does not send 5 MB of report to the browser on every run
 st.download_button("Download the comparison report (HTML)", lambda: report.build_report(content).encode(),
                    f"kgml_comparison_{run_id}.html", "text/html", key="cmp_report",
-                   help="One self-contained page (opens offline): region, metrics table, charts, findings.")
+                   help="One self-contained page (opens offline): region, metrics table, charts, the ceiling, "
+                        "the estimated parameters, findings.")
 
 detail = st.toggle("Show predictions (scatter and daily series)", value=False, key="cmp_detail",
                    help="Loads the run's daily predictions (a few MB).")

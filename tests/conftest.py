@@ -15,11 +15,20 @@ def pytest_configure(config):
     if "KGML_HOME" not in os.environ:
         import tempfile
         os.environ["KGML_HOME"] = tempfile.mkdtemp(prefix="kgml-test-home-")
+        config._kgml_temporary_home = os.environ["KGML_HOME"]
     # Trained stages are not reused across tests (a test that wants reuse turns it on in its own cache).
     os.environ.setdefault("KGML_STAGE_CACHE_MB", "0")
     # Dask's 30 s connect and comm timeouts assume an idle machine; tests share 2 busy cores (read at dask import)
     for name in ("CONNECT", "TCP"):
         os.environ.setdefault(f"DASK_DISTRIBUTED__COMM__TIMEOUTS__{name}", "300s")
+
+
+def pytest_unconfigure(config):
+    # the temporary run store made above goes with the test run (hundreds of MB of runs otherwise pile up)
+    home = getattr(config, "_kgml_temporary_home", None)
+    if home:
+        import shutil
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -40,3 +40,7 @@ def test_explanation_quotes_the_runs_r2_and_has_a_place_for_the_ceiling():
     assert verdict.achievable_ceiling(metrics) is None
     metrics["states"]["IA"]["oracle_process_model"] = {"RH": {"r2": 0.97}}
     assert "R² 0.97" in verdict.process_model_explanation(metrics)[-1]
+    metrics["states"]["IA"]["oracle_global"] = {"RH": {"r2": 0.61}}
+    metrics["states"]["IA"]["oracle_state"] = {"RH": {"r2": 0.95}}
+    sentence = verdict.achievable_ceiling(metrics)
+    assert "R² 0.95:" in sentence and "state-mean" in sentence and "0.61" not in sentence

@@ -14,6 +14,12 @@ own parameters (a process-model ensemble); afterwards the model's own
 ``theta`` (one parameter vector, group ``params``) stands in for them, and
 estimating ``theta`` from observations with the networks frozen is the
 calibration of a global (one ``theta``) or regional model (one per region).
+
+With ``warmup=K`` the first K days of ``x`` are a warm-up (the end of the
+previous year): every GRU runs over them and carries its state into the
+scored days, where the outputs start; the yield head attends to the scored
+days only, and the residue input on warm-up days is the scored year's
+pre-harvest value (none of its residue has entered yet).
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kgml_core.models.fast_gru import Tanh, gru_batch_first, gru_from_parts, gru_time_major
+from kgml_core.models.fast_gru import Tanh, gru_batch_first, gru_time_major, series_from_parts, tanh_score
 
 
 @dataclass
@@ -62,7 +68,7 @@ class AttentionYieldHead(nn.Module):
 
     def forward(self, h: torch.Tensor, day_axis: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """h (batch, days, hidden) -> yield (batch,), attention weights (batch, days); ``day_axis=0``: time-major."""
-        weights = torch.softmax(self.score(h).squeeze(-1), dim=day_axis)
+        weights = torch.softmax(tanh_score(self.score, h), dim=day_axis)
         context = torch.einsum("bt,bth->bh" if day_axis == 1 else "tb,tbh->bh", weights, h)
         return self.out(context).squeeze(-1), weights
 
@@ -85,6 +91,10 @@ class FluxGRU(nn.Module):
         """The daily series from the GRU's states (..., hidden) -> (...)."""
         return self.out(states).squeeze(-1)
 
+    def from_parts(self, parts) -> torch.Tensor:
+        """The daily series (days, batch) from a time-major input given as pieces (see ``gru_from_parts``)."""
+        return series_from_parts(self.gru, self.out, parts)
+
 
 class KGMLAg(nn.Module):
     """KGML-ag. ``forward(x, residue, params)`` returns standardised yield, Ra, Rh, NEE.
@@ -98,13 +108,16 @@ class KGMLAg(nn.Module):
     params : (batch, n_params) process-model parameters in prior standard
         units; None uses the model's own estimate ``theta`` (ignored when
         ``n_params`` is 0).
+    warmup : the first ``warmup`` days of ``x`` are a warm-up (``days`` then
+        counts warm-up and scored days; ``residue`` covers the scored days only).
 
     Returns
     -------
-    dict ``yield`` (batch,), ``ra``, ``rh``, ``nee`` (batch, days), ``attention`` (batch, days).
+    dict ``yield`` (batch,), ``ra``, ``rh``, ``nee`` (batch, scored days), ``attention`` (batch, scored days).
     """
 
     config_class = KGMLAgConfig
+    READS_WARMUP = True         # forward(..., warmup=K): the trainer passes the samples' warm-up days
     # groups of parameters that the 5-step protocol trains or freezes
     GROUPS = {"shared": ("shared",), "yield": ("yield_head",), "ra": ("ra_net",),
               "rh": ("rh_net",), "nee": ("nee_net",), "params": ("theta",)}
@@ -140,7 +153,7 @@ class KGMLAg(nn.Module):
         return torch.cat([x, p], dim=-1)
 
     def forward(self, x: torch.Tensor, residue=None, params: torch.Tensor | None = None,
-                time_major: bool = False) -> dict[str, torch.Tensor]:
+                time_major: bool = False, warmup: int = 0) -> dict[str, torch.Tensor]:
         """See the class docstring; ``time_major``: x (days, batch, n_inputs) and every daily tensor likewise.
 
         A batch-first input runs time-major inside (the GRU kernels work
@@ -148,21 +161,23 @@ class KGMLAg(nn.Module):
         outputs come back as batch-first views.
         """
         x = self.with_parameters(x, params, time_major)
+        if not 0 <= warmup < x.shape[0 if time_major else 1]:
+            raise ValueError(f"warmup must leave scored days: {warmup} of {x.shape[0 if time_major else 1]} days")
         if time_major:
-            return self._forward(x, residue, 0)
-        out = self._forward(x.transpose(0, 1).contiguous(), _time_major(residue), 0)
+            return self._forward(x, residue, 0, warmup)
+        out = self._forward(x.transpose(0, 1).contiguous(), _time_major(residue), 0, warmup)
         return {k: v.t() if v.ndim == 2 else v for k, v in out.items()}
 
-    def _forward(self, x: torch.Tensor, residue, day_axis: int) -> dict[str, torch.Tensor]:
+    def _forward(self, x: torch.Tensor, residue, day_axis: int, warmup: int = 0) -> dict[str, torch.Tensor]:
         """The forward on x (batch, days, features) (``day_axis=1``) or (days, batch, features) (``day_axis=0``)."""
         if x.is_cuda:
-            return self._forward_native(x, residue, day_axis)
+            return self._forward_native(x, residue, day_axis, warmup)
         if day_axis == 1:
-            out = self._forward_split(x.transpose(0, 1).contiguous(), _time_major(residue))
+            out = self._forward_split(x.transpose(0, 1).contiguous(), _time_major(residue), warmup)
             return {k: v.t() if v.ndim == 2 else v for k, v in out.items()}
-        return self._forward_split(x, residue)
+        return self._forward_split(x, residue, warmup)
 
-    def _forward_split(self, x: torch.Tensor, residue) -> dict[str, torch.Tensor]:
+    def _forward_split(self, x: torch.Tensor, residue, warmup: int = 0) -> dict[str, torch.Tensor]:
         """CPU forward on a time-major x (days, batch, features): no concatenated inputs.
 
         Each flux GRU's input gates are summed from the pieces of its input
@@ -172,34 +187,44 @@ class KGMLAg(nn.Module):
         """
         hid, n_in = self.config.hidden, x.shape[-1]
         h = self.drop(gru_time_major(self.shared, x))
-        yield_, attention = self.yield_head(h, 0)
+        yield_, attention = self.yield_head(h[warmup:], 0)
         w = self.ra_net.gru.weight_ih_l0
-        ra = self.ra_net.read(gru_from_parts(self.ra_net.gru, [(h, w[:, :hid]), (x, w[:, hid:])]))
+        ra = self.ra_net.from_parts([(h, w[:, :hid]), (x, w[:, hid:])])
         if callable(residue):
-            residue = residue(yield_, ra)
+            residue = residue(yield_, ra[warmup:])
+        residue = _with_warmup(residue, warmup, 0)
         w = self.rh_net.gru.weight_ih_l0
         parts = [(h, w[:, :hid]), (x, w[:, hid:hid + n_in])]
         if residue is not None:                 # None: a zero residue input
             parts.append((residue.unsqueeze(-1), w[:, hid + n_in:]))
-        rh = self.rh_net.read(gru_from_parts(self.rh_net.gru, parts))
+        rh = self.rh_net.from_parts(parts)
         w = self.nee_net.gru.weight_ih_l0
-        nee = self.nee_net.read(gru_from_parts(self.nee_net.gru, [(torch.stack([ra, rh], -1), w[:, :2]),
-                                                                  (x, w[:, 2:])]))
-        return {"yield": yield_, "ra": ra, "rh": rh, "nee": nee, "attention": attention}
+        nee = self.nee_net.from_parts([(torch.stack([ra, rh], -1), w[:, :2]), (x, w[:, 2:])])
+        return {"yield": yield_, "ra": ra[warmup:], "rh": rh[warmup:], "nee": nee[warmup:], "attention": attention}
 
-    def _forward_native(self, x: torch.Tensor, residue, day_axis: int) -> dict[str, torch.Tensor]:
+    def _forward_native(self, x: torch.Tensor, residue, day_axis: int, warmup: int = 0) -> dict[str, torch.Tensor]:
         """The forward on concatenated inputs and the native GRU kernels (cuDNN on CUDA)."""
         run = gru_batch_first if day_axis == 1 else gru_time_major
         h = self.drop(run(self.shared, x))
-        yield_, attention = self.yield_head(h, day_axis)
+        yield_, attention = self.yield_head(h.narrow(day_axis, warmup, h.shape[day_axis] - warmup), day_axis)
         ra = self.ra_net(torch.cat([h, x], dim=-1), day_axis)
+        scored = lambda v: v.narrow(day_axis, warmup, v.shape[day_axis] - warmup)   # noqa: E731
         if callable(residue):
-            residue = residue(yield_, ra)
-        elif residue is None:
-            residue = x.new_zeros(x.shape[:2])
+            residue = residue(yield_, scored(ra))
+        residue = x.new_zeros(x.shape[:2]) if residue is None else _with_warmup(residue, warmup, day_axis)
         rh = self.rh_net(torch.cat([h, x, residue.unsqueeze(-1)], dim=-1), day_axis)
         nee = self.nee_net(torch.cat([ra.unsqueeze(-1), rh.unsqueeze(-1), x], dim=-1), day_axis)
-        return {"yield": yield_, "ra": ra, "rh": rh, "nee": nee, "attention": attention}
+        return {"yield": yield_, "ra": scored(ra), "rh": scored(rh), "nee": scored(nee), "attention": attention}
+
+
+def _with_warmup(residue, warmup: int, day_axis: int):
+    """The scored days' residue input preceded by ``warmup`` days of its first (pre-harvest) value."""
+    if residue is None or not warmup:
+        return residue
+    first = residue.narrow(day_axis, 0, 1)
+    shape = list(residue.shape)
+    shape[day_axis] = warmup
+    return torch.cat([first.expand(shape), residue], dim=day_axis)
 
 
 def _time_major(residue):

@@ -12,6 +12,11 @@ precipitation, crop type, GPP and nine soil properties, with two changes:
 * ``PREV_GPP``, the previous year's GPP sum, gives the network a memory of
   last year's crop, whose residue still decomposes in winter and spring.
 
+With a warm-up (``make_samples(..., warmup=K)``) each sample also carries the
+inputs of the K days before its 1 January (``Samples.warm``): the recurrent
+networks read them first, with no loss, and carry their state into the scored
+year, so the litter left by last year's crop and weather is not invisible.
+
 Location (lat, lon, state) is deliberately not an input: a global model
 cannot know where it is. Soil water (SWC) is a state variable of the process
 model, not a driver, and is not an input either. The process model's spatial
@@ -51,7 +56,9 @@ class Samples:
     weight : (n, 365) quality weights in [0, 1]; unit, state, county : (n,) str;
     year : (n,) int; crop : (n,) int; params : (n, len(PARAM_NAMES)) the
     process model's parameters of the unit (physical units; NaN when the
-    dataset has none).
+    dataset has none); warm : (n, warmup, len(INPUTS)) the inputs of the
+    ``warmup`` days before each sample's 1 January (None or 0 days: no
+    warm-up), read by the recurrent networks before the scored year, no loss.
     """
 
     x: np.ndarray
@@ -67,10 +74,16 @@ class Samples:
     year: np.ndarray
     crop: np.ndarray
     params: np.ndarray
+    warm: np.ndarray | None = None
     attrs: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    @property
+    def warmup(self) -> int:
+        """Days of warm-up before each sample (0: none)."""
+        return 0 if self.warm is None else int(self.warm.shape[1])
 
     def subset(self, keep) -> "Samples":
         """The samples selected by a boolean mask or an index array."""
@@ -83,7 +96,7 @@ class Samples:
             elif f.name == "attrs":
                 out[f.name] = dict(value)
             else:
-                out[f.name] = value[keep]
+                out[f.name] = None if value is None else value[keep]
         return Samples(**out)
 
     @staticmethod
@@ -95,6 +108,10 @@ class Samples:
                 out[f.name] = {k: np.concatenate([p.daily[k] for p in parts]) for k in parts[0].daily}
             elif f.name == "attrs":
                 out[f.name] = dict(parts[0].attrs)
+            elif f.name == "warm" and any(p.warm is None for p in parts):
+                if len({p.warmup for p in parts}) > 1:
+                    raise ValueError(f"cannot concatenate samples with warm-ups of {[p.warmup for p in parts]} days")
+                out[f.name] = None
             else:
                 out[f.name] = np.concatenate([getattr(p, f.name) for p in parts])
         return Samples(**out)
@@ -223,7 +240,52 @@ def _static(ds: xr.Dataset, name: str, n_years: int) -> np.ndarray:
     return np.tile(ds[name].values.astype(np.float64), n_years)
 
 
-def make_samples(ds: xr.Dataset, years=None) -> Samples:
+def _inputs(ds: xr.Dataset, slices) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The KGML-ag inputs of ``slices`` ((year, time indices), the same number of days each).
+
+    Returns x (n_slices * n_units, days, len(INPUTS)) float32 in physical units,
+    year-major; GPP with gaps filled and raw (n, days); the annual crop code (n,).
+    """
+    n_units, n_years, days = ds.sizes["unit"], len(slices), len(slices[0][1])
+    gpp_raw = _daily(ds, "GPP", slices)
+    gpp = _fill_gaps(gpp_raw)
+    crop = _annual(ds, "CROP", slices, n_units)
+    tmax, rhmax = _daily(ds, "TA_MAX", slices), _daily(ds, "RH_MAX", slices)
+    cols = {
+        "SW_IN": _daily(ds, "SW_IN", slices), "TA_MAX": tmax, "TA_RANGE": tmax - _daily(ds, "TA_MIN", slices),
+        "RH_MAX": rhmax, "RH_RANGE": rhmax - _daily(ds, "RH_MIN", slices),
+        "WS": _daily(ds, "WS", slices), "P": _daily(ds, "P", slices),
+        "CROP": np.repeat(np.nan_to_num(crop, nan=-1.0)[:, None], days, 1), "GPP": gpp,
+        "PREV_GPP": np.repeat(previous_year_gpp(ds, [y for y, _ in slices])[:, None], days, 1),
+    }
+    for name in SOIL_INPUTS:
+        cols[name] = np.repeat(_static(ds, name, n_years)[:, None], days, 1)
+    x = np.stack([_fill_gaps(cols[name]) for name in INPUTS], axis=-1).astype(np.float32)
+    return x, gpp, gpp_raw, crop
+
+
+def warmup_slices(ds: xr.Dataset, years, days: int) -> list[tuple[int, np.ndarray]]:
+    """(source year, time indices) of each year's warm-up: the last ``days`` days before its 1 January.
+
+    The warm-up of year Y is the end of year Y-1 (366 days in a leap year: the
+    days right before 1 January). A year whose predecessor is not a full year
+    of ``ds`` (the first year of a record) takes the end of the following year
+    instead (in a two-crop rotation the crop of Y+1 is the crop Y-1 had; its
+    weather is another year's), or its own end when it has no successor either.
+    """
+    time_years = ds["time"].dt.year.values
+    full = {int(y) for y in set(time_years.tolist()) if (time_years == y).sum() >= DAYS}
+    out = []
+    for year in years:
+        source = next((y for y in (int(year) - 1, int(year) + 1, int(year)) if y in full), None)
+        if source is None:
+            raise ValueError(f"no full year of daily data for the warm-up of {year}")
+        idx = np.flatnonzero(time_years == source)
+        out.append((source, idx[len(idx) - days:]))
+    return out
+
+
+def make_samples(ds: xr.Dataset, years=None, warmup: int = 0) -> Samples:
     """Unit-year samples of a contract dataset (counties or flux sites).
 
     Parameters
@@ -233,6 +295,8 @@ def make_samples(ds: xr.Dataset, years=None) -> Samples:
         known); fluxes RA/RH/NEE/RECO when known (missing ones become NaN),
         optional ``RECO_QC``/``NEE_QC`` (quality weights) and ``RESIDUE``.
     years : the calendar years to take (default: every full year).
+    warmup : days of the previous year read before each sample (0 to 365),
+        ``Samples.warm``; see :func:`warmup_slices` for the first year of a record.
 
     Returns
     -------
@@ -241,28 +305,18 @@ def make_samples(ds: xr.Dataset, years=None) -> Samples:
     missing = [v for v in NEEDED + ("CROP",) if v not in ds]
     if missing:
         raise ValueError(f"dataset lacks variables {missing} needed for KGML-ag inputs")
+    if not 0 <= int(warmup) <= DAYS:
+        raise ValueError(f"warmup must be 0 to {DAYS} days, got {warmup!r}")
     if years is None:
         years = sorted(set(ds["time"].dt.year.values.tolist()))
     slices = _year_slices(ds, years)
     if not slices:
         raise ValueError(f"no full year of daily data for years {list(years)}")
     n_units, n_years = ds.sizes["unit"], len(slices)
-    gpp_raw = _daily(ds, "GPP", slices)
-    gpp = _fill_gaps(gpp_raw)
-    crop = _annual(ds, "CROP", slices, n_units)
+    x, gpp, gpp_raw, crop = _inputs(ds, slices)
+    warm = _inputs(ds, warmup_slices(ds, [y for y, _ in slices], int(warmup)))[0] if warmup else \
+        np.zeros((len(x), 0, x.shape[-1]), np.float32)
     year = np.repeat([y for y, _ in slices], n_units)
-    cols = {
-        "SW_IN": _daily(ds, "SW_IN", slices), "TA_MAX": _daily(ds, "TA_MAX", slices),
-        "TA_RANGE": _daily(ds, "TA_MAX", slices) - _daily(ds, "TA_MIN", slices),
-        "RH_MAX": _daily(ds, "RH_MAX", slices),
-        "RH_RANGE": _daily(ds, "RH_MAX", slices) - _daily(ds, "RH_MIN", slices),
-        "WS": _daily(ds, "WS", slices), "P": _daily(ds, "P", slices),
-        "CROP": np.repeat(np.nan_to_num(crop, nan=-1.0)[:, None], DAYS, 1), "GPP": gpp,
-        "PREV_GPP": np.repeat(previous_year_gpp(ds, [y for y, _ in slices])[:, None], DAYS, 1),
-    }
-    for name in SOIL_INPUTS:
-        cols[name] = np.repeat(_static(ds, name, n_years)[:, None], DAYS, 1)
-    x = np.stack([_fill_gaps(cols[name]) for name in INPUTS], axis=-1).astype(np.float32)
     nan = np.full((n_units * n_years, DAYS), np.nan)
     daily = {v: (_daily(ds, v, slices) if v in ds else nan.copy()) for v in DAILY_TARGETS}
     weight = np.ones_like(gpp)
@@ -278,7 +332,7 @@ def make_samples(ds: xr.Dataset, years=None) -> Samples:
         state=np.tile(ds["state"].values.astype(str), n_years),
         county=np.tile(np.asarray(county).astype(str), n_years),
         year=year.astype(int), crop=np.nan_to_num(crop, nan=-1).astype(int),
-        params=sample_params(ds, n_years), attrs={"years": [y for y, _ in slices]})
+        params=sample_params(ds, n_years), warm=warm, attrs={"years": [y for y, _ in slices]})
 
 
 def residue_profile(samples: Samples) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch
 
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.training import losses as L
-from kgml_core.training.data import Normalizer, Samples, harvest_profile, residue_input
+from kgml_core.training.data import DAYS, Normalizer, Samples, harvest_profile, residue_input
 
 LOSS_KINDS = ("process_yield_ra", "process_fluxes", "county_yield", "site_fluxes")
 
@@ -144,16 +144,28 @@ class KGMLTrainer:
         return phys
 
     def _x(self, samples: Samples) -> torch.Tensor:
-        return torch.from_numpy(self.norm.scale_x(samples.x))
+        """Standardised inputs (n, warm-up + 365, n_inputs): the warm-up days first when the model reads them."""
+        x = samples.x
+        if samples.warmup and self._reads_warmup():
+            x = np.concatenate([samples.warm, x], axis=1)
+        return torch.from_numpy(self.norm.scale_x(x))
+
+    def _reads_warmup(self) -> bool:
+        return bool(getattr(self.model, "READS_WARMUP", False))
 
     def _n_params(self) -> int:
         return int(getattr(getattr(self.model, "config", None), "n_params", 0) or 0)
 
     def _forward(self, x: torch.Tensor, residue, params: torch.Tensor | None = None):
-        """The model's forward; ``params`` (batch, n_params) only reach a parameter-conditioned model."""
-        if self._n_params():
-            return self.model(x, residue, params)
-        return self.model(x, residue)
+        """The model's forward; ``params`` (batch, n_params) only reach a parameter-conditioned model.
+
+        Days of ``x`` beyond the 365 of a sample are its warm-up (see :meth:`_x`): the
+        model reads them first and returns the scored days, so no loss ever sees them.
+        """
+        if not self._reads_warmup():
+            return self.model(x, residue, params) if self._n_params() else self.model(x, residue)
+        warmup = max(0, x.shape[1] - DAYS)
+        return self.model(x, residue, params if self._n_params() else None, warmup=warmup)
 
     def _residue_scaled(self, residue: np.ndarray) -> torch.Tensor:
         m, s = self.norm.y_mean["RESIDUE"], self.norm.y_std["RESIDUE"]

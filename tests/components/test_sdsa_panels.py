@@ -101,3 +101,6 @@ def test_ceiling_sentence_has_no_negative_zero_and_names_a_worse_emulator():
     assert "-0 %" not in sentence and "reach 0 % of the 74 %" in sentence
     assert "realised: 0.3 % higher error" in sentence
     assert "would give 0.4 % higher error: all of the ceiling is lost in the emulator" in sentence
+    m["ceiling"]["RH"]["IA"].update(realised=-0.04, fraction=-0.04 / 0.26, ceiling=0.26)
+    sentence = sdsa_panels.ceiling_sentence(sdsa_panels.ceiling_frame(m).iloc[0])
+    assert "reach none of the 26 %" in sentence and "realised: 4.0 % higher error" in sentence

@@ -244,3 +244,25 @@ def test_pretraining_samples_draw_each_countys_years_from_the_window():
         assert len(set(s.year[s.unit == unit])) == 2
     assert len(set(s.year)) > 2                                   # the domain sees more years than a county
     assert len(pretraining_samples(world, years, 6, seed=0)) == 18
+
+
+def test_pretraining_samples_carry_the_end_of_their_previous_year():
+    from kgml_core.experiments.state_vs_global.data import pretraining_samples
+    from kgml_core.simulator import WorldConfig, simulate_world
+    from kgml_core.training.data import INPUTS
+
+    world = simulate_world(WorldConfig(years=(2008, 2011), counties=("17019", "19153"), world="ensemble"))
+    s = pretraining_samples(world, list(range(2008, 2012)), 2, seed=0, warmup=30)
+    assert s.warm.shape == (len(s), 30, len(INPUTS))
+    for i in np.flatnonzero(s.year > 2008):                       # the world's own days before 1 January
+        rain = world["P"].sel(unit=s.unit[i], time=world["time.year"] == s.year[i] - 1).values[-30:]
+        np.testing.assert_allclose(s.warm[i, :, INPUTS.index("P")], rain, rtol=1e-6)
+    with pytest.raises(ValueError, match="warmup"):
+        preset("tiny", warmup=400)
+
+
+def test_tiny_run_with_a_warmup(tmp_path):
+    cfg = preset("tiny", states=("IA",), models=("state_specific", "emulator_oracle"), warmup=20)
+    run = run_state_vs_global(cfg, RunStore(tmp_path))
+    assert run.status == "finished" and run.config["warmup"] == 20
+    assert np.isfinite(run.metrics()["states"]["IA"]["state_specific"]["RH"]["rmse"])

@@ -41,6 +41,9 @@ class StateVsGlobalConfig(ExperimentConfig):
     drawn per county with the seed from the ``pretrain_window`` years that end
     with the last training year, so the domain sees more summers than one
     county does; all of them when the span covers the window),
+    warmup (days of the previous year each county-year's recurrent networks
+    read before 1 January, no loss on them: the memory of last year's litter,
+    in pretraining, fine-tuning, estimation and prediction alike; 0: none),
     max_yield_samples (county-years for yield fine-tuning, None for all),
     model sizes, the protocol's step settings, no_knowledge (level-1 training),
     region_method / n_regions (Auto Region Detector), n_boot (bootstrap
@@ -82,6 +85,7 @@ class StateVsGlobalConfig(ExperimentConfig):
     pretrain_units: int | None = 256
     pretrain_span: int = 8
     pretrain_window: int = 24
+    warmup: int = 0
     max_yield_samples: int | None = 256
     hidden: int = 32
     flux_hidden: int = 16
@@ -130,6 +134,8 @@ class StateVsGlobalConfig(ExperimentConfig):
         if not 1 <= int(self.pretrain_span) <= int(self.pretrain_window):
             raise ValueError(f"pretrain_span must be at least 1 year and at most pretrain_window "
                              f"({self.pretrain_window}), got {self.pretrain_span!r}")
+        if not 0 <= int(self.warmup) <= 365:
+            raise ValueError(f"warmup must be 0 to 365 days (of the previous year), got {self.warmup!r}")
         if self.pretrain_years is not None:
             self.pretrain_years = (int(self.pretrain_years[0]), int(self.pretrain_years[1]))
             last_train = self.years[1] - self.test_years

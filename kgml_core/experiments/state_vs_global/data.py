@@ -137,22 +137,23 @@ def pretraining_world(cfg: StateVsGlobalConfig, world, process: xr.Dataset) -> x
     return load_world(replace(world, world=kind, heterogeneity=1.0, years=years))
 
 
-def pretraining_samples(world: xr.Dataset, years: list[int], span: int, seed: int) -> Samples:
+def pretraining_samples(world: xr.Dataset, years: list[int], span: int, seed: int, warmup: int = 0) -> Samples:
     """``span`` of ``years`` per unit, drawn per unit with the seed (all when ``span`` covers them), year-major.
 
     The summer anomalies of a year are fields of about 900 km, so the domain
     sees as many independent summers as it has distinct years: drawing each
     county's years from a longer window gives more of them at the same number
-    of samples.
+    of samples. ``warmup``: days of each sample's previous year (see
+    :func:`~kgml_core.training.data.make_samples`), read from the whole world.
     """
     units = world["unit"].values
     if span >= len(years):
-        return make_samples(world, years)
+        return make_samples(world, years, warmup)
     g = np.random.default_rng(seed + 6)
     chosen = np.zeros((len(units), len(years)), bool)
     for i in range(len(units)):
         chosen[i, g.choice(len(years), size=span, replace=False)] = True
-    return Samples.concat([make_samples(world.sel(unit=units[chosen[:, j]]), [year])
+    return Samples.concat([make_samples(world.sel(unit=units[chosen[:, j]]), [year], warmup)
                            for j, year in enumerate(years) if chosen[:, j].any()])
 
 
@@ -187,12 +188,13 @@ def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSet
         g = np.random.default_rng(cfg.seed + 2)
         pre_units = train_units if cfg.pretrain_units is None or cfg.pretrain_units >= len(train_units) \
             else np.sort(g.choice(train_units, size=cfg.pretrain_units, replace=False))
-        process = make_samples(pretrain_world.sel(unit=pre_units), list(range(first, last + 1)))
+        process = make_samples(pretrain_world.sel(unit=pre_units), list(range(first, last + 1)), cfg.warmup)
     else:
-        process = pretraining_samples(pretrain_world, list(range(first, last + 1)), cfg.pretrain_span, cfg.seed)
-    yields = make_samples(_yield_world(data).sel(unit=train_units), data.train_years)
+        process = pretraining_samples(pretrain_world, list(range(first, last + 1)), cfg.pretrain_span, cfg.seed,
+                                      cfg.warmup)
+    yields = make_samples(_yield_world(data).sel(unit=train_units), data.train_years, cfg.warmup)
     yields = _subsample(yields, cfg.max_yield_samples, cfg.seed + 3)
-    sites = make_samples(data.sites, data.train_years)
-    evaluation = make_samples(data.truth, data.train_years + data.test_years)
+    sites = make_samples(data.sites, data.train_years, cfg.warmup)
+    evaluation = make_samples(data.truth, data.train_years + data.test_years, cfg.warmup)
     return TrainingSets(process, yields, sites, evaluation)
 
