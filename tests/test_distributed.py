@@ -148,6 +148,14 @@ def test_share_runs_every_item_once_in_one_process_or_the_other():
         with pytest.raises(ValueError, match="item . failed"):
             D.share(pool, ["a", "b", "c"], lambda item: time.sleep(0.5),
                     lambda item: (_pid_of, {"item": item, "fail": True}), lambda item, result: None)
+        def cancelled():
+            raise InterruptedError("cancelled")
+        slow = pool.apply_async(time.sleep, (60,))
+        started = time.perf_counter()
+        with pytest.raises(InterruptedError):           # a cancel is seen while the second process works
+            D.share(pool, [], here, lambda item: (_pid_of, {"item": item}), lambda item, result: None,
+                    pending=[("slow", slow)], check=cancelled)
+        assert time.perf_counter() - started < 30
     finally:
         pool.terminate()
         pool.join()
