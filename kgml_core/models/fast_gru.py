@@ -35,6 +35,12 @@ days per BLAS product (no all-days gate buffer), per day one product
 h; backward: the gate derivatives), the weight and input gradients large
 products. Without the build (or with ``KGML_GRU_EXT=0``) the pure-PyTorch
 path below runs (the same values to float rounding; one log line says so).
+
+On a CPU with AVX-512 (float32, hidden sizes a multiple of 16) inference goes further
+(:func:`_fused_inference`, :func:`series_from_parts`, :func:`tanh_score`): a whole GRU
+stack per call, products and gates in registers per tile of 6 rows x 16 units, rows in
+blocks over all days, read-outs and the attention score fused, so no (T, B, 3H) gate
+and almost no (T, B, H) state buffers are written (docs/scaling.md, fourth round).
 """
 from __future__ import annotations
 
@@ -212,12 +218,53 @@ def fused() -> bool:
     return extension() is not None
 
 
+def _fused_inference(gru: nn.GRU, parts: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                     out: nn.Linear | None = None) -> torch.Tensor | None:
+    """The whole stack by the extension's fused AVX-512 inference step, or None when it cannot run it.
+
+    It runs when no gradient is needed, no dropout is active, the tensors are CPU float32, the hidden
+    size is a multiple of 16 and the CPU has AVX-512 (``gru_ext``'s ``kernels() == 'avx512'``).
+    Returns the last layer's states (T, B, H), or with ``out`` its read-out ``out(states)[..., 0]`` (T, B)
+    without keeping the states.
+    """
+    ext = _extension_for(parts[0][0])
+    if ext is None or parts[0][0].dtype != torch.float32 or (gru.training and gru.dropout > 0):
+        return None
+    flat = [t for pair in parts for t in pair] + list(gru.parameters())
+    if out is not None:
+        if out.bias is None or out.out_features != 1:
+            return None
+        flat += [out.weight, out.bias]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in flat):
+        return None
+    w_ih, w_hh, b_ih, b_hh = gru.all_weights[0]
+    upper = [t.contiguous() for layer in gru.all_weights[1:] for t in (layer[0], layer[2], layer[1], layer[3])]
+    return ext.infer([x.contiguous() for x, _ in parts], [w.contiguous() for _, w in parts], b_ih.contiguous(),
+                     w_hh.contiguous(), b_hh.contiguous(), upper,
+                     None if out is None else out.weight, None if out is None else out.bias)
+
+
+def series_from_parts(gru: nn.GRU, out: nn.Linear, parts: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """``out(states)[..., 0]`` (T, B) of :func:`gru_from_parts`'s states: one daily series per sequence.
+
+    In inference on an AVX-512 CPU the read-out runs inside the fused step (no (T, B, H) states kept).
+    """
+    fused = _fused_inference(gru, parts, out)
+    if fused is not None:
+        return fused
+    return out(gru_from_parts(gru, parts)).squeeze(-1)
+
+
 def gru_from_parts(gru: nn.GRU, parts: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     """States (T, B, H) of the last layer of ``gru`` given its first layer's input as pieces.
 
     parts : pairs (piece (T, B, k_i), columns of the first layer's ``W_ih`` (3H, k_i)).
     Dropout between layers as ``gru`` applies it when it is training.
+    In inference on an AVX-512 CPU the whole stack runs in the fused step (:func:`_fused_inference`).
     """
+    fused = _fused_inference(gru, parts)
+    if fused is not None:
+        return fused
     w_ih, w_hh, b_ih, b_hh = gru.all_weights[0]
     out = gru_layer(parts, b_ih, w_hh, b_hh)
     for layer in range(1, gru.num_layers):
@@ -261,6 +308,23 @@ class Tanh(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return tanh(x)
+
+
+def tanh_score(score: nn.Sequential, h: torch.Tensor) -> torch.Tensor:
+    """``score(h)[..., 0]`` for ``score = Sequential(Linear(K, N), Tanh, Linear(N, 1))``: h (..., K) -> (...).
+
+    In inference on an AVX-512 CPU one fused pass (``gru_ext``'s ``score``): the (..., N) hidden layer is
+    never written (at batch 1,024 it was two 96 MB tensors and a tenth of KGML-ag's inference).
+    """
+    first, _, last = score
+    ext = _extension_for(h)
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (h, *score.parameters()))
+    if ext is not None and h.dtype == torch.float32 and not needs_grad and first.bias is not None \
+            and last.bias is not None and last.out_features == 1:
+        s = ext.score(h, first.weight.contiguous(), first.bias, last.weight.contiguous(), last.bias)
+        if s is not None:
+            return s
+    return score(h).squeeze(-1)
 
 
 def _check(gru: nn.GRU) -> None:

@@ -8,6 +8,10 @@ source or a new torch never loads a stale build. Flags: ``-O3 -fno-math-errno
 -fno-trapping-math`` (no ``-march=native``); the element-wise kernels are compiled
 twice, for AVX2 + FMA (``#pragma GCC target``) and generic, and the AVX2 ones are
 chosen at run time when the CPU has them, so the same build runs on any x86-64.
+On a CPU with AVX-512F the fused kernels of ``csrc/gru_avx512.h`` run float32 layers
+whose hidden size is a multiple of 16 (inference of whole stacks with their read-outs,
+the attention score, the training forward); ``kernels()`` says which run,
+``set_avx512(False)`` turns them off in one process.
 
 At run time :func:`extension` imports the build for this key, or returns None and
 logs once why (then :mod:`kgml_core.models.fast_gru` runs its pure-PyTorch loop).

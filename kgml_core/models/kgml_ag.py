@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kgml_core.models.fast_gru import Tanh, gru_batch_first, gru_from_parts, gru_time_major
+from kgml_core.models.fast_gru import Tanh, gru_batch_first, gru_time_major, series_from_parts, tanh_score
 
 
 @dataclass
@@ -68,7 +68,7 @@ class AttentionYieldHead(nn.Module):
 
     def forward(self, h: torch.Tensor, day_axis: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """h (batch, days, hidden) -> yield (batch,), attention weights (batch, days); ``day_axis=0``: time-major."""
-        weights = torch.softmax(self.score(h).squeeze(-1), dim=day_axis)
+        weights = torch.softmax(tanh_score(self.score, h), dim=day_axis)
         context = torch.einsum("bt,bth->bh" if day_axis == 1 else "tb,tbh->bh", weights, h)
         return self.out(context).squeeze(-1), weights
 
@@ -90,6 +90,10 @@ class FluxGRU(nn.Module):
     def read(self, states: torch.Tensor) -> torch.Tensor:
         """The daily series from the GRU's states (..., hidden) -> (...)."""
         return self.out(states).squeeze(-1)
+
+    def from_parts(self, parts) -> torch.Tensor:
+        """The daily series (days, batch) from a time-major input given as pieces (see ``gru_from_parts``)."""
+        return series_from_parts(self.gru, self.out, parts)
 
 
 class KGMLAg(nn.Module):
@@ -185,7 +189,7 @@ class KGMLAg(nn.Module):
         h = self.drop(gru_time_major(self.shared, x))
         yield_, attention = self.yield_head(h[warmup:], 0)
         w = self.ra_net.gru.weight_ih_l0
-        ra = self.ra_net.read(gru_from_parts(self.ra_net.gru, [(h, w[:, :hid]), (x, w[:, hid:])]))
+        ra = self.ra_net.from_parts([(h, w[:, :hid]), (x, w[:, hid:])])
         if callable(residue):
             residue = residue(yield_, ra[warmup:])
         residue = _with_warmup(residue, warmup, 0)
@@ -193,10 +197,9 @@ class KGMLAg(nn.Module):
         parts = [(h, w[:, :hid]), (x, w[:, hid:hid + n_in])]
         if residue is not None:                 # None: a zero residue input
             parts.append((residue.unsqueeze(-1), w[:, hid + n_in:]))
-        rh = self.rh_net.read(gru_from_parts(self.rh_net.gru, parts))
+        rh = self.rh_net.from_parts(parts)
         w = self.nee_net.gru.weight_ih_l0
-        nee = self.nee_net.read(gru_from_parts(self.nee_net.gru, [(torch.stack([ra, rh], -1), w[:, :2]),
-                                                                  (x, w[:, 2:])]))
+        nee = self.nee_net.from_parts([(torch.stack([ra, rh], -1), w[:, :2]), (x, w[:, 2:])])
         return {"yield": yield_, "ra": ra[warmup:], "rh": rh[warmup:], "nee": nee[warmup:], "attention": attention}
 
     def _forward_native(self, x: torch.Tensor, residue, day_axis: int, warmup: int = 0) -> dict[str, torch.Tensor]:
