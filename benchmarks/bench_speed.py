@@ -274,7 +274,8 @@ def machine() -> dict:
     import os
     return {"cores": os.cpu_count(), "load_average": list(os.getloadavg()), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "fused_gru_extension": gru_ext.extension() is not None}
+            "fused_gru_extension": gru_ext.extension() is not None,
+            "gru_kernels": gru_ext.extension().kernels() if gru_ext.extension() is not None else "pytorch"}
 
 
 def targets(r: dict) -> dict:

@@ -261,6 +261,13 @@ def test_pretraining_samples_carry_the_end_of_their_previous_year():
         preset("tiny", warmup=400)
 
 
+def test_warmup_default_and_runs_saved_before_it():
+    assert preset("quick").warmup == 182 and preset("tiny").warmup == 30
+    old = json.loads(json.dumps(preset("quick").to_dict()))
+    del old["warmup"]                                               # a run saved before the warm-up existed
+    assert StateVsGlobalConfig.from_dict(old).warmup == 0
+
+
 def test_tiny_run_with_a_warmup(tmp_path):
     cfg = preset("tiny", states=("IA",), models=("state_specific", "emulator_oracle"), warmup=20)
     run = run_state_vs_global(cfg, RunStore(tmp_path))

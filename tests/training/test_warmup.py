@@ -103,13 +103,14 @@ def test_no_loss_on_warmup_days(three_years, monkeypatch):
         return float(total.detach()), trainer.model.nee_net.out.weight.grad.clone()
 
     before, grad_before = loss()
-    read = trainer.model.nee_net.read
+    series = trainer.model.nee_net.from_parts
 
-    def shifted(states):     # time-major states: the first K days are the warm-up
-        out = read(states)
-        return torch.cat([out[:K] + 1e3, out[K:]]) if out.shape[0] == K + DAYS else out
+    def shifted(parts):     # time-major daily series: the first K days are the warm-up
+        out = series(parts)
+        assert out.shape[0] == K + DAYS                             # the network did run over the warm-up
+        return torch.cat([out[:K] + 1e3, out[K:]])
 
-    monkeypatch.setattr(trainer.model.nee_net, "read", shifted)
+    monkeypatch.setattr(trainer.model.nee_net, "from_parts", shifted)
     after, grad_after = loss()
     assert after == pytest.approx(before, rel=1e-6)
     torch.testing.assert_close(grad_after, grad_before)
