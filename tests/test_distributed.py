@@ -161,3 +161,23 @@ def test_share_runs_every_item_once_in_one_process_or_the_other():
         pool.join()
     assert sorted(ran) == list(range(6))
     assert os.getpid() in ran.values() and set(ran.values()) - {os.getpid()}   # both processes took items
+
+
+def test_the_second_process_does_not_run_the_parents_main_file(tmp_path, monkeypatch):
+    # a script without a __main__ guard, or the Streamlit app (installed as __main__ with its file), in the parent
+    import sys
+    import types
+    marker = tmp_path / "ran"
+    script = tmp_path / "script.py"
+    script.write_text(f"open({str(marker)!r}, 'w').write('the parent script ran again')\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    pool = D.second_process()
+    try:
+        item, pid = pool.apply_async(_pid_of, ("x",)).get(timeout=300)
+    finally:
+        pool.terminate()
+        pool.join()
+    assert item == "x" and sys.modules["__main__"] is fake
+    assert not marker.exists()

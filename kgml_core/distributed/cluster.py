@@ -13,7 +13,9 @@ import contextlib
 import logging
 import os
 import queue
+import sys
 import threading
+import types
 from typing import Any, Callable, Iterator, Sequence
 
 from kgml_core import settings
@@ -166,7 +168,27 @@ def second_process():
     import multiprocessing
     if machine_cores() < 2 or multiprocessing.current_process().daemon:
         return None
-    return multiprocessing.get_context("spawn").Pool(1, initializer=_beside_init)
+    with _bare_main():
+        return multiprocessing.get_context("spawn").Pool(1, initializer=_beside_init)
+
+
+@contextlib.contextmanager
+def _bare_main() -> Iterator[None]:
+    """``__main__`` replaced by an empty module while a process is spawned.
+
+    A spawned child runs the parent's ``__main__`` file again when it has no module
+    name: a script without a ``__main__`` guard would start its work again in the
+    child (and that child's child), and the Streamlit app, whose script runner installs
+    each page run as ``__main__`` with ``__file__`` = app.py, would run its pages there.
+    The second process runs functions of importable modules only, so it needs none.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _beside_init() -> None:
