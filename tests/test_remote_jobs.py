@@ -71,8 +71,10 @@ def test_cancel_reaches_a_job_on_the_cluster(address, tmp_path, monkeypatch):
     monkeypatch.setenv("KGML_DASK_SCHEDULER", address)               # "auto" hands jobs to it
     store = RunStore(tmp_path / "runs")
     queue = JobQueue(store, restore=False)
-    job = queue.submit("state_vs_global", "tiny", TINY)
-    _wait_for(lambda: job.history or job.status in TERMINAL, "loss from the worker")
+    # a step 3 far longer than the cancel takes to arrive (the tiny run's own ends between two polls)
+    job = queue.submit("state_vs_global", "tiny", {**TINY, "protocol": {"step3": {"epochs": 4000}}})
+    _wait_for(lambda: (job.last and job.last.stage.startswith("global/step3")) or job.status in TERMINAL,
+              "global/step3 from the worker")
     queue.cancel(job.id)
     job = queue.wait(job.id, TIMEOUT)
     assert job.status == "cancelled", job.error
