@@ -41,6 +41,12 @@ class StateVsGlobalConfig(ExperimentConfig):
     drawn per county with the seed from the ``pretrain_window`` years that end
     with the last training year, so the domain sees more summers than one
     county does; all of them when the span covers the window),
+    pretrain_replicas (copies of every pretraining county, each with its own
+    prior draw of the parameters and the county's weather: the county's
+    ``pretrain_span`` years are dealt out among its copies, so the emulator
+    sees ``pretrain_replicas`` times as many parameter vectors at the same
+    number of samples and the same years; ensemble pretraining on
+    ``pretrain_states`` only; 1: one draw per county, the design before),
     warmup (days of the previous year each county-year's recurrent networks
     read before 1 January, no loss on them: the memory of last year's litter,
     in pretraining, fine-tuning, estimation and prediction alike; 0: none;
@@ -86,6 +92,7 @@ class StateVsGlobalConfig(ExperimentConfig):
     pretrain_units: int | None = 256
     pretrain_span: int = 8
     pretrain_window: int = 24
+    pretrain_replicas: int = 1
     warmup: int = 182
     max_yield_samples: int | None = 256
     hidden: int = 32
@@ -135,6 +142,13 @@ class StateVsGlobalConfig(ExperimentConfig):
         if not 1 <= int(self.pretrain_span) <= int(self.pretrain_window):
             raise ValueError(f"pretrain_span must be at least 1 year and at most pretrain_window "
                              f"({self.pretrain_window}), got {self.pretrain_span!r}")
+        if not 1 <= int(self.pretrain_replicas) <= int(self.pretrain_span):
+            raise ValueError(f"pretrain_replicas must be 1 to pretrain_span ({self.pretrain_span}: every copy "
+                             f"of a county needs a year), got {self.pretrain_replicas!r}")
+        if int(self.pretrain_replicas) > 1 and (self.pretrain_world != "ensemble" or self.pretrain_states is None):
+            raise ValueError("pretrain_replicas > 1 needs pretrain_world='ensemble' and pretrain_states "
+                             f"(copies of prior draws), got pretrain_world={self.pretrain_world!r}, "
+                             f"pretrain_states={self.pretrain_states!r}")
         if not 0 <= int(self.warmup) <= 365:
             raise ValueError(f"warmup must be 0 to 365 days (of the previous year), got {self.warmup!r}")
         if self.pretrain_years is not None:
