@@ -47,6 +47,9 @@ class StateVsGlobalConfig(ExperimentConfig):
     sees ``pretrain_replicas`` times as many parameter vectors at the same
     number of samples and the same years; ensemble pretraining on
     ``pretrain_states`` only; 1: one draw per county, the design before),
+    pretrain_replica_years ("dealt": the county's years are dealt out among
+    its copies; "shared": every copy sees the same ``pretrain_span //
+    pretrain_replicas`` years, the same weather under different draws),
     warmup (days of the previous year each county-year's recurrent networks
     read before 1 January, no loss on them: the memory of last year's litter,
     in pretraining, fine-tuning, estimation and prediction alike; 0: none;
@@ -93,6 +96,7 @@ class StateVsGlobalConfig(ExperimentConfig):
     pretrain_span: int = 8
     pretrain_window: int = 24
     pretrain_replicas: int = 1
+    pretrain_replica_years: str = "dealt"
     warmup: int = 182
     max_yield_samples: int | None = 256
     hidden: int = 32
@@ -149,6 +153,8 @@ class StateVsGlobalConfig(ExperimentConfig):
             raise ValueError("pretrain_replicas > 1 needs pretrain_world='ensemble' and pretrain_states "
                              f"(copies of prior draws), got pretrain_world={self.pretrain_world!r}, "
                              f"pretrain_states={self.pretrain_states!r}")
+        if self.pretrain_replica_years not in ("dealt", "shared"):
+            raise ValueError(f"pretrain_replica_years must be 'dealt' or 'shared', got {self.pretrain_replica_years!r}")
         if not 0 <= int(self.warmup) <= 365:
             raise ValueError(f"warmup must be 0 to 365 days (of the previous year), got {self.warmup!r}")
         if self.pretrain_years is not None:
