@@ -51,7 +51,8 @@ class _Run:
 
 
 def variants(means: dict[str, float]) -> list[tuple[str, int, dict[str, float]]]:
-    """(parameter or "base", sign, parameter vector): the state mean and each parameter at -1 / +1 sd."""
+    """(parameter, "base" or "default"; sign;, parameter vector): the state mean, each parameter at -1 / +1 sd
+    around it, and the defaults (last)."""
     out = [("base", 0, dict(means))]
     for name in PARAM_NAMES:
         spec = PARAMS[name]
@@ -59,6 +60,7 @@ def variants(means: dict[str, float]) -> list[tuple[str, int, dict[str, float]]]
             p = dict(means)
             p[name] = float(np.clip(means[name] + sign * prior_sd(name), spec.lower, spec.upper))
             out.append((name, sign, p))
+    out.append(("default", 0, {k: PARAMS[k].default for k in PARAM_NAMES}))
     return out
 
 
@@ -112,7 +114,17 @@ def main() -> None:
         emu = glob.predict(samples, sample_params=True)["RH"]
         print(f"{state}: {len(counties)} held-out counties x {len(years)} years x {len(vecs)} variants, "
               f"simulation {sim_cpu:.1f} s CPU; emulator Rh RMSE at the state mean "
-              f"{np.sqrt(np.nanmean((emu[variant == 0] - sim[variant == 0]) ** 2)):.3f}")
+              f"{np.sqrt(np.nanmean((emu[variant == 0] - sim[variant == 0]) ** 2)):.3f}, mean bias (emulator - "
+              f"process) annual {np.mean(emu[variant == 0] - sim[variant == 0]):+.3f}, July-August "
+              f"{np.mean(emu[variant == 0][:, JULY_AUGUST] - sim[variant == 0][:, JULY_AUGUST]):+.3f}")
+        err = (emu[variant == 0] - sim[variant == 0])[:, JULY_AUGUST].mean(1)
+        year = samples.year[variant == 0]
+        print("    July-August bias at the state mean by year: " + ", ".join(
+            f"{y} {err[year == y].mean():+.3f}" for y in np.unique(year)))
+        last = len(vecs) - 1
+        print(f"    at the default parameters: Rh RMSE {np.sqrt(np.nanmean((emu[variant == last] - sim[variant == last]) ** 2)):.3f}, "
+              f"mean bias annual {np.mean(emu[variant == last] - sim[variant == last]):+.3f}, July-August "
+              f"{np.mean(emu[variant == last][:, JULY_AUGUST] - sim[variant == last][:, JULY_AUGUST]):+.3f}")
         for name in PARAM_NAMES:
             lo, hi = [i for i, (n, _, _) in enumerate(vecs) if n == name]
             row = {"state": state, "parameter": name}

@@ -299,7 +299,9 @@ def test_pretraining_replicas_share_out_each_countys_years():
         np.testing.assert_array_equal(shared.x[mine][0][:, weather], shared.x[mine][1][:, weather])
     with pytest.raises(ValueError, match="pretrain_replicas"):
         preset("quick", pretrain_replicas=9)                        # more copies than years
-    with pytest.raises(ValueError, match="pretrain_replicas"):
-        preset("quick", pretrain_replicas=2, pretrain_states=None)
+    assert preset("quick").pretrain_replicas == 4 and preset("tiny").pretrain_replicas == 1
+    old = json.loads(json.dumps(preset("quick").to_dict()))
+    del old["pretrain_replicas"]                                   # a run saved before the copies existed
+    assert StateVsGlobalConfig.from_dict(old).pretrain_replicas == 1
     with pytest.raises(ValueError, match="pretrain_replica_years"):
         preset("quick", pretrain_replica_years="paired")
