@@ -12,11 +12,14 @@ come from the world cache, as they do for every run after a first one. In order:
 1. cold ``quick`` state-vs-global (nothing to reuse),
 2. the same run again (every stage reused),
 3. only the fine-tuning changed (regional step 5 epochs 30 -> 20: pretraining and global model reused),
-4. only the states changed (a different state set: new pretraining data, nothing to reuse),
+4. only the states changed (a different state set: the pretraining on the fixed Corn Belt domain reused),
 5. TAM-RL ``quick`` (cold).
 
-Prints wall seconds, CPU seconds of this process and its children, the load
-average, what was reused, and the issue's targets met or missed. It asserts
+Prints wall seconds, CPU seconds of this process and its children (the second
+process that trains independent stages beside the run, see docs/scaling.md), of
+which this process alone (``main``: on an idle machine the wall time is about that
+plus the waits for the second process), the load average, what was reused, where
+the independent parts ran, and the issue's targets met or missed. It asserts
 nothing; timings depend on how busy the machine is (say so when quoting them).
 """
 from __future__ import annotations
@@ -33,20 +36,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 
-def _cpu() -> float:
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def _cpu(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timed(label: str, fn) -> dict:
-    load0, c0, t0 = os.getloadavg()[0], _cpu(), time.perf_counter()
+    load0, t0 = os.getloadavg()[0], time.perf_counter()
+    main0, kids0 = _cpu(), _cpu(resource.RUSAGE_CHILDREN)
     run = fn()
-    wall, cpu = time.perf_counter() - t0, _cpu() - c0
-    reused = sorted(run.metrics().get("reused_stages", {}))
-    row = {"label": label, "wall_s": wall, "cpu_s": cpu, "load": (load0 + os.getloadavg()[0]) / 2,
-           "reused": reused, "run": run.id}
-    print(f"{label:<40} {wall:7.1f} s wall {cpu:7.1f} s CPU  load {row['load']:4.1f}  "
-          f"reused: {', '.join(reused) or 'nothing'}", flush=True)
+    wall, main = time.perf_counter() - t0, _cpu() - main0
+    cpu = main + _cpu(resource.RUSAGE_CHILDREN) - kids0
+    metrics = run.metrics()
+    reused = sorted(metrics.get("reused_stages", {}))
+    row = {"label": label, "wall_s": wall, "cpu_s": cpu, "main_cpu_s": main,
+           "load": (load0 + os.getloadavg()[0]) / 2, "reused": reused, "run": run.id}
+    print(f"{label:<40} {wall:7.1f} s wall {cpu:7.1f} s CPU ({main:.1f} s main)  load {row['load']:4.1f}  "
+          f"reused: {', '.join(reused) or 'nothing'}; parallel: {metrics.get('parallel', '-')}", flush=True)
     return row
 
 

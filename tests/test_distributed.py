@@ -124,3 +124,60 @@ def test_peak_rss_sees_this_process():
         block = np.ones(20_000_000)          # 160 MB
         time_sum = float(block.sum())
     assert time_sum == 2e7 and peak.gib > 0.15 and peak.children_gib >= 0
+
+
+def _pid_of(item, fail=False):
+    import os
+    if fail:
+        raise ValueError(f"item {item} failed")
+    return item, os.getpid()
+
+
+def test_share_runs_every_item_once_in_one_process_or_the_other():
+    import os
+    import time
+    pool = D.second_process()
+    assert pool is not None
+    ran: dict = {}
+    try:
+        def here(item):
+            time.sleep(0.3)
+            ran[item] = os.getpid()
+        D.share(pool, list(range(6)), here, lambda item: (_pid_of, {"item": item}),
+                lambda item, result: ran.__setitem__(item, result[1]))
+        with pytest.raises(ValueError, match="item . failed"):
+            D.share(pool, ["a", "b", "c"], lambda item: time.sleep(0.5),
+                    lambda item: (_pid_of, {"item": item, "fail": True}), lambda item, result: None)
+        def cancelled():
+            raise InterruptedError("cancelled")
+        slow = pool.apply_async(time.sleep, (60,))
+        started = time.perf_counter()
+        with pytest.raises(InterruptedError):           # a cancel is seen while the second process works
+            D.share(pool, [], here, lambda item: (_pid_of, {"item": item}), lambda item, result: None,
+                    pending=[("slow", slow)], check=cancelled)
+        assert time.perf_counter() - started < 30
+    finally:
+        pool.terminate()
+        pool.join()
+    assert sorted(ran) == list(range(6))
+    assert os.getpid() in ran.values() and set(ran.values()) - {os.getpid()}   # both processes took items
+
+
+def test_the_second_process_does_not_run_the_parents_main_file(tmp_path, monkeypatch):
+    # a script without a __main__ guard, or the Streamlit app (installed as __main__ with its file), in the parent
+    import sys
+    import types
+    marker = tmp_path / "ran"
+    script = tmp_path / "script.py"
+    script.write_text(f"open({str(marker)!r}, 'w').write('the parent script ran again')\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    pool = D.second_process()
+    try:
+        item, pid = pool.apply_async(_pid_of, ("x",)).get(timeout=300)
+    finally:
+        pool.terminate()
+        pool.join()
+    assert item == "x" and sys.modules["__main__"] is fake
+    assert not marker.exists()

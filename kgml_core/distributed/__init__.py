@@ -23,13 +23,15 @@ from kgml_core.distributed.chunked import (predict_counties_chunked, simulate_wo
                                            train_region_models, unit_features_chunked, upscale_chunked,
                                            upscale_world_annual)
 from kgml_core.distributed.cluster import (SCHEDULER_CHOICES, ExperimentCluster, check_scheduler, dask_client,
-                                           free_cores, get_client, machine_cores, warm_up, worker_threads)
+                                           free_cores, get_client, machine_cores, second_process, share, warm_up,
+                                           worker_threads)
 from kgml_core.distributed.memory import PeakRSS
 from kgml_core.distributed.tasks import (DEFAULT_CHUNK, ModelSpec, chunk_units, combine, map_tasks,
                                          map_unit_chunks, unit_chunks)
 
 __all__ = ["DEFAULT_CHUNK", "SCHEDULER_CHOICES", "ExperimentCluster", "ModelSpec", "PeakRSS", "check_scheduler",
            "chunk_units", "combine", "dask_client", "free_cores", "get_client", "machine_cores", "map_tasks",
-           "map_unit_chunks", "predict_counties_chunked", "simulate_world_chunked", "train_region_models",
+           "map_unit_chunks", "predict_counties_chunked", "second_process", "share", "simulate_world_chunked",
+           "train_region_models",
            "unit_features_chunked", "unit_chunks", "upscale_chunked", "upscale_world_annual", "warm_up",
            "worker_threads"]

@@ -93,9 +93,15 @@ def upscale_world_annual(world_cfg, model, norm, client=None, chunk_size: int = 
     return out.sel(unit=fips)
 
 
-def _train_region(group: str, model_name: str, model_config: dict, norm, anchor: dict, yields,
-                  sites, yield_groups, site_groups, protocol, seed: int, prefix: str = "region",
-                  device: str | None = None) -> tuple[str, dict, dict]:
+def train_region_task(group: str, model_name: str, model_config: dict, norm, anchor: dict, yields,
+                      sites, yield_groups, site_groups, protocol, seed: int, prefix: str = "region",
+                      device: str | None = None) -> tuple[str, dict, dict]:
+    """One group's model from ``anchor`` by :func:`~kgml_core.training.protocol.finetune_group`, in any process.
+
+    Returns (group, CPU state dict, what the fine-tuning decided). The task of
+    :func:`train_region_models` and of the second process of the state-vs-global
+    experiment: the weights of the in-process stage for the same seed.
+    """
     import torch
 
     from kgml_core.models import build_model
@@ -126,7 +132,7 @@ def train_region_models(anchor: dict, norm, yields, sites, yield_groups: np.ndar
     from kgml_core.training.protocol import region_groups
 
     groups = region_groups(yield_groups, site_groups) if groups is None else list(groups)
-    results = map_tasks(_train_region, groups, client, model_name=model_name,
+    results = map_tasks(train_region_task, groups, client, model_name=model_name,
                         model_config=model_config or {}, norm=norm, anchor=anchor, yields=yields,
                         sites=sites, yield_groups=np.asarray(yield_groups),
                         site_groups=np.asarray(site_groups), protocol=protocol, seed=seed, prefix=prefix,

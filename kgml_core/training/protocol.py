@@ -131,6 +131,22 @@ def finetune_region(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: 
                                     cfg.region_groups, cfg.region5, f"{prefix}/step5", anchor)]
 
 
+def finetune_work(yields: Samples, sites: Samples, cfg: ProtocolConfig) -> float:
+    """Work of :func:`finetune_region` on one region's data, in sample-epochs (one 365-day sample through
+    the model once, forward and backward): step 3, step 5 and, for a parameter estimate with a grid of
+    pulls, its leave-one-site-out fits (``n_pulls x n_sites`` fits on the other sites' samples).
+    What schedules the regions over processes, largest first; it decides no result."""
+    params_only = tuple(cfg.region_groups) == ("params",)
+    work = 0.0 if params_only else cfg.region3.epochs * len(yields)
+    with_yields = "params" in cfg.region_groups and cfg.estimate_with_yields
+    work += cfg.region5.epochs * (len(sites) + (len(yields) if with_yields else 0))
+    towers = len(np.unique(sites.unit.astype(str))) if len(sites) else 0
+    if params_only and cfg.region5.l2sp_grid and towers >= 2:
+        grid_epochs = cfg.region5.l2sp_grid_epochs or cfg.region5.epochs
+        work += grid_epochs * len(cfg.region5.l2sp_grid) * len(sites) * (towers - 1)
+    return float(work)
+
+
 def region_groups(yield_groups: np.ndarray, site_groups: np.ndarray) -> list:
     """The groups (states or regions) that have county yields or flux sites, sorted."""
     return sorted(set(np.asarray(yield_groups).tolist()) | set(np.asarray(site_groups).tolist()))

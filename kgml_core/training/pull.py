@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from kgml_core.training.data import Samples
-from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig, _cosine_lr
+from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig, cosine_lr
 
 # terms of the site loss that measure the fit to the observations (the balance term does not)
 VALIDATION_TERMS = ("reco", "nee")
@@ -101,7 +101,7 @@ def choose_pull(trainer: KGMLTrainer, sites: Samples, cfg: StepConfig,
     folds = [(g, f) for g in range(len(grid)) for f in range(len(towers))]
     site_of = np.searchsorted(towers, sites.unit.astype(str))
     trainer.set_trainable(("params",))
-    tensors = trainer._tensors(Source(sites, "site_fluxes"))
+    tensors = trainer.tensors(Source(sites, "site_fluxes"))
     ranking = replace(cfg, epochs=cfg.l2sp_grid_epochs or cfg.epochs)
     fitted = [(g, f) for g, f in folds if math.isfinite(grid[g])]
     theta0 = anchor["theta"].to(trainer.device).float()
@@ -132,7 +132,7 @@ def fit_thetas(trainer: KGMLTrainer, tensors: dict[str, torch.Tensor], rows: lis
     for epoch in range(1, cfg.epochs + 1):
         trainer.model.train()
         if cfg.cosine:
-            opt.param_groups[0]["lr"] = _cosine_lr(cfg.lr, epoch, cfg.epochs)
+            opt.param_groups[0]["lr"] = cosine_lr(cfg.lr, epoch, cfg.epochs)
         opt.zero_grad()
         per_fit = _fit_losses(trainer, batch, thetas[fit_of_row], rows, cfg)
         total = torch.stack([sum(t.values()) for t in per_fit]).sum() \

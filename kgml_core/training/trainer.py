@@ -241,7 +241,10 @@ class KGMLTrainer:
                 batch["GPP"], p["RA"], p["RH"], p["NEE"], cfg.tol, s["GPP"])
         return terms
 
-    def _tensors(self, source: Source) -> dict[str, torch.Tensor]:
+    def tensors(self, source: Source) -> dict[str, torch.Tensor]:
+        """``source``'s samples as CPU tensors: standardised inputs ``x`` (n, 365, n_inputs), the standardised
+        Rh ``residue`` input (n, 365), ``params`` (n, n_params, prior standard units) and the physical targets,
+        weights and season mask of its loss (``YIELD`` (n,), ``GPP``, ``season``, ``weight``, fluxes (n, 365))."""
         s = source.samples
         return {"x": self._x(s), "residue": self._residue_scaled(self._training_residue(source)),
                 "YIELD": torch.from_numpy(s.yield_), "GPP": torch.from_numpy(s.gpp),
@@ -279,13 +282,13 @@ class KGMLTrainer:
         if not params or not sources or cfg.epochs <= 0:
             return log
         opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        data = [self._tensors(s) for s in sources]
+        data = [self.tensors(s) for s in sources]
         n_steps = max(math.ceil(len(s.samples) / cfg.batch_size) for s in sources)
         for epoch in range(1, cfg.epochs + 1):
             self.model.train()
             if cfg.cosine:
                 for group in opt.param_groups:
-                    group["lr"] = _cosine_lr(cfg.lr, epoch, cfg.epochs)
+                    group["lr"] = cosine_lr(cfg.lr, epoch, cfg.epochs)
             sp_fraction = min(1.0, 0.6 + 0.4 * (epoch - 1) / max(1, cfg.epochs - 1))
             orders = [torch.randperm(len(s.samples), generator=self.gen) for s in sources]
             sums: dict[str, float] = {}
@@ -317,7 +320,7 @@ class KGMLTrainer:
         return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
 
 
-def _cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 0.05) -> float:
+def cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 0.05) -> float:
     """Learning rate of ``epoch`` (1-based) on a cosine from ``lr`` down to ``floor * lr``."""
     progress = (epoch - 1) / max(1, epochs - 1)
     return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))

@@ -100,8 +100,8 @@ def test_region_finetune_leaves_ra_and_shared_alone():
 
 
 def test_cosine_schedule_anneals_learning_rate():
-    from kgml_core.training.trainer import _cosine_lr
+    from kgml_core.training.trainer import cosine_lr
 
-    rates = [_cosine_lr(1e-2, e, 5) for e in range(1, 6)]
+    rates = [cosine_lr(1e-2, e, 5) for e in range(1, 6)]
     assert rates[0] == pytest.approx(1e-2) and rates[-1] == pytest.approx(5e-4)
     assert all(a > b for a, b in zip(rates, rates[1:]))

@@ -83,7 +83,7 @@ def test_batched_fits_equal_one_estimate_alone():
     batched = KGMLTrainer(ExactEmulator(), _norm(), torch.device("cpu"), seed=0)
     batched.model.load_state_dict(glob.state_dict())
     batched.set_trainable(("params",))
-    tensors = batched._tensors(Source(il, "site_fluxes"))
+    tensors = batched.tensors(Source(il, "site_fluxes"))
     every = np.arange(len(il))
     thetas = fit_thetas(batched, tensors, [every, every], [1e-2, 1e-3], cfg, glob.state_dict()["theta"])
     torch.testing.assert_close(thetas[0], alone[1e-2], rtol=1e-4, atol=1e-4)

@@ -91,7 +91,7 @@ def test_no_loss_on_warmup_days(three_years, monkeypatch):
     """Whatever the networks output on warm-up days, the losses (and the step's gradients) are the same."""
     samples = make_samples(three_years, warmup=K)
     trainer = _trainer(samples)
-    tensors = trainer._tensors(Source(samples, "process_fluxes"))
+    tensors = trainer.tensors(Source(samples, "process_fluxes"))
     assert tensors["x"].shape[1] == K + DAYS
     cfg = StepConfig()
 

@@ -79,9 +79,10 @@ class StateVsGlobalConfig(ExperimentConfig):
     this many degrees; None draws them one by one), sweep (heterogeneity values, run after the main experiment),
     threads (torch CPU threads: 1 is fastest for these small GRUs, and
     several OpenMP threads thrash on a shared machine), device ("auto", "cpu", "cuda"),
-    scheduler (where the per-state and per-region models and the sweep points
-    run: "auto", "sequential", "local" or a Dask scheduler address; see
-    :class:`kgml_core.distributed.ExperimentCluster`; results do not depend on it).
+    scheduler (where the level-1, per-state and per-region models and the sweep points
+    run: "auto", "sequential", "local" or a Dask scheduler address; "auto" without a
+    scheduler set shares them with a second process on a machine of two or more cores;
+    see :class:`kgml_core.distributed.ExperimentCluster`; results do not depend on it).
     """
 
     states: tuple[str, ...] = ("IL", "IA", "IN")

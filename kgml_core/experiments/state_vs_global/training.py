@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -10,6 +10,8 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from kgml_core.distributed import share
+from kgml_core.distributed.chunked import train_region_task
 from kgml_core.experiments.state_vs_global.config import FLUXES, MODEL_NAMES, StateVsGlobalConfig
 from kgml_core.experiments.state_vs_global.data import ExperimentData, TrainingSets, training_sets
 from kgml_core.experiments.state_vs_global.evaluation import predictions_dataset
@@ -19,7 +21,8 @@ from kgml_core.regions import detect_regions
 from kgml_core.sdsa import true_means
 from kgml_core.stages import StageReuse, array_digest, samples_digest, stage_key
 from kgml_core.training.data import DAYS, INPUTS, PARAM_NAMES, Normalizer, Samples, make_samples
-from kgml_core.training.protocol import finetune, finetune_group, pretrain, region_groups, train_no_knowledge
+from kgml_core.training.protocol import (finetune, finetune_group, finetune_work, pretrain, region_groups,
+                                        train_no_knowledge)
 from kgml_core.training.trainer import KGMLTrainer, default_device
 
 
@@ -53,8 +56,14 @@ class Harness:
     from the same settings, data, parent weights, seed, device and code is
     loaded from the stage store, and every stage trained here is stored.
     With ``cluster`` (a :class:`~kgml_core.distributed.ExperimentCluster`) the
-    per-state and per-region models that must be trained run as Dask tasks when
-    the cluster gives a client (the same weights for the same seed).
+    stages that are independent of each other run beside this process: the
+    per-state and per-region models that must be trained as Dask tasks when the
+    cluster gives a client, else, when they are worth it (:data:`BESIDE_MIN_WORK`),
+    shared with the cluster's second process (:meth:`start_beside`: the level-1
+    model trains there from the start, during the pretraining and the global
+    model; the regional models after the global one, each process taking the
+    next, largest first). The same weights for the same seed (one torch thread
+    each), recorded and checkpointed here as each ends.
     """
 
     def __init__(self, cfg: StateVsGlobalConfig, sets: TrainingSets, norm: Normalizer,
@@ -76,6 +85,9 @@ class Harness:
         self.group_models: dict[str, dict[str, torch.nn.Module]] = {}
         # stage key -> what its training decided besides the weights (e.g. {"pull": ...}; stages trained here)
         self.decided: dict[str, dict] = {}
+        self._pool = None                                   # the cluster's second process, once started
+        self._pending: list = []                            # (job, AsyncResult) running in it
+        self._trained: dict[str, KGMLTrainer] = {}          # stages trained, not yet handed out
 
     def trainer(self, model) -> KGMLTrainer:
         return KGMLTrainer(model, self.norm, self.device, self.progress, self.cancel, self.cfg.seed)
@@ -144,44 +156,137 @@ class Harness:
              "data": [self._digest(n) for n in ("process", "yields", "sites")]})
 
     def train_groups(self, prefix: str, yield_groups: np.ndarray, site_groups: np.ndarray) -> dict:
-        """One SDSA-KGML model per group (state or region), from the global weights."""
+        """One SDSA-KGML model per group (state or region), from the global weights: group -> trainer."""
+        return self.train_group_sets({prefix: (yield_groups, site_groups)})[prefix]
+
+    def train_group_sets(self, group_sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, dict]:
+        """:meth:`train_groups` for several kinds at once: ``{prefix: (yield_groups, site_groups)}`` ->
+        ``{prefix: {group: trainer}}``.
+
+        The models are independent of each other: those that must train run as Dask
+        tasks when the cluster gives a client, else shared with the second process
+        (:meth:`start_beside`; largest first, each process taking the next when free),
+        else one after another here. A level-1 model training in the second process is
+        collected here too. Every stage is recorded and checkpointed here, as it ends.
+        """
+        jobs = [job for prefix, (yg, sg) in group_sets.items() for job in self._group_jobs(prefix, yg, sg)]
+        todo = [job for job in jobs if self._must_train(job.key, job.parts)]
+        remote: dict[str, tuple[dict, dict]] = {}
+        if self._pool is None and self._start_beside(sum(job.work for job in todo)) is None:
+            for prefix, (yg, sg) in group_sets.items():
+                remote.update(self._train_remote(prefix, [j.group for j in todo if j.prefix == prefix], yg, sg))
+        if self._pool is not None:
+            self._share(todo)
+        for job in jobs:
+            if job.key not in self._trained:
+                self._trained[job.key] = self._finish(job, *remote[job.key]) if job.key in remote \
+                    else self._run_here(job)
+        return {prefix: {job.group: self._trained.pop(job.key) for job in jobs if job.prefix == prefix}
+                for prefix in group_sets}
+
+    def _group_jobs(self, prefix: str, yield_groups: np.ndarray, site_groups: np.ndarray) -> list["Job"]:
         anchor = self.weights["global"]
         p = self.cfg.protocol
-        groups = region_groups(yield_groups, site_groups)
-        parts = {}
-        for group in groups:
-            yields, sites = self.sets.yields.subset(yield_groups == group), self.sets.sites.subset(site_groups == group)
-            parts[group] = {"parent": array_digest(anchor), "data": [samples_digest(yields), samples_digest(sites)],
-                            "steps": [asdict(p.region3), asdict(p.region5), list(p.region_groups)]}
-        remote = self._train_remote(prefix, [g for g in groups if self._must_train(f"{prefix}_{g}", parts[g])],
-                                    yield_groups, site_groups)
-        trainers = {}
-        for group in groups:
-            model = _kgml(self.cfg)
-            model.load_state_dict(anchor)
-            if group in remote:
-                train = lambda t, w=remote[group]: t.model.load_state_dict(w)       # noqa: E731 (trained as a task)
-            else:
-                train = lambda t, g=group: finetune_group(                          # noqa: E731
-                    t, g, self.sets.yields, self.sets.sites, yield_groups, site_groups, p, anchor, f"{prefix}_{g}")
-            trainers[group] = self._stage(f"{prefix}_{group}", model, train, parts[group])
-        return trainers
+        parent = array_digest(anchor)
+        yield_groups, site_groups = np.asarray(yield_groups), np.asarray(site_groups)
+        jobs = []
+        for group in region_groups(yield_groups, site_groups):
+            in_y, in_s = yield_groups == group, site_groups == group
+            yields, sites = self.sets.yields.subset(in_y), self.sets.sites.subset(in_s)
+            parts = {"parent": parent, "data": [samples_digest(yields), samples_digest(sites)],
+                     "steps": [asdict(p.region3), asdict(p.region5), list(p.region_groups)]}
+            task = dict(group=group, model_name="kgml_ag", model_config=_sizes(self.cfg), norm=self.norm,
+                        anchor=anchor, yields=yields, sites=sites, yield_groups=yield_groups[in_y],
+                        site_groups=site_groups[in_s], protocol=p, seed=self.cfg.seed, prefix=prefix,
+                        device=self.device.type)
+            jobs.append(Job(f"{prefix}_{group}", finetune_work(yields, sites, p), parts, task, prefix, group))
+        return jobs
+
+    def _run_here(self, job: "Job") -> KGMLTrainer:
+        """The stage of ``job`` in this process (trained, or loaded when completed or reused)."""
+        if job.prefix == "no_knowledge":
+            torch.manual_seed(self.cfg.seed)       # its initial weights do not depend on what ran before
+            return self._stage(job.key, _kgml(self.cfg, "gru_attention"), lambda t: train_no_knowledge(
+                t, self.sets.yields, self.sets.sites, self.cfg.no_knowledge), job.parts)
+        a = job.task
+        model = _kgml(self.cfg)
+        model.load_state_dict(a["anchor"])
+        return self._stage(job.key, model, lambda t: finetune_group(
+            t, job.group, a["yields"], a["sites"], a["yield_groups"], a["site_groups"], a["protocol"],
+            a["anchor"], job.key), job.parts)
+
+    def _finish(self, job: "Job", weights: dict, decided: dict) -> KGMLTrainer:
+        """The stage of ``job`` from weights trained in another process (recorded and checkpointed here)."""
+        model = _kgml(self.cfg, "gru_attention" if job.prefix == "no_knowledge" else "kgml_ag")
+        trainer = self._stage(job.key, model, lambda t: t.model.load_state_dict(weights), job.parts)
+        self.decided[job.key] = decided
+        return trainer
+
+    def start_beside(self, no_knowledge: bool, group_sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Start the second process now (it imports torch while this one pretrains) when the independent
+        stages that must train are worth it, and the level-1 model (independent of every other stage) in it.
+
+        The regional stages count as to train (their parent, the global model, is not trained yet).
+        With a Dask scheduler the level-1 model stays here (only the regional stages are tasks).
+        """
+        job = self._no_knowledge_job() if no_knowledge else None
+        if job is None or not self._must_train(job.key, job.parts):
+            return
+        work = job.work + sum(
+            finetune_work(self.sets.yields.subset(np.asarray(yg) == g), self.sets.sites.subset(np.asarray(sg) == g),
+                          self.cfg.protocol)
+            for yg, sg in group_sets.values() for g in region_groups(yg, sg))
+        if self._start_beside(work) is not None:
+            self._pending = [(job, self._pool.apply_async(no_knowledge_task, (), job.task))]
+
+    def _start_beside(self, work: float):
+        """The cluster's second process when ``work`` (sample-epochs) is worth one, this process trains on one
+        thread on the CPU (the same results there), and the cluster gives one; else None."""
+        if self._pool is None and work >= BESIDE_MIN_WORK and self.cluster is not None \
+                and self.device.type == "cpu" and torch.get_num_threads() == 1:
+            self._pool = self.cluster.beside()
+        return self._pool
+
+    def _share(self, todo: list["Job"]) -> None:
+        """``todo`` and the pending level-1 model shared between this process and the second one."""
+        beside: list[str] = []
+
+        def done(job: "Job", result) -> None:
+            weights, decided = (result[1], result[2]) if job.prefix != "no_knowledge" else result
+            self._trained[job.key] = self._finish(job, weights, decided)
+            beside.append(job.key)
+            for stage in _stage_names(job, self.cfg.protocol):
+                report(self.progress, self.cancel, ProgressEvent(stage, 1, 1, 1, 1, {},
+                                                                 f"{job.key} trained in a second process"))
+
+        def here(job: "Job") -> None:
+            self._trained[job.key] = self._run_here(job)
+
+        pending, self._pending = self._pending, []
+        share(self._pool, sorted(todo, key=lambda job: -job.work), here,
+              lambda job: (train_region_task, job.task), done, pending,
+              (lambda: self.cancel.check()) if self.cancel is not None else None)
+        if beside and self.progress is not None:
+            self.progress(ProgressEvent("parallel", 0, 0, 0, 0, {}, f"trained in a second process beside this "
+                                        f"one: {', '.join(sorted(beside))}", note=True))
 
     def pull_choices(self, prefix: str) -> dict[str, dict]:
         """Group -> the pull chosen by validation for the ``prefix`` models trained in this run."""
-        return {key[len(prefix) + 1:]: d["pull"] for key, d in self.decided.items()
+        return {key[len(prefix) + 1:]: d["pull"] for key, d in sorted(self.decided.items())
                 if key.startswith(f"{prefix}_") and "pull" in d}
 
     def _must_train(self, key: str, parts: dict) -> bool:
         """Whether stage ``key`` is neither completed in this run nor in the stage store."""
         if key in self.completed:
             return False
-        content = self._content_key(key, _kgml(self.cfg), parts)
+        model = _kgml(self.cfg, "gru_attention" if key == "no_knowledge" else "kgml_ag")
+        content = self._content_key(key, model, parts)
         return content is None or not self.reuse.store.has(content)
 
     def _train_remote(self, prefix: str, groups: list, yield_groups: np.ndarray,
                       site_groups: np.ndarray) -> dict:
-        """``groups``' models trained as Dask tasks when the cluster gives a client; {} otherwise."""
+        """``groups``' models trained as Dask tasks when the cluster gives a client ({} otherwise):
+        stage key -> (weights, what the training decided)."""
         client = self.cluster.client(len(groups)) if self.cluster is not None and groups else None
         if client is None:
             return {}
@@ -193,15 +298,60 @@ class Harness:
                                       yield_groups, site_groups, self.cfg.protocol, client, "kgml_ag",
                                       _sizes(self.cfg), self.cfg.seed, groups=groups, prefix=prefix,
                                       device=self.device.type, info=info)
-        self.decided.update({f"{prefix}_{group}": decided for group, decided in info.items()})
-        return weights
+        return {f"{prefix}_{group}": (w, info.get(group, {})) for group, w in weights.items()}
+
+    def _no_knowledge_job(self) -> "Job":
+        parts = {"data": [self._digest("yields"), self._digest("sites")], "steps": [asdict(self.cfg.no_knowledge)]}
+        nk = self.cfg.no_knowledge
+        task = dict(model_config=_sizes(self.cfg, "gru_attention"), norm=self.norm, yields=self.sets.yields,
+                    sites=self.sets.sites, cfg=nk, seed=self.cfg.seed)
+        return Job("no_knowledge", nk.epochs * (len(self.sets.yields) + len(self.sets.sites)), parts, task,
+                   "no_knowledge", "")
 
     def train_no_knowledge(self) -> KGMLTrainer:
-        """Level 1, from scratch on the observations."""
-        torch.manual_seed(self.cfg.seed)       # its initial weights do not depend on what ran before
-        return self._stage("no_knowledge", _kgml(self.cfg, "gru_attention"), lambda t: train_no_knowledge(
-            t, self.sets.yields, self.sets.sites, self.cfg.no_knowledge),
-            {"data": [self._digest("yields"), self._digest("sites")], "steps": [asdict(self.cfg.no_knowledge)]})
+        """Level 1, from scratch on the observations (collected when it trained in the second process)."""
+        if self._pending:
+            self._share([])
+        if "no_knowledge" in self._trained:
+            return self._trained.pop("no_knowledge")
+        return self._run_here(self._no_knowledge_job())
+
+
+@dataclass
+class Job:
+    """An independent stage: its key, work (sample-epochs, for scheduling), what keys its reuse, and the
+    keyword arguments of the function that trains it in another process (:func:`no_knowledge_task`,
+    :func:`~kgml_core.distributed.chunked.train_region_task`)."""
+
+    key: str
+    work: float
+    parts: dict
+    task: dict
+    prefix: str
+    group: str
+
+
+# below this much work (sample-epochs) of independent stages, a second process (torch's import: about 2 s of
+# CPU, and its first stage waits for it) gains nothing
+BESIDE_MIN_WORK = 1000.0
+
+
+def no_knowledge_task(model_config: dict, norm: Normalizer, yields: Samples, sites: Samples, cfg,
+                      seed: int) -> tuple[dict, dict]:
+    """The level-1 model trained in any process: the weights of :meth:`Harness.train_no_knowledge` for the same
+    seed (CPU, one thread). Returns (CPU state dict, {})."""
+    torch.manual_seed(seed)
+    model = build_model("gru_attention", model_config)
+    trainer = KGMLTrainer(model, norm, torch.device("cpu"), seed=seed)
+    train_no_knowledge(trainer, yields, sites, cfg)
+    return trainer.state_dict(), {}
+
+
+def _stage_names(job: Job, protocol) -> list[str]:
+    """The progress stages a job's training would have reported (for the run's timeline)."""
+    if job.prefix == "no_knowledge":
+        return ["no_knowledge"]
+    return ([] if tuple(protocol.region_groups) == ("params",) else [f"{job.key}/step3"]) + [f"{job.key}/step5"]
 
 
 def predict_grouped(trainers: dict, samples: Samples, groups: np.ndarray,
@@ -251,16 +401,26 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
     ``checkpoint(key, weights)`` is called after each trained stage;
     ``completed`` maps stage keys to weights that are loaded instead of trained
     (see :class:`Harness`); ``reuse`` looks stages up in the stage store;
-    ``cluster`` runs the per-group models as Dask tasks when it gives a client.
+    ``cluster`` runs the independent stages (level-1, per-state and per-region models) as Dask tasks
+    or in a second process (see :class:`Harness`).
     """
     cfg = replace(cfg, protocol=cfg.training_protocol())     # the ablations, once, for every stage below
     sets = training_sets(cfg, data)
     norm = Normalizer.fit(sets.process)
     harness = Harness(cfg, sets, norm, progress, cancel, checkpoint, completed, reuse, cluster)
+    regions = _regions(data, cfg)
+    label = regions.labels.astype(str)
+    group_sets = {}
+    if "state_specific" in models:
+        group_sets["state"] = (sets.yields.state, sets.sites.state)
+    if "auto_region" in models:
+        group_sets["region"] = (label.reindex(sets.yields.county).values, label.reindex(sets.sites.county).values)
+    harness.start_beside("no_knowledge" in models, group_sets)
     pretrained = pretrained if pretrained is not None else harness.pretrain_global()
     harness.weights["pretrained"] = pretrained
     glob = harness.train_global(pretrained)
     harness.group_models["global"] = {"all": glob.model}
+    by_group = harness.train_group_sets(group_sets)     # independent of each other and of the level-1 model
     ev = sets.evaluation
     preds: dict[str, dict[str, np.ndarray]] = {}
     years = data.train_years + data.test_years
@@ -280,16 +440,11 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
         preds["no_knowledge"] = harness.train_no_knowledge().predict(ev)
     preds["global"] = glob.predict(ev)
     if "state_specific" in models:
-        by_state = harness.train_groups("state", sets.yields.state, sets.sites.state)
-        preds["state_specific"] = predict_grouped(by_state, ev, ev.state, glob)
-        harness.group_models["state"] = {k: t.model for k, t in by_state.items()}
-    regions = _regions(data, cfg)
+        preds["state_specific"] = predict_grouped(by_group["state"], ev, ev.state, glob)
+        harness.group_models["state"] = {k: t.model for k, t in by_group["state"].items()}
     if "auto_region" in models:
-        label = regions.labels.astype(str)
-        by_region = harness.train_groups("region", label.reindex(sets.yields.county).values,
-                                         label.reindex(sets.sites.county).values)
-        preds["auto_region"] = predict_grouped(by_region, ev, label.reindex(ev.county).values, glob)
-        harness.group_models["region"] = {k: t.model for k, t in by_region.items()}
+        preds["auto_region"] = predict_grouped(by_group["region"], ev, label.reindex(ev.county).values, glob)
+        harness.group_models["region"] = {k: t.model for k, t in by_group["region"].items()}
     report(progress, cancel, ProgressEvent("evaluate", 1, 1, 1, 1, {}, "scoring"))
     ds = predictions_dataset(preds, ev, data, regions.labels)
     ds.attrs["oracle_global_choice"] = oracle_choice or ""

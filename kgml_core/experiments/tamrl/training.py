@@ -1,7 +1,6 @@
 """Training on one fold and seed: site splits, the four models fitted, the test sites predicted."""
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -135,29 +134,15 @@ def _baselines(tr: SiteArrays, te: SiteArrays, trs: SiteArrays, tes: SiteArrays,
 
 
 def _second_process(cfg: TamrlConfig):
-    """A one-process pool (spawned) for the baselines when the fold may use two cores, else None.
+    """A one-process pool for the baselines when the fold may use two cores, else None.
 
-    Why: the models are small (windows of 30 days, hidden 96), so two torch threads
-    in one process mostly wait for each other (a profile of the ``quick`` run at load
-    5-9: 66 % of its CPU time in OpenMP's barrier spin); two single-threaded
-    processes on independent models do not. Not inside a daemonic process (a Dask
-    worker's task, which cannot have children), not with ``scheduler="sequential"``.
+    :func:`kgml_core.distributed.second_process` (why two single-threaded processes, and
+    where none can start); not with ``threads`` 1 or ``scheduler="sequential"``.
     """
-    import multiprocessing
-    if (int(cfg.threads) < 2 or (os.cpu_count() or 1) < 2 or cfg.scheduler == "sequential"
-            or multiprocessing.current_process().daemon):
+    from kgml_core.distributed import second_process
+    if int(cfg.threads) < 2 or cfg.scheduler == "sequential":
         return None
-    return multiprocessing.get_context("spawn").Pool(1, initializer=_die_with_parent)
-
-
-def _die_with_parent() -> None:
-    """Linux: the second process ends when the fold's process does (killed jobs leave nothing running)."""
-    import ctypes
-    import signal
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)    # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    return second_process()
 
 
 @contextmanager

@@ -10,11 +10,14 @@
 //           sign(v) (1 - 2 / (exp(2|v|) + 1)).
 //    Measured against float64 on a dense grid (tests/models/test_gru_ext.py): at most a few
 //    float32 ulp relative error (sigmoid, tanh), NaN in -> NaN out, +-inf -> the limits.
-// 2. A fused inference step of a whole GRU layer (no gradient): per day, per block of 6 rows of
-//    the batch and 16 hidden units, the input product (over the input pieces), the recurrent
-//    product and the gates are computed in 24 registers and h' is written once. The r and z
-//    gates accumulate x W_i^T and h W_h^T in the same registers (one sum, no gate buffers);
-//    nothing goes through memory but the inputs, the packed weights (in L1) and the states.
+// 2. A fused GRU step (`tile`): per day, per block of 6 rows of the batch and 16 hidden units,
+//    the input product (over the input pieces), the recurrent product and the gates are computed
+//    in 24 registers and h' is written once. The r and z gates accumulate x W_i^T and h W_h^T in
+//    the same registers (one sum, no gate buffers); nothing goes through memory but the inputs,
+//    the packed weights (in L1) and the states (and, for the training forward, the gates the
+//    backward needs). gru_cpu.cpp runs it for whole inference stacks (infer_stack) and for the
+//    training forward (forward_train512).
+// 3. The attention score w2 . tanh(W1 x + b1) + b2 in one pass (`score_tile`).
 #include <immintrin.h>
 
 namespace {

@@ -8,6 +8,9 @@
 // where gi = x W_ih^T + b_ih comes from the input pieces x_i and their weight blocks, one BLAS
 // product per piece for a chunk of days at a time (fast_gru.FusedGRULayer computes the input
 // and input-weight gradients as large products from the gate gradients returned here).
+// On CPUs with AVX-512F, float32 layers with a hidden size that is a multiple of 16 run the fused
+// register-tiled kernels of gru_avx512.h instead (products and gates together; whole inference stacks
+// with their read-outs; the training forward; the attention score).
 // Built once by `make` (kgml_core/models/gru_ext.py); loaded when present.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -15,7 +18,6 @@
 #include <cstdint>
 #include <atomic>
 #include <cstring>
-#include <cstdlib>
 #include <type_traits>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -223,8 +225,8 @@ std::pair<at::Tensor, at::Tensor> pack512(const std::vector<at::Tensor>& ws, con
 constexpr int64_t kBlockRows = 16 * avx512::kRows;
 
 // A stack of float32 GRU layers for inference by the fused AVX-512 step. Layer 0 reads the input pieces,
-// layer l > 0 the states of layer l - 1. The top layer's states go to `top` (day t at top + t * B * H,
-// `top_prev0` its zero initial state) or, when top is null, only its read-out y[t, b] = h . w_out + b_out.
+// layer l > 0 the states of layer l - 1. The top layer's states go to `top` (day t at top + t * B * H) or,
+// when top is null, only its read-out y[t, b] = h . w_out + b_out (day t at y + t * B).
 struct Stack {
   std::vector<at::Tensor> packed;   // per layer: weights, biases (pack512)
   std::vector<int64_t> K;           // per layer: input columns
@@ -273,8 +275,10 @@ void run_stack_rows(const Stack& s, int64_t lo, int64_t hi) {
 at::Tensor infer_stack(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& ws, const at::Tensor& b_ih,
                        const at::Tensor& w_hh, const at::Tensor& b_hh, const std::vector<at::Tensor>& upper,
                        const c10::optional<at::Tensor>& w_out, const c10::optional<at::Tensor>& b_out) {
+  TORCH_CHECK(!xs.empty() && xs.size() == ws.size(), "one weight block per input piece");
+  TORCH_CHECK(upper.size() % 4 == 0, "upper layers: [w_ih, b_ih, w_hh, b_hh] per layer");
   const int64_t H = w_hh.size(1);
-  if (!use_avx512() || H % avx512::kLanes != 0 || xs.size() > 8 || upper.size() % 4 != 0) return at::Tensor();
+  if (!use_avx512() || H % avx512::kLanes != 0 || xs.size() > 8) return at::Tensor();
   for (const auto& t : xs) check(t, xs[0], "input piece");
   for (const auto& t : ws) check(t, xs[0], "input weights");
   for (const auto* t : {&b_ih, &w_hh, &b_hh}) check(*t, xs[0], "GRU weights");
