@@ -27,6 +27,10 @@ class WorldConfig:
     heterogeneity : scale of the spatial parameter variation (0 one parameter set
         everywhere, 1 default, more allowed).
     counties : optional subset of 5-digit FIPS codes.
+    replicas : copies of every county in an "ensemble" world, each with its own
+        prior draw of the parameters and the county's own weather, soils and
+        rotation (units ``FIPS`` for the first, ``FIPS-rK`` for copy K >= 1), so
+        an emulator sees the parameters' effect with everything else held fixed.
     """
 
     states: tuple[str, ...] = ("IL", "IA", "IN")
@@ -35,9 +39,13 @@ class WorldConfig:
     world: str = "observed"
     heterogeneity: float = 1.0
     counties: tuple[str, ...] | None = None
+    replicas: int = 1
 
     def __post_init__(self) -> None:
         check_years(self.years)
+        if int(self.replicas) < 1 or (int(self.replicas) > 1 and self.world != "ensemble"):
+            raise ValueError(f"replicas must be 1, or more for an 'ensemble' world only, got {self.replicas!r} "
+                             f"for world {self.world!r}")
         if self.world not in WORLDS:
             raise ValueError(f"world must be one of {list(WORLDS)}, got {self.world!r}")
         if not float(self.heterogeneity) >= 0:
@@ -46,8 +54,12 @@ class WorldConfig:
             raise ValueError("a world needs at least one state or county")
 
     def to_json(self) -> str:
-        """The configuration as a canonical JSON string."""
-        return json.dumps(asdict(self), sort_keys=True)
+        """The configuration as a canonical JSON string (``replicas`` only when not 1, so the
+        worlds cached before it existed keep their keys)."""
+        d = asdict(self)
+        if d["replicas"] == 1:
+            del d["replicas"]
+        return json.dumps(d, sort_keys=True)
 
     def key(self) -> str:
         """Short hash of the configuration, for cache file names."""

@@ -32,12 +32,34 @@ SOIL_NAMES = ("BD", "SAND", "SILT", "CLAY", "FC", "WP", "KSAT", "SOC", "PH", "CE
 
 
 def county_units(cfg: WorldConfig) -> pd.DataFrame:
-    """The counties of a configuration: FIPS index, columns state, lat, lon."""
+    """The units of a configuration: unit index, columns state, lat, lon, fips.
+
+    One unit per county (index = FIPS), or ``cfg.replicas`` per county (see
+    :func:`replicate_units`).
+    """
     if cfg.counties:
         table = geo.select_counties(cfg.counties)
     else:
         table = geo.load_counties(cfg.states)
-    return pd.DataFrame(table.drop(columns="geometry"))[["state", "lat", "lon"]]
+    table = pd.DataFrame(table.drop(columns="geometry"))[["state", "lat", "lon"]]
+    table["fips"] = table.index.values.astype(str)
+    return replicate_units(table, int(getattr(cfg, "replicas", 1)))
+
+
+def replicate_units(table: pd.DataFrame, replicas: int) -> pd.DataFrame:
+    """``replicas`` copies of every county of ``table`` (index FIPS, column ``fips``), replica-major:
+    the first keeps the FIPS as its unit id, copy K >= 1 is ``FIPS-rK``. The copies share
+    location, state and FIPS (so weather, soils and rotation); only unit-keyed draws differ."""
+    if replicas <= 1:
+        return table
+    parts = [table.set_axis(table.index.astype(str) + (f"-r{k}" if k else ""), axis=0)
+             for k in range(replicas)]
+    return pd.concat(parts)
+
+
+def replica_base(units) -> np.ndarray:
+    """The county (FIPS) of each unit id of :func:`replicate_units` (ids without a suffix unchanged)."""
+    return np.array([str(u).split("-r")[0] for u in units], dtype=object)
 
 
 def rotation(fips: np.ndarray, years: np.ndarray) -> np.ndarray:
@@ -107,19 +129,30 @@ def run_points(lat, lon, soils, params, crop_years, years: tuple[int, int], seed
 def simulate_world(cfg: WorldConfig) -> xr.Dataset:
     """Simulate a county world; see :class:`WorldConfig`. Returns a contract dataset."""
     table = county_units(cfg)
-    lat, lon = table["lat"].values, table["lon"].values
-    years = np.arange(cfg.years[0] - SPINUP_YEARS, cfg.years[1] + 1)
-    soils = soil_properties(lat, lon, cfg.seed)
-    params = true_parameters(cfg, table)
-    crop = rotation(table.index.values, years)
-    drivers, res = run_points(lat, lon, soils, params, crop, cfg.years, cfg.seed,
-                              spinup_years=SPINUP_YEARS, equilibrium_years=EQUILIBRIUM_YEARS)
-    ds = schema.empty_units(table.index.values, lat, lon, table["state"].values, "county")
-    ds = _assemble(ds, cfg.years, drivers, res, soils, params, crop[:, SPINUP_YEARS:])
-    ds.attrs.update({"config": cfg.to_json(), "world": cfg.world,
+    ds = simulate_units(table, true_parameters(cfg, table), cfg.years, cfg.seed)
+    ds.attrs.update({"config": cfg.to_json(), "world": cfg.world, "replicas": int(cfg.replicas),
                      "heterogeneity": float(cfg.heterogeneity), "seed": int(cfg.seed),
                      "title": f"simulated {cfg.world} world", "source": "kgml_core.simulator"})
     return ds
+
+
+def simulate_units(table: pd.DataFrame, params: dict[str, np.ndarray], years: tuple[int, int],
+                   seed: int) -> xr.Dataset:
+    """The process model run for county units with the given parameters; a contract dataset.
+
+    ``table``: unit index, columns state, lat, lon and ``fips`` (the county:
+    weather, soils and rotation follow it); ``params``: arrays (n_units,) of
+    every parameter (e.g. :func:`~kgml_core.simulator.parameters.default_parameters`
+    with some changed); ``years``: first and last year, spun up as every world.
+    """
+    lat, lon = table["lat"].values, table["lon"].values
+    all_years = np.arange(years[0] - SPINUP_YEARS, years[1] + 1)
+    soils = soil_properties(lat, lon, seed)
+    crop = rotation(table["fips"].values, all_years)
+    drivers, res = run_points(lat, lon, soils, params, crop, years, seed,
+                              spinup_years=SPINUP_YEARS, equilibrium_years=EQUILIBRIUM_YEARS)
+    ds = schema.empty_units(table.index.values, lat, lon, table["state"].values, "county")
+    return _assemble(ds, years, drivers, res, soils, params, crop[:, SPINUP_YEARS:])
 
 
 def _assemble(ds: xr.Dataset, years, drivers, res, soils, params, crop) -> xr.Dataset:

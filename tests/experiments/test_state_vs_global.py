@@ -273,3 +273,35 @@ def test_tiny_run_with_a_warmup(tmp_path):
     run = run_state_vs_global(cfg, RunStore(tmp_path))
     assert run.status == "finished" and run.config["warmup"] == 20
     assert np.isfinite(run.metrics()["states"]["IA"]["state_specific"]["RH"]["rmse"])
+
+
+def test_pretraining_replicas_share_out_each_countys_years():
+    from kgml_core.experiments.state_vs_global.data import pretraining_samples
+    from kgml_core.simulator import WorldConfig, simulate_world
+    from kgml_core.training.data import INPUTS
+
+    counties = ("17019", "19153", "18157")
+    cfg = WorldConfig(years=(2008, 2013), counties=counties, world="ensemble")
+    one, three = simulate_world(cfg), simulate_world(replace(cfg, replicas=3))
+    years = list(range(2009, 2014))
+    s1, s3 = pretraining_samples(one, years, 3, seed=0), pretraining_samples(three, years, 3, seed=0)
+    assert len(s3) == len(s1) == 9                                 # the same number of samples
+    base = np.array([u.split("-r")[0] for u in s3.unit])
+    assert sorted(zip(base, s3.year)) == sorted(zip(s1.unit, s1.year))   # and the same county-years
+    assert len(set(s3.unit)) == 9                                  # each county-year under its own draw
+    assert len({tuple(p) for p in s3.params}) == 9
+    shared = pretraining_samples(three, years, 3, seed=0, shared_years=True)   # one year, three draws
+    assert len(shared) == 9 and len({tuple(p) for p in shared.params}) == 9
+    for county in counties:
+        mine = np.array([u.split("-r")[0] == county for u in shared.unit])
+        assert mine.sum() == 3 and len(set(shared.year[mine])) == 1
+        weather = [INPUTS.index(k) for k in ("SW_IN", "TA_MAX", "TA_RANGE", "P", "SAND")]   # GPP follows LUE
+        np.testing.assert_array_equal(shared.x[mine][0][:, weather], shared.x[mine][1][:, weather])
+    with pytest.raises(ValueError, match="pretrain_replicas"):
+        preset("quick", pretrain_replicas=9)                        # more copies than years
+    assert preset("quick").pretrain_replicas == 4 and preset("tiny").pretrain_replicas == 1
+    old = json.loads(json.dumps(preset("quick").to_dict()))
+    del old["pretrain_replicas"]                                   # a run saved before the copies existed
+    assert StateVsGlobalConfig.from_dict(old).pretrain_replicas == 1
+    with pytest.raises(ValueError, match="pretrain_replica_years"):
+        preset("quick", pretrain_replica_years="paired")

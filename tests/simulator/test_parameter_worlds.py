@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from kgml_core.simulator import simulate_world
 from kgml_core.simulator.parameters import PARAMS, PRIOR_TRUNCATION, SPATIAL, prior_parameters, prior_sd
@@ -42,3 +43,25 @@ def test_ensemble_world_has_its_draws(tiny_cfg):
     draws = prior_parameters(ens["unit"].values, tiny_cfg.seed)
     np.testing.assert_array_equal(ens["PARAM_RH_Q10"].values, draws["RH_Q10"])
     assert ens.attrs["world"] == "ensemble"
+
+
+def test_ensemble_replicas_draw_their_own_parameters_under_the_countys_weather(tiny_cfg):
+    base = simulate_world(replace(tiny_cfg, world="ensemble"))
+    ens = simulate_world(replace(tiny_cfg, world="ensemble", replicas=3))
+    n = len(tiny_cfg.counties)
+    units = ens["unit"].values.astype(str)
+    assert list(units[:n]) == list(tiny_cfg.counties) and units[n] == f"{tiny_cfg.counties[0]}-r1"
+    assert ens.attrs["replicas"] == 3
+    np.testing.assert_array_equal(ens["PARAM_RH_Q10"].values, prior_parameters(units, tiny_cfg.seed)["RH_Q10"])
+    np.testing.assert_array_equal(ens["PARAM_RH_Q10"].values[:n], base["PARAM_RH_Q10"].values)  # copy 0 = R 1
+    for k in range(1, 3):
+        copy = slice(k * n, (k + 1) * n)
+        for name in SPATIAL:                                 # every copy its own draw of every parameter
+            assert not np.any(ens[f"PARAM_{name}"].values[copy] == ens[f"PARAM_{name}"].values[:n]), name
+        for var in ("TA", "P", "SW_IN", "VPD", "SAND", "FC", "CROP"):     # the county's weather, soils, rotation
+            np.testing.assert_array_equal(ens[var].values[copy], ens[var].values[:n])
+        assert not np.allclose(ens["RH"].values[copy], ens["RH"].values[:n])
+    # the cache key of a one-copy world is the key it had before replicas existed
+    assert "replicas" not in tiny_cfg.to_json() and "replicas" in replace(tiny_cfg, world="ensemble", replicas=2).to_json()
+    with pytest.raises(ValueError, match="replicas"):
+        replace(tiny_cfg, replicas=2)                        # only the ensemble has draws to replicate

@@ -131,28 +131,45 @@ def pretraining_world(cfg: StateVsGlobalConfig, world, process: xr.Dataset) -> x
     years = cfg.pretraining_years()
     if cfg.pretrain_states is not None:
         return load_world(WorldConfig(states=cfg.pretrain_states, years=years, seed=cfg.seed, world=kind,
-                                      counties=pretraining_counties(cfg)))
+                                      counties=pretraining_counties(cfg),
+                                      replicas=int(cfg.pretrain_replicas) if kind == "ensemble" else 1))
     if kind == "process" and years == tuple(cfg.years):
         return process
     return load_world(replace(world, world=kind, heterogeneity=1.0, years=years))
 
 
-def pretraining_samples(world: xr.Dataset, years: list[int], span: int, seed: int, warmup: int = 0) -> Samples:
-    """``span`` of ``years`` per unit, drawn per unit with the seed (all when ``span`` covers them), year-major.
+def pretraining_samples(world: xr.Dataset, years: list[int], span: int, seed: int, warmup: int = 0,
+                        shared_years: bool = False) -> Samples:
+    """``span`` of ``years`` per county, drawn per county with the seed (all when ``span`` covers them), year-major.
 
     The summer anomalies of a year are fields of about 900 km, so the domain
     sees as many independent summers as it has distinct years: drawing each
     county's years from a longer window gives more of them at the same number
     of samples. ``warmup``: days of each sample's previous year (see
     :func:`~kgml_core.training.data.make_samples`), read from the whole world.
+    In a world of county copies (``replicas``) the county's years are dealt
+    out in turn among its copies (the k-th drawn year to copy k mod R), so the
+    same county-years are seen, each with one of R parameter draws; with
+    ``shared_years`` every copy sees the same ``span // R`` years instead (the
+    same weather under R draws: paired, but R times fewer years per county).
     """
+    from kgml_core.simulator.world import replica_base
+
     units = world["unit"].values
-    if span >= len(years):
+    if span >= len(years) and int(world.attrs.get("replicas", 1)) == 1:
         return make_samples(world, years, warmup)
     g = np.random.default_rng(seed + 6)
+    base = replica_base(units)
+    counties = list(dict.fromkeys(base))
+    copies = {c: np.flatnonzero(base == c) for c in counties}
     chosen = np.zeros((len(units), len(years)), bool)
-    for i in range(len(units)):
-        chosen[i, g.choice(len(years), size=span, replace=False)] = True
+    for county in counties:
+        picks = g.choice(len(years), size=min(span, len(years)), replace=False)
+        if shared_years:
+            chosen[np.ix_(copies[county], picks[:max(1, len(picks) // len(copies[county]))])] = True
+            continue
+        for k, year in enumerate(picks):
+            chosen[copies[county][k % len(copies[county])], year] = True
     return Samples.concat([make_samples(world.sel(unit=units[chosen[:, j]]), [year], warmup)
                            for j, year in enumerate(years) if chosen[:, j].any()])
 
@@ -191,7 +208,7 @@ def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSet
         process = make_samples(pretrain_world.sel(unit=pre_units), list(range(first, last + 1)), cfg.warmup)
     else:
         process = pretraining_samples(pretrain_world, list(range(first, last + 1)), cfg.pretrain_span, cfg.seed,
-                                      cfg.warmup)
+                                      cfg.warmup, cfg.pretrain_replica_years == "shared")
     yields = make_samples(_yield_world(data).sel(unit=train_units), data.train_years, cfg.warmup)
     yields = _subsample(yields, cfg.max_yield_samples, cfg.seed + 3)
     sites = make_samples(data.sites, data.train_years, cfg.warmup)

@@ -476,16 +476,20 @@ def pretraining_summary(cfg: StateVsGlobalConfig, data: ExperimentData, harness:
                         n_check: int = 256) -> dict:
     """The pretraining domain and how well the emulator fits it.
 
-    Returns ``{"world", "states", "counties", "years", "samples", "rh_rmse_own_samples"}``:
+    Returns ``{"world", "states", "counties", "parameter_draws", "years", "samples", "rh_rmse_own_samples"}``:
     ``states`` None when the modelled states' training counties were used;
+    ``parameter_draws`` the distinct units (a county's copies, ``pretrain_replicas``, each draw their own);
     ``rh_rmse_own_samples`` the Rh RMSE (g C m-2 d-1) of the global model given
     each sample's own parameters on ``n_check`` of its pretraining samples (a
     parameter-conditioned emulator only; None otherwise): the underfitting
     check (compare the held-out ``emulator_oracle`` scores).
     """
     process = harness.sets.process
+    from kgml_core.simulator.world import replica_base
+
     out = {"world": cfg.pretrain_world, "states": list(cfg.pretrain_states) if cfg.pretrain_states else None,
-           "counties": int(len(np.unique(process.unit))), "years": list(cfg.pretraining_years()),
+           "counties": int(len(np.unique(replica_base(process.unit)))),
+           "parameter_draws": int(len(np.unique(process.unit))), "years": list(cfg.pretraining_years()),
            "samples": int(len(process)), "rh_rmse_own_samples": None}
     model = harness.group_models.get("global", {}).get("all")
     if model is not None and cfg.pretrain_world == "ensemble" and len(process):
