@@ -112,6 +112,25 @@ struct Saved {
   float *r = nullptr, *z = nullptr, *n = nullptr, *ghn = nullptr;
 };
 
+// The k columns of x (MR rows, row stride k) times their packed weights (48 floats per column: r, z and n
+// of 16 units), added to the accumulators a_r, a_z and a_n; returns the weights after them. Inlined, so the
+// accumulators stay in registers.
+template <int MR>
+__attribute__((always_inline)) static inline const float* accumulate(
+    const float* __restrict x, int64_t k, const float* __restrict w, __m512* a_r, __m512* a_z, __m512* a_n) {
+  for (int64_t c = 0; c < k; ++c, w += 48) {
+    const __m512 wr = _mm512_loadu_ps(w), wz = _mm512_loadu_ps(w + 16), wn = _mm512_loadu_ps(w + 32);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      const __m512 v = _mm512_set1_ps(x[m * k + c]);
+      a_r[m] = _mm512_fmadd_ps(v, wr, a_r[m]);
+      a_z[m] = _mm512_fmadd_ps(v, wz, a_z[m]);
+      a_n[m] = _mm512_fmadd_ps(v, wn, a_n[m]);
+    }
+  }
+  return w;
+}
+
 // One tile: MR rows of the batch x 16 hidden units of one day (with Save: r, z, n, W_hn h + b_hn kept too).
 template <int MR, bool Save>
 static inline void tile(const Pieces& in, int64_t row, const float* __restrict h, int64_t H,
@@ -124,31 +143,9 @@ static inline void tile(const Pieces& in, int64_t row, const float* __restrict h
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) { ar[m] = br; az[m] = bz; an[m] = bi; ah[m] = bh; }
   }
-  for (int i = 0; i < in.count; ++i) {
-    const int64_t k = in.k[i];
-    const float* x = in.x[i] + row * k;
-    for (int64_t c = 0; c < k; ++c, w += 48) {
-      const __m512 wr = _mm512_loadu_ps(w), wz = _mm512_loadu_ps(w + 16), wn = _mm512_loadu_ps(w + 32);
-#pragma GCC unroll 8
-      for (int m = 0; m < MR; ++m) {
-        const __m512 v = _mm512_set1_ps(x[m * k + c]);
-        ar[m] = _mm512_fmadd_ps(v, wr, ar[m]);
-        az[m] = _mm512_fmadd_ps(v, wz, az[m]);
-        an[m] = _mm512_fmadd_ps(v, wn, an[m]);
-      }
-    }
-  }
+  for (int i = 0; i < in.count; ++i) w = accumulate<MR>(in.x[i] + row * in.k[i], in.k[i], w, ar, az, an);
   const float* hr = h + row * H;
-  for (int64_t j = 0; j < H; ++j, w += 48) {
-    const __m512 wr = _mm512_loadu_ps(w), wz = _mm512_loadu_ps(w + 16), wn = _mm512_loadu_ps(w + 32);
-#pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m) {
-      const __m512 v = _mm512_set1_ps(hr[m * H + j]);
-      ar[m] = _mm512_fmadd_ps(v, wr, ar[m]);
-      az[m] = _mm512_fmadd_ps(v, wz, az[m]);
-      ah[m] = _mm512_fmadd_ps(v, wn, ah[m]);
-    }
-  }
+  accumulate<MR>(hr, H, w, ar, az, ah);    // the state's columns: n's recurrent part kept apart (r * it)
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
     const __m512 r = sigmoid512(ar[m]);
