@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kgml_core.models.fast_gru import Tanh, gru_batch_first, gru_time_major, series_from_parts, tanh_score
+from kgml_core.models.fast_gru import Dropout, Tanh, gru_batch_first, gru_time_major, series_from_parts, tanh_score
 
 
 @dataclass
@@ -131,7 +131,7 @@ class KGMLAg(nn.Module):
         self.theta = nn.Parameter(torch.zeros(c.n_params)) if c.n_params else None
         self.shared = nn.GRU(n_in, c.hidden, num_layers=c.n_layers, batch_first=True,
                              dropout=c.dropout if c.n_layers > 1 else 0.0)
-        self.drop = nn.Dropout(c.dropout)
+        self.drop = Dropout(c.dropout)       # nn.Dropout's values and generator use, faster on CPU
         self.yield_head = AttentionYieldHead(c.hidden, c.head_hidden)
         self.ra_net = FluxGRU(c.hidden + n_in, c.flux_hidden)
         self.rh_net = FluxGRU(c.hidden + n_in + 1, c.flux_hidden, c.rh_layers, c.dropout)

@@ -13,7 +13,11 @@
 // with their read-outs; the training forward; the attention score).
 // Built once by `make` (kgml_core/models/gru_ext.py); loaded when present.
 #include <torch/extension.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <algorithm>
+#include <mutex>
+#include <vector>
 #include <cmath>
 #include <cstdint>
 #include <atomic>
@@ -42,6 +46,8 @@ inline void gemm(char ta, char tb, int m, int n, int k, double alpha, const doub
                  const double* b, int ldb, double beta, double* c, int ldc) {
   dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
 }
+
+#include "bernoulli.h"
 
 // The kernels twice: for AVX2 + FMA (chosen at run time when the CPU has them) and for any x86-64 / other CPU.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -536,4 +542,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("activations", &activations_t, "(sigmoid, tanh) of a contiguous float32 tensor by the kernels' own "
         "functions (the AVX-512 ones when they run, else the AVX2/generic ones); for the error tests");
   m.def("backward", &gru_backward, "d_gi (T,B,3H) or None, d_w_hh, d_b_hh");
+  m.def("bernoulli_noise", &bernoulli_noise, "fills a contiguous float32 tensor with torch's CPU dropout noise "
+        "(scale where bernoulli_(keep) keeps, else 0) from the default generator, advancing it as torch does");
 }
