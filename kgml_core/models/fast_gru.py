@@ -176,7 +176,8 @@ class FusedGRULayer(torch.autograd.Function):
         w_hh, hs, r, z, n, ghn, *rest = ctx.saved_tensors
         xs, ws = rest[:ctx.n_parts], rest[ctx.n_parts:]
         need = ctx.needs_input_grad
-        d_gi, d_w_hh, d_b_hh = extension().backward(d_out.contiguous(), w_hh, hs, r, z, n, ghn, True)
+        d_gi, d_w_hh, d_b_hh = extension().backward(d_out.contiguous(), w_hh, hs, r, z, n, ghn, True,
+                                                    need[1] or need[2])
         steps, batch, three_hid = d_gi.shape
         d_flat = d_gi.view(steps * batch, three_hid)
         grads = [d_flat.sum(0) if need[0] else None, d_w_hh if need[1] else None, d_b_hh if need[2] else None]
