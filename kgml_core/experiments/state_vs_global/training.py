@@ -210,8 +210,8 @@ class Harness:
                         anchor=anchor, yields=yields, sites=sites, yield_groups=yield_groups[in_y],
                         site_groups=site_groups[in_s], protocol=p, seed=self.cfg.seed, prefix=prefix,
                         device=self.device.type)
-            evaluate = None if evaluation_groups is None or not np.any(evaluation_groups == group) else \
-                self.sets.evaluation.subset(np.asarray(evaluation_groups) == group)
+            in_e = None if evaluation_groups is None else np.asarray(evaluation_groups) == group
+            evaluate = self.sets.evaluation.subset(in_e) if in_e is not None and in_e.any() else None
             jobs.append(Job(f"{prefix}_{group}", finetune_work(yields, sites, p), parts, task, prefix, group,
                             evaluate))
         return jobs
