@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_reuse.py [--states IL IA IN] [--scheduler auto|sequential|local|ADDRESS]
-                                               [--skip-tamrl]
+                                               [--skip-tamrl] [--skip-states] [--cold-only]
 
 Runs into a throw-away run store and an empty stage store (``KGML_STAGE_DIR``
 in a temporary folder); the simulated worlds are loaded once first, so they
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--scheduler", default="auto")
     parser.add_argument("--skip-tamrl", action="store_true")
     parser.add_argument("--skip-states", action="store_true", help="skip run 4 (it reuses nothing: a cold run)")
+    parser.add_argument("--cold-only", action="store_true", help="run 1 alone (the cold run; implies --skip-tamrl)")
     args = parser.parse_args()
     os.environ["KGML_STAGE_DIR"] = tempfile.mkdtemp(prefix="bench_reuse_stages_")
     os.environ.setdefault("KGML_STAGE_CACHE_MB", "2048")
@@ -76,13 +77,16 @@ def main() -> None:
     store = RunStore(Path(tempfile.mkdtemp(prefix="bench_reuse_runs_")))
     cfg = preset("quick", states=tuple(args.states), scheduler=args.scheduler)
     other = replace(cfg, states=tuple(args.other_states))
+    args.skip_states |= args.cold_only
+    args.skip_tamrl |= args.cold_only
     for c in (cfg,) if args.skip_states else (cfg, other):
         load_data(c)                                   # worlds into the cache, outside the timings
     tuned = replace(cfg, protocol=replace(cfg.protocol, region5=replace(cfg.protocol.region5, epochs=20)))
     print(f"cores {os.cpu_count()}, load average at start {os.getloadavg()}, scheduler {args.scheduler}")
-    rows = {"cold quick": timed("cold quick", lambda: run_state_vs_global(cfg, store)),
-            "repeated quick": timed("repeated quick (unchanged)", lambda: run_state_vs_global(cfg, store)),
-            "fine-tuning changed": timed("fine-tuning changed", lambda: run_state_vs_global(tuned, store))}
+    rows = {"cold quick": timed("cold quick", lambda: run_state_vs_global(cfg, store))}
+    if not args.cold_only:
+        rows["repeated quick"] = timed("repeated quick (unchanged)", lambda: run_state_vs_global(cfg, store))
+        rows["fine-tuning changed"] = timed("fine-tuning changed", lambda: run_state_vs_global(tuned, store))
     if not args.skip_states:
         rows["states changed"] = timed(f"states changed ({' '.join(args.other_states)})",
                                        lambda: run_state_vs_global(other, store))

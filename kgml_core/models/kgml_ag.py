@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kgml_core.models.fast_gru import Tanh, gru_batch_first, gru_time_major, series_from_parts, tanh_score
+from kgml_core.models.fast_gru import Dropout, Tanh, gru_batch_first, gru_time_major, series_from_parts, tanh_score
 
 
 @dataclass
@@ -118,6 +118,7 @@ class KGMLAg(nn.Module):
 
     config_class = KGMLAgConfig
     READS_WARMUP = True         # forward(..., warmup=K): the trainer passes the samples' warm-up days
+    SKIPS_FLUXES = True         # forward(..., yield_only=True): the yield without the flux networks
     # groups of parameters that the 5-step protocol trains or freezes
     GROUPS = {"shared": ("shared",), "yield": ("yield_head",), "ra": ("ra_net",),
               "rh": ("rh_net",), "nee": ("nee_net",), "params": ("theta",)}
@@ -131,7 +132,7 @@ class KGMLAg(nn.Module):
         self.theta = nn.Parameter(torch.zeros(c.n_params)) if c.n_params else None
         self.shared = nn.GRU(n_in, c.hidden, num_layers=c.n_layers, batch_first=True,
                              dropout=c.dropout if c.n_layers > 1 else 0.0)
-        self.drop = nn.Dropout(c.dropout)
+        self.drop = Dropout(c.dropout)       # nn.Dropout's values and generator use, faster on CPU
         self.yield_head = AttentionYieldHead(c.hidden, c.head_hidden)
         self.ra_net = FluxGRU(c.hidden + n_in, c.flux_hidden)
         self.rh_net = FluxGRU(c.hidden + n_in + 1, c.flux_hidden, c.rh_layers, c.dropout)
@@ -153,31 +154,41 @@ class KGMLAg(nn.Module):
         return torch.cat([x, p], dim=-1)
 
     def forward(self, x: torch.Tensor, residue=None, params: torch.Tensor | None = None,
-                time_major: bool = False, warmup: int = 0) -> dict[str, torch.Tensor]:
+                time_major: bool = False, warmup: int = 0, yield_only: bool = False) -> dict[str, torch.Tensor]:
         """See the class docstring; ``time_major``: x (days, batch, n_inputs) and every daily tensor likewise.
 
         A batch-first input runs time-major inside (the GRU kernels work
         time-major: no transposed copy per GRU; the same values) and its daily
-        outputs come back as batch-first views.
+        outputs come back as batch-first views. ``yield_only``: only ``yield``
+        and ``attention`` when the flux networks draw no random numbers (see
+        :meth:`_fluxes_draw_random`; otherwise every output, so that a seeded
+        run draws the same dropout masks either way).
         """
         x = self.with_parameters(x, params, time_major)
         if not 0 <= warmup < x.shape[0 if time_major else 1]:
             raise ValueError(f"warmup must leave scored days: {warmup} of {x.shape[0 if time_major else 1]} days")
+        yield_only = yield_only and not self._fluxes_draw_random()
         if time_major:
-            return self._forward(x, residue, 0, warmup)
-        out = self._forward(x.transpose(0, 1).contiguous(), _time_major(residue), 0, warmup)
+            return self._forward(x, residue, 0, warmup, yield_only)
+        out = self._forward(x.transpose(0, 1).contiguous(), _time_major(residue), 0, warmup, yield_only)
         return {k: v.t() if v.ndim == 2 else v for k, v in out.items()}
 
-    def _forward(self, x: torch.Tensor, residue, day_axis: int, warmup: int = 0) -> dict[str, torch.Tensor]:
+    def _fluxes_draw_random(self) -> bool:
+        """Whether the flux networks' forward draws from torch's generator (dropout between Rh layers, training)."""
+        return self.training and self.rh_net.gru.dropout > 0
+
+    def _forward(self, x: torch.Tensor, residue, day_axis: int, warmup: int = 0,
+                 yield_only: bool = False) -> dict[str, torch.Tensor]:
         """The forward on x (batch, days, features) (``day_axis=1``) or (days, batch, features) (``day_axis=0``)."""
         if x.is_cuda:
-            return self._forward_native(x, residue, day_axis, warmup)
+            return self._forward_native(x, residue, day_axis, warmup, yield_only)
         if day_axis == 1:
-            out = self._forward_split(x.transpose(0, 1).contiguous(), _time_major(residue), warmup)
+            out = self._forward_split(x.transpose(0, 1).contiguous(), _time_major(residue), warmup, yield_only)
             return {k: v.t() if v.ndim == 2 else v for k, v in out.items()}
-        return self._forward_split(x, residue, warmup)
+        return self._forward_split(x, residue, warmup, yield_only)
 
-    def _forward_split(self, x: torch.Tensor, residue, warmup: int = 0) -> dict[str, torch.Tensor]:
+    def _forward_split(self, x: torch.Tensor, residue, warmup: int = 0,
+                       yield_only: bool = False) -> dict[str, torch.Tensor]:
         """CPU forward on a time-major x (days, batch, features): no concatenated inputs.
 
         Each flux GRU's input gates are summed from the pieces of its input
@@ -188,6 +199,8 @@ class KGMLAg(nn.Module):
         hid, n_in = self.config.hidden, x.shape[-1]
         h = self.drop(gru_time_major(self.shared, x))
         yield_, attention = self.yield_head(h[warmup:], 0)
+        if yield_only:
+            return {"yield": yield_, "attention": attention}
         w = self.ra_net.gru.weight_ih_l0
         ra = self.ra_net.from_parts([(h, w[:, :hid]), (x, w[:, hid:])])
         if callable(residue):
@@ -202,11 +215,14 @@ class KGMLAg(nn.Module):
         nee = self.nee_net.from_parts([(torch.stack([ra, rh], -1), w[:, :2]), (x, w[:, 2:])])
         return {"yield": yield_, "ra": ra[warmup:], "rh": rh[warmup:], "nee": nee[warmup:], "attention": attention}
 
-    def _forward_native(self, x: torch.Tensor, residue, day_axis: int, warmup: int = 0) -> dict[str, torch.Tensor]:
+    def _forward_native(self, x: torch.Tensor, residue, day_axis: int, warmup: int = 0,
+                        yield_only: bool = False) -> dict[str, torch.Tensor]:
         """The forward on concatenated inputs and the native GRU kernels (cuDNN on CUDA)."""
         run = gru_batch_first if day_axis == 1 else gru_time_major
         h = self.drop(run(self.shared, x))
         yield_, attention = self.yield_head(h.narrow(day_axis, warmup, h.shape[day_axis] - warmup), day_axis)
+        if yield_only:
+            return {"yield": yield_, "attention": attention}
         ra = self.ra_net(torch.cat([h, x], dim=-1), day_axis)
         scored = lambda v: v.narrow(day_axis, warmup, v.shape[day_axis] - warmup)   # noqa: E731
         if callable(residue):

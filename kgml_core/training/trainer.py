@@ -139,7 +139,7 @@ class KGMLTrainer:
     # -- conversions -------------------------------------------------------
     def _phys(self, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         m, s = self.norm.y_mean, self.norm.y_std
-        phys = {k.upper(): out[k] * s[k.upper()] + m[k.upper()] for k in ("ra", "rh", "nee")}
+        phys = {k.upper(): out[k] * s[k.upper()] + m[k.upper()] for k in ("ra", "rh", "nee") if k in out}
         phys["YIELD"] = out["yield"] * s["YIELD"] + m["YIELD"]
         return phys
 
@@ -156,16 +156,19 @@ class KGMLTrainer:
     def _n_params(self) -> int:
         return int(getattr(getattr(self.model, "config", None), "n_params", 0) or 0)
 
-    def _forward(self, x: torch.Tensor, residue, params: torch.Tensor | None = None):
+    def _forward(self, x: torch.Tensor, residue, params: torch.Tensor | None = None, yield_only: bool = False):
         """The model's forward; ``params`` (batch, n_params) only reach a parameter-conditioned model.
 
         Days of ``x`` beyond the 365 of a sample are its warm-up (see :meth:`_x`): the
         model reads them first and returns the scored days, so no loss ever sees them.
+        ``yield_only``: the caller needs the yield alone; a model that can skip its flux
+        networks then does (``SKIPS_FLUXES``: KGML-ag; the same yield, the same random draws).
         """
+        extra = {"yield_only": True} if yield_only and getattr(self.model, "SKIPS_FLUXES", False) else {}
         if not self._reads_warmup():
-            return self.model(x, residue, params) if self._n_params() else self.model(x, residue)
+            return self.model(x, residue, params, **extra) if self._n_params() else self.model(x, residue, **extra)
         warmup = max(0, x.shape[1] - DAYS)
-        return self.model(x, residue, params if self._n_params() else None, warmup=warmup)
+        return self.model(x, residue, params if self._n_params() else None, warmup=warmup, **extra)
 
     def _residue_scaled(self, residue: np.ndarray) -> torch.Tensor:
         m, s = self.norm.y_mean["RESIDUE"], self.norm.y_std["RESIDUE"]
@@ -213,8 +216,9 @@ class KGMLTrainer:
     def _loss(self, kind: str, batch: dict[str, torch.Tensor], cfg: StepConfig,
               sp_fraction: float) -> dict[str, torch.Tensor]:
         params = batch["params"] if kind.startswith("process") else None
-        return self.loss_terms(kind, self._phys(self._forward(batch["x"], batch["residue"], params)), batch,
-                               cfg, sp_fraction)
+        # the county yields' loss reads the yield alone: KGML-ag skips its flux networks (40 % of the forward)
+        out = self._forward(batch["x"], batch["residue"], params, yield_only=kind == "county_yield")
+        return self.loss_terms(kind, self._phys(out), batch, cfg, sp_fraction)
 
     def loss_terms(self, kind: str, p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cfg: StepConfig,
                    sp_fraction: float = 1.0) -> dict[str, torch.Tensor]:

@@ -54,4 +54,7 @@ def test_same_weights_pulls_and_scores_as_sequential(runs):
     assert any(p is not None for rows in pulls.values() for p in rows.values())   # validation chose pulls
     for key in ("states", "by_split", "bootstrap", "parameters", "regions", "ceiling", "headline"):
         assert mb[key] == ms[key], key
-    np.testing.assert_array_equal(beside.predictions()["RH"].values, sequential.predictions()["RH"].values)
+    pb, ps = beside.predictions(), sequential.predictions()
+    assert sorted(pb.data_vars) == sorted(ps.data_vars)
+    for name in ps.data_vars:      # every rung; beside, the estimates and the global model predicted in either process
+        np.testing.assert_array_equal(pb[name].values, ps[name].values, err_msg=name)

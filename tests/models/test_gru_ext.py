@@ -173,3 +173,19 @@ def test_fused_training_forward_gives_native_gradients_in_float32():
     assert ext.kernels() == "avx512" and type(out.grad_fn).__name__ == "FusedGRULayerBackward"
     for native, fused in zip(*results):
         torch.testing.assert_close(fused, native, atol=1e-5, rtol=1e-5)
+
+
+def test_frozen_weights_get_no_gradient_work_and_the_same_input_gradient():
+    """A layer whose weights are frozen (a parameter estimate) skips their gradients: the input's is unchanged."""
+    if gru_ext.extension() is None:
+        pytest.skip("the fused GRU extension is not built in this checkout (`make`)")
+    torch.manual_seed(0)
+    gru = nn.GRU(5, 16)
+    x = torch.randn(20, 3, 5, requires_grad=True)
+    grad = torch.randn(20, 3, 16)
+    trained = torch.autograd.grad(fast_gru.gru_time_major(gru, x), x, grad)[0]
+    for p in gru.parameters():
+        p.requires_grad_(False)
+    out = fast_gru.gru_time_major(gru, x)
+    assert type(out.grad_fn).__name__ == "FusedGRULayerBackward"
+    assert torch.equal(torch.autograd.grad(out, x, grad)[0], trained)

@@ -105,3 +105,26 @@ def test_cosine_schedule_anneals_learning_rate():
     rates = [cosine_lr(1e-2, e, 5) for e in range(1, 6)]
     assert rates[0] == pytest.approx(1e-2) and rates[-1] == pytest.approx(5e-4)
     assert all(a > b for a, b in zip(rates, rates[1:]))
+
+
+@pytest.mark.parametrize("rh_layers", [1, 2])
+def test_county_yield_step_skips_the_flux_networks_with_the_same_weights(monkeypatch, rh_layers):
+    """Step 3 (county yields, yield head) runs KGML-ag without its flux networks: the same weights, bit for bit,
+    as the full forward (with dropout between Rh layers the full forward runs: it draws random numbers)."""
+    process, norm, _ = _setup()
+    calls = []
+
+    def step3(skip: bool):
+        monkeypatch.setattr(type(build_model("kgml_ag", {})), "SKIPS_FLUXES", skip)
+        torch.manual_seed(5)
+        model = build_model("kgml_ag", {"n_inputs": 19, "hidden": 8, "flux_hidden": 8, "head_hidden": 8,
+                                        "dropout": 0.3, "rh_layers": rh_layers})
+        trainer = KGMLTrainer(model, norm, device=torch.device("cpu"), seed=5)
+        monkeypatch.setattr(model.rh_net, "from_parts", lambda parts: calls.append(skip) or
+                            type(model.rh_net).from_parts(model.rh_net, parts))      # records that Rh ran
+        trainer.train_step("step3", [Source(process, "county_yield")], ["yield"], StepConfig(epochs=2, batch_size=3))
+        return trainer.state_dict(), torch.rand(2)            # the weights and the generator's next draws
+
+    (skipped, r1), (full, r2) = step3(True), step3(False)
+    assert all(torch.equal(skipped[k], full[k]) for k in full) and torch.equal(r1, r2)
+    assert (True in calls) == (rh_layers == 2) and False in calls

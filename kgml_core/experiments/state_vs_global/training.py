@@ -1,8 +1,7 @@
 """Training the ladder's models: the harness of stages (checkpointed, resumable) and the ladder itself."""
 from __future__ import annotations
 
-import copy
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Callable
 
 import numpy as np
@@ -11,16 +10,18 @@ import torch
 import xarray as xr
 
 from kgml_core.distributed import share
-from kgml_core.distributed.chunked import train_region_task
 from kgml_core.experiments.state_vs_global.config import FLUXES, MODEL_NAMES, StateVsGlobalConfig
 from kgml_core.experiments.state_vs_global.data import ExperimentData, TrainingSets, training_sets
 from kgml_core.experiments.state_vs_global.evaluation import predictions_dataset
+from kgml_core.experiments.state_vs_global.tasks import (BESIDE_MIN_WORK, Job, global_predictions,
+                                                         no_knowledge_task, predict_grouped, predict_work,
+                                                         region_task, stage_names)
 from kgml_core.models import build_model
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.regions import detect_regions
 from kgml_core.sdsa import true_means
 from kgml_core.stages import StageReuse, array_digest, samples_digest, stage_key
-from kgml_core.training.data import DAYS, INPUTS, PARAM_NAMES, Normalizer, Samples, make_samples
+from kgml_core.training.data import INPUTS, PARAM_NAMES, Normalizer, make_samples
 from kgml_core.training.protocol import (finetune, finetune_group, finetune_work, pretrain, region_groups,
                                         train_no_knowledge)
 from kgml_core.training.trainer import KGMLTrainer, default_device
@@ -90,6 +91,8 @@ class Harness:
         self._pool = None                                   # the cluster's second process, once started
         self._pending: list = []                            # (job, AsyncResult) running in it
         self._trained: dict[str, KGMLTrainer] = {}          # stages trained, not yet handed out
+        # job key -> predictions of its evaluation samples, made where it ran (shared jobs only)
+        self.predictions: dict[str, dict] = {}
 
     def trainer(self, model) -> KGMLTrainer:
         return KGMLTrainer(model, self.norm, self.device, self.progress, self.cancel, self.cfg.seed)
@@ -161,7 +164,9 @@ class Harness:
         """One SDSA-KGML model per group (state or region), from the global weights: group -> trainer."""
         return self.train_group_sets({prefix: (yield_groups, site_groups)})[prefix]
 
-    def train_group_sets(self, group_sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, dict]:
+    def train_group_sets(self, group_sets: dict[str, tuple[np.ndarray, np.ndarray]],
+                         evaluation_groups: dict[str, np.ndarray] | None = None,
+                         extra: tuple[Job, ...] = ()) -> dict[str, dict]:
         """:meth:`train_groups` for several kinds at once: ``{prefix: (yield_groups, site_groups)}`` ->
         ``{prefix: {group: trainer}}``.
 
@@ -170,15 +175,20 @@ class Harness:
         (:meth:`start_beside`; largest first, each process taking the next when free),
         else one after another here. A level-1 model training in the second process is
         collected here too. Every stage is recorded and checkpointed here, as it ends.
+        When shared, each model also predicts its group's evaluation samples where it
+        trained (``evaluation_groups``: prefix -> group of each evaluation sample), and
+        the ``extra`` jobs (predictions, :func:`global_predictions`) are shared too; their
+        results go to :attr:`predictions` (job key -> predictions).
         """
-        jobs = [job for prefix, (yg, sg) in group_sets.items() for job in self._group_jobs(prefix, yg, sg)]
+        jobs = [job for prefix, (yg, sg) in group_sets.items()
+                for job in self._group_jobs(prefix, yg, sg, (evaluation_groups or {}).get(prefix))]
         todo = [job for job in jobs if self._must_train(job.key, job.parts)]
         remote: dict[str, tuple[dict, dict]] = {}
         if self._pool is None and self._start_beside(sum(job.work for job in todo)) is None:
             for prefix, (yg, sg) in group_sets.items():
                 remote.update(self._train_remote(prefix, [j.group for j in todo if j.prefix == prefix], yg, sg))
         if self._pool is not None:
-            self._share(todo)
+            self._share(todo + list(extra))
         for job in jobs:
             if job.key not in self._trained:
                 self._trained[job.key] = self._finish(job, *remote[job.key]) if job.key in remote \
@@ -186,7 +196,8 @@ class Harness:
         return {prefix: {job.group: self._trained.pop(job.key) for job in jobs if job.prefix == prefix}
                 for prefix in group_sets}
 
-    def _group_jobs(self, prefix: str, yield_groups: np.ndarray, site_groups: np.ndarray) -> list["Job"]:
+    def _group_jobs(self, prefix: str, yield_groups: np.ndarray, site_groups: np.ndarray,
+                    evaluation_groups: np.ndarray | None = None) -> list[Job]:
         anchor = self.weights["global"]
         p = self.cfg.protocol
         parent = array_digest(anchor)
@@ -201,10 +212,13 @@ class Harness:
                         anchor=anchor, yields=yields, sites=sites, yield_groups=yield_groups[in_y],
                         site_groups=site_groups[in_s], protocol=p, seed=self.cfg.seed, prefix=prefix,
                         device=self.device.type)
-            jobs.append(Job(f"{prefix}_{group}", finetune_work(yields, sites, p), parts, task, prefix, group))
+            evaluate = None if evaluation_groups is None or not np.any(evaluation_groups == group) else \
+                self.sets.evaluation.subset(np.asarray(evaluation_groups) == group)
+            jobs.append(Job(f"{prefix}_{group}", finetune_work(yields, sites, p), parts, task, prefix, group,
+                            evaluate))
         return jobs
 
-    def _run_here(self, job: "Job") -> KGMLTrainer:
+    def _run_here(self, job: Job) -> KGMLTrainer:
         """The stage of ``job`` in this process (trained, or loaded when completed or reused)."""
         if job.prefix == "no_knowledge":
             torch.manual_seed(self.cfg.seed)       # its initial weights do not depend on what ran before
@@ -217,7 +231,7 @@ class Harness:
             t, job.group, a["yields"], a["sites"], a["yield_groups"], a["site_groups"], a["protocol"],
             a["anchor"], job.key), job.parts)
 
-    def _finish(self, job: "Job", weights: dict, decided: dict) -> KGMLTrainer:
+    def _finish(self, job: Job, weights: dict, decided: dict) -> KGMLTrainer:
         """The stage of ``job`` from weights trained in another process (recorded and checkpointed here)."""
         model = _kgml(self.cfg, "gru_attention" if job.prefix == "no_knowledge" else "kgml_ag")
         trainer = self._stage(job.key, model, lambda t: t.model.load_state_dict(weights), job.parts)
@@ -239,7 +253,9 @@ class Harness:
                           self.cfg.protocol)
             for yg, sg in group_sets.values() for g in region_groups(yg, sg))
         if self._start_beside(work) is not None:
-            self._pending = [(job, self._pool.apply_async(no_knowledge_task, (), job.task))]
+            job.evaluate = self.sets.evaluation            # predicted there, during the pretraining
+            self._pending = [(job, self._pool.apply_async(no_knowledge_task, (), {**job.task,
+                                                                                  "evaluate": job.evaluate}))]
 
     def _start_beside(self, work: float):
         """The cluster's second process when ``work`` (sample-epochs) is worth one, this process trains on one
@@ -249,24 +265,37 @@ class Harness:
             self._pool = self.cluster.beside()
         return self._pool
 
-    def _share(self, todo: list["Job"]) -> None:
+    def _share(self, todo: list[Job]) -> None:
         """``todo`` and the pending level-1 model shared between this process and the second one."""
         beside: list[str] = []
 
-        def done(job: "Job", result) -> None:
-            weights, decided = (result[1], result[2]) if job.prefix != "no_knowledge" else result
+        def done(job: Job, result) -> None:
+            if job.prefix == "predict":
+                self.predictions[job.key] = result
+                return
+            weights, decided, predicted = result[-3:]
             self._trained[job.key] = self._finish(job, weights, decided)
+            if predicted is not None:
+                self.predictions[job.key] = predicted
             beside.append(job.key)
-            for stage in _stage_names(job, self.cfg.protocol):
+            for stage in stage_names(job, self.cfg.protocol):
                 report(self.progress, self.cancel, ProgressEvent(stage, 1, 1, 1, 1, {},
                                                                  f"{job.key} trained in a second process"))
 
-        def here(job: "Job") -> None:
+        def here(job: Job) -> None:
+            if job.prefix == "predict":
+                self.predictions[job.key] = global_predictions(**job.task)
+                return
             self._trained[job.key] = self._run_here(job)
+            if job.evaluate is not None:
+                self.predictions[job.key] = self._trained[job.key].predict(job.evaluate)
+
+        def task(job: Job):
+            return (global_predictions, job.task) if job.prefix == "predict" else \
+                (region_task, {**job.task, "evaluate": job.evaluate})
 
         pending, self._pending = self._pending, []
-        share(self._pool, sorted(todo, key=lambda job: -job.work), here,
-              lambda job: (train_region_task, job.task), done, pending,
+        share(self._pool, sorted(todo, key=lambda job: -job.work), here, task, done, pending,
               (lambda: self.cancel.check()) if self.cancel is not None else None)
         if beside and self.progress is not None:
             self.progress(ProgressEvent("parallel", 0, 0, 0, 0, {}, f"trained in a second process beside this "
@@ -302,7 +331,7 @@ class Harness:
                                       device=self.device.type, info=info)
         return {f"{prefix}_{group}": (w, info.get(group, {})) for group, w in weights.items()}
 
-    def _no_knowledge_job(self) -> "Job":
+    def _no_knowledge_job(self) -> Job:
         parts = {"data": [self._digest("yields"), self._digest("sites")], "steps": [asdict(self.cfg.no_knowledge)]}
         nk = self.cfg.no_knowledge
         task = dict(model_config=_sizes(self.cfg, "gru_attention"), norm=self.norm, yields=self.sets.yields,
@@ -319,72 +348,29 @@ class Harness:
         return self._run_here(self._no_knowledge_job())
 
 
-@dataclass
-class Job:
-    """An independent stage: its key, work (sample-epochs, for scheduling), what keys its reuse, and the
-    keyword arguments of the function that trains it in another process (:func:`no_knowledge_task`,
-    :func:`~kgml_core.distributed.chunked.train_region_task`)."""
+def state_thetas(data: ExperimentData, norm: Normalizer) -> dict[str, np.ndarray]:
+    """State -> its mean true parameters in prior standard units.
 
-    key: str
-    work: float
-    parts: dict
-    task: dict
-    prefix: str
-    group: str
-
-
-# below this much work (sample-epochs) of independent stages, a second process (torch's import: about 2 s of
-# CPU, and its first stage waits for it) gains nothing
-BESIDE_MIN_WORK = 1000.0
-
-
-def no_knowledge_task(model_config: dict, norm: Normalizer, yields: Samples, sites: Samples, cfg,
-                      seed: int) -> tuple[dict, dict]:
-    """The level-1 model trained in any process: the weights of :meth:`Harness.train_no_knowledge` for the same
-    seed (CPU, one thread). Returns (CPU state dict, {})."""
-    torch.manual_seed(seed)
-    model = build_model("gru_attention", model_config)
-    trainer = KGMLTrainer(model, norm, torch.device("cpu"), seed=seed)
-    train_no_knowledge(trainer, yields, sites, cfg)
-    return trainer.state_dict(), {}
-
-
-def _stage_names(job: Job, protocol) -> list[str]:
-    """The progress stages a job's training would have reported (for the run's timeline)."""
-    if job.prefix == "no_knowledge":
-        return ["no_knowledge"]
-    return ([] if tuple(protocol.region_groups) == ("params",) else [f"{job.key}/step3"]) + [f"{job.key}/step5"]
-
-
-def predict_grouped(trainers: dict, samples: Samples, groups: np.ndarray,
-                    fallback: KGMLTrainer) -> dict[str, np.ndarray]:
-    """Predict each sample with its group's trainer (``fallback`` for groups without one)."""
-    out = {k: np.full((len(samples), DAYS), np.nan, np.float32) for k in FLUXES}
-    out["YIELD"] = np.full(len(samples), np.nan, np.float32)
-    for group in np.unique(groups):
-        mask = groups == group
-        pred = trainers.get(group, fallback).predict(samples.subset(mask))
-        for k in out:
-            out[k][mask] = pred[k]
-    return out
-
-
-def state_truth_trainers(glob: KGMLTrainer, data: ExperimentData, norm: Normalizer) -> dict[str, KGMLTrainer]:
-    """State -> the global model's networks with ``theta`` set to the state's mean true parameters.
-
-    A state-specific model whose parameter estimate is perfect: its gain over
+    The global model's networks with these as ``theta`` (:func:`~.tasks.theta_trainers`)
+    are state-specific models whose parameter estimate is perfect: their gain over
     the global model is what the estimate can achieve with this emulator.
     """
     truth = data.truth
     means = true_means(truth, pd.Series(truth["state"].values.astype(str), index=truth["unit"].values.astype(str)))
-    out = {}
-    for state, params in means.items():
-        model = copy.deepcopy(glob.model)
-        z = norm.scale_params(np.array([[params[k] for k in PARAM_NAMES]]))[0]
-        with torch.no_grad():
-            model.theta.copy_(torch.from_numpy(z))
-        out[state] = KGMLTrainer(model, norm, glob.device, seed=0)
-    return out
+    return {state: norm.scale_params(np.array([[params[k] for k in PARAM_NAMES]]))[0]
+            for state, params in means.items()}
+
+
+def _global_predictions_job(cfg: StateVsGlobalConfig, models, data: ExperimentData, harness: Harness) -> Job:
+    """The global model's predictions of the evaluation samples (global, emulator oracles) as a shareable job."""
+    emulator = cfg.pretrain_world == "ensemble"
+    ev = harness.sets.evaluation
+    task = dict(model_config=_sizes(cfg), weights=harness.weights["global"], norm=harness.norm, evaluate=ev,
+                oracle=emulator and "emulator_oracle" in models,
+                state_thetas=state_thetas(data, harness.norm) if emulator and "emulator_state" in models else None,
+                device=harness.device.type)
+    passes = 1 + task["oracle"] + (task["state_thetas"] is not None)
+    return Job("predict_global", predict_work(ev, passes), {}, task, "predict", "")
 
 
 def _regions(data: ExperimentData, cfg: StateVsGlobalConfig):
@@ -422,8 +408,12 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
     harness.weights["pretrained"] = pretrained
     glob = harness.train_global(pretrained)
     harness.group_models["global"] = {"all": glob.model}
-    by_group = harness.train_group_sets(group_sets)     # independent of each other and of the level-1 model
     ev = sets.evaluation
+    on_global = _global_predictions_job(cfg, models, data, harness)
+    ev_groups = {"state": ev.state, "region": label.reindex(ev.county).values}
+    # independent of each other and of the level-1 model; with the second process each predicts where it trains
+    by_group = harness.train_group_sets(group_sets, {k: ev_groups[k] for k in group_sets}, (on_global,))
+    from_global = harness.predictions.pop(on_global.key, None) or global_predictions(**on_global.task)
     preds: dict[str, dict[str, np.ndarray]] = {}
     years = data.train_years + data.test_years
     if "process_model" in models:
@@ -433,20 +423,19 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
         oracle_choice, preds["oracle_global"] = best_single_parameter_set(data, years)
     if "oracle_state" in models:
         preds["oracle_state"] = _world_predictions(data.oracles["state_mean"], years)
-    if "emulator_oracle" in models and cfg.pretrain_world == "ensemble":
-        # the emulator given each county's true parameters: its own error, without estimation
-        preds["emulator_oracle"] = glob.predict(ev, sample_params=True)
-    if "emulator_state" in models and cfg.pretrain_world == "ensemble":
-        preds["emulator_state"] = predict_grouped(state_truth_trainers(glob, data, norm), ev, ev.state, glob)
+    # the emulator given each county's (each state's mean) true parameters: its own error, without estimation
+    for name in ("emulator_oracle", "emulator_state"):
+        if name in from_global:
+            preds[name] = from_global[name]
     if "no_knowledge" in models:
-        preds["no_knowledge"] = harness.train_no_knowledge().predict(ev)
-    preds["global"] = glob.predict(ev)
-    if "state_specific" in models:
-        preds["state_specific"] = predict_grouped(by_group["state"], ev, ev.state, glob)
-        harness.group_models["state"] = {k: t.model for k, t in by_group["state"].items()}
-    if "auto_region" in models:
-        preds["auto_region"] = predict_grouped(by_group["region"], ev, label.reindex(ev.county).values, glob)
-        harness.group_models["region"] = {k: t.model for k, t in by_group["region"].items()}
+        level1 = harness.train_no_knowledge()
+        preds["no_knowledge"] = harness.predictions.pop("no_knowledge", None) or level1.predict(ev)
+    preds["global"] = from_global["global"]
+    for name, prefix in (("state_specific", "state"), ("auto_region", "region")):
+        if name in models:
+            known = {job[len(prefix) + 1:]: p for job, p in harness.predictions.items() if job.startswith(f"{prefix}_")}
+            preds[name] = predict_grouped(by_group[prefix], ev, ev_groups[prefix], glob, known)
+            harness.group_models[prefix] = {k: t.model for k, t in by_group[prefix].items()}
     report(progress, cancel, ProgressEvent("evaluate", 1, 1, 1, 1, {}, "scoring"))
     ds = predictions_dataset(preds, ev, data, regions.labels)
     ds.attrs["oracle_global_choice"] = oracle_choice or ""

@@ -13,7 +13,11 @@
 // with their read-outs; the training forward; the attention score).
 // Built once by `make` (kgml_core/models/gru_ext.py); loaded when present.
 #include <torch/extension.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <algorithm>
+#include <mutex>
+#include <vector>
 #include <cmath>
 #include <cstdint>
 #include <atomic>
@@ -42,6 +46,8 @@ inline void gemm(char ta, char tb, int m, int n, int k, double alpha, const doub
                  const double* b, int ldb, double beta, double* c, int ldc) {
   dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
 }
+
+#include "bernoulli.h"
 
 // The kernels twice: for AVX2 + FMA (chosen at run time when the CPU has them) and for any x86-64 / other CPU.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -407,7 +413,7 @@ at::Tensor tanh_score(const at::Tensor&, const at::Tensor&, const at::Tensor&, c
 template <typename T>
 std::vector<at::Tensor> backward_impl(const at::Tensor& d_out, const at::Tensor& w_hh, const at::Tensor& hs,
                                       const at::Tensor& r, const at::Tensor& z, const at::Tensor& n,
-                                      const at::Tensor& ghn, bool need_gi) {
+                                      const at::Tensor& ghn, bool need_gi, bool need_w) {
   const int64_t steps = d_out.size(0), B = d_out.size(1), H = d_out.size(2);
   auto d_gh = at::empty({steps, B, 3 * H}, d_out.options());
   at::Tensor d_n = need_gi ? at::empty({steps, B, H}, d_out.options()) : at::Tensor();
@@ -437,8 +443,11 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& d_out, const at::Tensor&
     }
   }
   auto flat = d_gh.view({steps * B, 3 * H});
-  auto d_w_hh = at::mm(flat.t(), hs.narrow(0, 0, steps).reshape({steps * B, H}));
-  auto d_b_hh = flat.sum(0);
+  at::Tensor d_w_hh, d_b_hh;     // none for frozen weights (a parameter estimate: a third of this backward)
+  if (need_w) {
+    d_w_hh = at::mm(flat.t(), hs.narrow(0, 0, steps).reshape({steps * B, H}));
+    d_b_hh = flat.sum(0);
+  }
   if (!need_gi) return {at::Tensor(), d_w_hh, d_b_hh};
   // the input gates' gradients differ from d_gh only in the new gate
   d_gh.narrow(2, 2 * H, H).copy_(d_n);
@@ -482,11 +491,11 @@ std::vector<at::Tensor> gru_forward(const std::vector<at::Tensor>& xs, const std
 
 std::vector<at::Tensor> gru_backward(const at::Tensor& d_out, const at::Tensor& w_hh, const at::Tensor& hs,
                                      const at::Tensor& r, const at::Tensor& z, const at::Tensor& n,
-                                     const at::Tensor& ghn, bool need_gi) {
+                                     const at::Tensor& ghn, bool need_gi, bool need_w) {
   for (auto* t : {&d_out, &w_hh, &hs, &r, &z, &n, &ghn}) check(*t, d_out, "saved tensor");
-  if (d_out.scalar_type() == at::kFloat) return backward_impl<float>(d_out, w_hh, hs, r, z, n, ghn, need_gi);
+  if (d_out.scalar_type() == at::kFloat) return backward_impl<float>(d_out, w_hh, hs, r, z, n, ghn, need_gi, need_w);
   TORCH_CHECK(d_out.scalar_type() == at::kDouble, "float32 or float64 only");
-  return backward_impl<double>(d_out, w_hh, hs, r, z, n, ghn, need_gi);
+  return backward_impl<double>(d_out, w_hh, hs, r, z, n, ghn, need_gi, need_w);
 }
 
 std::string kernels() {
@@ -535,5 +544,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("kernels", &kernels, "which kernels run on this CPU: 'avx512' (fused inference), 'avx2' or 'generic'");
   m.def("activations", &activations_t, "(sigmoid, tanh) of a contiguous float32 tensor by the kernels' own "
         "functions (the AVX-512 ones when they run, else the AVX2/generic ones); for the error tests");
-  m.def("backward", &gru_backward, "d_gi (T,B,3H) or None, d_w_hh, d_b_hh");
+  m.def("backward", &gru_backward, "d_gi (T,B,3H) or None (need_gi false), d_w_hh and d_b_hh or None (need_w false)");
+  m.def("bernoulli_noise", &bernoulli_noise, "fills a contiguous float32 tensor with torch's CPU dropout noise "
+        "(scale where bernoulli_(keep) keeps, else 0) from the default generator, advancing it as torch does");
 }
