@@ -305,3 +305,47 @@ def test_pretraining_replicas_share_out_each_countys_years():
     assert StateVsGlobalConfig.from_dict(old).pretrain_replicas == 1
     with pytest.raises(ValueError, match="pretrain_replica_years"):
         preset("quick", pretrain_replica_years="paired")
+
+
+def test_pretraining_world_in_segments_joins_consecutive_worlds():
+    from kgml_core.experiments.state_vs_global.data import concat_years, year_segments
+    from kgml_core.simulator import WorldConfig, simulate_world
+
+    assert year_segments((1990, 2013), 6) == [(1990, 1995), (1996, 2001), (2002, 2007), (2008, 2013)]
+    assert year_segments((1986, 2015), 20) == [(1986, 1995), (1996, 2015)]     # the first span shorter
+    assert year_segments((2012, 2013), None) == [(2012, 2013)]
+    cfg = WorldConfig(years=(2010, 2013), counties=("17019", "18157"), world="ensemble")
+    whole = simulate_world(cfg)
+    parts = [simulate_world(replace(cfg, years=span)) for span in year_segments(cfg.years, 2)]
+    joined = concat_years(parts)
+    assert dict(joined.sizes) == dict(whole.sizes) and set(joined.variables) == set(whole.variables)
+    for name in ("RH", "P", "CROP", "YIELD", "SOC", "PARAM_RH_Q10"):
+        assert joined[name].dims == whole[name].dims
+    np.testing.assert_array_equal(joined["RH"].sel(time="2012").values, parts[1]["RH"].sel(time="2012").values)
+    np.testing.assert_array_equal(joined["YIELD"].sel(year=2011).values, parts[0]["YIELD"].sel(year=2011).values)
+    np.testing.assert_array_equal(joined["PARAM_RH_Q10"].values, whole["PARAM_RH_Q10"].values)  # the same draws
+    assert concat_years([whole]) is whole
+    assert preset("quick").pretrain_segment is None and preset("quick").rh_layers == 1
+    with pytest.raises(ValueError, match="pretrain_segment"):
+        preset("quick", pretrain_segment=0)
+    with pytest.raises(ValueError, match="rh_layers"):
+        preset("quick", rh_layers=0)
+    from kgml_core.experiments.state_vs_global.training import _kgml
+    assert _kgml(preset("tiny", rh_layers=2)).rh_net.gru.num_layers == 2
+    assert _kgml(preset("tiny")).rh_net.gru.num_layers == 1
+
+
+def test_stratified_pretraining_domain_draws_every_state_alike():
+    from collections import Counter
+
+    from kgml_core import geo
+    from kgml_core.experiments.state_vs_global.data import pretraining_counties
+
+    cfg = preset("quick", seed=1)
+    table = geo.load_counties(cfg.pretrain_states)
+    plain, strata = pretraining_counties(cfg), pretraining_counties(replace(cfg, pretrain_stratified=True))
+    assert len(plain) == len(strata) == 256
+    assert set(Counter(table.loc[list(strata), "state"]).values()) == {32}
+    assert len(set(Counter(table.loc[list(plain), "state"]).values())) > 1       # the default: a draw from the domain
+    odd = pretraining_counties(replace(cfg, pretrain_units=20, pretrain_stratified=True))
+    assert sorted(Counter(table.loc[list(odd), "state"]).values()) == [2] * 4 + [3] * 4

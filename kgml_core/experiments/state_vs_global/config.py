@@ -51,13 +51,20 @@ class StateVsGlobalConfig(ExperimentConfig):
     pretrain_replica_years ("dealt": the county's years are dealt out among
     its copies; "shared": every copy sees the same ``pretrain_span //
     pretrain_replicas`` years, the same weather under different draws),
+    pretrain_segment (None: the pretraining world is one simulation over the
+    pretraining years; N: consecutive N-year worlds, each spun up as the
+    observed world is, so their soil pools have as short a history as its;
+    measured, not adopted: docs/kgml.md, session 6), pretrain_stratified
+    (the same number of pretraining counties from every pretraining state
+    instead of a draw from the whole domain; measured, not adopted),
     warmup (days of the previous year each county-year's recurrent networks
     read before 1 January, no loss on them: the memory of last year's litter,
     in pretraining, fine-tuning, estimation and prediction alike; 0: none;
     182, from early July, the cheapest that met the held-out-year target in the
     screen of docs/kgml.md),
     max_yield_samples (county-years for yield fine-tuning, None for all),
-    model sizes, the protocol's step settings, no_knowledge (level-1 training),
+    model sizes (``rh_layers``: layers of the Rh GRU, 1; 2 measured in session 6, not adopted), the
+    protocol's step settings, no_knowledge (level-1 training),
     region_method / n_regions (Auto Region Detector), n_boot (bootstrap
     resamples), models (the rungs of the ladder to train; "global" is always
     trained, the region models start from it; ``oracle_state`` / ``oracle_global``
@@ -99,10 +106,13 @@ class StateVsGlobalConfig(ExperimentConfig):
     pretrain_window: int = 24
     pretrain_replicas: int = 4
     pretrain_replica_years: str = "dealt"
+    pretrain_segment: int | None = None
+    pretrain_stratified: bool = False
     warmup: int = 182
     max_yield_samples: int | None = 256
     hidden: int = 32
     flux_hidden: int = 16
+    rh_layers: int = 1
     head_hidden: int = 12
     dropout: float = 0.1
     protocol: ProtocolConfig = field(default_factory=lambda: quick_protocol("ensemble"))
@@ -151,6 +161,11 @@ class StateVsGlobalConfig(ExperimentConfig):
         if not 1 <= int(self.pretrain_replicas) <= int(self.pretrain_span):
             raise ValueError(f"pretrain_replicas must be 1 to pretrain_span ({self.pretrain_span}: every copy "
                              f"of a county needs a year), got {self.pretrain_replicas!r}")
+        if self.pretrain_segment is not None and int(self.pretrain_segment) < 1:
+            raise ValueError(f"pretrain_segment must be at least 1 year, or None (one world), "
+                             f"got {self.pretrain_segment!r}")
+        if int(self.rh_layers) < 1:
+            raise ValueError(f"rh_layers must be at least 1, got {self.rh_layers!r}")
         if self.pretrain_replica_years not in ("dealt", "shared"):
             raise ValueError(f"pretrain_replica_years must be 'dealt' or 'shared', got {self.pretrain_replica_years!r}")
         if not 0 <= int(self.warmup) <= 365:

@@ -108,12 +108,26 @@ def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None,
 
 
 def pretraining_counties(cfg: StateVsGlobalConfig) -> tuple[str, ...]:
-    """``pretrain_units`` counties (all with None) of the ``pretrain_states`` domain, drawn with the seed."""
-    fips = sorted(geo.load_counties(cfg.pretrain_states).index)
+    """``pretrain_units`` counties (all with None) of the ``pretrain_states`` domain, drawn with the seed.
+
+    With ``pretrain_stratified`` every state gives the same number of counties
+    (the remainder to the first states, all of a state's counties when it has
+    fewer), instead of a draw from the whole domain.
+    """
+    table = geo.load_counties(cfg.pretrain_states)
+    fips = sorted(table.index)
     if cfg.pretrain_units is None or cfg.pretrain_units >= len(fips):
         return tuple(fips)
     g = np.random.default_rng(cfg.seed + 5)
-    return tuple(sorted(g.choice(fips, size=cfg.pretrain_units, replace=False).tolist()))
+    if not cfg.pretrain_stratified:
+        return tuple(sorted(g.choice(fips, size=cfg.pretrain_units, replace=False).tolist()))
+    states = list(cfg.pretrain_states)
+    share, extra = divmod(int(cfg.pretrain_units), len(states))
+    picks: list[str] = []
+    for i, state in enumerate(states):
+        own = sorted(table.index[table["state"] == state])
+        picks += g.choice(own, size=min(share + (i < extra), len(own)), replace=False).tolist()
+    return tuple(sorted(picks))
 
 
 def pretraining_world(cfg: StateVsGlobalConfig, world, process: xr.Dataset) -> xr.Dataset:
@@ -130,12 +144,42 @@ def pretraining_world(cfg: StateVsGlobalConfig, world, process: xr.Dataset) -> x
     kind = "process" if cfg.pretrain_world in ("process", "none") else "ensemble"
     years = cfg.pretraining_years()
     if cfg.pretrain_states is not None:
-        return load_world(WorldConfig(states=cfg.pretrain_states, years=years, seed=cfg.seed, world=kind,
-                                      counties=pretraining_counties(cfg),
-                                      replicas=int(cfg.pretrain_replicas) if kind == "ensemble" else 1))
+        base = WorldConfig(states=cfg.pretrain_states, years=years, seed=cfg.seed, world=kind,
+                           counties=pretraining_counties(cfg),
+                           replicas=int(cfg.pretrain_replicas) if kind == "ensemble" else 1)
+        return concat_years([load_world(replace(base, years=span))
+                             for span in year_segments(years, cfg.pretrain_segment)])
     if kind == "process" and years == tuple(cfg.years):
         return process
     return load_world(replace(world, world=kind, heterogeneity=1.0, years=years))
+
+
+def year_segments(years: tuple[int, int], length: int | None) -> list[tuple[int, int]]:
+    """``years`` (first, last) cut into consecutive spans of ``length`` years ending with the last
+    (the first span may be shorter); one span with None."""
+    first, last = int(years[0]), int(years[1])
+    if not length:
+        return [(first, last)]
+    spans, end = [], last
+    while end >= first:
+        spans.append((max(first, end - int(length) + 1), end))
+        end = spans[-1][0] - 1
+    return spans[::-1]
+
+
+def concat_years(worlds: list[xr.Dataset]) -> xr.Dataset:
+    """Worlds of the same units over consecutive years as one world: daily variables joined along
+    ``time``, annual ones along ``year``, the rest (soils, parameters) taken from the first."""
+    if len(worlds) == 1:
+        return worlds[0]
+    first = worlds[0]
+    daily = [v for v in first.data_vars if "time" in first[v].dims]
+    annual = [v for v in first.data_vars if "year" in first[v].dims and "time" not in first[v].dims]
+    out = first.drop_vars(daily + annual + ["time", "year"])
+    out = out.merge(xr.concat([w[daily] for w in worlds], dim="time"), compat="override")
+    out = out.merge(xr.concat([w[annual] for w in worlds], dim="year"), compat="override")
+    out.attrs = dict(first.attrs)
+    return out
 
 
 def pretraining_samples(world: xr.Dataset, years: list[int], span: int, seed: int, warmup: int = 0,

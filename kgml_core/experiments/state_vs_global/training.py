@@ -36,6 +36,8 @@ def _sizes(cfg: StateVsGlobalConfig, name: str = "kgml_ag") -> dict:
              "dropout": cfg.dropout}
     if name == "kgml_ag":
         sizes["flux_hidden"] = cfg.flux_hidden
+        if int(getattr(cfg, "rh_layers", 1)) != 1:       # absent at 1: the model sizes of runs saved before
+            sizes["rh_layers"] = int(cfg.rh_layers)
         # a parameter-conditioned emulator only when pretrained on the ensemble (other experiments: plain)
         sizes["n_params"] = len(PARAM_NAMES) if getattr(cfg, "pretrain_world", "process") == "ensemble" else 0
     return sizes
