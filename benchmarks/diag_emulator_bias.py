@@ -1,7 +1,8 @@
 """Where is the emulator biased, and what does its bias follow? (issue 14, session 6)
 
 Takes the trained global model of a seed (from the stage store when
-``bench_kgml.py`` trained it with the same settings, else trains it) and gives
+``bench_kgml.py`` trained it with the same settings: run that first; else it
+trains one here and does not store it) and gives
 its emulator each unit's own parameter vector (``predict(sample_params=True)``,
 as the ``emulator_oracle`` rung) on
 
@@ -58,6 +59,15 @@ class _Run:
         print(message)
 
 
+class _LoadOnly(StageReuse):
+    """Loads the stages a ``bench_kgml.py`` run stored and stores none of its own: a model trained
+    here starts from other initial weights than a full run's (they follow what drew random numbers
+    before it), and a later benchmark with the same settings would reuse it as if it were its own."""
+
+    def save(self, stage: str, key: str, weights: dict) -> None:
+        return None
+
+
 def bias_table(samples, emu: np.ndarray) -> pd.DataFrame:
     """Per sample: county, state, year, July-August and annual bias, the process model's July-August Rh."""
     sim = samples.daily["RH"]
@@ -86,7 +96,7 @@ def county_features(world, years: list[int]) -> pd.DataFrame:
     feats["spring_P"] = ds.sel(time=ds["time"].dt.month.isin([4, 5, 6]))["P"].mean("time").values
     feats["lat"], feats["lon"] = world["lat"].values, world["lon"].values
     for k in [v for v in world.data_vars if str(v).startswith("PARAM_")]:
-        if np.std(world[k].values) > 0:
+        if np.std(world[k].values) > 1e-6 * abs(np.mean(world[k].values)):    # the drawn (spatial) ones
             feats[k] = world[k].values
     return pd.DataFrame(feats, index=pd.Index(replica_base(units), name="county"))
 
@@ -125,7 +135,7 @@ def main() -> None:
     cfg = cfg.with_settings(nested) if nested else cfg
     cpu0 = time.process_time()
     data = load_data(cfg)
-    _, harness, _ = fit_ladder(cfg, data, models=("global",), reuse=StageReuse(StageStore(), _Run()))
+    _, harness, _ = fit_ladder(cfg, data, models=("global",), reuse=_LoadOnly(StageStore(), _Run()))
     glob = harness.trainer(harness.group_models["global"]["all"])
     print(f"data and global model: {time.process_time() - cpu0:.1f} s CPU")
     pd.set_option("display.width", 200)
