@@ -66,3 +66,15 @@ def test_changing_the_states_reuses_the_pretraining_of_the_fixed_domain(reuse_on
     assert other.metrics()["pretraining"]["states"] == first.metrics()["pretraining"]["states"]
     own = preset("tiny", states=("IN",), threads=1, pretrain_states=None)   # the modelled states' counties
     assert "pretrained" not in run_state_vs_global(own, reuse_on).metrics()["reused_stages"]
+
+
+def test_a_reused_pretraining_is_the_one_a_cold_run_trains(reuse_on, tmp_path, monkeypatch):
+    """The pretrained weights depend on what their key records (the seed), not on what drew from torch's
+    generator earlier in the run (other states, other rungs): reusing them gives a cold run's weights."""
+    first = run_state_vs_global(preset("tiny", states=("IL",), threads=1), reuse_on)
+    monkeypatch.setenv("KGML_CACHE_DIR", str(tmp_path / "empty_cache"))
+    fewer_rungs = tuple(m for m in preset("tiny").models if m != "no_knowledge")
+    cold = run_state_vs_global(preset("tiny", states=("IA", "IN"), models=fewer_rungs, threads=1),
+                               RunStore(tmp_path / "cold_runs"))
+    assert cold.metrics()["reused_stages"] == {}
+    torch.testing.assert_close(cold.load_weights("pretrained"), first.load_weights("pretrained"), rtol=0, atol=0)

@@ -144,6 +144,9 @@ class Harness:
     def pretrain_global(self) -> dict[str, torch.Tensor]:
         """Steps 1-2 on the process world (independent of the observed world's heterogeneity)."""
         p = self.cfg.protocol
+        # the initial weights from the seed alone: the stage key records the seed, not what drew from torch's
+        # generator before this point in the process (another script, another ladder)
+        torch.manual_seed(self.cfg.seed)
         self._stage("pretrained", _kgml(self.cfg),
                     lambda t: pretrain(t, self.sets.process, self.cfg.protocol, "global"),
                     {"data": self._digest("process"), "steps": [asdict(p.step1), asdict(p.step2)]})
