@@ -278,5 +278,12 @@ STAGE_NAMES = {"pretrained": "pretraining", "global": "global model", "no_knowle
 
 
 def describe(stage: str) -> str:
-    """A stage's name for people: ``pretraining``, ``global model``, ``state_IA model``..."""
-    return STAGE_NAMES.get(stage, f"{stage} model")
+    """A stage's name for people: ``pretraining``, ``global model``, ``IA model``, ``region 2 model``..."""
+    if stage in STAGE_NAMES:
+        return STAGE_NAMES[stage]
+    prefix, _, group = stage.partition("_")
+    if prefix == "state" and group:
+        return f"{group} model"
+    if prefix == "region" and group:
+        return f"region {group} model"
+    return f"{stage} model"

@@ -84,3 +84,12 @@ def test_size_setting(monkeypatch):
     monkeypatch.setenv("KGML_STAGE_CACHE_MB", "lots")
     with pytest.raises(ValueError, match="KGML_STAGE_CACHE_MB"):
         settings.stage_cache_bytes()
+
+
+def test_stage_names_for_people():
+    from kgml_core.stages import describe
+    assert describe("pretrained") == "pretraining"
+    assert describe("no_knowledge") == "level-1 model"
+    assert describe("state_IA") == "IA model"
+    assert describe("region_2") == "region 2 model"
+    assert describe("custom") == "custom model"

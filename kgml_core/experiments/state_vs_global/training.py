@@ -20,7 +20,7 @@ from kgml_core.models import build_model
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.regions import detect_regions
 from kgml_core.sdsa import true_means
-from kgml_core.stages import StageReuse, array_digest, samples_digest, stage_key
+from kgml_core.stages import StageReuse, array_digest, describe, samples_digest, stage_key
 from kgml_core.training.data import INPUTS, PARAM_NAMES, Normalizer, make_samples
 from kgml_core.training.protocol import (finetune, finetune_group, finetune_work, pretrain, region_groups,
                                         train_no_knowledge)
@@ -302,7 +302,7 @@ class Harness:
               (lambda: self.cancel.check()) if self.cancel is not None else None)
         if beside and self.progress is not None:
             self.progress(ProgressEvent("parallel", 0, 0, 0, 0, {}, f"trained in a second process beside this "
-                                        f"one: {', '.join(sorted(beside))}", note=True))
+                                        f"one: {', '.join(describe(key) for key in sorted(beside))}", note=True))
 
     def pull_choices(self, prefix: str) -> dict[str, dict]:
         """Group -> the pull chosen by validation for the ``prefix`` models trained in this run."""
