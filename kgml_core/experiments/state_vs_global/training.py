@@ -16,7 +16,7 @@ from kgml_core.experiments.state_vs_global.evaluation import predictions_dataset
 from kgml_core.experiments.state_vs_global.tasks import (BESIDE_MIN_WORK, Job, global_predictions,
                                                          no_knowledge_task, predict_grouped, predict_work,
                                                          region_task, stage_names)
-from kgml_core.models import build_model
+from kgml_core.models import MODELS, build_model
 from kgml_core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from kgml_core.regions import detect_regions
 from kgml_core.sdsa import true_means
@@ -110,7 +110,7 @@ class Harness:
             self.skipped.append(key)
             self.weights[key] = t.state_dict()
             return t
-        content = self._content_key(key, model, parts)
+        content = self._content_key(key, type(model), model.config, parts)
         cached = self.reuse.load(key, content) if content else None
         if cached is not None:
             model.load_state_dict(cached)
@@ -127,10 +127,10 @@ class Harness:
             self.reuse.save(key, content, self.weights[key])
         return t
 
-    def _content_key(self, key: str, model: torch.nn.Module, parts: dict | None) -> str | None:
+    def _content_key(self, key: str, model_class: type, model_config, parts: dict | None) -> str | None:
         if self.reuse is None or parts is None:
             return None
-        return stage_key(key, {"model": type(model).__name__, "model_config": asdict(model.config),
+        return stage_key(key, {"model": model_class.__name__, "model_config": asdict(model_config),
                                "norm": self._digest("norm"), "seed": self.cfg.seed,
                                "device": self.device.type, **parts})
 
@@ -313,8 +313,10 @@ class Harness:
         """Whether stage ``key`` is neither completed in this run nor in the stage store."""
         if key in self.completed:
             return False
-        model = _kgml(self.cfg, "gru_attention" if key == "no_knowledge" else "kgml_ag")
-        content = self._content_key(key, model, parts)
+        # the key from the model's class and config: building a model here would draw from torch's generator
+        name = "gru_attention" if key == "no_knowledge" else "kgml_ag"
+        model_class = MODELS[name]
+        content = self._content_key(key, model_class, model_class.config_class(**_sizes(self.cfg, name)), parts)
         return content is None or not self.reuse.store.has(content)
 
     def _train_remote(self, prefix: str, groups: list, yield_groups: np.ndarray,
