@@ -20,6 +20,17 @@ previous year): every GRU runs over them and carries its state into the
 scored days, where the outputs start; the yield head attends to the scored
 days only, and the residue input on warm-up days is the scored year's
 pre-harvest value (none of its residue has entered yet).
+
+With ``rh_response="q10"`` the Rh read-out carries the known temperature
+response of decomposition (a knowledge-guided read-out): Rh in physical units
+is ``softplus(GRU read-out)`` (the base respiration at 20 degC, g C m-2 d-1)
+times ``Q10 ** ((Ts - 20) / 10)``, with Q10 the de-standardised ``RH_Q10`` of
+the parameter vector (each sample's, or ``theta``) and Ts a soil-temperature
+proxy computed from the air-temperature inputs (:func:`soil_temperature`).
+The GRU keeps what the formula does not say (pools, moisture, frozen soil,
+residue); Q10 acts on Rh through the formula. The read-out needs the
+normalizer's scales (:meth:`KGMLAg.use_normalizer`, called by the trainer):
+Rh still comes out standardised like the other outputs.
 """
 from __future__ import annotations
 
@@ -29,6 +40,9 @@ import torch
 from torch import nn
 
 from kgml_core.models.fast_gru import Dropout, Tanh, gru_batch_first, gru_time_major, series_from_parts, tanh_score
+from kgml_core.training.data import INPUTS, PARAM_NAMES
+
+RH_RESPONSES = ("gru", "q10")
 
 
 @dataclass
@@ -44,6 +58,14 @@ class KGMLAgConfig:
     rh_layers : layers of the Rh GRU (2 in the public code, 1 here by default).
     n_params : length of the process-model parameter vector appended to the
         inputs (0: none, the original KGML-ag).
+    rh_response : "gru" (the Rh GRU's linear read-out is the standardised Rh,
+        as in KGML-ag) or "q10" (the read-out is a base respiration at 20 degC
+        scaled by ``Q10 ** ((Ts - 20) / 10)``; needs the inputs of
+        :data:`~kgml_core.training.data.INPUTS` and, with ``n_params``, the
+        parameters of ``PARAM_NAMES``; without parameters Q10 is the prior mean).
+    soil_days : e-folding time (days) of the soil-temperature proxy of "q10".
+    q10_in_networks : with "q10", whether ``RH_Q10`` stays in the networks'
+        parameter input (False: Q10 acts only through the factor).
     """
 
     n_inputs: int = 19
@@ -54,6 +76,9 @@ class KGMLAgConfig:
     dropout: float = 0.2
     rh_layers: int = 1
     n_params: int = 0
+    rh_response: str = "gru"
+    soil_days: float = 7.0
+    q10_in_networks: bool = True
 
 
 class AttentionYieldHead(nn.Module):
@@ -127,7 +152,23 @@ class KGMLAg(nn.Module):
         super().__init__()
         self.config = config or KGMLAgConfig()
         c = self.config
-        n_in = c.n_inputs + c.n_params
+        if c.rh_response not in RH_RESPONSES:
+            raise ValueError(f"rh_response must be one of {list(RH_RESPONSES)}, got {c.rh_response!r}")
+        self.q10_factor = c.rh_response == "q10"
+        # the parameters the networks read: all, or all but Q10 when it acts through the factor alone
+        q10 = PARAM_NAMES.index("RH_Q10")
+        self._net_params = [i for i in range(c.n_params)
+                            if c.q10_in_networks or not self.q10_factor or i != q10]
+        if self.q10_factor:
+            if c.n_inputs != len(INPUTS) or c.n_params not in (0, len(PARAM_NAMES)):
+                raise ValueError(f"rh_response='q10' reads TA_MAX, TA_RANGE and RH_Q10: it needs the "
+                                 f"{len(INPUTS)} inputs and 0 or {len(PARAM_NAMES)} parameters, got "
+                                 f"{c.n_inputs} and {c.n_params}")
+            if not c.soil_days >= 1:
+                raise ValueError(f"soil_days must be at least 1 day, got {c.soil_days!r}")
+            # RH mean, sd; TA_MAX mean, sd; TA_RANGE mean, sd; RH_Q10 prior mean, sd (NaN until use_normalizer)
+            self.register_buffer("rh_scales", torch.full((8,), float("nan")))
+        n_in = c.n_inputs + len(self._net_params)
         # the parameter estimate of this model (prior standard units; 0 is the prior mean)
         self.theta = nn.Parameter(torch.zeros(c.n_params)) if c.n_params else None
         self.shared = nn.GRU(n_in, c.hidden, num_layers=c.n_layers, batch_first=True,
@@ -138,9 +179,25 @@ class KGMLAg(nn.Module):
         self.rh_net = FluxGRU(c.hidden + n_in + 1, c.flux_hidden, c.rh_layers, c.dropout)
         self.nee_net = FluxGRU(2 + n_in, c.flux_hidden)
 
+    def use_normalizer(self, norm) -> None:
+        """Take the scales the "q10" read-out needs from a :class:`~kgml_core.training.data.Normalizer`
+        (Rh's mean and sd, the air-temperature inputs', the Q10 prior's); nothing for "gru"."""
+        if not self.q10_factor:
+            return
+        ta_max, ta_range = INPUTS.index("TA_MAX"), INPUTS.index("TA_RANGE")
+        q10 = PARAM_NAMES.index("RH_Q10")
+        values = [norm.y_mean["RH"], norm.y_std["RH"], norm.x_mean[ta_max], norm.x_std[ta_max],
+                  norm.x_mean[ta_range], norm.x_std[ta_range], norm.p_mean[q10], norm.p_std[q10]]
+        with torch.no_grad():
+            self.rh_scales.copy_(torch.tensor([float(v) for v in values]))
+
+    def _param_vectors(self, batch: int, params: torch.Tensor | None, dtype) -> torch.Tensor:
+        """The parameter vectors (batch, n_params) in prior standard units: ``params`` or ``theta``."""
+        return self.theta.expand(batch, -1) if params is None else params.to(dtype)
+
     def with_parameters(self, x: torch.Tensor, params: torch.Tensor | None = None,
                         time_major: bool = False) -> torch.Tensor:
-        """``x`` with the parameter vector appended to every day's inputs.
+        """``x`` with the parameter vector (the networks' part of it) appended to every day's inputs.
 
         x : (batch, days, n_inputs), or (days, batch, n_inputs) when ``time_major``;
         params : (batch, n_params) or None for ``theta``. Returns x unchanged when
@@ -148,10 +205,43 @@ class KGMLAg(nn.Module):
         """
         if not self.config.n_params:
             return x
-        batch = x.shape[1] if time_major else x.shape[0]
-        p = self.theta.expand(batch, -1) if params is None else params.to(x.dtype)
+        p = self._param_vectors(x.shape[1] if time_major else x.shape[0], params, x.dtype)
+        if len(self._net_params) < p.shape[-1]:
+            p = p[:, self._net_params]
         p = p.unsqueeze(0).expand(x.shape[0], -1, -1) if time_major else p.unsqueeze(1).expand(-1, x.shape[1], -1)
         return torch.cat([x, p], dim=-1)
+
+    def rh_factor(self, x: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
+        """The temperature factor ``Q10 ** ((Ts - 20) / 10)`` of the "q10" read-out, (days, batch).
+
+        x : (days, batch, n_inputs) standardised inputs (time-major, warm-up days first);
+        params : (batch, n_params) prior standard units, or None for ``theta``.
+        Ts is :func:`soil_temperature` of the daily mean air temperature
+        ``TA_MAX - TA_RANGE / 2`` (degC); Q10 is floored at 1 (no decline with warmth).
+        """
+        s = self.rh_scales
+        if torch.isnan(s).any():
+            raise RuntimeError("rh_response='q10' needs the normalizer's scales: call use_normalizer(norm) "
+                               "(KGMLTrainer does) or load weights that hold them")
+        ta = (x[..., INPUTS.index("TA_MAX")] * s[3] + s[2]) - 0.5 * (x[..., INPUTS.index("TA_RANGE")] * s[5] + s[4])
+        ts = soil_temperature(ta, self.config.soil_days)
+        if self.config.n_params:
+            q10_std = self._param_vectors(x.shape[1], params, x.dtype)[:, PARAM_NAMES.index("RH_Q10")]
+        else:
+            q10_std = x.new_zeros(x.shape[1])
+        q10 = (q10_std * s[7] + s[6]).clamp_min(1.0)
+        return torch.exp(torch.log(q10) * (ts - 20.0) / 10.0)
+
+    def _rh_out(self, read: torch.Tensor, factor: torch.Tensor | None) -> torch.Tensor:
+        """Standardised Rh from the Rh GRU's read-out: itself ("gru"), or the base at 20 degC times the factor.
+
+        The base is ``softplus(read + c)`` g C m-2 d-1, ``c`` putting a zero read-out at the mean Rh.
+        """
+        if factor is None:
+            return read
+        mean, sd = self.rh_scales[0], self.rh_scales[1]
+        offset = torch.log(torch.expm1(mean.clamp_min(1e-3)))
+        return (nn.functional.softplus(read + offset) * factor - mean) / sd
 
     def forward(self, x: torch.Tensor, residue=None, params: torch.Tensor | None = None,
                 time_major: bool = False, warmup: int = 0, yield_only: bool = False) -> dict[str, torch.Tensor]:
@@ -164,13 +254,16 @@ class KGMLAg(nn.Module):
         :meth:`_fluxes_draw_random`; otherwise every output, so that a seeded
         run draws the same dropout masks either way).
         """
-        x = self.with_parameters(x, params, time_major)
         if not 0 <= warmup < x.shape[0 if time_major else 1]:
             raise ValueError(f"warmup must leave scored days: {warmup} of {x.shape[0 if time_major else 1]} days")
         yield_only = yield_only and not self._fluxes_draw_random()
+        factor = None
+        if self.q10_factor and not yield_only:
+            factor = self.rh_factor(x if time_major else x.transpose(0, 1), params)
+        x = self.with_parameters(x, params, time_major)
         if time_major:
-            return self._forward(x, residue, 0, warmup, yield_only)
-        out = self._forward(x.transpose(0, 1).contiguous(), _time_major(residue), 0, warmup, yield_only)
+            return self._forward(x, residue, 0, warmup, yield_only, factor)
+        out = self._forward(x.transpose(0, 1).contiguous(), _time_major(residue), 0, warmup, yield_only, factor)
         return {k: v.t() if v.ndim == 2 else v for k, v in out.items()}
 
     def _fluxes_draw_random(self) -> bool:
@@ -178,17 +271,19 @@ class KGMLAg(nn.Module):
         return self.training and self.rh_net.gru.dropout > 0
 
     def _forward(self, x: torch.Tensor, residue, day_axis: int, warmup: int = 0,
-                 yield_only: bool = False) -> dict[str, torch.Tensor]:
-        """The forward on x (batch, days, features) (``day_axis=1``) or (days, batch, features) (``day_axis=0``)."""
+                 yield_only: bool = False, factor: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The forward on x (batch, days, features) (``day_axis=1``) or (days, batch, features) (``day_axis=0``);
+        ``factor``: the "q10" read-out's temperature factor, (days, batch) whatever ``day_axis``."""
         if x.is_cuda:
-            return self._forward_native(x, residue, day_axis, warmup, yield_only)
+            return self._forward_native(x, residue, day_axis, warmup, yield_only, factor)
         if day_axis == 1:
-            out = self._forward_split(x.transpose(0, 1).contiguous(), _time_major(residue), warmup, yield_only)
+            out = self._forward_split(x.transpose(0, 1).contiguous(), _time_major(residue), warmup, yield_only,
+                                      factor)
             return {k: v.t() if v.ndim == 2 else v for k, v in out.items()}
-        return self._forward_split(x, residue, warmup, yield_only)
+        return self._forward_split(x, residue, warmup, yield_only, factor)
 
     def _forward_split(self, x: torch.Tensor, residue, warmup: int = 0,
-                       yield_only: bool = False) -> dict[str, torch.Tensor]:
+                       yield_only: bool = False, factor: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """CPU forward on a time-major x (days, batch, features): no concatenated inputs.
 
         Each flux GRU's input gates are summed from the pieces of its input
@@ -210,13 +305,13 @@ class KGMLAg(nn.Module):
         parts = [(h, w[:, :hid]), (x, w[:, hid:hid + n_in])]
         if residue is not None:                 # None: a zero residue input
             parts.append((residue.unsqueeze(-1), w[:, hid + n_in:]))
-        rh = self.rh_net.from_parts(parts)
+        rh = self._rh_out(self.rh_net.from_parts(parts), factor)
         w = self.nee_net.gru.weight_ih_l0
         nee = self.nee_net.from_parts([(torch.stack([ra, rh], -1), w[:, :2]), (x, w[:, 2:])])
         return {"yield": yield_, "ra": ra[warmup:], "rh": rh[warmup:], "nee": nee[warmup:], "attention": attention}
 
     def _forward_native(self, x: torch.Tensor, residue, day_axis: int, warmup: int = 0,
-                        yield_only: bool = False) -> dict[str, torch.Tensor]:
+                        yield_only: bool = False, factor: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The forward on concatenated inputs and the native GRU kernels (cuDNN on CUDA)."""
         run = gru_batch_first if day_axis == 1 else gru_time_major
         h = self.drop(run(self.shared, x))
@@ -229,8 +324,28 @@ class KGMLAg(nn.Module):
             residue = residue(yield_, scored(ra))
         residue = x.new_zeros(x.shape[:2]) if residue is None else _with_warmup(residue, warmup, day_axis)
         rh = self.rh_net(torch.cat([h, x, residue.unsqueeze(-1)], dim=-1), day_axis)
+        rh = self._rh_out(rh, None if factor is None else factor if day_axis == 0 else factor.t())
         nee = self.nee_net(torch.cat([ra.unsqueeze(-1), rh.unsqueeze(-1), x], dim=-1), day_axis)
         return {"yield": yield_, "ra": scored(ra), "rh": scored(rh), "nee": scored(nee), "attention": attention}
+
+
+def soil_temperature(ta: torch.Tensor, days: float) -> torch.Tensor:
+    """A soil-temperature proxy (degC): air temperature smoothed exponentially along the days, (days, batch).
+
+    Soil temperature near the surface follows air temperature with a lag and a
+    damped amplitude of about a week at daily resolution: a first-order filter
+    ``Ts[t] = Ts[t-1] + (TA[t] - Ts[t-1]) / days``, started at the first day's
+    air temperature. Written as one matrix product with the filter's weights
+    (lower triangular), no loop over days. ta : (days, batch) degC.
+    """
+    n = ta.shape[0]
+    a = 1.0 / float(days)
+    lag = torch.arange(n, dtype=ta.dtype, device=ta.device)
+    lag = lag[:, None] - lag[None, :]
+    weights = torch.where(lag >= 0, a * (1 - a) ** lag.clamp_min(0), torch.zeros((), dtype=ta.dtype))
+    weights[:, 0] = (1 - a) ** lag[:, 0]          # the start value carries the weight of the days before
+    weights = torch.where(weights > 1e-30, weights, torch.zeros((), dtype=ta.dtype))   # no subnormal products
+    return weights @ ta
 
 
 def _with_warmup(residue, warmup: int, day_axis: int):

@@ -132,6 +132,8 @@ class KGMLTrainer:
         self.device = device or default_device()
         self.model = model.to(self.device)
         self.norm = norm
+        if hasattr(self.model, "use_normalizer"):      # a read-out in physical units (KGML-ag's "q10" Rh)
+            self.model.use_normalizer(norm)
         self.progress, self.cancel = progress, cancel
         self.gen = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)

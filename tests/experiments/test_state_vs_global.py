@@ -337,6 +337,18 @@ def test_pretraining_world_in_segments_joins_consecutive_worlds():
     assert _kgml(preset("tiny")).rh_net.gru.num_layers == 1
 
 
+def test_rh_response_setting_reaches_the_model_and_the_default_keeps_its_sizes():
+    from kgml_core.experiments.state_vs_global.training import _kgml, _sizes
+    assert preset("quick").rh_response == "gru" and "rh_response" not in _sizes(preset("quick"))
+    model = _kgml(preset("tiny", rh_response="q10", q10_in_networks=False, soil_days=5))
+    assert model.q10_factor and model.config.soil_days == 5 and not model.config.q10_in_networks
+    assert model.shared.input_size == _kgml(preset("tiny")).shared.input_size - 1     # Q10 left the networks
+    with pytest.raises(ValueError, match="rh_response"):
+        preset("quick", rh_response="arrhenius")
+    with pytest.raises(ValueError, match="soil_days"):
+        preset("quick", soil_days=0)
+
+
 def test_stratified_pretraining_domain_draws_every_state_alike():
     from collections import Counter
 

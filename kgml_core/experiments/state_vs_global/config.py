@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from kgml_core.config import ExperimentConfig
 from kgml_core.distributed import check_scheduler
+from kgml_core.models.kgml_ag import RH_RESPONSES
 from kgml_core.training.protocol import ProtocolConfig
 from kgml_core.training.trainer import StepConfig
 
@@ -63,7 +64,12 @@ class StateVsGlobalConfig(ExperimentConfig):
     182, from early July, the cheapest that met the held-out-year target in the
     screen of docs/kgml.md),
     max_yield_samples (county-years for yield fine-tuning, None for all),
-    model sizes (``rh_layers``: layers of the Rh GRU, 1; 2 measured in session 6, not adopted), the
+    model sizes (``rh_layers``: layers of the Rh GRU, 1; 2 measured in session 6, not adopted),
+    rh_response ("gru": the Rh GRU's read-out is Rh, as in KGML-ag; "q10": a base
+    respiration at 20 degC times ``Q10 ** ((Ts - 20) / 10)`` with the sample's or the
+    estimate's Q10 and a soil-temperature proxy, see :class:`~kgml_core.models.kgml_ag.KGMLAgConfig`),
+    soil_days (e-folding days of that proxy), q10_in_networks (with "q10": whether RH_Q10 also
+    stays in the networks' parameter input), the
     protocol's step settings, no_knowledge (level-1 training),
     region_method / n_regions (Auto Region Detector), n_boot (bootstrap
     resamples), models (the rungs of the ladder to train; "global" is always
@@ -113,6 +119,9 @@ class StateVsGlobalConfig(ExperimentConfig):
     hidden: int = 32
     flux_hidden: int = 16
     rh_layers: int = 1
+    rh_response: str = "gru"
+    soil_days: float = 7.0
+    q10_in_networks: bool = True
     head_hidden: int = 12
     dropout: float = 0.1
     protocol: ProtocolConfig = field(default_factory=lambda: quick_protocol("ensemble"))
@@ -166,6 +175,10 @@ class StateVsGlobalConfig(ExperimentConfig):
                              f"got {self.pretrain_segment!r}")
         if int(self.rh_layers) < 1:
             raise ValueError(f"rh_layers must be at least 1, got {self.rh_layers!r}")
+        if self.rh_response not in RH_RESPONSES:
+            raise ValueError(f"rh_response must be one of {list(RH_RESPONSES)}, got {self.rh_response!r}")
+        if not float(self.soil_days) >= 1:
+            raise ValueError(f"soil_days must be at least 1 day, got {self.soil_days!r}")
         if self.pretrain_replica_years not in ("dealt", "shared"):
             raise ValueError(f"pretrain_replica_years must be 'dealt' or 'shared', got {self.pretrain_replica_years!r}")
         if not 0 <= int(self.warmup) <= 365:

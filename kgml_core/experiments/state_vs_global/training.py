@@ -38,6 +38,9 @@ def _sizes(cfg: StateVsGlobalConfig, name: str = "kgml_ag") -> dict:
         sizes["flux_hidden"] = cfg.flux_hidden
         if int(getattr(cfg, "rh_layers", 1)) != 1:       # absent at 1: the model sizes of runs saved before
             sizes["rh_layers"] = int(cfg.rh_layers)
+        if getattr(cfg, "rh_response", "gru") != "gru":  # likewise: the default read-out leaves the sizes as before
+            sizes.update(rh_response=cfg.rh_response, soil_days=float(cfg.soil_days),
+                         q10_in_networks=bool(cfg.q10_in_networks))
         # a parameter-conditioned emulator only when pretrained on the ensemble (other experiments: plain)
         sizes["n_params"] = len(PARAM_NAMES) if getattr(cfg, "pretrain_world", "process") == "ensemble" else 0
     return sizes
