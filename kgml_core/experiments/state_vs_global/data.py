@@ -260,7 +260,6 @@ def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSet
     return TrainingSets(process, yields, sites, evaluation)
 
 
-
 def without_pretraining_world(cfg: StateVsGlobalConfig, data: ExperimentData) -> tuple[ExperimentData, TrainingSets]:
     """The training sets of ``data``, and ``data`` without its pretraining world.
 
