@@ -39,7 +39,7 @@ from kgml_core.training.data import Samples
 from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig, cosine_lr
 
 # terms of the site loss that measure the fit to the observations (the balance term does not)
-VALIDATION_TERMS = ("reco", "nee")
+VALIDATION_TERMS = ("reco", "nee", "swc")     # swc: the towers' soil water, for a model that predicts it
 # a weaker pull must lower the left-out sites' loss by more than this fraction too: the loss is mostly the
 # towers' noise, and differences of a few tenths of a percent, however consistent over the folds, come
 # from the global estimate's own small bias when the regions do not differ (measured at heterogeneity 0)
@@ -171,4 +171,4 @@ def validation_loss(trainer: KGMLTrainer, tensors: dict[str, torch.Tensor], thet
     batch = _rows_batch(tensors, rows, trainer.device)
     fit_of_row = torch.from_numpy(np.repeat(np.arange(len(rows)), [len(r) for r in rows])).to(trainer.device)
     terms = _fit_losses(trainer, batch, thetas[fit_of_row], rows, cfg)
-    return np.array([sum(float(t[k]) for k in VALIDATION_TERMS) for t in terms])
+    return np.array([sum(float(t[k]) for k in VALIDATION_TERMS if k in t) for t in terms])

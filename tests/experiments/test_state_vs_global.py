@@ -345,6 +345,10 @@ def test_rh_response_setting_reaches_the_model_and_the_default_keeps_its_sizes()
         preset("quick", rh_response="arrhenius")
     with pytest.raises(ValueError, match="soil_days"):
         preset("quick", soil_days=0)
+    with pytest.raises(ValueError, match="rh_moisture"):
+        preset("quick", rh_response="q10", rh_moisture=True)          # needs the SWC output
+    both = _kgml(preset("tiny", rh_response="q10", swc_output=True, rh_moisture=True))
+    assert both.swc_head is not None and both.config.rh_moisture
 
 
 def test_stratified_pretraining_domain_draws_every_state_alike():
