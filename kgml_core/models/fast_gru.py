@@ -44,7 +44,8 @@ and almost no (T, B, H) state buffers are written (docs/scaling.md, fourth round
 """
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -269,11 +270,68 @@ def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     """
     if not training or p == 0:
         return x
+    if _REPLAY is not None:
+        return _REPLAY.apply(x, p)
     ext = _extension_for(x)
     if ext is None or x.dtype != torch.float32 or not x.is_contiguous() or not 0 < p < 1:
         return F.dropout(x, p, training=True)
     noise = ext.bernoulli_noise(torch.empty_like(x), 1 - p, _noise_scale(p))
     return x * noise
+
+
+class DropoutReplay:
+    """The dropout masks of one time-major batch of ``total`` samples, served to parts of its rows.
+
+    Within :func:`replayed_dropout`, the k-th :func:`dropout` of a forward on rows
+    ``start:stop`` of the batch (set by :meth:`select`, batch on axis 1: every dropout of
+    the time-major CPU path) returns ``x`` times rows ``start:stop`` of the k-th mask the
+    whole batch would have drawn; each mask is drawn, whole, at its first use, so the
+    masks and the generator's state are those of one forward on the whole batch
+    (each part must make the same dropout calls, in the same order). Masks are kept as
+    booleans (a quarter of the noise's memory): the kept value is the scale dropout uses.
+    """
+
+    def __init__(self, total: int):
+        self.total = int(total)
+        self.masks: list[tuple[torch.Tensor, float]] = []
+        self.rows = slice(0, self.total)
+        self.calls = 0
+
+    def select(self, start: int, stop: int) -> None:
+        """The rows of the batch that the next forward runs on (its dropout calls count from the first again)."""
+        self.rows, self.calls = slice(int(start), int(stop)), 0
+
+    def apply(self, x: torch.Tensor, p: float) -> torch.Tensor:
+        rows = self.rows.stop - self.rows.start
+        if x.dim() < 2 or x.shape[1] != rows:
+            raise ValueError(f"replayed dropout expects time-major (T, {rows}, ...) tensors, got {tuple(x.shape)}")
+        if self.calls == len(self.masks):
+            global _REPLAY
+            _REPLAY, replay = None, self                      # draw the whole batch's noise as dropout would
+            try:
+                noise = dropout(torch.ones((x.shape[0], self.total, *x.shape[2:]), dtype=x.dtype), p)
+            finally:
+                _REPLAY = replay
+            self.masks.append((noise != 0, _noise_scale(p)))
+        mask, scale = self.masks[self.calls]
+        self.calls += 1
+        noise = torch.where(mask[:, self.rows], torch.tensor(scale, dtype=x.dtype), torch.tensor(0.0, dtype=x.dtype))
+        return x * noise
+
+
+_REPLAY: DropoutReplay | None = None
+
+
+@contextlib.contextmanager
+def replayed_dropout(total: int) -> Iterator[DropoutReplay]:
+    """Run the forwards of parts of one batch of ``total`` samples with the whole batch's dropout masks
+    (see :class:`DropoutReplay`): the same random draws as one forward on the whole batch."""
+    global _REPLAY
+    previous, _REPLAY = _REPLAY, DropoutReplay(total)
+    try:
+        yield _REPLAY
+    finally:
+        _REPLAY = previous
 
 
 def _noise_scale(p: float) -> float:

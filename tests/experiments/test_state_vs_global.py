@@ -8,8 +8,10 @@ import torch
 from kgml_core.cli import main
 from kgml_core.experiments.state_vs_global import (MODEL_NAMES, StateVsGlobalConfig, preset,
                                                    run_state_vs_global)
+from kgml_core.experiments.state_vs_global.data import load_data, training_sets, without_pretraining_world
 from kgml_core.progress import CancelToken
 from kgml_core.runs import RunStore
+from kgml_core.stages import samples_digest
 
 torch.set_num_threads(1)
 
@@ -365,3 +367,17 @@ def test_stratified_pretraining_domain_draws_every_state_alike():
     assert len(set(Counter(table.loc[list(plain), "state"]).values())) > 1       # the default: a draw from the domain
     odd = pretraining_counties(replace(cfg, pretrain_units=20, pretrain_stratified=True))
     assert sorted(Counter(table.loc[list(odd), "state"]).values()) == [2] * 4 + [3] * 4
+
+
+def test_training_sets_are_built_before_the_pretraining_world_is_dropped():
+    """A run drops the pretraining world once its samples are built: the same sets as from the whole data."""
+    cfg = preset("tiny")
+    data = load_data(cfg)
+    light, sets = without_pretraining_world(cfg, data)
+    assert light.pretrain is None and data.pretrain is not None
+    assert light.truth is data.truth and light.sites is data.sites
+    built = training_sets(cfg, data)
+    for name in ("process", "yields", "sites", "evaluation"):
+        assert samples_digest(getattr(sets, name)) == samples_digest(getattr(built, name)), name
+    # without the world a training set would come from the process world: the order matters
+    assert samples_digest(training_sets(cfg, light).process) != samples_digest(sets.process)

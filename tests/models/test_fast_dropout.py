@@ -72,3 +72,25 @@ def test_seeded_training_steps_equal_torch_dropout(model, monkeypatch):
     monkeypatch.setattr(fast_gru, "dropout", lambda x, p, training=True: torch.nn.functional.dropout(x, p, training))
     slow = train()
     assert all(torch.equal(fast[k], slow[k]) for k in fast)
+
+
+@pytest.mark.parametrize("parts", [[(0, 10)], [(0, 4), (4, 10)], [(0, 1), (1, 2), (2, 9), (9, 10)]])
+def test_replayed_dropout_gives_parts_of_a_batch_its_masks(parts):
+    """Forwards on parts of a batch's rows (axis 1) within ``replayed_dropout`` get the rows of the masks one
+    forward on the whole batch draws, in the same order of calls, and leave the generator where it would."""
+    x1, x2, wrong = torch.randn(7, 10, 3), torch.randn(7, 10, 5), torch.randn(7, 11, 3)
+    torch.manual_seed(4)
+    whole = (fast_gru.dropout(x1, 0.2), fast_gru.dropout(x2, 0.5))
+    after = torch.get_rng_state()
+    torch.manual_seed(4)
+    got = ([], [])
+    with fast_gru.replayed_dropout(10) as replay:
+        for start, stop in parts:
+            replay.select(start, stop)
+            got[0].append(fast_gru.dropout(x1[:, start:stop].contiguous(), 0.2))
+            got[1].append(fast_gru.dropout(x2[:, start:stop].contiguous(), 0.5))
+        with pytest.raises(ValueError, match="time-major"):
+            fast_gru.dropout(wrong, 0.2)
+    assert torch.equal(torch.cat(got[0], 1), whole[0]) and torch.equal(torch.cat(got[1], 1), whole[1])
+    assert torch.equal(torch.get_rng_state(), after)
+    assert fast_gru._REPLAY is None

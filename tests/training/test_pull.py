@@ -14,7 +14,10 @@ import torch
 
 from kgml_core.training.data import make_samples, prior_mean, prior_std
 from kgml_core.training.protocol import observation_step
-from kgml_core.training.pull import choose_pull, fit_thetas, one_se_choice
+from kgml_core.models import gru_ext
+from kgml_core.models.kgml_ag import KGMLAg, KGMLAgConfig
+from kgml_core.training.data import INPUTS, PARAM_NAMES
+from kgml_core.training.pull import choose_pull, fit_chunks, fit_thetas, one_se_choice
 from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig
 from tests.training.test_planted_effect import Q10, ExactEmulator, _estimate, _norm, q10_world, towers
 
@@ -89,6 +92,48 @@ def test_batched_fits_equal_one_estimate_alone():
     torch.testing.assert_close(thetas[0], alone[1e-2], rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(thetas[1], alone[1e-3], rtol=1e-4, atol=1e-4)
     assert not torch.allclose(thetas[0], thetas[1])
+
+
+def test_fit_chunks_group_whole_fits_on_blocks_of_the_batch():
+    assert fit_chunks([80] * 18, 160) == [(i, i + 2) for i in range(0, 18, 2)]      # a `full` state
+    assert fit_chunks([144] * 30, 160) == [(i, i + 1) for i in range(30)]          # one fit above the budget
+    assert fit_chunks([12] * 12, 160) == [(0, 12)]                                  # a `quick` state: one piece
+    assert fit_chunks([20] * 18, 160) == [(0, 8), (8, 16), (16, 18)]               # cuts where 16 divides the rows
+    assert fit_chunks([7] * 40, 64) == [(0, 16), (16, 32), (32, 40)]
+    assert fit_chunks([7] * 5, 8) == [(0, 5)]                                       # no block boundary: one piece
+    for sizes in ([20] * 18, [7] * 40, [16, 16, 32, 16, 8]):
+        chunks = fit_chunks(sizes, 40)
+        ends = np.cumsum([0] + sizes)
+        assert chunks[0][0] == 0 and chunks[-1][1] == len(sizes)
+        assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+        assert all(ends[first] % 16 == 0 for first, _ in chunks)
+
+
+def test_chunked_fits_equal_one_piece_bit_for_bit():
+    """The fold fits in chunks of whole fits (dropout between the GRU layers and before the heads replayed from
+    the whole batch's masks) give the estimates of one piece to the last bit, and leave the generator alike."""
+    if gru_ext.extension() is None:
+        pytest.skip("the fused GRU extension is not built in this checkout (`make`)")
+    torch.set_num_threads(1)
+    sites = _sites({"IL": 1.6, "IA": 3.0})
+    torch.manual_seed(0)
+    model = KGMLAg(KGMLAgConfig(n_inputs=len(INPUTS), hidden=16, flux_hidden=16, head_hidden=8, dropout=0.2,
+                                n_params=len(PARAM_NAMES)))
+    trainer = KGMLTrainer(model, _norm(), torch.device("cpu"), seed=0)
+    trainer.set_trainable(("params",))
+    tensors = trainer.tensors(Source(sites, "site_fluxes"))
+    g = np.random.default_rng(1)
+    rows = [g.choice(len(sites), n) for n in (16, 16, 32, 16, 8)]
+    cfg = StepConfig(epochs=3, batch_size=64, lr=0.1, cosine=True, param_prior=1e-2)
+    out = []
+    for chunk_rows in (32, 10 ** 6):
+        assert len(fit_chunks([len(r) for r in rows], chunk_rows)) == (3 if chunk_rows == 32 else 1)
+        torch.manual_seed(5)
+        thetas = fit_thetas(trainer, tensors, rows, [1e-1, 1e-2, 1e-3, 1e-2, 1e-3], cfg,
+                            0.1 * torch.ones(len(PARAM_NAMES)), chunk_rows=chunk_rows)
+        out.append((thetas, torch.get_rng_state()))
+    assert torch.equal(out[0][0], out[1][0]) and torch.equal(out[0][1], out[1][1])
+    assert not torch.equal(out[0][0][0], out[0][0][1])
 
 
 def test_fewer_than_two_sites_keep_the_fixed_pull():

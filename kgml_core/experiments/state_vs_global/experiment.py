@@ -7,7 +7,7 @@ from kgml_core import labels
 from kgml_core.distributed import ExperimentCluster, map_tasks
 from kgml_core.experiments.base import SCHEDULER_OPTION, SCHEDULER_SETTING, Experiment, Option, Setting
 from kgml_core.experiments.state_vs_global.config import KIND, MODEL_NAMES, StateVsGlobalConfig
-from kgml_core.experiments.state_vs_global.data import load_data
+from kgml_core.experiments.state_vs_global.data import load_data, without_pretraining_world
 from kgml_core.experiments.state_vs_global.evaluation import bootstrap, evaluate, headline, region_summary, \
     science_summary
 from kgml_core.experiments.state_vs_global.results import StateVsGlobalResults, metrics_table
@@ -86,8 +86,8 @@ class StateVsGlobal(Experiment):
         completed = {key: run.load_weights(key) for key in run.weight_names()
                      if key in _stage_keys(cfg) or key.startswith(("state_", "region_"))}
         run.log(f"loading worlds for {' '.join(cfg.states)} {cfg.years} h={cfg.heterogeneity}")
-        data = load_data(cfg, step=lambda message, i: report(
-            progress, cancel, ProgressEvent("preparing", i, 4, 0, 0, message=message)))
+        data, sets = without_pretraining_world(cfg, load_data(cfg, step=lambda message, i: report(
+            progress, cancel, ProgressEvent("preparing", i, 4, 0, 0, message=message))))
 
         def checkpoint(key: str, weights: dict) -> None:
             run.save_weights(key, weights)
@@ -95,8 +95,8 @@ class StateVsGlobal(Experiment):
         reuse = StageReuse.for_run(run, note=_noter(progress))
         try:
             with ExperimentCluster(cfg.scheduler) as cluster:
-                metrics = self._fit_and_score(cfg, run, data, progress, cancel, checkpoint, completed, reuse,
-                                              cluster)
+                metrics = self._fit_and_score(cfg, run, data, sets, progress, cancel, checkpoint, completed,
+                                              reuse, cluster)
                 metrics["parallel"] = cluster.used
                 run.log(f"independent parts ran: {cluster.used}")
         finally:
@@ -104,10 +104,11 @@ class StateVsGlobal(Experiment):
                 reuse.close()
         return metrics
 
-    def _fit_and_score(self, cfg, run, data, progress, cancel, checkpoint, completed, reuse, cluster) -> dict:
+    def _fit_and_score(self, cfg, run, data, sets, progress, cancel, checkpoint, completed, reuse,
+                       cluster) -> dict:
         ds, harness, regions = fit_ladder(cfg, data, progress, cancel, models=cfg.models,
                                           checkpoint=checkpoint, completed=completed, reuse=reuse,
-                                          cluster=cluster)
+                                          cluster=cluster, sets=sets)
         metrics = {"states": evaluate(ds), "by_split": {w: evaluate(ds, w) for w in
                                                         ("heldout_counties", "heldout_years")},
                    "bootstrap": bootstrap(ds, cfg.n_boot, cfg.seed),
@@ -177,9 +178,9 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
 def sweep_point(h: float, cfg: StateVsGlobalConfig, pretrained: dict | None = None, progress=None, cancel=None,
                 reuse: StageReuse | None = None) -> dict[str, dict[str, float]]:
     """State -> global and state-specific Rh RMSE, their reduction and paired interval, on the world of ``h``."""
-    data = load_data(cfg, heterogeneity=float(h))
+    data, sets = without_pretraining_world(cfg, load_data(cfg, heterogeneity=float(h)))
     ds, _, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"),
-                          reuse=reuse)
+                          reuse=reuse, sets=sets)
     intervals = bootstrap(ds, cfg.n_boot, cfg.seed, targets=("RH",))
     out = {}
     for state, m in evaluate(ds).items():

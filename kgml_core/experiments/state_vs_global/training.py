@@ -393,7 +393,8 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
                pretrained: dict | None = None, models=MODEL_NAMES,
                checkpoint: Callable[[str, dict], None] | None = None,
                completed: dict[str, dict] | None = None,
-               reuse: StageReuse | None = None, cluster=None) -> tuple[xr.Dataset, Harness, object]:
+               reuse: StageReuse | None = None, cluster=None,
+               sets: TrainingSets | None = None) -> tuple[xr.Dataset, Harness, object]:
     """Train the requested models of the ladder on ``data`` and return their predictions.
 
     ``pretrained`` (steps 1-2 weights) is reused when given, since the process
@@ -402,10 +403,11 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
     ``completed`` maps stage keys to weights that are loaded instead of trained
     (see :class:`Harness`); ``reuse`` looks stages up in the stage store;
     ``cluster`` runs the independent stages (level-1, per-state and per-region models) as Dask tasks
-    or in a second process (see :class:`Harness`).
+    or in a second process (see :class:`Harness`); ``sets``: the training sets of ``data`` when built
+    before (:func:`~.data.without_pretraining_world`), else built here.
     """
     cfg = replace(cfg, protocol=cfg.training_protocol())     # the ablations, once, for every stage below
-    sets = training_sets(cfg, data)
+    sets = sets if sets is not None else training_sets(cfg, data)
     norm = Normalizer.fit(sets.process)
     harness = Harness(cfg, sets, norm, progress, cancel, checkpoint, completed, reuse, cluster)
     regions = _regions(data, cfg)
