@@ -11,7 +11,8 @@ from kgml_core.models.kgml_ag import RH_RESPONSES
 from kgml_core.training.protocol import ProtocolConfig
 from kgml_core.training.trainer import StepConfig
 
-MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "emulator_state", "no_knowledge",
+MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "oracle_towers", "emulator_oracle", "emulator_state",
+               "no_knowledge",
                "global",
                "state_specific", "auto_region")
 # process-model rungs that need the oracle worlds (state-mean and domain-mean true parameters)
@@ -78,7 +79,9 @@ class StateVsGlobalConfig(ExperimentConfig):
     resamples), models (the rungs of the ladder to train; "global" is always
     trained, the region models start from it; ``oracle_state`` / ``oracle_global``
     are the process model run with each state's mean true parameters / with the
-    best single parameter set, ``emulator_oracle`` the emulator given each
+    best single parameter set, ``oracle_towers`` the process model run with the mean true
+    parameters of each state's flux-tower host counties (what a state-specific model that
+    learns from its towers could recover at best), ``emulator_oracle`` the emulator given each
     county's true parameters, ``emulator_state`` the global model's networks
     given each state's mean true parameters: a state-specific model with a
     perfect estimate), pretrain_world ("ensemble": pretrain a

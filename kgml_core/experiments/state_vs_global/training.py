@@ -437,6 +437,8 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
         oracle_choice, preds["oracle_global"] = best_single_parameter_set(data, years)
     if "oracle_state" in models:
         preds["oracle_state"] = _world_predictions(data.oracles["state_mean"], years)
+    if "oracle_towers" in models and "towers_mean" in data.oracles:
+        preds["oracle_towers"] = _world_predictions(data.oracles["towers_mean"], years)
     # the emulator given each county's (each state's mean) true parameters: its own error, without estimation
     for name in ("emulator_oracle", "emulator_state"):
         if name in from_global:
