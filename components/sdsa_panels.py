@@ -41,8 +41,9 @@ def ceiling_sentence(row: pd.Series, flux: str = "RH") -> str:
     emulator, towers = row.get("emulator_ceiling", np.nan), row.get("towers_ceiling", np.nan)
     from_towers = ""
     if np.isfinite(towers):          # runs before the towers' oracle lack it
-        from_towers = (f" Its flux towers allow at best {_reduction(towers)} (the process model with the mean true "
-                       f"parameters of their host counties).")
+        allowed = f"at best a {_percent(towers)} reduction" if towers > 0 else f"none ({_reduction(towers)})"
+        from_towers = (f" Its flux towers allow {allowed} (the process model with their host counties' mean "
+                       f"true parameters).")
     perfect = ""
     if np.isfinite(emulator):
         perfect = (f" A perfect estimate with this emulator would give {_reduction(emulator)}: "

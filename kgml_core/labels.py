@@ -71,7 +71,8 @@ MODEL_HELP: dict[str, str] = {
     "lstm": "plain LSTM on drivers and site features",
     "ct_lstm": "context LSTM (CT-LSTM): static features condition the recurrent state",
 }
-MODEL_ORDER = ("process_model", "oracle_global", "oracle_state", "oracle_towers", "emulator_oracle", "emulator_state", "no_knowledge",
+MODEL_ORDER = ("process_model", "oracle_global", "oracle_state", "oracle_towers", "emulator_oracle", "emulator_state",
+               "no_knowledge",
                "global",
                "state_specific", "auto_region", "tamrl", "tamrl_z_only", "tamrl_encoder_only", "tamrl_zero_shot",
                "gbm", "lstm", "ct_lstm")

@@ -35,7 +35,11 @@ def test_ceiling_frame_sentence_and_figure():
     assert "towers" not in sentence                                  # runs before the towers' oracle
     with_emulator["ceiling"]["RH"]["IA"]["towers_ceiling"] = 0.21
     frame = sdsa_panels.ceiling_frame(with_emulator)
-    assert "Its flux towers allow at best 21.0 % lower error" in sdsa_panels.ceiling_sentence(frame.iloc[0])
+    sentence = sdsa_panels.ceiling_sentence(frame.iloc[0])
+    assert "Its flux towers allow at best a 21 % reduction (the process model" in sentence
+    with_emulator["ceiling"]["RH"]["IA"]["towers_ceiling"] = -0.05
+    sentence = sdsa_panels.ceiling_sentence(sdsa_panels.ceiling_frame(with_emulator).iloc[0])
+    assert "Its flux towers allow none (5.0 % higher error)" in sentence
     names = [t.name for t in sdsa_panels.ceiling_figure(frame).data]
     assert names[1].startswith("achievable from the towers") and names[2].startswith("reachable with this emulator")
     assert sdsa_panels.ceiling_figure(frame).data[1].y[0] == pytest.approx(21)
