@@ -17,7 +17,8 @@ def ceiling_frame(metrics: dict, flux: str = "RH") -> pd.DataFrame:
              "fraction": 100 * c["fraction"], "oracle_state_rmse": c["oracle_state_rmse"],
              "oracle_global_rmse": c["oracle_global_rmse"], "global_rmse": c["global_rmse"],
              "state_specific_rmse": c["state_specific_rmse"],
-             "emulator_ceiling": 100 * c.get("emulator_ceiling", np.nan)} for st, c in block.items()]
+             "emulator_ceiling": 100 * c.get("emulator_ceiling", np.nan),
+             "towers_ceiling": 100 * c.get("towers_ceiling", np.nan)} for st, c in block.items()]
     return pd.DataFrame(rows)
 
 
@@ -37,7 +38,12 @@ def ceiling_sentence(row: pd.Series, flux: str = "RH") -> str:
     """"Iowa: state-specific models reach 24 % of the 74 % that is achievable (Rh RMSE)"."""
     if not np.isfinite(row["fraction"]):
         return f"{labels.state_name(row['state'])}: no ceiling (the oracle rungs were not run)."
-    emulator = row.get("emulator_ceiling", np.nan)
+    emulator, towers = row.get("emulator_ceiling", np.nan), row.get("towers_ceiling", np.nan)
+    from_towers = ""
+    if np.isfinite(towers):          # runs before the towers' oracle lack it
+        allowed = f"at best a {_percent(towers)} reduction" if towers > 0 else f"none ({_reduction(towers)})"
+        from_towers = (f" Its flux towers allow {allowed} (the process model with their host counties' mean "
+                       f"true parameters).")
     perfect = ""
     if np.isfinite(emulator):
         perfect = (f" A perfect estimate with this emulator would give {_reduction(emulator)}: "
@@ -45,7 +51,7 @@ def ceiling_sentence(row: pd.Series, flux: str = "RH") -> str:
     share = "none" if round(row["fraction"]) < 0 else _percent(row["fraction"])     # worse than global
     return (f"{labels.state_name(row['state'])}: state-specific models reach {share} of the "
             f"{_percent(row['ceiling'])} RMSE reduction that is achievable with each state's true parameters "
-            f"({labels.flux_name(flux, short=True)} realised: {_reduction(row['realised'])}).{perfect}")
+            f"({labels.flux_name(flux, short=True)} realised: {_reduction(row['realised'])}).{from_towers}{perfect}")
 
 
 def ceiling_figure(frame: pd.DataFrame, flux: str = "RH") -> go.Figure:
@@ -55,6 +61,10 @@ def ceiling_figure(frame: pd.DataFrame, flux: str = "RH") -> go.Figure:
     fig.add_trace(go.Bar(x=names, y=frame["ceiling"], name="achievable (oracle ceiling)",
                          marker_color=labels.model_colour("oracle_state"),
                          hovertemplate="%{x}: achievable %{y:.1f} %<extra></extra>"))
+    if "towers_ceiling" in frame and np.isfinite(frame["towers_ceiling"]).any():         # runs before it lack it
+        fig.add_trace(go.Bar(x=names, y=frame["towers_ceiling"], name="achievable from the towers (their host "
+                             "counties' true parameters)", marker_color=labels.model_colour("oracle_towers"),
+                             hovertemplate="%{x}: from the towers %{y:.1f} %<extra></extra>"))
     if "emulator_ceiling" in frame and np.isfinite(frame["emulator_ceiling"]).any():     # runs before it lack it
         fig.add_trace(go.Bar(x=names, y=frame["emulator_ceiling"], name="reachable with this emulator "
                              "(perfect estimate)", marker_color=labels.model_colour("emulator_state"),

@@ -20,6 +20,7 @@ MODEL_NAMES: dict[str, str] = {
     "process_model": "Process model (default parameters)",
     "oracle_global": "Oracle: process model, best single parameter set",
     "oracle_state": "Oracle: process model, state-mean true parameters",
+    "oracle_towers": "Oracle: process model, tower-host-mean true parameters",
     "emulator_oracle": "Emulator with the true parameters",
     "emulator_state": "Emulator with the state-mean true parameters",
     "no_knowledge": "Data-only GRU (no knowledge)",
@@ -38,6 +39,7 @@ MODEL_NAMES: dict[str, str] = {
 }
 MODEL_SHORT: dict[str, str] = {
     "process_model": "Process model", "oracle_global": "Oracle, one set", "oracle_state": "Oracle, per state",
+    "oracle_towers": "Oracle, per state from its towers",
     "emulator_oracle": "Emulator, true params", "emulator_state": "Emulator, state-mean true params",
     "no_knowledge": "Data-only GRU", "global": "Global",
     "state_specific": "State-specific", "auto_region": "Region-specific", "truth": "Truth",
@@ -51,6 +53,9 @@ MODEL_HELP: dict[str, str] = {
                      "(the domain mean of the true parameters or the defaults, whichever fits the training data)",
     "oracle_state": "ceiling rung: the process model run with each state's mean true parameters "
                     "(what state-specific parameters can achieve at best)",
+    "oracle_towers": "ceiling rung of the towers: the process model run with the mean true parameters of each "
+                     "state's flux-tower host counties (what a state-specific model learning from its towers "
+                     "could recover at best)",
     "emulator_oracle": "the pretrained emulator given each county's true parameters (its own error)",
     "emulator_state": "ceiling rung of the estimate: the global model's networks given each state's mean true "
                       "parameters (a state-specific model whose estimate is perfect)",
@@ -66,13 +71,15 @@ MODEL_HELP: dict[str, str] = {
     "lstm": "plain LSTM on drivers and site features",
     "ct_lstm": "context LSTM (CT-LSTM): static features condition the recurrent state",
 }
-MODEL_ORDER = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "emulator_state", "no_knowledge",
+MODEL_ORDER = ("process_model", "oracle_global", "oracle_state", "oracle_towers", "emulator_oracle", "emulator_state",
+               "no_knowledge",
                "global",
                "state_specific", "auto_region", "tamrl", "tamrl_z_only", "tamrl_encoder_only", "tamrl_zero_shot",
                "gbm", "lstm", "ct_lstm")
 # Okabe-Ito (colour-blind safe) for the ladder; the key comparison global/state-specific is blue/vermillion.
 MODEL_COLOURS: dict[str, str] = {
     "process_model": "#7F7F7F", "oracle_global": "#BBBBBB", "oracle_state": "#444444",
+    "oracle_towers": "#999933",
     "emulator_oracle": "#CC79A7", "emulator_state": "#882255", "no_knowledge": "#E69F00", "global": "#0072B2",
     "state_specific": "#D55E00", "auto_region": "#009E73", "truth": "#111111", "obs": "#111111",
     "observed": "#111111", "tamrl": "#D55E00", "tamrl_encoder_only": "#56B4E9", "tamrl_zero_shot": "#CC79A7", "tamrl_z_only": "#F0E442",

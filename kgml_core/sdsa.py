@@ -30,21 +30,29 @@ def ceiling(states_metrics: dict, flux: str = "RH") -> dict:
     states_metrics : ``metrics["states"]`` (state -> model -> target -> scores).
     Returns ``{STATE: {"oracle_global_rmse", "oracle_state_rmse", "global_rmse",
     "state_specific_rmse", "ceiling", "realised", "fraction", "emulator_state_rmse",
-    "emulator_ceiling", "emulator_fraction"}}`` (NaN where a rung is missing). The
+    "emulator_ceiling", "emulator_fraction", "oracle_towers_rmse", "towers_ceiling",
+    "towers_fraction"}}`` (NaN where a rung is missing). The
     *emulator ceiling* ``1 - RMSE(emulator_state) / RMSE(global)`` is the gain of
     a perfect estimate with this emulator (the global model's networks given the
     state's mean true parameters): the part of the ceiling the estimate can reach.
+    The *towers ceiling* ``1 - RMSE(oracle_towers) / RMSE(oracle_global)`` is the
+    oracle ceiling with the mean true parameters of the state's flux-tower host
+    counties instead of all its counties: what a state-specific model that learns
+    from its towers alone could gain if it recovered their parameters exactly.
     """
     out = {}
     for state, models in states_metrics.items():
         rmse = {m: models[m][flux]["rmse"] if m in models else float("nan")
-                for m in ("oracle_global", "oracle_state", "global", "state_specific", "emulator_state")}
+                for m in ("oracle_global", "oracle_state", "global", "state_specific", "emulator_state",
+                          "oracle_towers")}
         ceil = 1 - rmse["oracle_state"] / rmse["oracle_global"]
         realised = 1 - rmse["state_specific"] / rmse["global"]
         emulator = 1 - rmse["emulator_state"] / rmse["global"]
+        towers = 1 - rmse["oracle_towers"] / rmse["oracle_global"]
         out[state] = {**{f"{m}_rmse": float(v) for m, v in rmse.items()}, "ceiling": float(ceil),
                       "realised": float(realised), "fraction": _fraction(realised, ceil),
-                      "emulator_ceiling": float(emulator), "emulator_fraction": _fraction(realised, emulator)}
+                      "emulator_ceiling": float(emulator), "emulator_fraction": _fraction(realised, emulator),
+                      "towers_ceiling": float(towers), "towers_fraction": _fraction(realised, towers)}
     return out
 
 

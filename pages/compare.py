@@ -105,7 +105,9 @@ if not ceiling.empty:
     st.subheader("Against what is achievable: the oracle ceiling")
     st.caption("Ceiling: the Rh RMSE reduction of the process model run with each state's mean true parameters "
                "over the process model run with the best single parameter set (perfect emulator, perfect "
-               "estimates). Realised: state-specific against global models on the same held-out data.")
+               "estimates). From the towers: the same with the mean true parameters of the state's flux-tower "
+               "host counties, all a state-specific model learning from its towers can recover. "
+               "Realised: state-specific against global models on the same held-out data.")
     for _, row in ceiling.iterrows():
         st.markdown(sdsa_panels.ceiling_sentence(row))
     st.plotly_chart(sdsa_panels.ceiling_figure(ceiling), key="cmp_ceiling")
@@ -166,8 +168,8 @@ if not boot.empty and flux in set(boot["flux"]):
 notes = list(explanation)
 if not ceiling.empty:
     notes += [sdsa_panels.ceiling_sentence(row) for _, row in ceiling.iterrows()]
-    figures.append(("Rh RMSE reduction against the global model: achievable (oracle ceiling), reachable with "
-                    "this emulator, realised (%)", sdsa_panels.ceiling_figure(ceiling)))
+    figures.append(("Rh RMSE reduction against the global model: achievable (oracle ceiling), from the towers, "
+                    "reachable with this emulator, realised (%)", sdsa_panels.ceiling_figure(ceiling)))
 if not params.empty:
     figures.append((f"Estimated {parameter} per state and region against the simulator's truth (mean of the "
                     "counties)", sdsa_panels.parameter_figure(params, parameter)))

@@ -66,6 +66,13 @@ class KGMLAgConfig:
     soil_days : e-folding time (days) of the soil-temperature proxy of "q10".
     q10_in_networks : with "q10", whether ``RH_Q10`` stays in the networks'
         parameter input (False: Q10 acts only through the factor).
+    rh_moisture : with "q10" and ``swc_output``, the factor also holds the soil-water
+        response ``exp(-((SWC / FC - RH_SWC_OPT) / RH_SWC_WIDTH) ** 2)`` of the
+        model's own SWC, the field capacity input and the parameter vector's optimum
+        and width (which then act on Rh through it).
+    swc_output : also predict the daily soil water content (``swc``, a linear
+        read-out of the shared GRU's states, group ``shared``): pretrained on the
+        process model's SWC, and the towers' SWC enters the estimate.
     """
 
     n_inputs: int = 19
@@ -79,6 +86,8 @@ class KGMLAgConfig:
     rh_response: str = "gru"
     soil_days: float = 7.0
     q10_in_networks: bool = True
+    swc_output: bool = False
+    rh_moisture: bool = False
 
 
 class AttentionYieldHead(nn.Module):
@@ -138,14 +147,15 @@ class KGMLAg(nn.Module):
 
     Returns
     -------
-    dict ``yield`` (batch,), ``ra``, ``rh``, ``nee`` (batch, scored days), ``attention`` (batch, scored days).
+    dict ``yield`` (batch,), ``ra``, ``rh``, ``nee`` (batch, scored days), ``attention`` (batch, scored days);
+    with ``swc_output`` also ``swc`` (batch, scored days).
     """
 
     config_class = KGMLAgConfig
     READS_WARMUP = True         # forward(..., warmup=K): the trainer passes the samples' warm-up days
     SKIPS_FLUXES = True         # forward(..., yield_only=True): the yield without the flux networks
     # groups of parameters that the 5-step protocol trains or freezes
-    GROUPS = {"shared": ("shared",), "yield": ("yield_head",), "ra": ("ra_net",),
+    GROUPS = {"shared": ("shared", "swc_head"), "yield": ("yield_head",), "ra": ("ra_net",),
               "rh": ("rh_net",), "nee": ("nee_net",), "params": ("theta",)}
 
     def __init__(self, config: KGMLAgConfig | None = None):
@@ -166,8 +176,11 @@ class KGMLAg(nn.Module):
                                  f"{c.n_inputs} and {c.n_params}")
             if not c.soil_days >= 1:
                 raise ValueError(f"soil_days must be at least 1 day, got {c.soil_days!r}")
-            # RH mean, sd; TA_MAX mean, sd; TA_RANGE mean, sd; RH_Q10 prior mean, sd (NaN until use_normalizer)
-            self.register_buffer("rh_scales", torch.full((8,), float("nan")))
+            # mean, sd of: RH; TA_MAX; TA_RANGE; the RH_Q10 prior; SWC; FC; the RH_SWC_OPT and RH_SWC_WIDTH
+            # priors (NaN until use_normalizer)
+            self.register_buffer("rh_scales", torch.full((16,), float("nan")))
+        if c.rh_moisture and not (self.q10_factor and c.swc_output and c.n_params):
+            raise ValueError("rh_moisture needs rh_response='q10', swc_output and the parameter vector")
         n_in = c.n_inputs + len(self._net_params)
         # the parameter estimate of this model (prior standard units; 0 is the prior mean)
         self.theta = nn.Parameter(torch.zeros(c.n_params)) if c.n_params else None
@@ -178,16 +191,21 @@ class KGMLAg(nn.Module):
         self.ra_net = FluxGRU(c.hidden + n_in, c.flux_hidden)
         self.rh_net = FluxGRU(c.hidden + n_in + 1, c.flux_hidden, c.rh_layers, c.dropout)
         self.nee_net = FluxGRU(2 + n_in, c.flux_hidden)
+        # soil water read from the shared states, so that they carry it to the Rh network
+        self.swc_head = nn.Linear(c.hidden, 1) if c.swc_output else None
 
     def use_normalizer(self, norm) -> None:
         """Take the scales the "q10" read-out needs from a :class:`~kgml_core.training.data.Normalizer`
         (Rh's mean and sd, the air-temperature inputs', the Q10 prior's); nothing for "gru"."""
         if not self.q10_factor:
             return
-        ta_max, ta_range = INPUTS.index("TA_MAX"), INPUTS.index("TA_RANGE")
-        q10 = PARAM_NAMES.index("RH_Q10")
+        ta_max, ta_range, fc = (INPUTS.index(k) for k in ("TA_MAX", "TA_RANGE", "FC"))
+        q10, opt, width = (PARAM_NAMES.index(k) for k in ("RH_Q10", "RH_SWC_OPT", "RH_SWC_WIDTH"))
         values = [norm.y_mean["RH"], norm.y_std["RH"], norm.x_mean[ta_max], norm.x_std[ta_max],
-                  norm.x_mean[ta_range], norm.x_std[ta_range], norm.p_mean[q10], norm.p_std[q10]]
+                  norm.x_mean[ta_range], norm.x_std[ta_range], norm.p_mean[q10], norm.p_std[q10],
+                  norm.y_mean.get("SWC", float("nan")), norm.y_std.get("SWC", float("nan")),
+                  norm.x_mean[fc], norm.x_std[fc], norm.p_mean[opt], norm.p_std[opt],
+                  norm.p_mean[width], norm.p_std[width]]
         with torch.no_grad():
             self.rh_scales.copy_(torch.tensor([float(v) for v in values]))
 
@@ -211,16 +229,18 @@ class KGMLAg(nn.Module):
         p = p.unsqueeze(0).expand(x.shape[0], -1, -1) if time_major else p.unsqueeze(1).expand(-1, x.shape[1], -1)
         return torch.cat([x, p], dim=-1)
 
-    def rh_factor(self, x: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
+    def rh_factor(self, x: torch.Tensor, params: torch.Tensor | None = None):
         """The temperature factor ``Q10 ** ((Ts - 20) / 10)`` of the "q10" read-out, (days, batch).
 
         x : (days, batch, n_inputs) standardised inputs (time-major, warm-up days first);
         params : (batch, n_params) prior standard units, or None for ``theta``.
         Ts is :func:`soil_temperature` of the daily mean air temperature
         ``TA_MAX - TA_RANGE / 2`` (degC); Q10 is floored at 1 (no decline with warmth).
+        With ``rh_moisture`` a callable instead: ``factor(swc)`` of the model's
+        standardised SWC (days, batch), the temperature factor times :meth:`_moisture`.
         """
         s = self.rh_scales
-        if torch.isnan(s).any():
+        if torch.isnan(s[:16 if self.config.rh_moisture else 8]).any():
             raise RuntimeError("rh_response='q10' needs the normalizer's scales: call use_normalizer(norm) "
                                "(KGMLTrainer does) or load weights that hold them")
         ta = (x[..., INPUTS.index("TA_MAX")] * s[3] + s[2]) - 0.5 * (x[..., INPUTS.index("TA_RANGE")] * s[5] + s[4])
@@ -230,7 +250,18 @@ class KGMLAg(nn.Module):
         else:
             q10_std = x.new_zeros(x.shape[1])
         q10 = (q10_std * s[7] + s[6]).clamp_min(1.0)
-        return torch.exp(torch.log(q10) * (ts - 20.0) / 10.0)
+        temperature = torch.exp(torch.log(q10) * (ts - 20.0) / 10.0)
+        if not self.config.rh_moisture:
+            return temperature
+        p = self._param_vectors(x.shape[1], params, x.dtype)
+        opt = p[:, PARAM_NAMES.index("RH_SWC_OPT")] * s[13] + s[12]
+        width = (p[:, PARAM_NAMES.index("RH_SWC_WIDTH")] * s[15] + s[14]).clamp_min(0.05)
+        fc = (x[..., INPUTS.index("FC")] * s[11] + s[10]).clamp_min(0.05)
+
+        def factor(swc: torch.Tensor) -> torch.Tensor:
+            relative = (swc * s[9] + s[8]) / 100.0 / fc          # SWC (%) as a fraction of field capacity
+            return temperature * torch.exp(-((relative - opt) / width) ** 2)
+        return factor
 
     def _rh_out(self, read: torch.Tensor, factor: torch.Tensor | None) -> torch.Tensor:
         """Standardised Rh from the Rh GRU's read-out: itself ("gru"), or the base at 20 degC times the factor.
@@ -296,6 +327,8 @@ class KGMLAg(nn.Module):
         yield_, attention = self.yield_head(h[warmup:], 0)
         if yield_only:
             return {"yield": yield_, "attention": attention}
+        swc = self.swc_head(h).squeeze(-1) if self.swc_head is not None else None
+        factor = factor(swc) if callable(factor) else factor
         w = self.ra_net.gru.weight_ih_l0
         ra = self.ra_net.from_parts([(h, w[:, :hid]), (x, w[:, hid:])])
         if callable(residue):
@@ -308,7 +341,10 @@ class KGMLAg(nn.Module):
         rh = self._rh_out(self.rh_net.from_parts(parts), factor)
         w = self.nee_net.gru.weight_ih_l0
         nee = self.nee_net.from_parts([(torch.stack([ra, rh], -1), w[:, :2]), (x, w[:, 2:])])
-        return {"yield": yield_, "ra": ra[warmup:], "rh": rh[warmup:], "nee": nee[warmup:], "attention": attention}
+        out = {"yield": yield_, "ra": ra[warmup:], "rh": rh[warmup:], "nee": nee[warmup:], "attention": attention}
+        if swc is not None:
+            out["swc"] = swc[warmup:]
+        return out
 
     def _forward_native(self, x: torch.Tensor, residue, day_axis: int, warmup: int = 0,
                         yield_only: bool = False, factor: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -320,13 +356,19 @@ class KGMLAg(nn.Module):
             return {"yield": yield_, "attention": attention}
         ra = self.ra_net(torch.cat([h, x], dim=-1), day_axis)
         scored = lambda v: v.narrow(day_axis, warmup, v.shape[day_axis] - warmup)   # noqa: E731
+        swc = self.swc_head(h).squeeze(-1) if self.swc_head is not None else None
+        if callable(factor):
+            factor = factor(swc if day_axis == 0 else swc.t())
         if callable(residue):
             residue = residue(yield_, scored(ra))
         residue = x.new_zeros(x.shape[:2]) if residue is None else _with_warmup(residue, warmup, day_axis)
         rh = self.rh_net(torch.cat([h, x, residue.unsqueeze(-1)], dim=-1), day_axis)
         rh = self._rh_out(rh, None if factor is None else factor if day_axis == 0 else factor.t())
         nee = self.nee_net(torch.cat([ra.unsqueeze(-1), rh.unsqueeze(-1), x], dim=-1), day_axis)
-        return {"yield": yield_, "ra": scored(ra), "rh": scored(rh), "nee": scored(nee), "attention": attention}
+        out = {"yield": yield_, "ra": scored(ra), "rh": scored(rh), "nee": scored(nee), "attention": attention}
+        if swc is not None:
+            out["swc"] = scored(swc)
+        return out
 
 
 def soil_temperature(ta: torch.Tensor, days: float) -> torch.Tensor:

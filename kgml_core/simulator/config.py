@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-WORLDS = ("observed", "process", "ensemble", "state_mean", "domain_mean")
+WORLDS = ("observed", "process", "ensemble", "state_mean", "domain_mean", "towers_mean")
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,11 @@ class WorldConfig:
         ensemble an emulator is pretrained on), "state_mean" (every county runs
         with its state's mean true parameters: the oracle of state-specific
         parameters) or "domain_mean" (one parameter set, the mean of the true
-        parameters over all counties: the oracle of one global parameter set).
+        parameters over all counties: the oracle of one global parameter set) or
+        "towers_mean" (every county runs with the mean true parameters of its
+        state's ``hosts``, the flux-tower host counties: the best a state-specific
+        model that learns from its state's towers alone can recover, if it
+        recovered their parameters exactly).
     heterogeneity : scale of the spatial parameter variation (0 one parameter set
         everywhere, 1 default, more allowed).
     counties : optional subset of 5-digit FIPS codes.
@@ -31,6 +35,8 @@ class WorldConfig:
         prior draw of the parameters and the county's own weather, soils and
         rotation (units ``FIPS`` for the first, ``FIPS-rK`` for copy K >= 1), so
         an emulator sees the parameters' effect with everything else held fixed.
+    hosts : 5-digit FIPS codes of the flux-tower host counties, for a "towers_mean"
+        world only (every state of the world needs at least one).
     """
 
     states: tuple[str, ...] = ("IL", "IA", "IN")
@@ -40,9 +46,13 @@ class WorldConfig:
     heterogeneity: float = 1.0
     counties: tuple[str, ...] | None = None
     replicas: int = 1
+    hosts: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check_years(self.years)
+        if (self.world == "towers_mean") != bool(self.hosts):
+            raise ValueError(f"hosts (tower host counties) are needed for a 'towers_mean' world and for no other, "
+                             f"got hosts={self.hosts!r} for world {self.world!r}")
         if int(self.replicas) < 1 or (int(self.replicas) > 1 and self.world != "ensemble"):
             raise ValueError(f"replicas must be 1, or more for an 'ensemble' world only, got {self.replicas!r} "
                              f"for world {self.world!r}")
@@ -54,11 +64,13 @@ class WorldConfig:
             raise ValueError("a world needs at least one state or county")
 
     def to_json(self) -> str:
-        """The configuration as a canonical JSON string (``replicas`` only when not 1, so the
-        worlds cached before it existed keep their keys)."""
+        """The configuration as a canonical JSON string (``replicas`` only when not 1, ``hosts``
+        only when set, so the worlds cached before they existed keep their keys)."""
         d = asdict(self)
         if d["replicas"] == 1:
             del d["replicas"]
+        if d["hosts"] is None:
+            del d["hosts"]
         return json.dumps(d, sort_keys=True)
 
     def key(self) -> str:

@@ -154,10 +154,23 @@ def _truncated_normal(g: np.random.Generator) -> float:
 
 def group_mean_parameters(params: dict[str, np.ndarray], groups) -> dict[str, np.ndarray]:
     """Each unit's parameters replaced by the mean over its group (e.g. its state), arrays (n,)."""
+    return host_mean_parameters(params, groups, np.ones(len(np.asarray(groups)), bool))
+
+
+def host_mean_parameters(params: dict[str, np.ndarray], groups, hosts) -> dict[str, np.ndarray]:
+    """Each unit's parameters replaced by the mean over the host units of its group, arrays (n,).
+
+    groups : (n,) labels (e.g. the state); hosts : (n,) bool, the units averaged (e.g. the
+    flux-tower host counties). Raises ValueError for a group without a host.
+    """
     groups = np.asarray(groups).astype(str)
+    hosts = np.asarray(hosts, bool)
+    missing = sorted(str(g) for g in set(groups) - set(groups[hosts]))
+    if missing:
+        raise ValueError(f"no host unit in group(s) {missing}: every group needs at least one host")
     out = {}
     for name, values in params.items():
         v = np.asarray(values, np.float64)
-        means = {g: v[groups == g].mean() for g in np.unique(groups)}
+        means = {g: v[hosts & (groups == g)].mean() for g in np.unique(groups)}
         out[name] = np.array([means[g] for g in groups], np.float32)
     return out

@@ -14,7 +14,7 @@ from kgml_core.progress import check_cancelled
 from kgml_core.simulator import engine
 from kgml_core.simulator.config import WorldConfig
 from kgml_core.simulator.parameters import PARAMS, default_parameters, group_mean_parameters, \
-    prior_parameters, spatial_parameters
+    host_mean_parameters, prior_parameters, spatial_parameters
 from kgml_core.simulator.soils import soil_properties
 from kgml_core.simulator.weather import generate_weather
 
@@ -80,6 +80,9 @@ def true_parameters(cfg: WorldConfig, table: pd.DataFrame) -> dict[str, np.ndarr
                               cfg.seed, float(cfg.heterogeneity))
     if cfg.world == "state_mean":
         return group_mean_parameters(true, table["state"].values)
+    if cfg.world == "towers_mean":
+        hosts = np.isin(table["fips"].values.astype(str), [str(h) for h in cfg.hosts])
+        return host_mean_parameters(true, table["state"].values, hosts)
     if cfg.world == "domain_mean":
         return group_mean_parameters(true, np.zeros(len(table), int))
     return true

@@ -39,7 +39,8 @@ DAYS = 365
 DAILY_INPUTS = ("SW_IN", "TA_MAX", "TA_RANGE", "RH_MAX", "RH_RANGE", "WS", "P", "CROP", "GPP", "PREV_GPP")
 SOIL_INPUTS = ("BD", "SAND", "SILT", "FC", "WP", "KSAT", "SOC", "PH", "CEC")
 INPUTS = DAILY_INPUTS + SOIL_INPUTS
-DAILY_TARGETS = ("RA", "RH", "NEE", "RECO")
+# SWC (%): the process model's soil water, which flux towers also record; a target only of models that predict it
+DAILY_TARGETS = ("RA", "RH", "NEE", "RECO", "SWC")
 NEEDED = ("SW_IN", "TA_MAX", "TA_MIN", "RH_MAX", "RH_MIN", "WS", "P", "GPP")
 # the process model's spatial parameters, in the order of the emulator's parameter input
 PARAM_NAMES = SPATIAL
@@ -50,7 +51,7 @@ class Samples:
     """Unit-year samples in physical units.
 
     x : (n, 365, len(INPUTS)) inputs; gpp : (n, 365) g C m-2 d-1;
-    daily : {"RA","RH","NEE","RECO"} -> (n, 365) g C m-2 d-1 (NaN where unknown);
+    daily : {"RA","RH","NEE","RECO"} -> (n, 365) g C m-2 d-1 and "SWC" -> (n, 365) % (NaN where unknown);
     yield_ : (n,) g C m-2 (NaN where unknown); residue : (n, 365) g C m-2 d-1
     (NaN when the dataset has none); season : (n, 365) bool growing season;
     weight : (n, 365) quality weights in [0, 1]; unit, state, county : (n,) str;

@@ -48,7 +48,7 @@ from kgml_core.training.data import Samples
 from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig, cosine_lr
 
 # terms of the site loss that measure the fit to the observations (the balance term does not)
-VALIDATION_TERMS = ("reco", "nee")
+VALIDATION_TERMS = ("reco", "nee", "swc")     # swc: the towers' soil water, for a model that predicts it
 # samples of the fold fits' batch per forward and backward (whole fits; one chunk when the batch is smaller): at
 # `full` sizes (547-day samples, hidden 64) a state's fold fits took 0.6 GB above the data and 5.0 s per epoch in
 # chunks of 160 against 4.2 GB and 12.1 s in one piece (CPU time, one thread; 6.7 s in chunks of 320)
@@ -224,4 +224,4 @@ def validation_loss(trainer: KGMLTrainer, tensors: dict[str, torch.Tensor], thet
     batch = _rows_batch(tensors, rows, trainer.device)
     fit_of_row = torch.from_numpy(np.repeat(np.arange(len(rows)), [len(r) for r in rows])).to(trainer.device)
     terms = _fit_losses(trainer, batch, thetas[fit_of_row], rows, cfg)
-    return np.array([sum(float(t[k]) for k in VALIDATION_TERMS) for t in terms])
+    return np.array([sum(float(t[k]) for k in VALIDATION_TERMS if k in t) for t in terms])

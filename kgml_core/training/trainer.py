@@ -67,7 +67,9 @@ class StepConfig:
     :mod:`kgml_core.training.pull`; empty: ``l2sp`` as given);
     l2sp_grid_epochs (epochs of the validation fits that rank the candidates;
     0: ``epochs``; the chosen pull's estimate always runs ``epochs``);
-    l2sp_grid_global (the grid also holds an infinite pull: the anchor's own ``theta``).
+    l2sp_grid_global (the grid also holds an infinite pull: the anchor's own ``theta``);
+    swc (weight of the soil-water term of the process and flux-site losses, for a
+    model that predicts SWC and data that hold it).
     """
 
     epochs: int = 5
@@ -86,6 +88,7 @@ class StepConfig:
     l2sp_grid: tuple[float, ...] = ()
     l2sp_grid_epochs: int = 0
     l2sp_grid_global: bool = False
+    swc: float = 1.0
 
     def __post_init__(self) -> None:
         self.l2sp_grid = tuple(float(v) for v in self.l2sp_grid)
@@ -141,7 +144,7 @@ class KGMLTrainer:
     # -- conversions -------------------------------------------------------
     def _phys(self, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         m, s = self.norm.y_mean, self.norm.y_std
-        phys = {k.upper(): out[k] * s[k.upper()] + m[k.upper()] for k in ("ra", "rh", "nee") if k in out}
+        phys = {k.upper(): out[k] * s[k.upper()] + m[k.upper()] for k in ("ra", "rh", "nee", "swc") if k in out}
         phys["YIELD"] = out["yield"] * s["YIELD"] + m["YIELD"]
         return phys
 
@@ -242,6 +245,8 @@ class KGMLTrainer:
                                                   s["RECO"], batch["weight"], cfg.season_weight,
                                                   split=cfg.reco_split)
             terms["nee"] = L.masked_mse(p["NEE"], batch["NEE"], s["NEE"], batch["weight"])
+        if kind in ("process_fluxes", "site_fluxes") and "SWC" in p and "SWC" in batch and cfg.swc > 0:
+            terms["swc"] = cfg.swc * L.masked_mse(p["SWC"], batch["SWC"], s["SWC"])
         if kind in ("process_fluxes", "site_fluxes") and cfg.balance > 0:
             terms["balance"] = cfg.balance * L.mass_balance_penalty(
                 batch["GPP"], p["RA"], p["RH"], p["NEE"], cfg.tol, s["GPP"])

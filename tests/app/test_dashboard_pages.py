@@ -46,6 +46,8 @@ def test_tiny_job_from_train_page_appears_on_compare_page():
     table = at.dataframe[0].value
     assert {"global", "state_specific"} <= set(table.columns)
     assert len(at.get("download_button")) == 1  # the stakeholder report
+    # the ceiling beside what the state's towers allow
+    assert any("achievable from the towers" in c.proto.spec for c in at.get("plotly_chart"))
     # the per-county error map of the held-out counties is drawn (folium inside st_folium)
     assert any("per-county" in h.value for h in at.subheader)
     assert any("Held-out counties (spatially blocked)" in c.value for c in at.caption)

@@ -32,6 +32,17 @@ def test_ceiling_frame_sentence_and_figure():
     assert "realised: 18.0 % lower error" in sentence
     assert "perfect estimate with this emulator would give 30.0 % lower error: the rest" in sentence
     assert [t.name for t in sdsa_panels.ceiling_figure(frame).data][1].startswith("reachable with this emulator")
+    assert "towers" not in sentence                                  # runs before the towers' oracle
+    with_emulator["ceiling"]["RH"]["IA"]["towers_ceiling"] = 0.21
+    frame = sdsa_panels.ceiling_frame(with_emulator)
+    sentence = sdsa_panels.ceiling_sentence(frame.iloc[0])
+    assert "Its flux towers allow at best a 21 % reduction (the process model" in sentence
+    with_emulator["ceiling"]["RH"]["IA"]["towers_ceiling"] = -0.05
+    sentence = sdsa_panels.ceiling_sentence(sdsa_panels.ceiling_frame(with_emulator).iloc[0])
+    assert "Its flux towers allow none (5.0 % higher error)" in sentence
+    names = [t.name for t in sdsa_panels.ceiling_figure(frame).data]
+    assert names[1].startswith("achievable from the towers") and names[2].startswith("reachable with this emulator")
+    assert sdsa_panels.ceiling_figure(frame).data[1].y[0] == pytest.approx(21)
 
 
 def test_parameter_table_figure_and_map():

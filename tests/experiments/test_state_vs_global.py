@@ -44,6 +44,12 @@ def test_tiny_run_metrics_shape(tiny_run):
     ceiling = m["ceiling"]["RH"]["IL"]
     assert np.isfinite(ceiling["emulator_ceiling"]) and ceiling["emulator_state_rmse"] != ceiling["global_rmse"]
     assert "emulator_state_vs_global" in m["bootstrap"]["IL"]["RH"]
+    # the towers' oracle: beside the oracle ceiling, from its own rung
+    assert ceiling["towers_ceiling"] == pytest.approx(1 - ceiling["oracle_towers_rmse"] / ceiling["oracle_global_rmse"])
+    assert ceiling["oracle_towers_rmse"] == m["states"]["IL"]["oracle_towers"]["RH"]["rmse"]
+    assert ceiling["towers_fraction"] == pytest.approx(ceiling["realised"] / ceiling["towers_ceiling"]) \
+        or not ceiling["towers_ceiling"] > 0
+    assert "oracle_towers_vs_oracle_global" in m["bootstrap"]["IL"]["RH"]
 
 
 def test_tiny_run_predictions_and_weights(tiny_run):
@@ -347,6 +353,10 @@ def test_rh_response_setting_reaches_the_model_and_the_default_keeps_its_sizes()
         preset("quick", rh_response="arrhenius")
     with pytest.raises(ValueError, match="soil_days"):
         preset("quick", soil_days=0)
+    with pytest.raises(ValueError, match="rh_moisture"):
+        preset("quick", rh_response="q10", rh_moisture=True)          # needs the SWC output
+    both = _kgml(preset("tiny", rh_response="q10", swc_output=True, rh_moisture=True))
+    assert both.swc_head is not None and both.config.rh_moisture
 
 
 def test_stratified_pretraining_domain_draws_every_state_alike():
@@ -377,3 +387,26 @@ def test_training_sets_are_built_before_the_pretraining_world_is_dropped():
         assert samples_digest(getattr(sets, name)) == samples_digest(getattr(built, name)), name
     # without the world a training set would come from the process world: the order matters
     assert samples_digest(training_sets(cfg, light).process) != samples_digest(sets.process)
+
+
+def test_towers_oracle_is_the_tower_hosts_mean_and_the_state_mean_without_heterogeneity():
+    from kgml_core.experiments.state_vs_global.data import _every_state_hosts
+    from kgml_core.experiments.state_vs_global.training import _world_predictions
+
+    cfg = preset("tiny", states=("IL", "IN"), threads=1)        # one tower per state
+    data = load_data(cfg)
+    truth, towers = data.truth, data.oracles["towers_mean"]
+    hosts = dict(zip(data.sites["state"].values.astype(str), data.sites["county"].values.astype(str)))
+    states, units = truth["state"].values.astype(str), truth["unit"].values.astype(str)
+    for st, host in hosts.items():                              # one tower: exactly its host's parameters
+        for name in ("RH_Q10", "RH_KSOM", "LUE", "DRAINAGE"):
+            np.testing.assert_allclose(towers[f"PARAM_{name}"].values[states == st],
+                                       truth[f"PARAM_{name}"].values[units == host][0], rtol=1e-6)
+    assert not np.allclose(towers["PARAM_RH_Q10"].values, data.oracles["state_mean"]["PARAM_RH_Q10"].values)
+    # without heterogeneity every county has the same parameters: the towers' oracle is the state-mean oracle
+    flat = load_data(cfg, heterogeneity=0.0)
+    years = flat.train_years + flat.test_years
+    np.testing.assert_array_equal(_world_predictions(flat.oracles["towers_mean"], years)["RH"],
+                                  _world_predictions(flat.oracles["state_mean"], years)["RH"])
+    # a state without a tower has no towers' oracle: the world is not simulated (and raises no error)
+    assert _every_state_hosts(truth, set(hosts.values())) and not _every_state_hosts(truth, {hosts["IL"]})

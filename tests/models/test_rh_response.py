@@ -120,7 +120,7 @@ def test_the_trainer_gives_the_model_its_scales_and_they_travel_with_the_weights
     with pytest.raises(RuntimeError, match="use_normalizer"):
         model(x)
     KGMLTrainer(model, _norm(), torch.device("cpu"))
-    assert torch.isfinite(model.rh_scales).all() and float(model.rh_scales[0]) == pytest.approx(1.6)
+    assert torch.isfinite(model.rh_scales[:8]).all() and float(model.rh_scales[0]) == pytest.approx(1.6)
     copy = KGMLAg(model.config)
     copy.load_state_dict(model.state_dict())
     torch.testing.assert_close(copy.eval()(x)["rh"], model.eval()(x)["rh"])
@@ -159,3 +159,44 @@ def test_without_parameters_q10_is_the_prior_mean():
         factor = model.rh_factor(x.transpose(0, 1))
     ts = soil_temperature(ta[:, None], 7.0)[:, 0]
     torch.testing.assert_close(factor[:, 0], float(prior_mean()[Q10]) ** ((ts - 20) / 10), rtol=1e-5, atol=1e-6)
+
+
+def test_soil_water_output_is_read_from_the_shared_states_and_trained_with_them():
+    model = _model("gru", swc_output=True)
+    x, _ = _temperatures(days=50)
+    out = model(x, params=_params([2.0, 2.0]), warmup=10)
+    assert out["swc"].shape == (2, 40)
+    assert "swc" not in _model("gru")(x)                       # the default predicts no soil water
+    assert "swc_head" in type(model).GROUPS["shared"]
+    trainer = KGMLTrainer(model, _norm(), torch.device("cpu"))
+    trained = trainer.set_trainable(["shared"])
+    assert any(p is model.swc_head.weight for p in trained)
+    assert "swc" not in model(x, yield_only=True)
+
+
+def test_moisture_response_of_the_predicted_soil_water():
+    norm = _norm()
+    norm.y_mean["SWC"], norm.y_std["SWC"] = 30.0, 6.0
+    fc = INPUTS.index("FC")
+    norm.x_mean[fc], norm.x_std[fc] = 0.33, 0.05
+    torch.manual_seed(0)
+    model = KGMLAg(KGMLAgConfig(hidden=8, flux_hidden=6, head_hidden=4, dropout=0.0, n_params=len(PARAM_NAMES),
+                                rh_response="q10", swc_output=True, rh_moisture=True)).eval()
+    model.use_normalizer(norm)
+    x, _ = _temperatures(days=20)
+    x[..., fc] = 0.0                                            # FC 0.33 m3 m-3
+    params = _params([2.0, 2.0])
+    opt, width = PARAM_NAMES.index("RH_SWC_OPT"), PARAM_NAMES.index("RH_SWC_WIDTH")
+    params[1, opt] = 1.0                                        # the second sample's optimum one prior sd higher
+    factor = model.rh_factor(x.transpose(0, 1), params)
+    temperature = _model().rh_factor(x.transpose(0, 1), params)
+    swc = torch.full((20, 2), (0.33 * 0.8 * 100 - 30.0) / 6.0)  # SWC at 0.8 of field capacity (the prior optimum)
+    p_mean, p_std = prior_mean(), prior_std()
+    opts = torch.tensor([p_mean[opt], p_mean[opt] + p_std[opt]])
+    expected = temperature * torch.exp(-((0.8 - opts) / float(p_mean[width])) ** 2)
+    torch.testing.assert_close(factor(swc), expected, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(factor(swc)[:, 0], temperature[:, 0])  # at the optimum: the temperature factor alone
+    out = model(x, params=params)
+    assert out["rh"].shape == out["swc"].shape == (2, 20)
+    with pytest.raises(ValueError, match="rh_moisture"):
+        KGMLAg(KGMLAgConfig(n_params=len(PARAM_NAMES), rh_response="q10", rh_moisture=True))

@@ -65,3 +65,33 @@ def test_ensemble_replicas_draw_their_own_parameters_under_the_countys_weather(t
     assert "replicas" not in tiny_cfg.to_json() and "replicas" in replace(tiny_cfg, world="ensemble", replicas=2).to_json()
     with pytest.raises(ValueError, match="replicas"):
         replace(tiny_cfg, replicas=2)                        # only the ensemble has draws to replicate
+
+
+def test_towers_world_uses_the_host_counties_mean_not_the_state_mean(tiny_cfg, tiny_world):
+    hosts = ("17019", "19153", "19169", "18157")          # one IL host of two, both IA counties, the IN one
+    towers = simulate_world(replace(tiny_cfg, world="towers_mean", hosts=hosts))
+    states = tiny_world["state"].values.astype(str)
+    units = tiny_world["unit"].values.astype(str)
+    is_host = np.isin(units, hosts)
+    for name in SPATIAL:
+        true = tiny_world[f"PARAM_{name}"].values
+        for st in set(states):
+            np.testing.assert_allclose(towers[f"PARAM_{name}"].values[states == st],
+                                       true[(states == st) & is_host].mean(), rtol=1e-5)
+        # Illinois's one tower: its host's own parameters, not the state mean
+        np.testing.assert_allclose(towers[f"PARAM_{name}"].values[states == "IL"], true[units == "17019"][0],
+                                   rtol=1e-6)
+    il = states == "IL"
+    assert not np.allclose(towers["PARAM_RH_Q10"].values[il], tiny_world["PARAM_RH_Q10"].values[il].mean())
+    for name in set(PARAMS) - set(SPATIAL):                  # the others as in the state-mean world: defaults
+        np.testing.assert_array_equal(towers[f"PARAM_{name}"].values, np.float32(PARAMS[name].default))
+    np.testing.assert_array_equal(towers["TA"].values, tiny_world["TA"].values)
+    # the hosts are part of the cache key; other worlds keep theirs
+    assert "hosts" in replace(tiny_cfg, world="towers_mean", hosts=hosts).to_json()
+    assert "hosts" not in tiny_cfg.to_json()
+    with pytest.raises(ValueError, match="hosts"):
+        replace(tiny_cfg, world="towers_mean")              # the towers' world needs its hosts
+    with pytest.raises(ValueError, match="hosts"):
+        replace(tiny_cfg, hosts=hosts)                      # and no other world takes them
+    with pytest.raises(ValueError, match=r"no host unit in group\(s\) \['IN'\]"):
+        simulate_world(replace(tiny_cfg, world="towers_mean", hosts=("17019", "19153")))

@@ -11,7 +11,8 @@ from kgml_core.models.kgml_ag import RH_RESPONSES
 from kgml_core.training.protocol import ProtocolConfig
 from kgml_core.training.trainer import StepConfig
 
-MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "emulator_oracle", "emulator_state", "no_knowledge",
+MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "oracle_towers", "emulator_oracle", "emulator_state",
+               "no_knowledge",
                "global",
                "state_specific", "auto_region")
 # process-model rungs that need the oracle worlds (state-mean and domain-mean true parameters)
@@ -69,13 +70,18 @@ class StateVsGlobalConfig(ExperimentConfig):
     respiration at 20 degC times ``Q10 ** ((Ts - 20) / 10)`` with the sample's or the
     estimate's Q10 and a soil-temperature proxy, see :class:`~kgml_core.models.kgml_ag.KGMLAgConfig`),
     soil_days (e-folding days of that proxy), q10_in_networks (with "q10": whether RH_Q10 also
-    stays in the networks' parameter input), the
+    stays in the networks' parameter input), swc_output (the model also predicts soil water,
+    pretrained on the process model's SWC; the towers' SWC enters the estimates), rh_moisture
+    (with "q10" and swc_output: the factor also holds the soil-water response of the predicted
+    SWC with the optimum and width of the parameter vector), the
     protocol's step settings, no_knowledge (level-1 training),
     region_method / n_regions (Auto Region Detector), n_boot (bootstrap
     resamples), models (the rungs of the ladder to train; "global" is always
     trained, the region models start from it; ``oracle_state`` / ``oracle_global``
     are the process model run with each state's mean true parameters / with the
-    best single parameter set, ``emulator_oracle`` the emulator given each
+    best single parameter set, ``oracle_towers`` the process model run with the mean true
+    parameters of each state's flux-tower host counties (what a state-specific model that
+    learns from its towers could recover at best), ``emulator_oracle`` the emulator given each
     county's true parameters, ``emulator_state`` the global model's networks
     given each state's mean true parameters: a state-specific model with a
     perfect estimate), pretrain_world ("ensemble": pretrain a
@@ -122,6 +128,8 @@ class StateVsGlobalConfig(ExperimentConfig):
     rh_response: str = "gru"
     soil_days: float = 7.0
     q10_in_networks: bool = True
+    swc_output: bool = False
+    rh_moisture: bool = False
     head_hidden: int = 12
     dropout: float = 0.1
     protocol: ProtocolConfig = field(default_factory=lambda: quick_protocol("ensemble"))
@@ -177,6 +185,8 @@ class StateVsGlobalConfig(ExperimentConfig):
             raise ValueError(f"rh_layers must be at least 1, got {self.rh_layers!r}")
         if self.rh_response not in RH_RESPONSES:
             raise ValueError(f"rh_response must be one of {list(RH_RESPONSES)}, got {self.rh_response!r}")
+        if self.rh_moisture and not (self.rh_response == "q10" and self.swc_output):
+            raise ValueError("rh_moisture needs rh_response='q10' and swc_output=True")
         if not float(self.soil_days) >= 1:
             raise ValueError(f"soil_days must be at least 1 day, got {self.soil_days!r}")
         if self.pretrain_replica_years not in ("dealt", "shared"):

@@ -21,8 +21,9 @@ class ExperimentData:
     yields : noisy county yields; sites : flux towers; split : unit -> "train"/"test";
     train_years, test_years : lists of int; pretrain : the world the emulator is
     pretrained on (the prior ensemble, or the process world); oracles : the
-    process model run with the state-mean (``state_mean``) and the domain-mean
-    (``domain_mean``) true parameters.
+    process model run with the state-mean (``state_mean``), the domain-mean
+    (``domain_mean``) and the tower-host-mean (``towers_mean``: per state, the mean
+    over its flux towers' host counties) true parameters.
     """
 
     truth: xr.Dataset
@@ -101,10 +102,19 @@ def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None,
                if set(ORACLES) & set(cfg.models)}
     yields, sites = simulate_observations(world, sites_per_state=cfg.sites_per_state, seed=cfg.seed)
     hosts = set(sites["county"].values.astype(str))
+    if "oracle_towers" in cfg.models and _every_state_hosts(truth, hosts):
+        oracles["towers_mean"] = load_world(replace(world, world="towers_mean", hosts=tuple(sorted(hosts))))
     split = split_counties(truth, hosts, cfg.test_fraction, cfg.seed, cfg.block_deg)
     years = list(range(cfg.years[0], cfg.years[1] + 1))
     return ExperimentData(truth, process, yields, sites, split, years[:-cfg.test_years],
                           years[-cfg.test_years:], pretrain, oracles)
+
+
+def _every_state_hosts(truth: xr.Dataset, hosts: set[str]) -> bool:
+    """Whether every state of ``truth`` has a flux-tower host county (the towers' oracle needs one)."""
+    states = truth["state"].values.astype(str)
+    hosted = states[np.isin(truth["unit"].values.astype(str), list(hosts))]
+    return set(states) <= set(hosted)
 
 
 def pretraining_counties(cfg: StateVsGlobalConfig) -> tuple[str, ...]:

@@ -106,10 +106,11 @@ def bootstrap(ds: xr.Dataset, n_boot: int, seed: int, targets=TARGETS) -> dict:
                 for m in ("state_specific", "auto_region", "no_knowledge", "process_model", "emulator_oracle",
                           "emulator_state")
                 if m in ds["model"].values}
-            if {"oracle_state", "oracle_global"} <= set(ds["model"].values):
-                out[state][k]["oracle_state_vs_oracle_global"] = paired_bootstrap_rmse_diff(
-                    obs, ds[k].sel(model="oracle_state").values[rows],
-                    ds[k].sel(model="oracle_global").values[rows], n_boot=n_boot, seed=seed)
+            for oracle in ("oracle_state", "oracle_towers"):
+                if {oracle, "oracle_global"} <= set(ds["model"].values):
+                    out[state][k][f"{oracle}_vs_oracle_global"] = paired_bootstrap_rmse_diff(
+                        obs, ds[k].sel(model=oracle).values[rows],
+                        ds[k].sel(model="oracle_global").values[rows], n_boot=n_boot, seed=seed)
     return out
 
 

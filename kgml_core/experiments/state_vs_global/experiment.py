@@ -1,6 +1,8 @@
 """The state-vs-global experiment: the SDSA-KGML comparison ladder in one run."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from kgml_core import labels
@@ -178,7 +180,9 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
 def sweep_point(h: float, cfg: StateVsGlobalConfig, pretrained: dict | None = None, progress=None, cancel=None,
                 reuse: StageReuse | None = None) -> dict[str, dict[str, float]]:
     """State -> global and state-specific Rh RMSE, their reduction and paired interval, on the world of ``h``."""
-    data, sets = without_pretraining_world(cfg, load_data(cfg, heterogeneity=float(h)))
+    # the sweep scores global against state-specific only: no oracle world to simulate
+    point_data = load_data(replace(cfg, models=("global", "state_specific")), heterogeneity=float(h))
+    data, sets = without_pretraining_world(cfg, point_data)
     ds, _, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"),
                           reuse=reuse, sets=sets)
     intervals = bootstrap(ds, cfg.n_boot, cfg.seed, targets=("RH",))

@@ -41,6 +41,10 @@ def _sizes(cfg: StateVsGlobalConfig, name: str = "kgml_ag") -> dict:
         if getattr(cfg, "rh_response", "gru") != "gru":  # likewise: the default read-out leaves the sizes as before
             sizes.update(rh_response=cfg.rh_response, soil_days=float(cfg.soil_days),
                          q10_in_networks=bool(cfg.q10_in_networks))
+        if getattr(cfg, "swc_output", False):
+            sizes["swc_output"] = True
+        if getattr(cfg, "rh_moisture", False):
+            sizes["rh_moisture"] = True
         # a parameter-conditioned emulator only when pretrained on the ensemble (other experiments: plain)
         sizes["n_params"] = len(PARAM_NAMES) if getattr(cfg, "pretrain_world", "process") == "ensemble" else 0
     return sizes
@@ -433,6 +437,8 @@ def fit_ladder(cfg: StateVsGlobalConfig, data: ExperimentData, progress=None, ca
         oracle_choice, preds["oracle_global"] = best_single_parameter_set(data, years)
     if "oracle_state" in models:
         preds["oracle_state"] = _world_predictions(data.oracles["state_mean"], years)
+    if "oracle_towers" in models and "towers_mean" in data.oracles:
+        preds["oracle_towers"] = _world_predictions(data.oracles["towers_mean"], years)
     # the emulator given each county's (each state's mean) true parameters: its own error, without estimation
     for name in ("emulator_oracle", "emulator_state"):
         if name in from_global:
