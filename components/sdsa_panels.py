@@ -94,18 +94,19 @@ def parameter_frame(metrics: dict) -> pd.DataFrame:
 def parameter_figure(frame: pd.DataFrame, parameter: str) -> go.Figure:
     """Estimated against true (mean over the group's counties) value of one parameter, per state and region."""
     data = frame[frame["parameter"] == parameter]
+    data = data.assign(name=[labels.state_name(g) if k == "state" else ("domain" if k == "global" else f"region {g}")
+                             for k, g in zip(data["kind"], data["group"])])
+    data = data.assign(label=_merged_labels(data))
     fig = go.Figure()
-    # labels on different sides: a region whose validation kept the global estimate sits on the global star
     for kind, symbol, side in (("global", "star", "middle left"), ("state", "circle", "top center"),
                                ("region", "diamond", "bottom center")):
         part = data[data["kind"] == kind]
         if part.empty:
             continue
-        names = [labels.state_name(g) if kind == "state" else ("domain" if kind == "global" else f"region {g}")
-                 for g in part["group"]]
-        fig.add_trace(go.Scatter(x=part["truth"], y=part["estimated"], mode="markers+text", text=names,
+        fig.add_trace(go.Scatter(x=part["truth"], y=part["estimated"], mode="markers+text", text=part["label"],
                                  textposition=side, name=kind, marker=dict(size=13, symbol=symbol),
-                                 hovertemplate="%{text}: true %{x:.3g}, estimated %{y:.3g}<extra></extra>"))
+                                 customdata=part["name"],
+                                 hovertemplate="%{customdata}: true %{x:.3g}, estimated %{y:.3g}<extra></extra>"))
     values = pd.concat([data["truth"], data["estimated"]]).dropna()
     if not values.empty:
         lo, hi = float(values.min()), float(values.max())
@@ -118,6 +119,29 @@ def parameter_figure(frame: pd.DataFrame, parameter: str) -> go.Figure:
                       yaxis_title=f"estimated {parameter} ({units})",
                       legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
     return fig
+
+
+def _merged_labels(data: pd.DataFrame, closeness: float = 0.1) -> list[str]:
+    """One label per cluster of points that would print over each other, on the first point of the cluster.
+
+    Points closer than ``closeness`` of the axes' spans in both directions (about a label's width and
+    height in the 380-pixel chart; e.g. regions whose validation
+    kept the global estimate, or a state whose estimate is the domain's) share one label, the names joined;
+    the others get none (their names stay in the hover).
+    """
+    x, y = data["truth"].to_numpy(float), data["estimated"].to_numpy(float)
+    span_x = np.ptp(x[np.isfinite(x)]) if np.isfinite(x).any() else 0.0
+    span_y = np.ptp(y[np.isfinite(y)]) if np.isfinite(y).any() else 0.0
+    tol_x, tol_y = closeness * (span_x or 1.0), closeness * (span_y or 1.0)
+    names, out, owner = list(data["name"]), [""] * len(data), list(range(len(data)))
+    for i in range(len(data)):
+        for j in range(i):
+            if owner[j] == j and abs(x[i] - x[j]) <= tol_x and abs(y[i] - y[j]) <= tol_y:
+                owner[i] = j
+                break
+    for i, o in enumerate(owner):
+        out[o] = names[i] if not out[o] else f"{out[o]}, {names[i]}"
+    return out
 
 
 def parameter_map(frame: pd.DataFrame, metrics: dict, counties: pd.DataFrame, parameter: str) -> go.Figure:

@@ -60,6 +60,17 @@ def test_parameter_table_figure_and_map():
     assert sdsa_panels.parameter_frame({}).empty
 
 
+def test_parameter_figure_merges_the_labels_of_points_on_top_of_each_other():
+    frame = pd.DataFrame({"kind": ["global", "state", "state", "region", "region"],
+                          "group": ["domain", "IN", "IL", "0", "1"], "parameter": "RH_Q10", "units": "1",
+                          "estimated": [2.20, 2.201, 2.40, 2.199, 2.0], "truth": [2.25, 2.251, 2.65, 2.249, 1.9]})
+    fig = sdsa_panels.parameter_figure(frame, "RH_Q10")
+    text = {t.name: list(t.text) for t in fig.data if t.name != "1:1"}
+    assert text["global"] == ["domain, Indiana, region 0"]            # one label where three points sit together
+    assert text["state"] == ["", "Illinois"] and text["region"] == ["", "region 1"]
+    assert list(fig.data[1].customdata) == ["Indiana", "Illinois"]    # every name stays in the hover
+
+
 def _predictions():
     """A predictions dataset: two held-out IA counties (one better with the state model) and a training one."""
     import xarray as xr
