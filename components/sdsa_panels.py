@@ -126,7 +126,7 @@ def _merged_labels(data: pd.DataFrame, closeness: float = 0.1) -> list[str]:
 
     Points closer than ``closeness`` of the axes' spans in both directions (about a label's width and
     height in the 380-pixel chart; e.g. regions whose validation
-    kept the global estimate, or a state whose estimate is the domain's) share one label, the names joined;
+    kept the global estimate, or a state whose estimate is the domain's) share one label, a name a line;
     the others get none (their names stay in the hover).
     """
     x, y = data["truth"].to_numpy(float), data["estimated"].to_numpy(float)
@@ -140,7 +140,7 @@ def _merged_labels(data: pd.DataFrame, closeness: float = 0.1) -> list[str]:
                 owner[i] = j
                 break
     for i, o in enumerate(owner):
-        out[o] = names[i] if not out[o] else f"{out[o]}, {names[i]}"
+        out[o] = names[i] if not out[o] else f"{out[o]}<br>{names[i]}"   # one name a line: fits a narrow chart
     return out
 
 

@@ -66,7 +66,7 @@ def test_parameter_figure_merges_the_labels_of_points_on_top_of_each_other():
                           "estimated": [2.20, 2.201, 2.40, 2.199, 2.0], "truth": [2.25, 2.251, 2.65, 2.249, 1.9]})
     fig = sdsa_panels.parameter_figure(frame, "RH_Q10")
     text = {t.name: list(t.text) for t in fig.data if t.name != "1:1"}
-    assert text["global"] == ["domain, Indiana, region 0"]            # one label where three points sit together
+    assert text["global"] == ["domain<br>Indiana<br>region 0"]            # one label where three points sit together
     assert text["state"] == ["", "Illinois"] and text["region"] == ["", "region 1"]
     assert list(fig.data[1].customdata) == ["Indiana", "Illinois"]    # every name stays in the hover
 
