@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from kgml_core.models.fast_gru import Dropout, Tanh, gru_batch_first, gru_time_major, series_from_parts, tanh_score
-from kgml_core.training.data import INPUTS, PARAM_NAMES
+from kgml_core.features import INPUTS, PARAM_NAMES
 
 RH_RESPONSES = ("gru", "q10")
 
@@ -61,7 +61,7 @@ class KGMLAgConfig:
     rh_response : "gru" (the Rh GRU's linear read-out is the standardised Rh,
         as in KGML-ag) or "q10" (the read-out is a base respiration at 20 degC
         scaled by ``Q10 ** ((Ts - 20) / 10)``; needs the inputs of
-        :data:`~kgml_core.training.data.INPUTS` and, with ``n_params``, the
+        :data:`~kgml_core.features.INPUTS` and, with ``n_params``, the
         parameters of ``PARAM_NAMES``; without parameters Q10 is the prior mean).
     soil_days : e-folding time (days) of the soil-temperature proxy of "q10".
     q10_in_networks : with "q10", whether ``RH_Q10`` stays in the networks'

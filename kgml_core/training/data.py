@@ -33,17 +33,10 @@ import numpy as np
 import xarray as xr
 from scipy.ndimage import uniform_filter1d
 
-from kgml_core.simulator.parameters import PARAMS, SPATIAL, prior_sd
-
-DAYS = 365
-DAILY_INPUTS = ("SW_IN", "TA_MAX", "TA_RANGE", "RH_MAX", "RH_RANGE", "WS", "P", "CROP", "GPP", "PREV_GPP")
-SOIL_INPUTS = ("BD", "SAND", "SILT", "FC", "WP", "KSAT", "SOC", "PH", "CEC")
-INPUTS = DAILY_INPUTS + SOIL_INPUTS
-# SWC (%): the process model's soil water, which flux towers also record; a target only of models that predict it
-DAILY_TARGETS = ("RA", "RH", "NEE", "RECO", "SWC")
-NEEDED = ("SW_IN", "TA_MAX", "TA_MIN", "RH_MAX", "RH_MIN", "WS", "P", "GPP")
-# the process model's spatial parameters, in the order of the emulator's parameter input
-PARAM_NAMES = SPATIAL
+# the names live in kgml_core.features (the models read them too); readers may import them from here
+from kgml_core.features import (DAILY_INPUTS, DAILY_TARGETS, DAYS, INPUTS, NEEDED,  # noqa: F401
+                                PARAM_NAMES, SOIL_INPUTS)
+from kgml_core.simulator.parameters import PARAMS, prior_sd
 
 
 @dataclass
