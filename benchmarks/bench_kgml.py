@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_kgml.py --preset quick --seeds 0 1 2 [--sweep 0] [--set KEY=JSON ...]
+    .venv/bin/python benchmarks/bench_kgml.py --combine seed0.json seed1.json seed2.json
 
 Runs the experiment once per seed into a throw-away run store
 (``KGML_RUNS_DIR`` or a temporary directory), then prints per seed and over
@@ -11,7 +12,9 @@ with paired bootstrap intervals, the oracle ceiling and the fraction of it
 reached, the heterogeneity-0 difference (``--sweep 0``, pretraining reused),
 held-out R2, the process-model rungs against the state-specific models, the
 emulator's own error and the estimated Q10 against the truth, and finally
-each target as met or missed. It asserts nothing. Timings depend on the load
+each target as met or missed. It asserts nothing. ``--combine`` prints the
+summary over seeds of runs saved with ``--json`` by separate processes (a
+``full`` seed takes hours: seeds run one at a time, or in separate sessions). Timings depend on the load
 of the machine: say how loaded it was when you quote them.
 """
 from __future__ import annotations
@@ -144,6 +147,9 @@ def summary(results: dict[int, dict], walls: dict[int, float]) -> None:
                               for s, c, t, e, a in zip(rows.index, rows["ceiling"], rows["towers_ceiling"],
                                                        rows["emulator_ceiling"], rows["gain"])))
     # heterogeneity 0
+    without = [s for s in seeds if 0.0 not in (results[s].get("heterogeneity_sweep") or {}).get("values", [])]
+    if without:
+        print(f"  (report) the h = 0 point was not run in seeds {without}")
     for s in seeds:
         sweep = results[s].get("heterogeneity_sweep")
         if not sweep or 0.0 not in sweep["values"]:
@@ -202,6 +208,25 @@ def summary(results: dict[int, dict], walls: dict[int, float]) -> None:
         print(f"  [{'met' if ok else 'MISSED'}] {name}: {detail}")
 
 
+def combined(paths: list[str]) -> dict[int, dict]:
+    """Every seed's metrics from files written by ``--json``; a seed found in two files is an error."""
+    results, source = {}, {}
+    for path in paths:
+        try:
+            saved = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"--combine: cannot read {path}: {e} (expected a file written by --json)")
+        if not isinstance(saved, dict) or not all(isinstance(m, dict) and "ceiling" in m for m in saved.values()):
+            raise SystemExit(f"--combine: {path} is not a file written by --json (seed -> the run's metrics)")
+        for seed, m in saved.items():
+            if int(seed) in results:
+                raise SystemExit(f"--combine: seed {seed} is in both {source[int(seed)]} and {path}")
+            results[int(seed)], source[int(seed)] = m, path
+    if not results:
+        raise SystemExit("--combine: the files hold no run")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick", choices=("tiny", "quick", "full"))
@@ -215,7 +240,15 @@ def main() -> None:
                         help="other config overrides, e.g. pretrain_units=128 hidden=48 "
                              "protocol.region5.l2sp=1e-3 (dotted keys reach nested settings)")
     parser.add_argument("--json", default=None, help="also write every seed's metrics to this file")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                        help="run nothing: print the summary over the seeds saved by earlier --json runs "
+                             "(wall seconds: each run's own)")
     args = parser.parse_args()
+    if args.combine:
+        results = combined(args.combine)
+        print(f"combined {len(results)} seeds {sorted(results)} from {' '.join(args.combine)}")
+        summary(results, {s: float(m["seconds"]) for s, m in results.items()})
+        return
     extra = {} if args.sites_per_state is None else {"sites_per_state": args.sites_per_state}
     for item in args.set:
         key, _, value = item.partition("=")
