@@ -17,9 +17,10 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The same tiny run (two towers per state: the pulls are chosen by validation) sequential and beside."""
+    """The same tiny run (two towers per state: the pulls are chosen by validation; a heterogeneity-0 point)
+    sequential and beside."""
     root = tmp_path_factory.mktemp("beside")
-    cfg = preset("tiny", states=("IL", "IA"), sites_per_state=2, threads=1)
+    cfg = preset("tiny", states=("IL", "IA"), sites_per_state=2, threads=1, sweep=(0.0,))
     store, events = RunStore(root / "runs"), []
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KGML_STAGE_CACHE_MB", "0")              # nothing reused: both runs train every stage
@@ -36,8 +37,9 @@ def test_the_second_process_ran_the_independent_stages(runs):
     assert sequential.metrics()["parallel"] == "sequential"
     assert beside.metrics()["parallel"] == "a second process beside this one"
     notes = [e.message for e in events if e.note and "second process" in e.message]
-    assert len(notes) == 1 and "level-1 model" in notes[0]         # started before the pretraining
-    remote = set(notes[0].split(": ")[1].split(", "))              # named for people
+    assert len(notes) == 2 and "level-1 model" in notes[0]         # started before the pretraining
+    assert "level-1 model" not in notes[1]                          # the sweep point's state estimates
+    remote = {name for note in notes for name in note.split(": ")[1].split(", ")}     # named for people
     done = {e.stage for e in events if e.message.endswith("trained in a second process")}
     assert all(stage == "no_knowledge" or stage.endswith("/step5") for stage in done)
     assert {describe(stage.split("/")[0]) for stage in done} == remote
@@ -54,7 +56,8 @@ def test_same_weights_pulls_and_scores_as_sequential(runs):
     ms, mb = sequential.metrics(), beside.metrics()
     pulls = {kind: {g: row.get("pull") for g, row in ms["parameters"][kind].items()} for kind in ("state", "region")}
     assert any(p is not None for rows in pulls.values() for p in rows.values())   # validation chose pulls
-    for key in ("states", "by_split", "bootstrap", "parameters", "regions", "ceiling", "headline"):
+    for key in ("states", "by_split", "bootstrap", "parameters", "regions", "ceiling", "headline",
+                "heterogeneity_sweep"):
         assert mb[key] == ms[key], key
     pb, ps = beside.predictions(), sequential.predictions()
     assert sorted(pb.data_vars) == sorted(ps.data_vars)

@@ -125,7 +125,7 @@ class StateVsGlobal(Experiment):
             run.log(f"heterogeneity sweep {cfg.sweep}")
             metrics["heterogeneity_sweep"] = heterogeneity_sweep(
                 cfg, cfg.sweep, harness.weights["pretrained"], progress, cancel, reuse,
-                cluster.client(len(cfg.sweep)))
+                cluster.client(len(cfg.sweep)), cluster)
         metrics["reused_stages"] = dict(reuse.reused) if reuse is not None else {}
         run.save_predictions(ds)
         for key, weights in harness.weights.items():
@@ -153,20 +153,23 @@ def _stage_keys(cfg: StateVsGlobalConfig) -> set[str]:
 
 
 def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | None = None,
-                        progress=None, cancel=None, reuse: StageReuse | None = None, client=None) -> dict:
+                        progress=None, cancel=None, reuse: StageReuse | None = None, client=None,
+                        cluster=None) -> dict:
     """Global against state-specific Rh RMSE for each heterogeneity in ``values``.
 
     Returns ``{"values": [...], "states": {STATE: {"global_rmse": [...],
     "state_specific_rmse": [...], "rmse_reduction": [...], "diff": [...], "lo": [...],
     "hi": [...]}}}`` (reduction = 1 - state/global; diff, lo, hi: RMSE(state) -
     RMSE(global) with its 95 % paired bootstrap interval over counties).
-    With ``client`` each point is one Dask task (no progress, no stage reuse; the same results).
+    With ``client`` each point is one Dask task (no progress, no stage reuse; the same results); else
+    the points run here, one after another, their per-state estimates shared with ``cluster``'s second
+    process when it gives one (:class:`~.training.Harness`; the same results).
     """
     values = [float(v) for v in values]
     if client is not None:
         points = map_tasks(sweep_point, values, client, cfg=cfg, pretrained=pretrained)
     else:
-        points = [sweep_point(h, cfg, pretrained, progress, cancel, reuse) for h in values]
+        points = [sweep_point(h, cfg, pretrained, progress, cancel, reuse, cluster) for h in values]
     out: dict = {"values": values, "states": {}}
     for point in points:
         for state, cells in point.items():
@@ -178,13 +181,14 @@ def heterogeneity_sweep(cfg: StateVsGlobalConfig, values, pretrained: dict | Non
 
 
 def sweep_point(h: float, cfg: StateVsGlobalConfig, pretrained: dict | None = None, progress=None, cancel=None,
-                reuse: StageReuse | None = None) -> dict[str, dict[str, float]]:
-    """State -> global and state-specific Rh RMSE, their reduction and paired interval, on the world of ``h``."""
+                reuse: StageReuse | None = None, cluster=None) -> dict[str, dict[str, float]]:
+    """State -> global and state-specific Rh RMSE, their reduction and paired interval, on the world of ``h``
+    (``cluster``: where the per-state estimates may run, see :func:`~.training.fit_ladder`)."""
     # the sweep scores global against state-specific only: no oracle world to simulate
     point_data = load_data(replace(cfg, models=("global", "state_specific")), heterogeneity=float(h))
     data, sets = without_pretraining_world(cfg, point_data)
     ds, _, _ = fit_ladder(cfg, data, progress, cancel, pretrained, models=("global", "state_specific"),
-                          reuse=reuse, sets=sets)
+                          reuse=reuse, cluster=cluster, sets=sets)
     intervals = bootstrap(ds, cfg.n_boot, cfg.seed, targets=("RH",))
     out = {}
     for state, m in evaluate(ds).items():
