@@ -74,6 +74,7 @@ class PullChoice:
     chosen: float
     towers: list[str]
     fold_loss: list[list[float]] = field(default_factory=list)
+    folds: str = "sites"
 
     def to_dict(self) -> dict:
         """JSON-ready; the infinite pull (no own estimate: the global one) is written ``"global"``."""
@@ -82,7 +83,7 @@ class PullChoice:
         return {"grid": [name(g) for g in self.grid], "validation_loss": self.loss, "paired_se": self.se,
                 "chosen": name(self.chosen),
                 "towers": self.towers, "fold_loss": self.fold_loss, "rule": "one paired standard error, "
-                "leave-one-site-out"}
+                + ("leave-one-site-out" if self.folds == "sites" else "leave-one-site-out and leave-one-year-out")}
 
 
 def one_se_choice(grid: list[float], fold_loss: np.ndarray,
@@ -115,21 +116,38 @@ def choose_pull(trainer: KGMLTrainer, sites: Samples, cfg: StepConfig,
         return None
     grid = sorted({float(v) for v in cfg.l2sp_grid} | ({math.inf} if cfg.l2sp_grid_global else set()),
                   reverse=True)
-    folds = [(g, f) for g in range(len(grid)) for f in range(len(towers))]
-    site_of = np.searchsorted(towers, sites.unit.astype(str))
+    held_out = held_out_rows(sites, towers, cfg.l2sp_grid_folds)
+    folds = [(g, f) for g in range(len(grid)) for f in range(len(held_out))]
     trainer.set_trainable(("params",))
     tensors = trainer.tensors(Source(sites, "site_fluxes"))
     ranking = replace(cfg, epochs=cfg.l2sp_grid_epochs or cfg.epochs)
     fitted = [(g, f) for g, f in folds if math.isfinite(grid[g])]
     theta0 = anchor["theta"].to(trainer.device).float()
     thetas = theta0.repeat(len(folds), 1)                       # the infinite pull: the anchor's estimate
+    every = np.arange(len(sites.unit))
     thetas[len(folds) - len(fitted):] = fit_thetas(
-        trainer, tensors, [np.flatnonzero(site_of != f) for _, f in fitted], [grid[g] for g, _ in fitted],
+        trainer, tensors, [np.setdiff1d(every, held_out[f]) for _, f in fitted], [grid[g] for g, _ in fitted],
         ranking, theta0)
-    held = [np.flatnonzero(site_of == f) for _, f in folds]
-    loss = validation_loss(trainer, tensors, thetas, held, cfg).reshape(len(grid), len(towers))
+    held = [held_out[f] for _, f in folds]
+    loss = validation_loss(trainer, tensors, thetas, held, cfg).reshape(len(grid), len(held_out))
     chosen, mean, se = one_se_choice(grid, loss)
-    return PullChoice(grid, mean.tolist(), se.tolist(), chosen, towers.tolist(), loss.tolist())
+    return PullChoice(grid, mean.tolist(), se.tolist(), chosen, towers.tolist(), loss.tolist(),
+                      cfg.l2sp_grid_folds)
+
+
+def held_out_rows(sites: Samples, towers: np.ndarray, folds: str = "sites") -> list[np.ndarray]:
+    """The rows (site-years) each validation fold leaves out, in fold order.
+
+    ``"sites"``: one fold per tower (sorted), its every year. ``"sites+years"``: those, then
+    one fold per training year (ascending) of every tower: the estimate fitted on the other
+    years is scored on that year, as a model is on years it has not seen.
+    """
+    site_of = np.searchsorted(towers, sites.unit.astype(str))
+    rows = [np.flatnonzero(site_of == f) for f in range(len(towers))]
+    if folds == "sites+years":
+        years = np.asarray(sites.year)
+        rows += [np.flatnonzero(years == y) for y in np.unique(years)] if len(np.unique(years)) > 1 else []
+    return rows
 
 
 def fit_thetas(trainer: KGMLTrainer, tensors: dict[str, torch.Tensor], rows: list[np.ndarray],

@@ -46,6 +46,10 @@ def residue_fn(norm: Normalizer, gpp: torch.Tensor, day_axis: int = 1):
     return residue
 
 
+# validation folds of a pull grid: leave one site out; also leave one training year out (every site's)
+GRID_FOLDS = ("sites", "sites+years")
+
+
 @dataclass
 class StepConfig:
     """Hyper-parameters of one training step.
@@ -68,6 +72,9 @@ class StepConfig:
     l2sp_grid_epochs (epochs of the validation fits that rank the candidates;
     0: ``epochs``; the chosen pull's estimate always runs ``epochs``);
     l2sp_grid_global (the grid also holds an infinite pull: the anchor's own ``theta``);
+    l2sp_grid_folds (the validation folds of the grid: "sites", leave one site out;
+    "sites+years", also leave one training year out of every site, so a pull that helps
+    only the years it was fitted on is not chosen; see :mod:`kgml_core.training.pull`);
     swc (weight of the soil-water term of the process and flux-site losses, for a
     model that predicts SWC and data that hold it).
     """
@@ -88,10 +95,13 @@ class StepConfig:
     l2sp_grid: tuple[float, ...] = ()
     l2sp_grid_epochs: int = 0
     l2sp_grid_global: bool = False
+    l2sp_grid_folds: str = "sites"
     swc: float = 1.0
 
     def __post_init__(self) -> None:
         self.l2sp_grid = tuple(float(v) for v in self.l2sp_grid)
+        if self.l2sp_grid_folds not in GRID_FOLDS:
+            raise ValueError(f"l2sp_grid_folds must be one of {list(GRID_FOLDS)}, got {self.l2sp_grid_folds!r}")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from kgml_core.training.protocol import observation_step
 from kgml_core.models import gru_ext
 from kgml_core.models.kgml_ag import KGMLAg, KGMLAgConfig
 from kgml_core.training.data import INPUTS, PARAM_NAMES
-from kgml_core.training.pull import choose_pull, fit_chunks, fit_thetas, one_se_choice
+from kgml_core.training.pull import choose_pull, fit_chunks, fit_thetas, held_out_rows, one_se_choice
 from kgml_core.training.trainer import KGMLTrainer, Source, StepConfig
 from tests.training.test_planted_effect import Q10, ExactEmulator, _estimate, _norm, q10_world, towers
 
@@ -31,11 +31,12 @@ def _sites(q10_by_state: dict[str, float], spread: float = 0.05):
     return make_samples(towers(q10_world(q10, states, seed=5), seed=6))
 
 
-def _state_estimate(sites, state: str, glob: KGMLTrainer, grid=GRID):
+def _state_estimate(sites, state: str, glob: KGMLTrainer, grid=GRID, folds="sites"):
     model = ExactEmulator()
     model.load_state_dict(glob.state_dict())
     trainer = KGMLTrainer(model, _norm(), torch.device("cpu"), seed=0)
-    cfg = StepConfig(epochs=40, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2, l2sp_grid=grid)
+    cfg = StepConfig(epochs=40, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2, l2sp_grid=grid,
+                     l2sp_grid_folds=folds)
     log = observation_step(trainer, None, sites.subset(sites.state == state), ("params",), cfg, "est",
                            glob.state_dict())
     q10 = float(prior_mean()[Q10] + prior_std()[Q10] * trainer.model.theta.detach()[Q10])
@@ -54,13 +55,15 @@ def test_one_se_rule_prefers_the_strongest_pull_unless_clearly_worse():
     assert one_se_choice(grid, tiny)[0] == 1.0 and one_se_choice(grid, tiny, tolerance=0.0)[0] == 0.01
 
 
+@pytest.mark.parametrize("folds", ["sites", "sites+years"])
 @pytest.mark.parametrize("planted, expect_weak", [({"IL": 1.6, "IA": 3.0}, True), ({"IL": 2.4, "IA": 2.4}, False)])
-def test_validation_chooses_weak_pull_only_for_a_real_difference(planted, expect_weak):
+def test_validation_chooses_weak_pull_only_for_a_real_difference(planted, expect_weak, folds):
     torch.set_num_threads(1)
     sites = _sites(planted)
     glob = _estimate(sites)
     for state, truth in planted.items():
-        log, q10 = _state_estimate(sites, state, glob)
+        log, q10 = _state_estimate(sites, state, glob, folds=folds)
+        assert len(log.info["pull"]["fold_loss"][0]) == 4 + (len(np.unique(sites.year)) if folds != "sites" else 0)
         chosen = log.info["pull"]["chosen"]
         if expect_weak:
             assert chosen <= 1e-2, (state, log.info["pull"])
@@ -134,6 +137,19 @@ def test_chunked_fits_equal_one_piece_bit_for_bit():
         out.append((thetas, torch.get_rng_state()))
     assert torch.equal(out[0][0], out[1][0]) and torch.equal(out[0][1], out[1][1])
     assert not torch.equal(out[0][0][0], out[0][0][1])
+
+
+def test_year_folds_leave_out_one_training_year_of_every_site():
+    sites = _sites({"IL": 1.6})
+    towers = np.unique(sites.unit.astype(str))
+    assert [len(r) for r in held_out_rows(sites, towers)] == [np.sum(sites.unit == t) for t in towers]
+    both = held_out_rows(sites, towers, "sites+years")
+    years = np.unique(sites.year)
+    assert len(years) > 1 and len(both) == len(towers) + len(years)
+    for rows, year in zip(both[len(towers):], years):
+        assert set(sites.year[rows]) == {year} and set(sites.unit[rows]) == set(towers)
+    with pytest.raises(ValueError, match="l2sp_grid_folds must be one of"):
+        StepConfig(l2sp_grid_folds="years")
 
 
 def test_fewer_than_two_sites_keep_the_fixed_pull():
