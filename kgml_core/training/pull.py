@@ -15,7 +15,10 @@ candidate's by more than one paired standard error over the folds (the
 domain, the strong pull wins. With ``l2sp_grid_global`` the candidates also
 include an infinite pull: no estimate of the region's own, the global
 ``theta`` itself (its validation costs no fit), so that validation can
-decline a region-specific estimate altogether.
+decline a region-specific estimate altogether. With ``l2sp_grid_folds="sites+years"``
+the folds also leave one training year of every tower out (:func:`held_out_rows`): a
+pull that only helps the years it was fitted on loses there (measured, not the default:
+docs/kgml.md, session 8).
 
 All ``n_candidates x n_towers`` fold estimates run as one batch through the
 frozen network, each sample with its own fit's ``theta``. The losses of the
