@@ -147,9 +147,9 @@ def held_out_rows(sites: Samples, towers: np.ndarray, folds: str = "sites") -> l
     """
     site_of = np.searchsorted(towers, sites.unit.astype(str))
     rows = [np.flatnonzero(site_of == f) for f in range(len(towers))]
-    if folds == "sites+years":
-        years = np.asarray(sites.year)
-        rows += [np.flatnonzero(years == y) for y in np.unique(years)] if len(np.unique(years)) > 1 else []
+    years = np.unique(sites.year)
+    if folds == "sites+years" and len(years) > 1:
+        rows += [np.flatnonzero(sites.year == y) for y in years]
     return rows
 
 
