@@ -114,7 +114,7 @@ def county_inputs(ds: xr.Dataset, years=None) -> tuple[np.ndarray, np.ndarray, l
 # --------------------------------------------------------------------------- batches
 def predict_arrays(model: nn.Module, x: np.ndarray, gpp: np.ndarray, norm: Normalizer,
                    batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Physical predictions for unit-year inputs, in batches.
+    """Physical predictions for unit-year inputs, in batches, on the device of the model's parameters.
 
     Parameters
     ----------
@@ -132,16 +132,17 @@ def predict_arrays(model: nn.Module, x: np.ndarray, gpp: np.ndarray, norm: Norma
     out = {k: np.empty((n, x.shape[1]), np.float32) for k in OUTPUTS}
     out["YIELD"] = np.empty(n, np.float32)
     model.eval()
-    mean, std = torch.from_numpy(norm.x_mean), torch.from_numpy(norm.x_std)
+    device = next(model.parameters()).device          # batches go where the model is (CUDA when it is there)
+    mean, std = torch.from_numpy(norm.x_mean).to(device), torch.from_numpy(norm.x_std).to(device)
     with torch.inference_mode():
         for lo in range(0, n, batch_size):
             hi = min(n, lo + batch_size)
-            xb = (torch.from_numpy(x[lo:hi]) - mean) / std
-            gb = torch.from_numpy(np.ascontiguousarray(gpp[lo:hi]))
+            xb = (torch.from_numpy(x[lo:hi]).to(device) - mean) / std
+            gb = torch.from_numpy(np.ascontiguousarray(gpp[lo:hi])).to(device)
             pred = model(xb, residue_fn(norm, gb))
             for k in OUTPUTS:
-                out[k][lo:hi] = (pred[k.lower()] * norm.y_std[k] + norm.y_mean[k]).numpy()
-            out["YIELD"][lo:hi] = (pred["yield"] * norm.y_std["YIELD"] + norm.y_mean["YIELD"]).numpy()
+                out[k][lo:hi] = (pred[k.lower()] * norm.y_std[k] + norm.y_mean[k]).cpu().numpy()
+            out["YIELD"][lo:hi] = (pred["yield"] * norm.y_std["YIELD"] + norm.y_mean["YIELD"]).cpu().numpy()
     out["RECO"] = out["RA"] + out["RH"]
     return out
 

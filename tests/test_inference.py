@@ -78,3 +78,14 @@ def test_flops_of_default_kgml_ag():
                 + 2 * (64 * 32 + 32) + 2 * (64 * 32 + 32) + 3 * 2 * 32)  # attention, yield MLP, read-outs
     assert flops_per_county_day(KGMLAg(c)) == expected
     assert gru_flops(19, 64) == 6 * (19 * 64 + 64 * 64)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA absent: torch sees no GPU")
+def test_predict_arrays_runs_where_the_model_is(setup):
+    """A model on CUDA predicts there (inputs moved to it, outputs back as NumPy): the CPU's numbers."""
+    import copy
+    _, samples, model, norm = setup
+    on_cpu = predict_arrays(model, samples.x, samples.gpp, norm, batch_size=3)
+    on_cuda = predict_arrays(copy.deepcopy(model).cuda(), samples.x, samples.gpp, norm, batch_size=3)
+    for k, v in on_cpu.items():
+        np.testing.assert_allclose(on_cuda[k], v, atol=1e-3 * float(np.abs(v).max()))

@@ -384,9 +384,10 @@ def soil_temperature(ta: torch.Tensor, days: float) -> torch.Tensor:
     a = 1.0 / float(days)
     lag = torch.arange(n, dtype=ta.dtype, device=ta.device)
     lag = lag[:, None] - lag[None, :]
-    weights = torch.where(lag >= 0, a * (1 - a) ** lag.clamp_min(0), torch.zeros((), dtype=ta.dtype))
+    zero = torch.zeros((), dtype=ta.dtype, device=ta.device)
+    weights = torch.where(lag >= 0, a * (1 - a) ** lag.clamp_min(0), zero)
     weights[:, 0] = (1 - a) ** lag[:, 0]          # the start value carries the weight of the days before
-    weights = torch.where(weights > 1e-30, weights, torch.zeros((), dtype=ta.dtype))   # no subnormal products
+    weights = torch.where(weights > 1e-30, weights, zero)   # no subnormal products
     return weights @ ta
 
 
