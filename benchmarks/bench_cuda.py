@@ -21,7 +21,8 @@ The checks (on CUDA when present, against the CPU on the same weights and inputs
 pretraining batch size and 365 + warm-up days: seconds per trainer epoch (a few batches of
 ``process_fluxes``, all groups: forward, losses, backward, Adam) and per forward + backward of
 one batch, and seconds per epoch of a state's pull fold fits (18 fits of 80 towers-years, the
-``full`` estimate's size), on the CPU with all its threads and with one, and on CUDA. Each
+``full`` estimate's size), on the CPU with all its threads and with one, and on CUDA (cuDNN's default
+TF32 and TF32 off). Each
 contender is timed once per round, alternating the order; medians. Nothing is asserted: the
 script prints figures, and says so when CUDA is absent (then only the CPU runs).
 """
@@ -298,30 +299,35 @@ def timed(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - t0
 
 
-def contenders(cuda: bool, threads: int) -> dict[str, tuple[torch.device, int]]:
-    """Name -> (device, torch threads): the CPU with all its threads and with one, CUDA when present."""
+def contenders(cuda: bool, threads: int, only: tuple[str, ...] = ()) -> dict[str, tuple[torch.device, int]]:
+    """Name -> (device, torch threads): the CPU with all its threads and with one, CUDA when present (with
+    cuDNN's default TF32 and with TF32 off: ``cuda_tf32_off``); ``only``: these names alone."""
     out = {f"cpu_{threads}_threads": (CPU, threads)} if threads > 1 else {}
     out["cpu_1_thread"] = (CPU, 1)
     if cuda:
-        out["cuda"] = (torch.device("cuda"), threads)
-    return out
+        out["cuda"] = out["cuda_tf32_off"] = (torch.device("cuda"), threads)
+    return {k: v for k, v in out.items() if not only or k in only}
 
 
 def alternate(fns: dict[str, tuple[Callable[[], object], torch.device, int]], rounds: int) -> dict[str, list[float]]:
     """Each contender once per round (order reversed every other round) after an untimed warm-up; wall seconds."""
     names = list(fns)
     times = {k: [] for k in names}
+    tf32 = torch.backends.cudnn.allow_tf32
     for r in range(-1, rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
             fn, device, threads = fns[name]
             torch.set_num_threads(threads)
+            torch.backends.cudnn.allow_tf32 = tf32 and not name.endswith("tf32_off")
             t = timed(fn, device)
             if r >= 0:
                 times[name].append(t)
+    torch.backends.cudnn.allow_tf32 = tf32
     return times
 
 
-def speed(size: str, cuda: bool, threads: int, rounds: int, batches: int, smoke: bool = False) -> dict:
+def speed(size: str, cuda: bool, threads: int, rounds: int, batches: int, smoke: bool = False,
+          only: tuple[str, ...] = ()) -> dict:
     """Seconds per trainer epoch, per forward + backward of one batch and per pull fold-fit epoch, per contender."""
     batch = 8 if smoke else pretrain_batch(size)
     samples = synthetic_samples(batch * batches)
@@ -334,7 +340,7 @@ def speed(size: str, cuda: bool, threads: int, rounds: int, batches: int, smoke:
     rows = [np.random.default_rng(i).choice(96, per_fit, replace=False) for i in range(fits)]
     fit_cfg = StepConfig(epochs=1, lr=0.1, cosine=True, param_prior=1e-2)
     epoch, fwd_bwd, pull = {}, {}, {}
-    for name, (device, n_threads) in contenders(cuda, threads).items():
+    for name, (device, n_threads) in contenders(cuda, threads, only).items():
         trainer = KGMLTrainer(copy.deepcopy(base), norm, device, seed=0)
         source = [Source(samples, "process_fluxes")]
         epoch[name] = (lambda t=trainer, s=source: t.train_step("bench", s, ALL_GROUPS, step), device, n_threads)
@@ -427,6 +433,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batches", type=int, default=4, help="batches per timed trainer epoch")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="the CPU contender's torch threads")
+    parser.add_argument("--contenders", nargs="+", default=[],
+                        help="time these alone (cpu_N_threads, cpu_1_thread, cuda, cuda_tf32_off); default all")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: the script runs, figures mean nothing")
     parser.add_argument("--out", default=None, help="write the results to this JSON file")
     args = parser.parse_args(argv)
@@ -442,7 +450,8 @@ def main(argv=None) -> None:
     runs = {"agreement": lambda: agreement(device, args.smoke),
             "training": lambda: training_check(device, n=32 if args.smoke else 256, epochs=2 if args.smoke else 5),
             "pull": lambda: pull_check(pull_devices, epochs=1 if args.smoke else 5),
-            "speed": lambda: [speed(s, cuda, args.threads, args.rounds, args.batches, args.smoke) for s in args.sizes]}
+            "speed": lambda: [speed(s, cuda, args.threads, args.rounds, args.batches, args.smoke, tuple(args.contenders))
+                              for s in args.sizes]}
     for part in PARTS:
         if part in args.parts:
             print(f"-- {part}")

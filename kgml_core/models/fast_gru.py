@@ -424,11 +424,19 @@ def _check(gru: nn.GRU) -> None:
 
 
 def gru_native(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
-    """The native kernel (cuDNN on CUDA) for a time-major x (T, B, F) -> last layer's states (T, B, H)."""
+    """The native kernel (cuDNN on CUDA) for a time-major x (T, B, F) -> last layer's states (T, B, H).
+
+    cuDNN's GRU has no backward in eval mode ("cudnn RNN backward can only be called in training
+    mode", seen on an H200): a gradient through a module in eval mode (an estimate without dropout,
+    a sensitivity) runs torch's own CUDA kernel instead, as the CPU path allows it.
+    """
     h0 = x.new_zeros(gru.num_layers, x.shape[1], gru.hidden_size)
     weights = [w for layer in gru.all_weights for w in layer]
-    return torch.gru(x, h0, weights, True, gru.num_layers,
-                     gru.dropout if gru.training else 0.0, gru.training, False, False)[0]
+    eval_grad = x.is_cuda and not gru.training and torch.is_grad_enabled() \
+        and (x.requires_grad or any(w.requires_grad for w in weights))
+    with torch.backends.cudnn.flags(enabled=False) if eval_grad else contextlib.nullcontext():
+        return torch.gru(x, h0, weights, True, gru.num_layers,
+                         gru.dropout if gru.training else 0.0, gru.training, False, False)[0]
 
 
 def gru_time_major(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
