@@ -117,7 +117,7 @@ def test_eval_mode_backward_on_cuda_as_on_the_cpu():
     x, params, residue = _inputs()
 
     def input_gradient(m, device):
-        inp = x.to(device).requires_grad_(True)
+        inp = x.clone().to(device).requires_grad_(True)
         m(inp, residue.to(device), params.to(device), warmup=10)["nee"].sum().backward()
         return {"dx": inp.grad.cpu()}
 
