@@ -134,7 +134,8 @@ def finetune_region(trainer: KGMLTrainer, yields: Samples, sites: Samples, cfg: 
 def finetune_work(yields: Samples, sites: Samples, cfg: ProtocolConfig) -> float:
     """Work of :func:`finetune_region` on one region's data, in sample-epochs (one 365-day sample through
     the model once, forward and backward): step 3, step 5 and, for a parameter estimate with a grid of
-    pulls, its leave-one-site-out fits (``n_pulls x n_sites`` fits on the other sites' samples).
+    pulls, its validation fits (leave-one-site-out: ``n_pulls x n_sites`` fits on the other sites' samples;
+    with ``l2sp_grid_folds="sites+years"`` also ``n_pulls x n_years`` fits on the other years' samples).
     What schedules the regions over processes, largest first; it decides no result."""
     params_only = tuple(cfg.region_groups) == ("params",)
     work = 0.0 if params_only else cfg.region3.epochs * len(yields)
@@ -143,7 +144,11 @@ def finetune_work(yields: Samples, sites: Samples, cfg: ProtocolConfig) -> float
     towers = len(np.unique(sites.unit.astype(str))) if len(sites) else 0
     if params_only and cfg.region5.l2sp_grid and towers >= 2:
         grid_epochs = cfg.region5.l2sp_grid_epochs or cfg.region5.epochs
-        work += grid_epochs * len(cfg.region5.l2sp_grid) * len(sites) * (towers - 1)
+        folds_work = towers - 1                                 # each site's fold fits the others' samples
+        years = len(np.unique(sites.year))
+        if cfg.region5.l2sp_grid_folds == "sites+years" and years > 1:
+            folds_work += years - 1
+        work += grid_epochs * len(cfg.region5.l2sp_grid) * len(sites) * folds_work
     return float(work)
 
 

@@ -69,7 +69,9 @@ TOLERANCE = 0.01
 @dataclass
 class PullChoice:
     """The validation of a grid of pulls: the candidates (strongest first), the mean validation loss
-    per candidate over the left-out towers, its paired standard error against the best, and the choice."""
+    per candidate over the validation folds, its paired standard error against the best, and the choice;
+    ``fold_loss`` (candidates x folds) has one column per name of ``fold_names`` (the left-out tower, then
+    with ``folds="sites+years"`` the left-out year)."""
 
     grid: list[float]
     loss: list[float]
@@ -78,6 +80,7 @@ class PullChoice:
     towers: list[str]
     fold_loss: list[list[float]] = field(default_factory=list)
     folds: str = "sites"
+    fold_names: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON-ready; the infinite pull (no own estimate: the global one) is written ``"global"``."""
@@ -85,7 +88,8 @@ class PullChoice:
             return pull if math.isfinite(pull) else "global"
         return {"grid": [name(g) for g in self.grid], "validation_loss": self.loss, "paired_se": self.se,
                 "chosen": name(self.chosen),
-                "towers": self.towers, "fold_loss": self.fold_loss, "rule": "one paired standard error, "
+                "towers": self.towers, "fold_loss": self.fold_loss, "fold_names": self.fold_names,
+                "rule": "one paired standard error, "
                 + ("leave-one-site-out" if self.folds == "sites" else "leave-one-site-out and leave-one-year-out")}
 
 
@@ -119,7 +123,8 @@ def choose_pull(trainer: KGMLTrainer, sites: Samples, cfg: StepConfig,
         return None
     grid = sorted({float(v) for v in cfg.l2sp_grid} | ({math.inf} if cfg.l2sp_grid_global else set()),
                   reverse=True)
-    held_out = held_out_rows(sites, towers, cfg.l2sp_grid_folds)
+    fold_rows = held_out_rows(sites, towers, cfg.l2sp_grid_folds)
+    held_out = list(fold_rows.values())
     folds = [(g, f) for g in range(len(grid)) for f in range(len(held_out))]
     trainer.set_trainable(("params",))
     tensors = trainer.tensors(Source(sites, "site_fluxes"))
@@ -135,21 +140,21 @@ def choose_pull(trainer: KGMLTrainer, sites: Samples, cfg: StepConfig,
     loss = validation_loss(trainer, tensors, thetas, held, cfg).reshape(len(grid), len(held_out))
     chosen, mean, se = one_se_choice(grid, loss)
     return PullChoice(grid, mean.tolist(), se.tolist(), chosen, towers.tolist(), loss.tolist(),
-                      cfg.l2sp_grid_folds)
+                      cfg.l2sp_grid_folds, list(fold_rows))
 
 
-def held_out_rows(sites: Samples, towers: np.ndarray, folds: str = "sites") -> list[np.ndarray]:
-    """The rows (site-years) each validation fold leaves out, in fold order.
+def held_out_rows(sites: Samples, towers: np.ndarray, folds: str = "sites") -> dict[str, np.ndarray]:
+    """The rows (site-years) each validation fold leaves out, by fold name, in fold order.
 
-    ``"sites"``: one fold per tower (sorted), its every year. ``"sites+years"``: those, then
-    one fold per training year (ascending) of every tower: the estimate fitted on the other
-    years is scored on that year, as a model is on years it has not seen.
+    ``"sites"``: one fold per tower (sorted, named by the tower), its every year. ``"sites+years"``:
+    those, then one fold per training year (ascending, named ``"year YYYY"``) of every tower: the
+    estimate fitted on the other years is scored on that year, as a model is on years it has not seen.
     """
     site_of = np.searchsorted(towers, sites.unit.astype(str))
-    rows = [np.flatnonzero(site_of == f) for f in range(len(towers))]
+    rows = {str(t): np.flatnonzero(site_of == f) for f, t in enumerate(towers)}
     years = np.unique(sites.year)
     if folds == "sites+years" and len(years) > 1:
-        rows += [np.flatnonzero(sites.year == y) for y in years]
+        rows |= {f"year {int(y)}": np.flatnonzero(sites.year == y) for y in years}
     return rows
 
 

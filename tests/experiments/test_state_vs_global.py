@@ -237,6 +237,7 @@ def test_tiny_run_records_the_pull_chosen_by_validation(tmp_path):
     assert preset("quick").protocol.region5.l2sp_grid_global
     assert pull["chosen"] in (*cfg.protocol.region5.l2sp_grid, "global") and len(pull["towers"]) == 2
     assert np.array(pull["fold_loss"]).shape == (len(cfg.protocol.region5.l2sp_grid) + 1, 2)
+    assert pull["fold_names"] == pull["towers"]                 # one fold per tower by default
     assert "pull" not in params["global"]["all"]
 
 

@@ -128,3 +128,17 @@ def test_county_yield_step_skips_the_flux_networks_with_the_same_weights(monkeyp
     (skipped, r1), (full, r2) = step3(True), step3(False)
     assert all(torch.equal(skipped[k], full[k]) for k in full) and torch.equal(r1, r2)
     assert (True in calls) == (rh_layers == 2) and False in calls
+
+
+def test_finetune_work_counts_the_validation_fits_of_each_fold_kind():
+    from dataclasses import replace
+    from kgml_core.training.protocol import finetune_work
+    sites = make_samples(fake_world(3, seed=1, kind="site").drop_vars(["RA", "RH"]))
+    towers, years = len(np.unique(sites.unit.astype(str))), len(np.unique(sites.year))
+    assert towers >= 2 and years >= 2
+    estimate = StepConfig(epochs=5, batch_size=4, l2sp_grid=(1e-1, 1e-2), l2sp_grid_epochs=3)
+    cfg = replace(_tiny(), region5=estimate, region_groups=("params",), estimate_with_yields=False)
+    by_site = finetune_work(sites, sites, cfg)
+    assert by_site == 5 * len(sites) + 3 * 2 * len(sites) * (towers - 1)
+    by_site_and_year = finetune_work(sites, sites, replace(cfg, region5=replace(estimate, l2sp_grid_folds="sites+years")))
+    assert by_site_and_year - by_site == 3 * 2 * len(sites) * (years - 1)

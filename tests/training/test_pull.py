@@ -63,7 +63,9 @@ def test_validation_chooses_weak_pull_only_for_a_real_difference(planted, expect
     glob = _estimate(sites)
     for state, truth in planted.items():
         log, q10 = _state_estimate(sites, state, glob, folds=folds)
-        assert len(log.info["pull"]["fold_loss"][0]) == 4 + (len(np.unique(sites.year)) if folds != "sites" else 0)
+        years = [f"year {y}" for y in np.unique(sites.year)] if folds != "sites" else []
+        assert log.info["pull"]["fold_names"] == log.info["pull"]["towers"] + years
+        assert len(log.info["pull"]["fold_loss"][0]) == 4 + len(years)
         chosen = log.info["pull"]["chosen"]
         if expect_weak:
             assert chosen <= 1e-2, (state, log.info["pull"])
@@ -142,11 +144,14 @@ def test_chunked_fits_equal_one_piece_bit_for_bit():
 def test_year_folds_leave_out_one_training_year_of_every_site():
     sites = _sites({"IL": 1.6})
     towers = np.unique(sites.unit.astype(str))
-    assert [len(r) for r in held_out_rows(sites, towers)] == [np.sum(sites.unit == t) for t in towers]
+    by_site = held_out_rows(sites, towers)
+    assert list(by_site) == list(towers)
+    assert [len(r) for r in by_site.values()] == [np.sum(sites.unit == t) for t in towers]
     both = held_out_rows(sites, towers, "sites+years")
     years = np.unique(sites.year)
-    assert len(years) > 1 and len(both) == len(towers) + len(years)
-    for rows, year in zip(both[len(towers):], years):
+    assert len(years) > 1 and list(both) == list(towers) + [f"year {y}" for y in years]
+    for year in years:
+        rows = both[f"year {year}"]
         assert set(sites.year[rows]) == {year} and set(sites.unit[rows]) == set(towers)
     with pytest.raises(ValueError, match="l2sp_grid_folds must be one of"):
         StepConfig(l2sp_grid_folds="years")
