@@ -1,6 +1,8 @@
 """Applying trained TAM-RL family models: daily series for whole sites, few-shot embeddings from a support set."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from torch import nn
@@ -149,7 +151,7 @@ def adapt_site(model: TAMRLModel, a: SiteArrays, scaler: Scaler, cfg: TrainConfi
     g = torch.zeros(a.n_unit, 3, device=dev, requires_grad=head)
     b = torch.zeros(a.n_unit, 3, device=dev, requires_grad=head)
     opt = torch.optim.Adam([z, g, b] if head else [z], lr=cfg.adapt_lr)
-    with torch.enable_grad():
+    with torch.enable_grad(), eval_backward_kernels(model, dev):
         for _ in range(cfg.adapt_steps):
             phys = model.forward_model(x, z[ui])["y_hat"] * y_std + y_mean
             phys = (1.0 + g[ui, None, :]) * phys + b[ui, None, :] * y_std
@@ -167,6 +169,19 @@ def adapt_site(model: TAMRLModel, a: SiteArrays, scaler: Scaler, cfg: TrainConfi
     if not head:
         return z.detach(), ones, zeros
     return z.detach(), 1.0 + g.detach().cpu().numpy(), (b.detach() * y_std).cpu().numpy()
+
+
+def eval_backward_kernels(model: nn.Module, device: torch.device) -> contextlib.AbstractContextManager:
+    """cuDNN off while gradients flow through ``model``'s LSTMs in eval mode on CUDA, else nothing.
+
+    cuDNN's RNNs have no backward in eval mode ("cudnn RNN backward can only be
+    called in training mode"); the adaptation keeps the model in eval mode (no
+    dropout) and differentiates through it, so there torch's own CUDA kernels
+    run instead (as :func:`kgml_core.models.fast_gru.gru_native` does for the GRUs).
+    """
+    if torch.device(device).type == "cuda" and not model.training:
+        return torch.backends.cudnn.flags(enabled=False)
+    return contextlib.nullcontext()
 
 
 def support_window_starts(mask: np.ndarray, window: int) -> np.ndarray:

@@ -122,3 +122,14 @@ def test_per_site_gain_recovers_a_site_twice_as_productive(prepared):
     assert np.nanmean((head - doubled.y) ** 2) < 0.5 * np.nanmean((z_only - doubled.y) ** 2)
     _, ones, zeros = predict.adapt_site(tam, doubled, sc, cfg, year, z0)
     assert (ones == 1).all() and (zeros == 0).all()
+
+
+def test_eval_mode_adaptation_turns_cudnn_off_on_cuda_only():
+    """cuDNN's LSTM has no eval-mode backward: the adaptation's gradients run without it on CUDA, in eval mode."""
+    model = torch.nn.LSTM(2, 2)
+    cases = {("cuda", False): False, ("cuda", True): True, ("cpu", False): True, ("cpu", True): True}
+    for (device, training), cudnn_on in cases.items():
+        model.train(training)
+        with predict.eval_backward_kernels(model, torch.device(device)):
+            assert torch.backends.cudnn.enabled is cudnn_on, (device, training)
+        assert torch.backends.cudnn.enabled
