@@ -101,8 +101,8 @@ def observation_step(trainer: KGMLTrainer, yields: Samples | None, sites: Sample
     """Step 5: the flux sites train ``groups``; a parameter estimate (``"params"``) also uses the yields (if given).
 
     A parameter estimate toward ``anchor`` with ``cfg.l2sp_grid`` chooses its
-    pull by leave-one-site-out validation on the sites
-    (:mod:`kgml_core.training.pull`; the choice in the log's ``info["pull"]``),
+    pull by validation on the sites, each left out (and with ``cfg.l2sp_grid_folds="sites+years"``
+    each training year) (:mod:`kgml_core.training.pull`; the choice in the log's ``info["pull"]``),
     then estimates ``theta`` on all its data with that pull.
     """
     sources = [Source(sites, STEPS["step5"][1])]

@@ -17,8 +17,8 @@ include an infinite pull: no estimate of the region's own, the global
 ``theta`` itself (its validation costs no fit), so that validation can
 decline a region-specific estimate altogether. With ``l2sp_grid_folds="sites+years"``
 the folds also leave one training year of every tower out (:func:`held_out_rows`): a
-pull that only helps the years it was fitted on loses there (measured, not the default:
-docs/kgml.md, session 8).
+pull that only helps the years it was fitted on loses there (the state-vs-global
+experiment's setting since session 10: docs/kgml.md).
 
 All ``n_candidates x n_towers`` fold estimates run as one batch through the
 frozen network, each sample with its own fit's ``theta``. The losses of the
@@ -112,7 +112,7 @@ def one_se_choice(grid: list[float], fold_loss: np.ndarray,
 
 def choose_pull(trainer: KGMLTrainer, sites: Samples, cfg: StepConfig,
                 anchor: dict[str, torch.Tensor]) -> PullChoice | None:
-    """The pull of ``cfg.l2sp_grid`` chosen by leave-one-site-out validation on ``sites``.
+    """The pull of ``cfg.l2sp_grid`` chosen by validation on ``sites`` (folds: ``cfg.l2sp_grid_folds``).
 
     The trainer's model must hold ``theta`` (a parameter-conditioned emulator)
     and start from ``anchor``; it is left unchanged. Returns None (nothing

@@ -228,16 +228,20 @@ def test_pretraining_domain_does_not_depend_on_the_modelled_states():
 
 
 def test_tiny_run_records_the_pull_chosen_by_validation(tmp_path):
-    """With two flux sites a state's pull is chosen by leave-one-site-out and saved beside its parameters."""
+    """With two flux sites a state's pull is chosen on left-out sites and years, saved beside its parameters."""
     assert preset("quick").protocol.region5.l2sp_grid == (1e-1, 1e-2, 1e-3)
+    assert preset("quick").protocol.region5.l2sp_grid_folds == preset("full").protocol.region5.l2sp_grid_folds \
+        == "sites+years"
     cfg = preset("tiny", states=("IL",), sites_per_state=2, models=("state_specific",), threads=1,
                  scheduler="sequential")
     params = run_state_vs_global(cfg, RunStore(tmp_path)).metrics()["parameters"]
     pull = params["state"]["IL"]["pull"]
     assert preset("quick").protocol.region5.l2sp_grid_global
     assert pull["chosen"] in (*cfg.protocol.region5.l2sp_grid, "global") and len(pull["towers"]) == 2
-    assert np.array(pull["fold_loss"]).shape == (len(cfg.protocol.region5.l2sp_grid) + 1, 2)
-    assert pull["fold_names"] == pull["towers"]                 # one fold per tower by default
+    years = [f"year {y}" for y in range(cfg.years[0], cfg.years[1] + 1 - cfg.test_years)]
+    assert pull["fold_names"] == pull["towers"] + years         # one fold per tower, then per training year
+    assert np.array(pull["fold_loss"]).shape == (len(cfg.protocol.region5.l2sp_grid) + 1, 2 + len(years))
+    assert "leave-one-year-out" in pull["rule"]
     assert "pull" not in params["global"]["all"]
 
 

@@ -278,16 +278,19 @@ def estimation_steps(protocol: ProtocolConfig, pretrain_world: str, epochs: int,
     global estimate is pulled weakly toward the prior mean, a region's toward
     the global estimate (L2-SP on ``theta`` alone), with the strength chosen
     per region from :data:`PULL_GRID` and an infinite pull (the global
-    estimate itself: no region-specific estimate) by leave-one-site-out
-    validation on its flux sites (:mod:`kgml_core.training.pull`; regions
-    with one site keep 1e-2).
+    estimate itself: no region-specific estimate) by validation on its flux
+    sites, each tower left out and each training year left out
+    (``l2sp_grid_folds="sites+years"``: a pull that helps only the years it
+    was fitted on is declined; :mod:`kgml_core.training.pull`; regions with
+    one site keep 1e-2).
     """
     if pretrain_world != "ensemble":
         return protocol
     return dataclasses.replace(
         protocol, step5=StepConfig(epochs=epochs, batch_size=64, lr=0.1, cosine=True, param_prior=1e-2),
         region5=StepConfig(epochs=region_epochs, batch_size=64, lr=0.1, cosine=True, l2sp=1e-2,
-                           l2sp_grid=PULL_GRID, l2sp_grid_global=True),
+                           l2sp_grid=PULL_GRID, l2sp_grid_global=True,
+                           l2sp_grid_folds="sites+years"),
         region_groups=("params",), step5_groups=("params",), estimate_with_yields=False)
 
 
