@@ -20,7 +20,7 @@ the folds also leave one training year of every tower out (:func:`held_out_rows`
 pull that only helps the years it was fitted on loses there (the state-vs-global
 experiment's setting since session 10: docs/kgml.md).
 
-All ``n_candidates x n_towers`` fold estimates run as one batch through the
+All ``n_candidates x n_folds`` fold estimates run as one batch through the
 frozen network, each sample with its own fit's ``theta``. The losses of the
 fits are summed, so their gradients are independent; Adam is per element and
 the gradient is clipped per fit, so every fit follows the same path it would
