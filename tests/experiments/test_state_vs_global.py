@@ -9,9 +9,11 @@ from kgml_core.cli import main
 from kgml_core.experiments.state_vs_global import (MODEL_NAMES, StateVsGlobalConfig, preset,
                                                    run_state_vs_global)
 from kgml_core.experiments.state_vs_global.data import load_data, training_sets, without_pretraining_world
+from kgml_core.features import INPUTS, PARAM_NAMES
 from kgml_core.progress import CancelToken
 from kgml_core.runs import RunStore
 from kgml_core.stages import samples_digest
+from kgml_core.training.data import make_samples
 
 torch.set_num_threads(1)
 
@@ -415,3 +417,32 @@ def test_towers_oracle_is_the_tower_hosts_mean_and_the_state_mean_without_hetero
                                   _world_predictions(flat.oracles["state_mean"], years)["RH"])
     # a state without a tower has no towers' oracle: the world is not simulated (and raises no error)
     assert _every_state_hosts(truth, set(hosts.values())) and not _every_state_hosts(truth, {hosts["IL"]})
+
+
+def test_step4_on_the_regional_ensemble_samples_the_training_county_years_under_prior_draws():
+    """``step4_world="regional"``: step 4 reads the prior ensemble of the modelled training counties and
+    training years (process model only), one draw per county; the default reads the pretraining samples."""
+    cfg = preset("tiny", states=("IL", "IA"), step4_world="regional")
+    data = load_data(cfg)
+    sets = training_sets(cfg, data)
+    regional = sets.regional
+    assert sets.step4 is regional
+    train_units = set(data.split.index[data.split == "train"])
+    assert set(regional.unit) == train_units and set(regional.year) == set(data.train_years)
+    assert len(regional) == len(train_units) * len(data.train_years)
+    # the process model with prior draws, not the truth: the parameters differ from the observed world's
+    truth_q10 = data.truth["PARAM_RH_Q10"].to_series()
+    drawn = regional.params[:, list(PARAM_NAMES).index("RH_Q10")]
+    assert not np.allclose(drawn, truth_q10.reindex(regional.unit).to_numpy())
+    assert np.unique(drawn).size > 1
+    # the same weather as the observed world of those county-years
+    same = make_samples(data.truth.sel(unit=regional.unit[:1]), [int(regional.year[0])], cfg.warmup)
+    weather = [INPUTS.index(name) for name in ("SW_IN", "TA_MAX", "P")]
+    np.testing.assert_array_equal(regional.x[0][:, weather], same.x[0][:, weather])
+    # independent of the heterogeneity, as the pretraining ensemble (the sweep reuses it)
+    other = training_sets(cfg, load_data(cfg, heterogeneity=0.0)).regional
+    assert samples_digest(other) == samples_digest(regional)
+    default = training_sets(preset("tiny", states=("IL", "IA")), data)
+    assert default.regional is None and default.step4 is default.process
+    with pytest.raises(ValueError, match="step4_world"):
+        preset("quick", step4_world="observed")

@@ -19,6 +19,8 @@ MODEL_NAMES = ("process_model", "oracle_global", "oracle_state", "oracle_towers"
 ORACLES = ("oracle_global", "oracle_state")
 # "none": the ablation without pretraining (no process-model data: the networks learn from the observations)
 PRETRAIN_WORLDS = ("ensemble", "process", "none")
+# the process-model samples of step 4: the pretraining samples again, or the modelled region's prior ensemble
+STEP4_WORLDS = ("pretraining", "regional")
 FLUXES = ("RA", "RH", "NEE", "RECO")
 TARGETS = FLUXES + ("YIELD",)
 KIND = "state_vs_global"
@@ -59,6 +61,12 @@ class StateVsGlobalConfig(ExperimentConfig):
     measured, not adopted: docs/kgml.md, session 6), pretrain_stratified
     (the same number of pretraining counties from every pretraining state
     instead of a draw from the whole domain; measured, not adopted),
+    step4_world (the process-model samples of step 4, the emulator's last
+    low-rate training before the estimates: "pretraining", the pretraining
+    samples again; "regional", the prior ensemble of the modelled states'
+    training counties over the training years, one draw per county, spun up
+    as the observed world: the process model where the experiment is, with no
+    observation; ensemble pretraining only; see docs/kgml.md, session 11),
     warmup (days of the previous year each county-year's recurrent networks
     read before 1 January, no loss on them: the memory of last year's litter,
     in pretraining, fine-tuning, estimation and prediction alike; 0: none;
@@ -120,6 +128,7 @@ class StateVsGlobalConfig(ExperimentConfig):
     pretrain_replica_years: str = "dealt"
     pretrain_segment: int | None = None
     pretrain_stratified: bool = False
+    step4_world: str = "pretraining"
     warmup: int = 182
     max_yield_samples: int | None = 256
     hidden: int = 32
@@ -181,6 +190,8 @@ class StateVsGlobalConfig(ExperimentConfig):
         if self.pretrain_segment is not None and int(self.pretrain_segment) < 1:
             raise ValueError(f"pretrain_segment must be at least 1 year, or None (one world), "
                              f"got {self.pretrain_segment!r}")
+        if self.step4_world not in STEP4_WORLDS:
+            raise ValueError(f"step4_world must be one of {list(STEP4_WORLDS)}, got {self.step4_world!r}")
         if int(self.rh_layers) < 1:
             raise ValueError(f"rh_layers must be at least 1, got {self.rh_layers!r}")
         if self.rh_response not in RH_RESPONSES:

@@ -23,7 +23,10 @@ class ExperimentData:
     pretrained on (the prior ensemble, or the process world); oracles : the
     process model run with the state-mean (``state_mean``), the domain-mean
     (``domain_mean``) and the tower-host-mean (``towers_mean``: per state, the mean
-    over its flux towers' host counties) true parameters.
+    over its flux towers' host counties) true parameters; regional : the prior
+    ensemble over the modelled counties and the experiment's years (one draw per
+    county, spun up as the observed world), for step 4 with
+    ``step4_world="regional"``, else None.
     """
 
     truth: xr.Dataset
@@ -35,6 +38,7 @@ class ExperimentData:
     test_years: list[int]
     pretrain: xr.Dataset | None = None
     oracles: dict[str, xr.Dataset] = field(default_factory=dict)
+    regional: xr.Dataset | None = None
 
 
 def _choose_counties(cfg: StateVsGlobalConfig) -> tuple[str, ...] | None:
@@ -106,8 +110,11 @@ def load_data(cfg: StateVsGlobalConfig, heterogeneity: float | None = None,
         oracles["towers_mean"] = load_world(replace(world, world="towers_mean", hosts=tuple(sorted(hosts))))
     split = split_counties(truth, hosts, cfg.test_fraction, cfg.seed, cfg.block_deg)
     years = list(range(cfg.years[0], cfg.years[1] + 1))
+    # prior draws per county, as the pretraining ensemble: independent of the heterogeneity, so the sweep reuses it
+    regional = load_world(replace(world, world="ensemble", heterogeneity=1.0)) \
+        if cfg.step4_world == "regional" and cfg.pretrain_world == "ensemble" else None
     return ExperimentData(truth, process, yields, sites, split, years[:-cfg.test_years],
-                          years[-cfg.test_years:], pretrain, oracles)
+                          years[-cfg.test_years:], pretrain, oracles, regional)
 
 
 def _every_state_hosts(truth: xr.Dataset, hosts: set[str]) -> bool:
@@ -244,10 +251,20 @@ def _yield_world(data: ExperimentData) -> xr.Dataset:
 
 @dataclass
 class TrainingSets:
+    """process : pretraining samples (steps 1-2); yields, sites : observations; evaluation : every
+    county-year of the observed world; regional : the regional prior ensemble's training county-years
+    (``step4_world="regional"``), else None."""
+
     process: Samples
     yields: Samples
     sites: Samples
     evaluation: Samples
+    regional: Samples | None = None
+
+    @property
+    def step4(self) -> Samples:
+        """The process-model samples of step 4: the regional ensemble's when there is one, else the pretraining's."""
+        return self.regional if self.regional is not None else self.process
 
 
 def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSets:
@@ -267,7 +284,13 @@ def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSet
     yields = _subsample(yields, cfg.max_yield_samples, cfg.seed + 3)
     sites = make_samples(data.sites, data.train_years, cfg.warmup)
     evaluation = make_samples(data.truth, data.train_years + data.test_years, cfg.warmup)
-    return TrainingSets(process, yields, sites, evaluation)
+    regional = None
+    if cfg.step4_world == "regional" and cfg.pretrain_world == "ensemble":
+        if data.regional is None:
+            raise ValueError("step4_world='regional' needs the regional prior ensemble: load the data with "
+                             "this configuration (load_data), or build the training sets before the world is dropped")
+        regional = make_samples(data.regional.sel(unit=train_units), data.train_years, cfg.warmup)
+    return TrainingSets(process, yields, sites, evaluation, regional)
 
 
 def without_pretraining_world(cfg: StateVsGlobalConfig, data: ExperimentData) -> tuple[ExperimentData, TrainingSets]:
@@ -277,4 +300,4 @@ def without_pretraining_world(cfg: StateVsGlobalConfig, data: ExperimentData) ->
     frees its memory for the rest of a run (1.1 GB of the 3.2 GB that a `full`
     run's data and samples hold, measured; the heterogeneity sweep loads its own).
     """
-    return replace(data, pretrain=None), training_sets(cfg, data)
+    return replace(data, pretrain=None, regional=None), training_sets(cfg, data)

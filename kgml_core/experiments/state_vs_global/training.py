@@ -142,7 +142,7 @@ class Harness:
                                "device": self.device.type, **parts})
 
     def _digest(self, name: str) -> str:
-        """Digest of a training set (``process``, ``yields``, ``sites``) or of the normalizer (``norm``)."""
+        """Digest of a training set (``process``, ``step4``, ``yields``, ``sites``) or of the normalizer (``norm``)."""
         if name not in self._digests:
             self._digests[name] = array_digest(self.norm.to_dict()) if name == "norm" else \
                 samples_digest(getattr(self.sets, name))
@@ -165,10 +165,10 @@ class Harness:
         model.load_state_dict(pretrained)
         p = self.cfg.protocol
         return self._stage("global", model, lambda t: finetune(
-            t, self.sets.process, self.sets.yields, self.sets.sites, self.cfg.protocol, "global"),
+            t, self.sets.step4, self.sets.yields, self.sets.sites, self.cfg.protocol, "global"),
             {"parent": array_digest(pretrained), "steps": [asdict(p.step3), asdict(p.step4), asdict(p.step5),
                                                            list(p.step5_groups)],
-             "data": [self._digest(n) for n in ("process", "yields", "sites")]})
+             "data": [self._digest(n) for n in ("step4", "yields", "sites")]})
 
     def train_groups(self, prefix: str, yield_groups: np.ndarray, site_groups: np.ndarray) -> dict:
         """One SDSA-KGML model per group (state or region), from the global weights: group -> trainer."""
