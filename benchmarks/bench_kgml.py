@@ -227,7 +227,8 @@ def combined(paths: list[str]) -> dict[int, dict]:
     return results
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; ``--set`` may be given several times (its items add up)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick", choices=("tiny", "quick", "full"))
     parser.add_argument("--states", nargs="+", default=["IL", "IA", "IN"])
@@ -236,14 +237,18 @@ def main() -> None:
                         help="heterogeneity values rerun with the pretraining reused (default: 0)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--sites-per-state", type=int, default=None, help="override the preset's flux sites")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=JSON",
                         help="other config overrides, e.g. pretrain_units=128 hidden=48 "
                              "protocol.region5.l2sp=1e-3 (dotted keys reach nested settings)")
     parser.add_argument("--json", default=None, help="also write every seed's metrics to this file")
     parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
                         help="run nothing: print the summary over the seeds saved by earlier --json runs "
                              "(wall seconds: each run's own)")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.combine:
         results = combined(args.combine)
         print(f"combined {len(results)} seeds {sorted(results)} from {' '.join(args.combine)}")

@@ -95,7 +95,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("mode", help="'real' or a virtual fold number")
     p.add_argument("--preset", default="quick")
-    p.add_argument("--set", nargs="*", default=[], help="configuration overrides, key=value")
+    p.add_argument("--set", nargs="*", action="extend", default=[], help="configuration overrides, key=value")
     args = p.parse_args()
     torch.set_num_threads(1)
     t0 = time.process_time()

@@ -124,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON")
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=JSON")
     parser.add_argument("--csv", default=None, help="write the per-county table here")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--states", nargs="+", default=["IL", "IN"])
     parser.add_argument("--max-counties", type=int, default=12, help="held-out counties per state")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON")
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=JSON")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -40,3 +40,9 @@ def test_combine_names_a_file_that_is_not_a_saved_run(bench, tmp_path):
         bench.combined([str(other)])
     with pytest.raises(SystemExit, match="cannot read .*missing.json"):
         bench.combined([str(tmp_path / "missing.json")])
+
+
+def test_set_given_twice_keeps_every_override(bench):
+    args = bench.build_parser().parse_args(["--set", 'step4_world="regional"', "--set", "hidden=48", "warmup=30"])
+    assert args.set == ['step4_world="regional"', "hidden=48", "warmup=30"]
+    assert bench.build_parser().parse_args([]).set == []

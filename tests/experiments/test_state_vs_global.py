@@ -446,3 +446,16 @@ def test_step4_on_the_regional_ensemble_samples_the_training_county_years_under_
     assert default.regional is None and default.step4 is default.process
     with pytest.raises(ValueError, match="step4_world"):
         preset("quick", step4_world="observed")
+
+
+def test_tiny_run_with_step4_on_the_regional_ensemble(tmp_path):
+    cfg = preset("tiny", states=("IA",), step4_world="regional", models=("state_specific",))
+    store = RunStore(tmp_path)
+    run = run_state_vs_global(cfg, store)
+    assert run.status == "finished" and run.config["step4_world"] == "regional"
+    assert run.metrics()["parameters"]["state"]["IA"]
+    plain = run_state_vs_global(replace(cfg, step4_world="pretraining"), store)
+    before, after = plain.load_weights("pretrained"), run.load_weights("pretrained")
+    assert all(torch.equal(before[k], after[k]) for k in before)        # steps 1-2 do not read it
+    rh = [k for k in before if k.startswith("rh_net.")]
+    assert rh and not all(torch.equal(plain.load_weights("global")[k], run.load_weights("global")[k]) for k in rh)
