@@ -18,6 +18,7 @@ def ceiling_frame(metrics: dict, flux: str = "RH") -> pd.DataFrame:
              "oracle_global_rmse": c["oracle_global_rmse"], "global_rmse": c["global_rmse"],
              "state_specific_rmse": c["state_specific_rmse"],
              "emulator_ceiling": 100 * c.get("emulator_ceiling", np.nan),
+             "emulator_state_rmse": c.get("emulator_state_rmse", np.nan),
              "towers_ceiling": 100 * c.get("towers_ceiling", np.nan)} for st, c in block.items()]
     return pd.DataFrame(rows)
 
@@ -47,11 +48,23 @@ def ceiling_sentence(row: pd.Series, flux: str = "RH") -> str:
     perfect = ""
     if np.isfinite(emulator):
         perfect = (f" A perfect estimate with this emulator would give {_reduction(emulator)}: "
-                   f"{'all' if emulator <= 0 else 'the rest'} of the ceiling is lost in the emulator.")
+                   f"{'all' if emulator <= 0 else 'the rest'} of the ceiling is lost in the emulator."
+                   f"{_floor(row, flux)}")
     share = "none" if round(row["fraction"]) < 0 else _percent(row["fraction"])     # worse than global
     return (f"{labels.state_name(row['state'])}: state-specific models reach {share} of the "
             f"{_percent(row['ceiling'])} RMSE reduction that is achievable with each state's true parameters "
             f"({labels.flux_name(flux, short=True)} realised: {_reduction(row['realised'])}).{from_towers}{perfect}")
+
+
+def _floor(row: pd.Series, flux: str) -> str:
+    """A sentence when the emulator given the state's true parameters is no better than the process model with
+    one parameter set for the whole domain: the state's signal is below the emulator's own error."""
+    emulator, single = row.get("emulator_state_rmse", np.nan), row.get("oracle_global_rmse", np.nan)
+    if not (np.isfinite(emulator) and np.isfinite(single)) or emulator < single:
+        return ""
+    return (f" Given the state's true parameters the emulator's error ({labels.flux_name(flux, short=True)} "
+            f"RMSE {emulator:.3f}) is larger than the process model's with one parameter set for the whole "
+            f"domain ({single:.3f}): the state's signal is smaller than the emulator's own error.")
 
 
 def ceiling_figure(frame: pd.DataFrame, flux: str = "RH") -> go.Figure:

@@ -63,6 +63,9 @@ def sentence(state: str, flux: str, model: str, baseline: str, pct: float, lo_pc
     who, against = labels.model_name(model, short=True).lower(), labels.model_name(baseline, short=True).lower()
     what = labels.flux_name(flux, short=True)
     direction = "lower" if pct < 0 else "higher"
+    if max(abs(round(v, 1)) for v in (pct, lo_pct, hi_pct)) == 0:     # e.g. a state estimate declined by validation
+        return (f"In {where} the {who} model's {what} error is the same as the {against} model's (to 0.1 %, "
+                f"95 % interval included): {LEVEL_WORDS[level]}.")
     if lo_pct < 0 < hi_pct:
         interval = f"95 % interval {_pct(lo_pct)} to {_pct(hi_pct)}"
     else:
@@ -73,7 +76,8 @@ def sentence(state: str, flux: str, model: str, baseline: str, pct: float, lo_pc
 
 
 def _pct(value: float) -> str:
-    return f"{value:+.1f} %"
+    """Signed percentage to 0.1, without a negative zero."""
+    return f"{round(value, 1) + 0.0:+.1f} %"
 
 
 def state_verdicts(metrics: dict, flux: str = "RH", model: str = "state_specific",

@@ -26,6 +26,11 @@ def test_sentence_reads_plainly_with_its_interval():
                           "(95 % interval 5.0 to 8.0 % lower): a real improvement.")
     (u,) = verdict.state_verdicts(_metrics(0.01, -0.01, 0.03))
     assert "95 % interval -2.0 % to +6.0 %" in u.sentence and u.sentence.endswith("no clear difference.")
+    (same,) = verdict.state_verdicts(_metrics(1e-6, -1e-5, 1e-5))        # a state estimate declined: the global one
+    assert same.sentence == ("In Iowa the state-specific model's Rh error is the same as the global model's "
+                             "(to 0.1 %, 95 % interval included): no clear difference.")
+    (near,) = verdict.state_verdicts(_metrics(0.01, -0.00001, 0.03))
+    assert "-0.0 %" not in near.sentence and "95 % interval +0.0 % to +6.0 %" in near.sentence
 
 
 def test_without_the_comparison_there_is_no_verdict():

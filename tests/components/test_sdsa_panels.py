@@ -126,3 +126,16 @@ def test_ceiling_sentence_has_no_negative_zero_and_names_a_worse_emulator():
     m["ceiling"]["RH"]["IA"].update(realised=-0.04, fraction=-0.04 / 0.26, ceiling=0.26)
     sentence = sdsa_panels.ceiling_sentence(sdsa_panels.ceiling_frame(m).iloc[0])
     assert "reach none of the 26 %" in sentence and "realised: 4.0 % higher error" in sentence
+
+
+def test_ceiling_sentence_says_when_the_state_signal_is_below_the_emulators_error():
+    m = _metrics()
+    m["ceiling"]["RH"]["IA"].update(emulator_ceiling=0.05, emulator_state_rmse=0.40)       # below 0.44
+    sentence = sdsa_panels.ceiling_sentence(sdsa_panels.ceiling_frame(m).iloc[0])
+    assert "signal is smaller" not in sentence
+    m["ceiling"]["RH"]["IA"].update(emulator_state_rmse=0.46)
+    sentence = sdsa_panels.ceiling_sentence(sdsa_panels.ceiling_frame(m).iloc[0])
+    assert ("the emulator's error (Rh RMSE 0.460) is larger than the process model's with one parameter set "
+            "for the whole domain (0.440): the state's signal is smaller than the emulator's own error") in sentence
+    del m["ceiling"]["RH"]["IA"]["emulator_state_rmse"]                                    # runs before it
+    assert "signal is smaller" not in sdsa_panels.ceiling_sentence(sdsa_panels.ceiling_frame(m).iloc[0])
