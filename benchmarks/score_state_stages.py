@@ -34,7 +34,7 @@ from kgml_core.training.trainer import KGMLTrainer  # noqa: E402
 
 def _trainer(cfg: StateVsGlobalConfig, run_dir: Path, stage: str, norm: Normalizer) -> KGMLTrainer:
     model = _kgml(cfg)
-    model.load_state_dict(torch.load(run_dir / "weights" / f"{stage}.pt"))
+    model.load_state_dict(torch.load(run_dir / "weights" / f"{stage}.pt", map_location="cpu", weights_only=True))
     return KGMLTrainer(model, norm, torch.device("cpu"), seed=0)
 
 
