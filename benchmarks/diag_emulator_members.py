@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from kgml_core.experiments.state_vs_global import preset  # noqa: E402
-from kgml_core.experiments.state_vs_global.data import load_data, training_sets  # noqa: E402
+from kgml_core.experiments.state_vs_global.data import held_out, load_data, training_sets  # noqa: E402
 from kgml_core.experiments.state_vs_global.training import _kgml  # noqa: E402
 from kgml_core.training.data import Normalizer  # noqa: E402
 from kgml_core.training.protocol import pretrain  # noqa: E402
@@ -38,9 +38,7 @@ from kgml_core.training.trainer import KGMLTrainer  # noqa: E402
 def held_out_masks(data, samples) -> dict[str, np.ndarray]:
     """Boolean masks of the evaluation samples: held-out counties in training years, training counties in
     held-out years (the two parts of the experiment's held-out set)."""
-    test_counties = data.split.index[data.split == "test"]
-    in_test_county = np.isin(samples.county, test_counties)
-    in_test_year = np.isin(samples.year, data.test_years)
+    in_test_county, in_test_year = held_out(data, samples)
     return {"counties": in_test_county & ~in_test_year, "years": ~in_test_county & in_test_year}
 
 

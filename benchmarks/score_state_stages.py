@@ -2,8 +2,8 @@
 
 Reads the run's configuration and its ``weights/global.pt`` and
 ``weights/state_XX.pt``, rebuilds the data from the world cache of
-``KGML_HOME`` (as the run did) and the normalizer from the pretraining
-samples, and prints per state the Rh RMSE (g C m-2 d-1) of the global model,
+``KGML_HOME`` (as the run did) and takes the run's ``normalizer.json`` (refitted
+on the pretraining samples, as the run fits it, when the run did not end), and prints per state the Rh RMSE (g C m-2 d-1) of the global model,
 the state-specific model and the global model's networks given the state's
 mean true parameters (``emulator_state``: a perfect estimate) on the
 benchmark's held-out set (held-out counties, all years, plus held-out years,
@@ -25,10 +25,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from kgml_core.experiments.state_vs_global.config import StateVsGlobalConfig  # noqa: E402
-from kgml_core.experiments.state_vs_global.data import load_data, training_sets  # noqa: E402
+from kgml_core.experiments.state_vs_global.data import held_out, load_data, training_sets  # noqa: E402
 from kgml_core.experiments.state_vs_global.tasks import theta_trainers  # noqa: E402
 from kgml_core.experiments.state_vs_global.training import _kgml, state_thetas  # noqa: E402
-from kgml_core.training.data import Normalizer  # noqa: E402
+from kgml_core.training.data import Normalizer, make_samples  # noqa: E402
 from kgml_core.training.trainer import KGMLTrainer  # noqa: E402
 
 
@@ -45,17 +45,21 @@ def main() -> None:
     torch.set_num_threads(1)
     cfg = StateVsGlobalConfig.from_dict(json.loads((args.run_dir / "config.json").read_text()))
     data = load_data(cfg)
-    sets = training_sets(cfg, data)
-    norm = Normalizer.fit(sets.process)
-    ev = sets.evaluation
+    saved = args.run_dir / "normalizer.json"       # written when the run ends; else refitted as the run did
+    if saved.exists():
+        norm = Normalizer.from_dict(json.loads(saved.read_text()))
+        ev = make_samples(data.truth, data.train_years + data.test_years, cfg.warmup)
+    else:
+        sets = training_sets(cfg, data)
+        norm, ev = Normalizer.fit(sets.process), sets.evaluation
     glob = _trainer(cfg, args.run_dir, "global", norm)
-    held_out = np.isin(ev.county, data.split.index[data.split == "test"]) | np.isin(ev.year, data.test_years)
+    in_test_county, in_test_year = held_out(data, ev)
     thetas = state_thetas(data, norm)
     for state in cfg.states:
         if not (args.run_dir / "weights" / f"state_{state}.pt").exists():
             print(f"{state}: no saved state stage")
             continue
-        mask = held_out & (ev.state == state)
+        mask = (in_test_county | in_test_year) & (ev.state == state)
         part, truth = ev.subset(mask), ev.daily["RH"][mask]
         rmse = {name: float(np.sqrt(np.nanmean((t.predict(part)["RH"] - truth) ** 2))) for name, t in (
             ("global", glob), ("state_specific", _trainer(cfg, args.run_dir, f"state_{state}", norm)),

@@ -459,3 +459,15 @@ def test_tiny_run_with_step4_on_the_regional_ensemble(tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before)        # steps 1-2 do not read it
     rh = [k for k in before if k.startswith("rh_net.")]
     assert rh and not all(torch.equal(plain.load_weights("global")[k], run.load_weights("global")[k]) for k in rh)
+
+
+def test_held_out_marks_the_held_out_counties_and_years_of_samples():
+    from kgml_core.experiments.state_vs_global.data import held_out
+
+    cfg = preset("tiny", states=("IL", "IA"))
+    data = load_data(cfg)
+    ev = training_sets(cfg, data).evaluation
+    county, year = held_out(data, ev)
+    assert county.shape == year.shape == (len(ev),) and county.any() and year.any()
+    assert set(ev.county[county]) == set(data.split.index[data.split == "test"])
+    assert set(ev.year[year]) == set(data.test_years) and not set(ev.year[~year]) & set(data.test_years)

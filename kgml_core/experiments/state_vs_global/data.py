@@ -293,6 +293,12 @@ def training_sets(cfg: StateVsGlobalConfig, data: ExperimentData) -> TrainingSet
     return TrainingSets(process, yields, sites, evaluation, regional)
 
 
+def held_out(data: ExperimentData, samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample of ``samples``: (in a held-out county, in a held-out year), boolean (n,) each."""
+    return (np.isin(samples.county, data.split.index[data.split == "test"]),
+            np.isin(samples.year, data.test_years))
+
+
 def without_pretraining_world(cfg: StateVsGlobalConfig, data: ExperimentData) -> tuple[ExperimentData, TrainingSets]:
     """The training sets of ``data``, and ``data`` without its pretraining world.
 
